@@ -1,0 +1,189 @@
+//! Engine benchmarks: PHOLD and a timer-heavy watchdog farm, each against
+//! hand-written baselines on the same trajectory (same random draws).
+//!
+//! Run: `cargo bench --bench engine`. Throughput is reported in events/s.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hint::black_box;
+use std::time::Duration;
+
+use chaosim::demo::{self, PholdParams, WatchdogParams, Watchdogs};
+use chaosim::engine::{SeedPath, SimTime};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use priority_queue::PriorityQueue;
+
+const SEED: u64 = 42;
+const PHOLD_UNTIL_NS: u64 = 100_000_000_000; // 100 simulated seconds: ~0.9 M events
+const TIMERS_UNTIL_NS: u64 = 60_000_000_000; // 60 s of 10,000 heartbeats/s: ~0.6 M events
+
+fn phold(c: &mut Criterion) {
+    let p = PholdParams::default();
+    let (events, sum, _) = demo::phold_engine(p, SEED, PHOLD_UNTIL_NS).unwrap();
+    assert_eq!(
+        demo::phold_bare(p, SEED, PHOLD_UNTIL_NS),
+        (events, sum),
+        "same trajectory"
+    );
+    let mut g = c.benchmark_group("phold_n1000_e10");
+    g.throughput(Throughput::Elements(events));
+    g.sample_size(20).measurement_time(Duration::from_secs(8));
+    g.bench_function("engine_radix_heap", |b| {
+        b.iter(|| demo::phold_engine(p, black_box(SEED), PHOLD_UNTIL_NS))
+    });
+    g.bench_function("bare_binary_heap_loop", |b| {
+        b.iter(|| demo::phold_bare(p, black_box(SEED), PHOLD_UNTIL_NS))
+    });
+    g.finish();
+
+    // Larger pending sets, where cache behaviour separates the structures.
+    for &(lps, per_lp, until_ns) in &[
+        (10_000u32, 10u32, 10_000_000_000u64),
+        (10_000, 100, 1_000_000_000),
+    ] {
+        let p = PholdParams {
+            lps,
+            events_per_lp: per_lp,
+            ..PholdParams::default()
+        };
+        let (events, _, _) = demo::phold_engine(p, SEED, until_ns).unwrap();
+        let mut g = c.benchmark_group(format!("phold_pending_{}", lps * per_lp));
+        g.throughput(Throughput::Elements(events));
+        g.sample_size(10).measurement_time(Duration::from_secs(6));
+        g.bench_function("engine_radix_heap", |b| {
+            b.iter(|| demo::phold_engine(p, black_box(SEED), until_ns))
+        });
+        g.bench_function("bare_binary_heap_loop", |b| {
+            b.iter(|| demo::phold_bare(p, black_box(SEED), until_ns))
+        });
+        g.finish();
+    }
+}
+
+fn timers_engine(p: WatchdogParams) -> (u64, u64) {
+    let mut sim = Watchdogs::simulation(p, SEED);
+    sim.run_until(SimTime::from_nanos(TIMERS_UNTIL_NS)).unwrap();
+    (sim.model().heartbeats, sim.model().expired)
+}
+
+fn silent(p: &WatchdogParams, c: u32, t: u64) -> bool {
+    p.silent_every > 0 && c % p.silent_every == 0 && t >= p.silence_at_ns
+}
+
+/// (time, seq, is_deadline, component, generation)
+type LazyEntry = (u64, u64, bool, u32, u32);
+
+/// Baseline 1: one BinaryHeap, deadlines cancelled lazily by a generation
+/// counter per component (a re-arm pushes a new entry; stale ones are skipped).
+fn timers_lazy_binary_heap(p: WatchdogParams) -> (u64, u64) {
+    let mut rng = SeedPath::root(SEED).child("watchdogs").rng();
+    let mut heap: BinaryHeap<Reverse<LazyEntry>> = BinaryHeap::new();
+    let mut generation = vec![0u32; p.components as usize];
+    let mut seq = 0u64;
+    for c in 0..p.components {
+        let first = demo::watchdog_interval(&mut rng, p.heartbeat_interval_ns);
+        heap.push(Reverse((first, seq, false, c, 0)));
+        heap.push(Reverse((p.deadline_ns, seq + 1, true, c, 0)));
+        seq += 2;
+    }
+    let (mut beats, mut expired) = (0u64, 0u64);
+    while let Some(Reverse((t, _, is_deadline, c, g))) = heap.pop() {
+        if t > TIMERS_UNTIL_NS {
+            break;
+        }
+        if is_deadline {
+            if g == generation[c as usize] {
+                expired += 1;
+                generation[c as usize] = g.wrapping_add(1);
+            }
+            continue;
+        }
+        if silent(&p, c, t) {
+            continue;
+        }
+        beats += 1;
+        let gen_c = &mut generation[c as usize];
+        *gen_c = gen_c.wrapping_add(1);
+        heap.push(Reverse((t + p.deadline_ns, seq, true, c, *gen_c)));
+        let next = demo::watchdog_interval(&mut rng, p.heartbeat_interval_ns);
+        heap.push(Reverse((t + next, seq + 1, false, c, 0)));
+        seq += 2;
+    }
+    (beats, expired)
+}
+
+/// Baseline 2: heartbeats in a BinaryHeap, deadlines as keyed timers in the
+/// `priority-queue` crate (`change_priority` on every re-arm).
+fn timers_priority_queue(p: WatchdogParams) -> (u64, u64) {
+    let mut rng = SeedPath::root(SEED).child("watchdogs").rng();
+    let mut beats_q: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::new();
+    let mut deadlines: PriorityQueue<u32, Reverse<(u64, u64)>> = PriorityQueue::new();
+    let mut seq = 0u64;
+    for c in 0..p.components {
+        let first = demo::watchdog_interval(&mut rng, p.heartbeat_interval_ns);
+        beats_q.push(Reverse((first, seq, c)));
+        deadlines.push(c, Reverse((p.deadline_ns, seq + 1)));
+        seq += 2;
+    }
+    let (mut beats, mut expired) = (0u64, 0u64);
+    loop {
+        let next_beat = beats_q.peek().map(|r| (r.0.0, r.0.1));
+        let next_deadline = deadlines.peek().map(|(_, r)| r.0);
+        let take_deadline = match (next_beat, next_deadline) {
+            (None, None) => break,
+            (Some(b), Some(d)) => d < b,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+        };
+        if take_deadline {
+            let (_, Reverse((t, _))) = deadlines.pop().unwrap();
+            if t > TIMERS_UNTIL_NS {
+                break;
+            }
+            expired += 1;
+            continue;
+        }
+        let Reverse((t, _, c)) = beats_q.pop().unwrap();
+        if t > TIMERS_UNTIL_NS {
+            break;
+        }
+        if silent(&p, c, t) {
+            continue;
+        }
+        beats += 1;
+        let prio = Reverse((t + p.deadline_ns, seq));
+        if deadlines.change_priority(&c, prio).is_none() {
+            deadlines.push(c, prio);
+        }
+        let next = demo::watchdog_interval(&mut rng, p.heartbeat_interval_ns);
+        beats_q.push(Reverse((t + next, seq + 1, c)));
+        seq += 2;
+    }
+    (beats, expired)
+}
+
+fn timers(c: &mut Criterion) {
+    let p = WatchdogParams::default();
+    let reference = timers_engine(p);
+    assert_eq!(timers_lazy_binary_heap(p), reference, "same trajectory");
+    assert_eq!(timers_priority_queue(p), reference, "same trajectory");
+    // Handled events: heartbeats (silent ones included) plus expired deadlines.
+    let mut sim = Watchdogs::simulation(p, SEED);
+    sim.run_until(SimTime::from_nanos(TIMERS_UNTIL_NS)).unwrap();
+    let mut g = c.benchmark_group("watchdog_timers_10k");
+    g.throughput(Throughput::Elements(sim.events_handled()));
+    g.sample_size(20).measurement_time(Duration::from_secs(6));
+    g.bench_function("engine_reschedule", |b| {
+        b.iter(|| timers_engine(black_box(p)))
+    });
+    g.bench_function("lazy_binary_heap", |b| {
+        b.iter(|| timers_lazy_binary_heap(black_box(p)))
+    });
+    g.bench_function("priority_queue_crate", |b| {
+        b.iter(|| timers_priority_queue(black_box(p)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, phold, timers);
+criterion_main!(benches);

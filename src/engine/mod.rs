@@ -1,0 +1,22 @@
+//! The discrete-event engine: simulated time, the event queue, the driver,
+//! seeded random streams and the run digest.
+//!
+//! **Invariant:** the engine knows nothing of chaos, kernels, scenarios or
+//! files. It is a clock, a queue of events, a set of random streams and a
+//! hash; models give it meaning through the [`Model`] trait.
+//!
+//! - [`time`]: [`SimTime`] / [`SimDuration`], integer nanoseconds, checked.
+//! - [`queue`]: the pending-event set, a monotone radix heap with FIFO ties,
+//!   cheap cancellation and movable deadlines ([`EventKey`]).
+//! - [`sim`]: [`Model`], [`Ctx`], [`Simulation`], [`Digest`], [`EngineError`].
+//! - [`rng`]: [`SeedPath`] (stable seed derivation) and [`SimRng`].
+
+pub mod queue;
+pub mod rng;
+pub mod sim;
+pub mod time;
+
+pub use queue::{EventKey, EventQueue};
+pub use rng::{RngDraws, SeedPath, SimRng};
+pub use sim::{Ctx, Digest, EngineError, EventInfo, Model, RunStatus, Simulation, StreamId};
+pub use time::{SimDuration, SimTime};

@@ -1,0 +1,82 @@
+//! The library's error type: located, typed, one line when displayed.
+//!
+//! Errors about input (files, flags) carry where the problem is (file,
+//! line:column, field) and what is allowed; the CLI maps them to exit code 2.
+//! Errors while running map to exit code 1.
+
+use std::path::PathBuf;
+
+use crate::engine::EngineError;
+
+/// Everything that can go wrong in chaosim, with its context.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A syntax error in an input file, with its position.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// A well-formed input file whose content is not allowed.
+    #[error("{}: {field}: {message}", path.display())]
+    Invalid {
+        /// The file (or `<embedded>/name` for built-in defaults).
+        path: PathBuf,
+        /// The offending field, as a dotted path (`faults[2].intensity`).
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// A bad command-line value.
+    #[error("{flag}: {message}")]
+    Usage {
+        /// The flag or argument.
+        flag: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The engine refused to go on (runaway model, overflow).
+    #[error("simulation error: {0}")]
+    Engine(#[from] EngineError),
+    /// A check that the run itself performs failed (a replay digest mismatch,
+    /// a broken audit chain...).
+    #[error("{0}")]
+    Check(String),
+}
+
+impl Error {
+    /// Whether the error is about the user's input (exit code 2) rather than
+    /// a failure while running (exit code 1).
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            Error::Syntax { .. } | Error::Invalid { .. } | Error::Usage { .. }
+        )
+    }
+
+    /// Shorthand for an [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

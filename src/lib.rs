@@ -12,6 +12,9 @@
 //! | module | owns |
 //! |---|---|
 //! | [`engine`] | [`SimTime`](engine::SimTime)/[`SimDuration`](engine::SimDuration), the event queue, [`Simulation`](engine::Simulation), [`Ctx`](engine::Ctx), seeded streams, the digest |
+//! | [`model`] | the stack under test as [`Component`](model::Component)s: layers 1-3 and the replicated log |
+//! | [`safeguard`] | the safeguard catalogue by name, [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
+//! | [`check`] | observers: recovery measurement, invariants, consistency checks |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
 //!
@@ -79,9 +82,12 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod model;
+pub mod safeguard;
 
 pub use error::{Error, Result};
 

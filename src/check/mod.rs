@@ -1,0 +1,6 @@
+//! Observers: steady-state probes, recovery measurement, invariants and
+//! consistency checks over recorded histories.
+//!
+//! **Invariant:** checks read the model and its history; they never mutate it.
+
+pub mod steady;

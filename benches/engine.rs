@@ -67,7 +67,7 @@ fn timers_engine(p: WatchdogParams) -> (u64, u64) {
 }
 
 fn silent(p: &WatchdogParams, c: u32, t: u64) -> bool {
-    p.silent_every > 0 && c % p.silent_every == 0 && t >= p.silence_at_ns
+    p.silent_every > 0 && c.is_multiple_of(p.silent_every) && t >= p.silence_at_ns
 }
 
 /// (time, seq, is_deadline, component, generation)

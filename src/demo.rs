@@ -294,7 +294,7 @@ impl Model for Watchdogs {
             WatchdogEvent::Heartbeat(c) => {
                 let p = &self.params;
                 if p.silent_every > 0
-                    && c % p.silent_every == 0
+                    && c.is_multiple_of(p.silent_every)
                     && ctx.now().as_nanos() >= p.silence_at_ns
                 {
                     return; // this component has gone silent

@@ -14,6 +14,8 @@
 //! | [`engine`] | [`SimTime`](engine::SimTime)/[`SimDuration`](engine::SimDuration), the event queue, [`Simulation`](engine::Simulation), [`Ctx`](engine::Ctx), seeded streams, the digest |
 //! | [`model`] | the stack under test as [`Component`](model::Component)s: layers 1-3 and the replicated log |
 //! | [`safeguard`] | the safeguard catalogue by name, [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
+//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue |
+//! | [`input`] | reading RON input files with located errors |
 //! | [`check`] | observers: recovery measurement, invariants, consistency checks |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
@@ -86,8 +88,10 @@ pub mod check;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod input;
 pub mod model;
 pub mod safeguard;
+pub mod scenario;
 
 pub use error::{Error, Result};
 

@@ -5,9 +5,28 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use std::path::PathBuf;
+
 use chaosim::demo::{Phold, PholdParams};
 use chaosim::engine::{SimDuration, SimTime};
+use chaosim::scenario::Catalogue;
+use chaosim::scenario::catalogue;
 use chaosim::{Error, Result};
+
+/// `println!` that ends the process quietly (exit 0) when stdout is a closed
+/// pipe (`chaosim list | head`), instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("writing to stdout: {e}");
+        }
+    }};
+}
 
 /// Deterministic discrete-event simulator of a resilience stack and of the
 /// chaos-engineering programme that tests it.
@@ -20,6 +39,21 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// List the scenario catalogue: id, family, layer, severity, expected safeguards.
+    ///
+    /// Example: chaosim list --scenarios ./my-scenarios
+    List {
+        /// Read scenarios from this directory instead of the built-in catalogue.
+        #[arg(long, value_name = "DIR")]
+        scenarios: Option<PathBuf>,
+    },
+    /// Validate scenario files or folders (default: the built-in catalogue).
+    ///
+    /// Example: chaosim validate scenarios/ my_scenario.ron
+    Validate {
+        /// Files or directories of *.ron scenarios.
+        paths: Vec<PathBuf>,
+    },
     /// Run the PHOLD benchmark model on the engine and print its throughput.
     ///
     /// Example: chaosim phold --lps 1000 --events 10 --seconds 1000 --seed 42
@@ -60,6 +94,8 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::List { scenarios } => list(scenarios),
+        Command::Validate { paths } => validate(paths),
         Command::Phold {
             lps,
             events,
@@ -91,10 +127,76 @@ fn phold(lps: u32, events: u32, seconds: u64, seed: u64) -> Result<ExitCode> {
     sim.run_until(until)?;
     let secs = wall.elapsed().as_secs_f64();
     let n = sim.events_handled();
-    println!("PHOLD: {lps} LPs x {events} events, {seconds} simulated s, seed {seed}");
-    println!("events handled : {n}");
-    println!("wall time      : {secs:.3} s");
-    println!("throughput     : {:.2} M events/s", n as f64 / secs / 1e6);
-    println!("digest         : {}", sim.digest());
+    outln!("PHOLD: {lps} LPs x {events} events, {seconds} simulated s, seed {seed}");
+    outln!("events handled : {n}");
+    outln!("wall time      : {secs:.3} s");
+    outln!("throughput     : {:.2} M events/s", n as f64 / secs / 1e6);
+    outln!("digest         : {}", sim.digest());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The catalogue from `--scenarios DIR`, or the built-in one.
+pub fn load_catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
+    match dir {
+        Some(d) => Catalogue::load_dir(d),
+        None => Catalogue::embedded(),
+    }
+}
+
+fn list(dir: Option<PathBuf>) -> Result<ExitCode> {
+    let cat = load_catalogue(dir.as_ref())?;
+    outln!(
+        "{:<32} {:<10} {:>5} {:>8}  expected safeguards",
+        "id",
+        "family",
+        "layer",
+        "severity"
+    );
+    for s in cat.scenarios() {
+        outln!(
+            "{:<32} {:<10} {:>5} {:>8}  {}",
+            s.id,
+            s.family.name(),
+            s.layer,
+            s.severity,
+            s.expected_safeguards.join(", ")
+        );
+    }
+    outln!("{} scenarios", cat.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
+    if paths.is_empty() {
+        let cat = Catalogue::embedded()?;
+        outln!("ok: {} scenarios (built-in catalogue)", cat.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut specs = Vec::new();
+    let mut errors = 0usize;
+    for path in &paths {
+        let files = if path.is_dir() {
+            catalogue::ron_files(path)?
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            match catalogue::load_file(&file) {
+                Ok(spec) => specs.push(spec),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    errors += 1;
+                }
+            }
+        }
+    }
+    if errors == 0 {
+        let n = specs.len();
+        Catalogue::from_specs(specs)?;
+        outln!("ok: {n} scenarios");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{errors} invalid file(s)");
+        Ok(ExitCode::from(2))
+    }
 }

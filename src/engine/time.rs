@@ -318,7 +318,7 @@ impl fmt::Display for SimTime {
         );
         let sub = tod % NANOS_PER_SEC;
         write!(f, "day {} {:02}:{:02}:{:02}", self.day_index(), h, m, s)?;
-        if sub % NANOS_PER_MILLI == 0 {
+        if sub.is_multiple_of(NANOS_PER_MILLI) {
             write!(f, ".{:03}", sub / NANOS_PER_MILLI)
         } else {
             write!(f, ".{:09}", sub)

@@ -1,0 +1,492 @@
+//! The scenario file format (RON) and its validation.
+//!
+//! A scenario file is read in two stages (ripgrep's low/high args): serde
+//! turns RON into [`ScenarioFile`] (syntax, unknown fields, wrong types are
+//! located errors), then [`ScenarioFile::validate`] checks every value and
+//! yields a [`ScenarioSpec`] whose invariants the runner relies on.
+//!
+//! ```ron
+//! (
+//!     id: "S02_acl_spam",
+//!     title: "ACL violation flood on the message bus",
+//!     family: Stress,
+//!     layer: 1,
+//!     severity: 3,
+//!     duration_s: 60,
+//!     recovery_limit_s: 90,
+//!     faults: [
+//!         (kind: AclFlood, target: Kernel("coding_agent"), start_s: 5, length_s: 60, intensity: 0.6),
+//!     ],
+//!     steady_state: [
+//!         (probe: KernelsRunning, min: Some(18)),
+//!         (probe: BusLatencyMs, max: Some(250)),
+//!     ],
+//!     expected_safeguards: ["acl_violation_monitor"],
+//! )
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::safeguard::{Safeguard, SafeguardSet};
+
+/// Scenario families, after the source's catalogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Family {
+    /// Google DiRT: Layer-1 infrastructure disasters.
+    DiRT,
+    /// Netflix FIT: load plus injected failures.
+    FIT,
+    /// Jepsen: consistency under partitions, clock faults, rollbacks.
+    Jepsen,
+    /// Layer-2 orchestration faults.
+    Layer2,
+    /// Layer-3 governance storms.
+    Layer3,
+    /// The stress waves of the source's Layer-1 stress test.
+    Stress,
+    /// Several faults across layers at once.
+    MultiFault,
+}
+
+impl Family {
+    /// The name as written in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::DiRT => "DiRT",
+            Family::FIT => "FIT",
+            Family::Jepsen => "Jepsen",
+            Family::Layer2 => "Layer2",
+            Family::Layer3 => "Layer3",
+            Family::Stress => "Stress",
+            Family::MultiFault => "MultiFault",
+        }
+    }
+}
+
+/// What a fault does. Each kind acts on one component of the stack; its
+/// `intensity` (0..=1) scales the kind's natural parameter as documented on
+/// each variant (see `fault` for the exact mapping).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum FaultKind {
+    /// Kill kernels (SIGKILL); intensity unused.
+    KillKernel,
+    /// Stop a kernel's heartbeats for the fault's length (SIGSTOP-like).
+    PauseHeartbeat,
+    /// A publisher floods the bus with ACL-violating messages; intensity x 20,000 msg/s.
+    AclFlood,
+    /// A hog saturates CPU; intensity = share of all cores it wants.
+    CpuSpike,
+    /// A kernel leaks memory; intensity x 200 MiB/s.
+    MemoryLeak,
+    /// Disk fills; intensity = share of capacity written over the fault's length.
+    DiskFill,
+    /// Network saturation; intensity = share of link capacity consumed.
+    NetworkSaturation,
+    /// An API request flood; intensity x 20,000 requests/s.
+    ApiFlood,
+    /// Snapshots are corrupted; intensity x 10 snapshots.
+    CorruptSnapshots,
+    /// A downstream dependency fails calls; intensity = error share.
+    DependencyFailure,
+    /// A flood of intents into the HTM queue (half invalid by default);
+    /// intensity x 20,000 intents over the fault's length.
+    QueueFlood,
+    /// A trigger-mesh event storm; intensity x 10,000 events/s.
+    TriggerStorm,
+    /// The scheduler is paused with work queued; intensity x 2,000 tasks queued.
+    PauseScheduler,
+    /// Policies triggering policies; intensity x 20 levels deep.
+    PolicyCascade,
+    /// Workers killed at random; intensity = share of the pool.
+    WorkerDropout,
+    /// A serving replica fails (drives the sandbox fallback).
+    ReplicaFailure,
+    /// A network partition of the replicated log (shape from the target).
+    Partition,
+    /// Clock skew: a node's clock is bumped by up to intensity x 60 s.
+    ClockSkew,
+    /// Clock strobe: a node's clock oscillates by up to intensity x 10 s.
+    ClockStrobe,
+    /// A log node is killed for the fault's length.
+    KillNode,
+    /// A log node is paused for the fault's length.
+    PauseNode,
+    /// A log node restores an older snapshot.
+    SnapshotRollback,
+    /// Several clients write the same keys at once; intensity x 10 writers.
+    ConcurrentWrites,
+    /// A storm of governance intents needing approval; intensity x 1,000 intents.
+    GovernanceStorm,
+}
+
+/// Where a fault lands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    /// The whole platform / the fault's natural component.
+    Platform,
+    /// One kernel by name.
+    Kernel(String),
+    /// `n` kernels drawn at random (non-critical first is *not* implied).
+    RandomKernels(u16),
+    /// One critical kernel drawn at random.
+    CriticalKernel,
+    /// One log node by index.
+    Node(u16),
+    /// Log nodes by selection mode (Jepsen's target specs).
+    Nodes(NodeSelection),
+    /// A partition shape of the log cluster.
+    Partition(PartitionShapeSpec),
+}
+
+/// Jepsen's node target specs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeSelection {
+    /// One random node.
+    One,
+    /// floor((n - 1) / 3) nodes.
+    MinorityThird,
+    /// A minority.
+    Minority,
+    /// A majority.
+    Majority,
+    /// Every node.
+    All,
+    /// The current leader.
+    Primary,
+}
+
+/// Partition shapes (Jepsen's nemesis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartitionShapeSpec {
+    /// Halves, smaller first.
+    Bisect,
+    /// Shuffle, then bisect.
+    RandomHalves,
+    /// Isolate one random node.
+    IsolateOne,
+    /// Bisect; one node of the second half keeps links to both sides.
+    Bridge,
+    /// Every node sees a majority, no two the same.
+    MajoritiesRing,
+}
+
+/// One fault of a scenario, as written in the file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultFile {
+    /// What the fault does.
+    pub kind: FaultKind,
+    /// Where it lands.
+    #[serde(default = "default_target")]
+    pub target: Target,
+    /// Seconds after the scenario starts (after boot).
+    pub start_s: f64,
+    /// How long it lasts, in seconds (0 for instantaneous faults).
+    #[serde(default)]
+    pub length_s: f64,
+    /// How hard, in 0..=1 (see [`FaultKind`] for the scale).
+    #[serde(default = "default_intensity")]
+    pub intensity: f64,
+}
+
+fn default_target() -> Target {
+    Target::Platform
+}
+fn default_intensity() -> f64 {
+    0.5
+}
+
+/// Quantities the steady-state probes measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ProbeKind {
+    /// Kernels in the running state.
+    KernelsRunning,
+    /// Critical kernels running (all must be, by default).
+    CriticalKernelsDown,
+    /// API success rate over the recent window, 0..=1.
+    ApiSuccessRate,
+    /// Heartbeat latency through the bus, in ms.
+    BusLatencyMs,
+    /// CPU utilisation, 0..=1.
+    CpuUtilisation,
+    /// Memory utilisation, 0..=1.
+    MemoryUtilisation,
+    /// HTM queue depth.
+    QueueDepth,
+    /// Live workers.
+    WorkersAlive,
+    /// Scheduler dispatches per second.
+    DispatchRatePerS,
+    /// Trigger-mesh backlog.
+    TriggerBacklog,
+    /// Active policy recursion depth.
+    PolicyDepth,
+    /// Log client success rate over the recent window, 0..=1.
+    ClientSuccessRate,
+    /// Whether the log has a leader (1) or not (0).
+    LeaderPresent,
+    /// Pending governance approvals.
+    ApprovalsPending,
+}
+
+/// One probe of the steady-state hypothesis with its tolerance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeFile {
+    /// What is measured.
+    pub probe: ProbeKind,
+    /// Lowest healthy value, if bounded below.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Highest healthy value, if bounded above.
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+/// A scenario file as written (before validation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Unique id, e.g. `"S02_acl_spam"`: letters, digits and `_`.
+    pub id: String,
+    /// One line for humans.
+    #[serde(default)]
+    pub title: String,
+    /// The family.
+    pub family: Family,
+    /// The stack layer it aims at: 1, 2 or 3 (Jepsen and governance are 3).
+    pub layer: u8,
+    /// Base severity, 1..=5.
+    pub severity: u8,
+    /// Observation window at difficulty 1, in seconds (> 0).
+    pub duration_s: f64,
+    /// The steady state must be restored within this many seconds.
+    pub recovery_limit_s: f64,
+    /// The faults (at least one, unless the scenario is a control).
+    pub faults: Vec<FaultFile>,
+    /// The steady-state hypothesis; empty = the layers' default hypotheses.
+    #[serde(default)]
+    pub steady_state: Vec<ProbeFile>,
+    /// Safeguards that must fire for a pass.
+    #[serde(default)]
+    pub expected_safeguards: Vec<String>,
+}
+
+/// A validated fault, in integer nanoseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    /// What the fault does.
+    pub kind: FaultKind,
+    /// Where it lands.
+    pub target: Target,
+    /// Offset from the scenario start.
+    pub start_ns: u64,
+    /// Length (0 = instantaneous).
+    pub length_ns: u64,
+    /// Intensity in permille (0..=1000), so scaling stays integer.
+    pub intensity_permille: u16,
+    /// More targets of the same kind drawn at random besides `target`
+    /// (set by difficulty scaling; 0 in files).
+    pub extra_targets: u16,
+}
+
+/// A validated probe tolerance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeSpec {
+    /// What is measured.
+    pub probe: ProbeKind,
+    /// Lowest healthy value.
+    pub min: Option<f64>,
+    /// Highest healthy value.
+    pub max: Option<f64>,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioSpec {
+    /// Unique id.
+    pub id: String,
+    /// One line for humans.
+    pub title: String,
+    /// The family.
+    pub family: Family,
+    /// 1, 2 or 3.
+    pub layer: u8,
+    /// 1..=5.
+    pub severity: u8,
+    /// Observation window at difficulty 1.
+    pub duration_ns: u64,
+    /// Recovery limit.
+    pub recovery_limit_ns: u64,
+    /// Faults, in file order.
+    pub faults: Vec<FaultSpec>,
+    /// Steady-state hypothesis (empty = layer defaults).
+    pub steady_state: Vec<ProbeSpec>,
+    /// Safeguards expected to fire.
+    pub expected_safeguards: SafeguardSet,
+    /// Where it was read from (`<embedded>/ID.ron` for the built-in catalogue).
+    pub source: PathBuf,
+}
+
+/// Longest allowed scenario window or fault time: one simulated day.
+pub const SCENARIO_SECONDS_MAX: f64 = 86_400.0;
+
+fn invalid(path: &Path, field: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        path: path.to_path_buf(),
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn seconds(path: &Path, field: &str, v: f64, allow_zero: bool) -> Result<u64> {
+    let ok =
+        v.is_finite() && v <= SCENARIO_SECONDS_MAX && if allow_zero { v >= 0.0 } else { v > 0.0 };
+    if !ok {
+        let lo = if allow_zero { "0" } else { "more than 0" };
+        return Err(invalid(
+            path,
+            field,
+            format!("{v} s is out of range (allowed: {lo} to {SCENARIO_SECONDS_MAX} s)"),
+        ));
+    }
+    Ok((v * 1e9).round() as u64)
+}
+
+impl ScenarioFile {
+    /// Check every value and produce a [`ScenarioSpec`]; `path` names the
+    /// source in errors.
+    pub fn validate(self, path: &Path) -> Result<ScenarioSpec> {
+        let p = path;
+        if self.id.is_empty()
+            || self.id.len() > 64
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(invalid(
+                p,
+                "id",
+                format!(
+                    "'{}' is not allowed (1-64 characters: letters, digits, _)",
+                    self.id
+                ),
+            ));
+        }
+        if !(1..=3).contains(&self.layer) {
+            return Err(invalid(
+                p,
+                "layer",
+                format!("{} is out of range (allowed: 1, 2 or 3)", self.layer),
+            ));
+        }
+        if !(1..=5).contains(&self.severity) {
+            return Err(invalid(
+                p,
+                "severity",
+                format!("{} is out of range (allowed: 1 to 5)", self.severity),
+            ));
+        }
+        let duration_ns = seconds(p, "duration_s", self.duration_s, false)?;
+        let recovery_limit_ns = seconds(p, "recovery_limit_s", self.recovery_limit_s, false)?;
+        if self.faults.is_empty() {
+            return Err(invalid(p, "faults", "empty (at least one fault is needed)"));
+        }
+        if self.faults.len() > 64 {
+            return Err(invalid(
+                p,
+                "faults",
+                format!("{} faults (at most 64 allowed)", self.faults.len()),
+            ));
+        }
+        let mut faults = Vec::with_capacity(self.faults.len());
+        for (i, f) in self.faults.into_iter().enumerate() {
+            let field = |name: &str| format!("faults[{i}].{name}");
+            let start_ns = seconds(p, &field("start_s"), f.start_s, true)?;
+            let length_ns = seconds(p, &field("length_s"), f.length_s, true)?;
+            if !(f.intensity.is_finite() && (0.0..=1.0).contains(&f.intensity)) {
+                return Err(invalid(
+                    p,
+                    field("intensity"),
+                    format!("{} is out of range (allowed: 0 to 1)", f.intensity),
+                ));
+            }
+            if let Target::RandomKernels(n) = f.target
+                && !(1..=20).contains(&n)
+            {
+                return Err(invalid(
+                    p,
+                    field("target"),
+                    format!("RandomKernels({n}) is out of range (allowed: 1 to 20)"),
+                ));
+            }
+            faults.push(FaultSpec {
+                kind: f.kind,
+                target: f.target,
+                start_ns,
+                length_ns,
+                intensity_permille: (f.intensity * 1000.0).round() as u16,
+                extra_targets: 0,
+            });
+        }
+        let mut steady_state = Vec::with_capacity(self.steady_state.len());
+        for (i, pr) in self.steady_state.into_iter().enumerate() {
+            let field = format!("steady_state[{i}]");
+            if pr.min.is_none() && pr.max.is_none() {
+                return Err(invalid(p, field, "a probe needs a min, a max or both"));
+            }
+            for v in [pr.min, pr.max].into_iter().flatten() {
+                if !v.is_finite() {
+                    return Err(invalid(p, &field, format!("{v} is not a finite number")));
+                }
+            }
+            if let (Some(lo), Some(hi)) = (pr.min, pr.max)
+                && lo > hi
+            {
+                return Err(invalid(p, field, format!("min {lo} is above max {hi}")));
+            }
+            steady_state.push(ProbeSpec {
+                probe: pr.probe,
+                min: pr.min,
+                max: pr.max,
+            });
+        }
+        let mut expected = SafeguardSet::EMPTY;
+        for (i, name) in self.expected_safeguards.iter().enumerate() {
+            let s = Safeguard::from_name(name).ok_or_else(|| {
+                invalid(
+                    p,
+                    format!("expected_safeguards[{i}]"),
+                    format!(
+                        "unknown safeguard '{name}' (allowed: {})",
+                        SafeguardSet::all().join(", ")
+                    ),
+                )
+            })?;
+            expected.insert(s);
+        }
+        Ok(ScenarioSpec {
+            id: self.id,
+            title: self.title,
+            family: self.family,
+            layer: self.layer,
+            severity: self.severity,
+            duration_ns,
+            recovery_limit_ns,
+            faults,
+            steady_state,
+            expected_safeguards: expected,
+            source: path.to_path_buf(),
+        })
+    }
+}
+
+/// Parse and validate one scenario from its text.
+pub fn parse_scenario(text: &str, path: &Path) -> Result<ScenarioSpec> {
+    let file: ScenarioFile = crate::input::parse_ron(text, path)?;
+    file.validate(path)
+}

@@ -14,6 +14,7 @@
 //! | [`engine`] | [`SimTime`](engine::SimTime)/[`SimDuration`](engine::SimDuration), the event queue, [`Simulation`](engine::Simulation), [`Ctx`](engine::Ctx), seeded streams, the digest |
 //! | [`model`] | the stack under test as [`Component`](model::Component)s: layers 1-3 and the replicated log |
 //! | [`safeguard`] | the safeguard catalogue by name, [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
+//! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume |
 //! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue |
 //! | [`input`] | reading RON input files with located errors |
 //! | [`check`] | observers: recovery measurement, invariants, consistency checks |
@@ -90,6 +91,7 @@ pub mod engine;
 pub mod error;
 pub mod input;
 pub mod model;
+pub mod program;
 pub mod safeguard;
 pub mod scenario;
 

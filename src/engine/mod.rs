@@ -19,4 +19,7 @@ pub mod time;
 pub use queue::{EventKey, EventQueue};
 pub use rng::{RngDraws, SeedPath, SimRng};
 pub use sim::{Ctx, Digest, EngineError, EventInfo, Model, RunStatus, Simulation, StreamId};
-pub use time::{SimDuration, SimTime};
+pub use time::{
+    NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MICRO, NANOS_PER_MILLI, NANOS_PER_MINUTE,
+    NANOS_PER_SEC, SimDuration, SimTime,
+};

@@ -5,10 +5,17 @@
 //!   [`ScenarioSpec`] (validated), faults, probes.
 //! - [`difficulty`]: levels 1..=10 and [`scale`](difficulty::scale).
 //! - [`catalogue`]: the embedded catalogue and directory loading.
+//! - [`execution`]: [`Execution`] (what to run, replayable from a row) and
+//!   the [`Executor`] trait.
+//! - [`outcome`]: [`Outcome`] and [`FailureKind`].
 
 pub mod catalogue;
 pub mod difficulty;
+pub mod execution;
+pub mod outcome;
 pub mod spec;
 
 pub use catalogue::Catalogue;
+pub use execution::{Execution, Executor, Item};
+pub use outcome::{FailureKind, Outcome};
 pub use spec::{FaultKind, ScenarioSpec};

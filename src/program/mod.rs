@@ -1,0 +1,20 @@
+//! The autonomous chaos programme: schedule, selection, learning records,
+//! escalation, safeguard generation and delayed deployment, knowledge base,
+//! the year driver with streamed outputs, checkpoint and resume.
+//!
+//! **Invariant:** the programme never simulates inside a run; it calls an
+//! [`Executor`](crate::scenario::Executor) with a self-contained
+//! [`Execution`](crate::scenario::Execution), so every run can be replayed alone.
+//!
+//! **Invariant:** the state between runs is bounded (one record per
+//! scenario, one pending fix per safeguard); every row is streamed.
+
+pub mod audit;
+pub mod learning;
+pub mod select;
+pub mod spec;
+pub mod year;
+
+pub use learning::LearningRecord;
+pub use spec::{Perspective, Programme};
+pub use year::{Summary, YearConfig, run_programme};

@@ -19,6 +19,8 @@ enum Op {
     Reschedule(usize, u64),
     /// Pop one event.
     Pop,
+    /// Peek at the next time (may move the radix base ahead of `now`).
+    Peek,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,6 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Cancel),
         1 => (any::<usize>(), delay).prop_map(|(i, d)| Op::Reschedule(i, d)),
         4 => Just(Op::Pop),
+        2 => Just(Op::Peek),
     ]
 }
 
@@ -81,6 +84,10 @@ proptest! {
                         }
                         None => prop_assert!(!moved),
                     }
+                }
+                Op::Peek => {
+                    let expected = reference.first_key_value().map(|((t, _), _)| *t);
+                    prop_assert_eq!(q.peek_time().map(|t| t.as_nanos()), expected);
                 }
                 Op::Pop => {
                     let expected = reference.pop_first();
@@ -277,4 +284,28 @@ fn phold_memory_is_bounded_by_pending_events_not_handled_ones() {
         .unwrap();
     assert!(sim.events_handled() > 50 * early);
     assert_eq!(sim.events_pending(), 1_000);
+}
+
+#[test]
+fn a_driver_can_schedule_at_now_after_run_until_peeked_further() {
+    let mut sim = Simulation::new(StopAtThree(0), 1);
+    sim.schedule_at(SimTime::ZERO + SimDuration::from_secs(10), Tick);
+    // run_until peeks at the event at 10 s and stops at 1 s.
+    sim.run_until(SimTime::ZERO + SimDuration::from_secs(1))
+        .unwrap();
+    // Scheduling at now (1 s) and between now and 10 s must work, and order holds.
+    sim.with_ctx(|_, ctx| ctx.schedule_in(SimDuration::ZERO, Tick));
+    sim.schedule_at(SimTime::ZERO + SimDuration::from_secs(5), Tick);
+    assert_eq!(
+        sim.step().unwrap(),
+        Some(SimTime::ZERO + SimDuration::from_secs(1))
+    );
+    assert_eq!(
+        sim.step().unwrap(),
+        Some(SimTime::ZERO + SimDuration::from_secs(2))
+    );
+    assert_eq!(
+        sim.step().unwrap(),
+        Some(SimTime::ZERO + SimDuration::from_secs(3))
+    );
 }

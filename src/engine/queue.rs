@@ -72,7 +72,11 @@ pub struct EventQueue<E> {
     ready: VecDeque<Entry>,
     /// Buckets 1..=64 (index 0 unused).
     buckets: Vec<Vec<Entry>>,
+    /// The radix base: the minimum found by the last refill (a peek can move
+    /// it ahead of the last popped time).
     last_ns: u64,
+    /// The time of the last popped event: pushes must not precede it.
+    popped_ns: u64,
     slots: Vec<Slot<E>>,
     free: Vec<u32>,
     live: usize,
@@ -107,6 +111,7 @@ impl<E> EventQueue<E> {
             ready: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             last_ns: start.as_nanos(),
+            popped_ns: start.as_nanos(),
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -138,7 +143,7 @@ impl<E> EventQueue<E> {
 
     /// The earliest time a push may use: the time of the last popped event.
     pub fn floor(&self) -> SimTime {
-        SimTime::from_nanos(self.last_ns)
+        SimTime::from_nanos(self.popped_ns)
     }
 
     /// Schedule `event` at `time`. Panics if `time` precedes [`floor`](Self::floor).
@@ -169,11 +174,16 @@ impl<E> EventQueue<E> {
     fn enqueue(&mut self, time: SimTime, slot: u32) {
         let time_ns = time.as_nanos();
         assert!(
-            time_ns >= self.last_ns,
+            time_ns >= self.popped_ns,
             "event scheduled in the past: at {} but the queue is at {}",
             time,
-            SimTime::from_nanos(self.last_ns)
+            SimTime::from_nanos(self.popped_ns)
         );
+        if time_ns < self.last_ns {
+            // A peek moved the base past this time (a driver scheduling
+            // between `run_until` calls): lower the base and re-bucket.
+            self.rebase(time_ns);
+        }
         let s = &mut self.slots[slot as usize];
         s.version = s.version.wrapping_add(1);
         let entry = Entry {
@@ -185,6 +195,26 @@ impl<E> EventQueue<E> {
         match bucket_of(time_ns, self.last_ns) {
             0 => self.ready.push_back(entry),
             b => self.buckets[b].push(entry),
+        }
+    }
+
+    /// Lower the radix base to `base_ns` (< `last_ns`, >= `popped_ns`) and
+    /// re-bucket every entry. O(entries); happens only when something is
+    /// scheduled from outside the model after a peek. Equal keys keep their
+    /// order: they share one bucket, walked front to back, and the ready
+    /// bucket (keys equal to the old base) has no key in common with others.
+    fn rebase(&mut self, base_ns: u64) {
+        debug_assert!(base_ns < self.last_ns && base_ns >= self.popped_ns);
+        let mut all: Vec<Entry> = self.ready.drain(..).collect();
+        for b in &mut self.buckets {
+            all.append(b);
+        }
+        self.last_ns = base_ns;
+        for e in all {
+            match bucket_of(e.time_ns, base_ns) {
+                0 => self.ready.push_back(e),
+                b => self.buckets[b].push(e),
+            }
         }
     }
 
@@ -322,6 +352,7 @@ impl<E> EventQueue<E> {
             return None;
         }
         let e = self.ready.pop_front().expect("settle left an entry");
+        self.popped_ns = e.time_ns;
         let event = self.release(e.slot).expect("live entry has a payload");
         Some((SimTime::from_nanos(e.time_ns), event))
     }

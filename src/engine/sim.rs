@@ -381,6 +381,7 @@ impl<M: Model> Simulation<M> {
             return Ok(None);
         };
         self.dispatch(time, event)?;
+        self.stop = false; // a stop request ends the step it was made in
         Ok(Some(time))
     }
 

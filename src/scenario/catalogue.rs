@@ -139,6 +139,14 @@ impl Catalogue {
         })
     }
 
+    /// A hash of every scenario's text, in id order: equal fingerprints mean
+    /// the same catalogue.
+    pub fn fingerprint(&self) -> u64 {
+        self.scenarios.iter().fold(0x5eed_u64, |h, s| {
+            crate::engine::rng::mix64(h ^ s.fingerprint)
+        })
+    }
+
     /// Number of scenarios.
     pub fn len(&self) -> usize {
         self.scenarios.len()

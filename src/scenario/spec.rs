@@ -329,6 +329,9 @@ pub struct ScenarioSpec {
     pub expected_safeguards: SafeguardSet,
     /// Where it was read from (`<embedded>/ID.ron` for the built-in catalogue).
     pub source: PathBuf,
+    /// FNV-1a hash of the file's text (identifies the exact scenario in
+    /// reproduction handles and checkpoints).
+    pub fingerprint: u64,
 }
 
 /// Longest allowed scenario window or fault time: one simulated day.
@@ -481,6 +484,7 @@ impl ScenarioFile {
             steady_state,
             expected_safeguards: expected,
             source: path.to_path_buf(),
+            fingerprint: 0,
         })
     }
 }
@@ -488,5 +492,7 @@ impl ScenarioFile {
 /// Parse and validate one scenario from its text.
 pub fn parse_scenario(text: &str, path: &Path) -> Result<ScenarioSpec> {
     let file: ScenarioFile = crate::input::parse_ron(text, path)?;
-    file.validate(path)
+    let mut spec = file.validate(path)?;
+    spec.fingerprint = crate::engine::rng::fnv1a64(0x04, text.as_bytes());
+    Ok(spec)
 }

@@ -279,8 +279,9 @@ pub struct ReplicaView {
     pub state: ReplicaState,
     /// Current traffic weight, per mille of the total at boot.
     pub share_permille: u16,
-    /// Health score in [0, 1]: 1 - error rate of its calls since the last
-    /// reset (each canary step or watchdog check); 0 when out of traffic.
+    /// Health score in [0, 1]: 1 - error rate of its recent calls (counts
+    /// reset at each canary step and halved at each watchdog check); 0 when
+    /// out of traffic.
     pub health: f64,
     /// Current canary step index (into `canary_steps_percent`).
     pub canary_step: u8,
@@ -750,10 +751,9 @@ impl Layer2 {
             Layer2Fault::QueueFlood { intents, invalid_permille, over_ns } => {
                 let ticks = (over_ns / self.spec.tick_ns).max(1);
                 let per_tick = (intents as u64).div_ceil(ticks).max(1).min(u32::MAX as u64) as u32;
-                ctx.schedule_in(
-                    SimDuration::ZERO,
-                    Layer2Event::FloodTick { remaining: intents, per_tick, invalid_permille: invalid_permille.min(1000) }.into(),
-                );
+                // The first batch arrives now (handled here, not scheduled at
+                // `now`: the engine may already have peeked past `now`).
+                self.flood_batch(intents, per_tick, invalid_permille.min(1000), ctx);
             }
             Layer2Fault::TriggerStorm { events_per_s, length_ns } => {
                 self.storm_rate_per_s = events_per_s as u64;
@@ -906,6 +906,24 @@ impl Layer2 {
     }
 
     // ----- HTM queue -----
+
+    /// One flood batch now; the rest one tick later.
+    fn flood_batch<E: From<Layer2Event>>(&mut self, remaining: u32, per_tick: u32, invalid_permille: u16, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        let n = remaining.min(per_tick);
+        for _ in 0..n {
+            let invalid = self.fault_rng.ratio(invalid_permille as u64, 1000);
+            let t = self.new_task(now, !invalid);
+            self.intake(t, ctx);
+        }
+        if remaining > n {
+            ctx.schedule_in(
+                SimDuration::from_nanos(self.spec.tick_ns),
+                Layer2Event::FloodTick { remaining: remaining - n, per_tick, invalid_permille }.into(),
+            );
+        }
+        self.try_dispatch(ctx);
+    }
 
     fn new_task(&mut self, now: SimTime, valid: bool) -> Task {
         let id = self.next_task_id;
@@ -1388,9 +1406,10 @@ impl Layer2 {
         if !p.healthy() {
             self.slo_breaches += 1;
         }
+        // Health windows decay by half at each check (recent calls weigh most).
         for r in self.replicas.iter_mut().filter(|r| r.state == ReplicaState::Serving) {
-            r.calls = 0;
-            r.errors = 0;
+            r.calls /= 2;
+            r.errors /= 2;
         }
     }
 
@@ -1451,19 +1470,7 @@ impl Component for Layer2 {
                 self.try_dispatch(ctx);
             }
             Layer2Event::FloodTick { remaining, per_tick, invalid_permille } => {
-                let n = remaining.min(per_tick);
-                for _ in 0..n {
-                    let invalid = self.fault_rng.ratio(invalid_permille as u64, 1000);
-                    let t = self.new_task(now, !invalid);
-                    self.intake(t, ctx);
-                }
-                if remaining > n {
-                    ctx.schedule_in(
-                        SimDuration::from_nanos(self.spec.tick_ns),
-                        Layer2Event::FloodTick { remaining: remaining - n, per_tick, invalid_permille }.into(),
-                    );
-                }
-                self.try_dispatch(ctx);
+                self.flood_batch(remaining, per_tick, invalid_permille, ctx);
             }
             Layer2Event::TaskDone { worker, generation } => self.task_done(worker as usize, generation, ctx),
             Layer2Event::Tick => {

@@ -283,7 +283,7 @@ pub struct Station {
     busy: Vec<bool>,
     free: Vec<u32>,
     warmup: u64,
-    stop_after_served: Option<u64>,
+    stop_after_measured: Option<u64>,
     stats: StationStats,
 }
 
@@ -301,14 +301,15 @@ impl Station {
             busy: vec![false; spec.servers as usize],
             free: (0..spec.servers).rev().collect(),
             warmup,
-            stop_after_served: None,
+            stop_after_measured: None,
             stats: StationStats::default(),
         }
     }
 
-    /// Ask the run to stop once `n` jobs have finished service.
-    pub fn stop_after_served(mut self, n: u64) -> Station {
-        self.stop_after_served = Some(n);
+    /// Ask the run to stop once `n` measured jobs (after the warm-up) have
+    /// started service, i.e. once `n` waits are known.
+    pub fn stop_after_measured(mut self, n: u64) -> Station {
+        self.stop_after_measured = Some(n);
         self
     }
 
@@ -334,6 +335,9 @@ impl Station {
         } else {
             self.stats.measured += 1;
             self.stats.wait_ns_sum += (ctx.now() - arrived).as_nanos() as u128;
+            if self.stop_after_measured.is_some_and(|n| self.stats.measured >= n) {
+                ctx.stop();
+            }
         }
         let d = self.spec.service.sample_ns(&mut self.service_rng);
         ctx.schedule_in(SimDuration::from_nanos(d), StationEvent::Depart { server }.into());
@@ -391,20 +395,17 @@ impl Component for Station {
                     }
                     None => self.free.push(server),
                 }
-                if self.stop_after_served.is_some_and(|n| self.stats.served >= n) {
-                    ctx.stop();
-                }
             }
         }
     }
 }
 
-/// Run a station alone until `customers` jobs have finished service (after
-/// `warmup` more that are not measured) and return its statistics.
+/// Run a station alone until `customers` jobs have started service after
+/// `warmup` unmeasured ones, and return its statistics.
 pub fn simulate(spec: &StationSpec, seed: u64, customers: u64, warmup: u64) -> Result<StationStats, String> {
     spec.validate()?;
     let station = Station::new(spec, SeedPath::root(seed).child("station"), warmup)
-        .stop_after_served(customers.saturating_add(warmup));
+        .stop_after_measured(customers);
     let mut sim = Simulation::starting_at(Solo(station), SeedPath::root(seed), SimTime::ZERO);
     sim.with_ctx(|m, ctx| m.0.start(ctx));
     sim.run().map_err(|e| e.to_string())?;

@@ -16,7 +16,9 @@ use std::rc::Rc;
 use chaosim::check::steady::{Recovery, RecoveryTracker};
 use chaosim::engine::{SeedPath, SimDuration, SimTime, Simulation};
 use chaosim::model::Solo;
-use chaosim::model::layer2::{BreakerState, Layer2, Layer2Counters, Layer2Fault, Layer2Spec, ReplicaState, ReplicaView};
+use chaosim::model::layer2::{
+    BreakerState, Layer2, Layer2Counters, Layer2Fault, Layer2Spec, ReplicaState, ReplicaView,
+};
 use chaosim::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
 
 const FAULT_AT_S: u64 = 60;
@@ -28,7 +30,12 @@ fn secs(s: u64) -> SimTime {
 type Sim = Simulation<Solo<Layer2>>;
 
 fn boot(spec: &Layer2Spec, deployed: SafeguardSet, seed: u64) -> Sim {
-    let l2 = Layer2::new(spec, deployed, SeedPath::root(seed).child("layer2"), SimTime::ZERO);
+    let l2 = Layer2::new(
+        spec,
+        deployed,
+        SeedPath::root(seed).child("layer2"),
+        SimTime::ZERO,
+    );
     let mut sim = Simulation::starting_at(Solo(l2), SeedPath::root(seed), SimTime::ZERO);
     sim.with_ctx(|m, ctx| m.0.boot(ctx));
     sim
@@ -48,7 +55,9 @@ struct Outcome {
 
 impl Outcome {
     fn within(&self, limit_s: u64) -> bool {
-        self.recovery.duration().is_some_and(|d| d <= SimDuration::from_secs(limit_s))
+        self.recovery
+            .duration()
+            .is_some_and(|d| d <= SimDuration::from_secs(limit_s))
     }
 }
 
@@ -57,7 +66,13 @@ fn scenario(deployed: SafeguardSet, fault: Layer2Fault, end_s: u64, seed: u64) -
     scenario_with(&Layer2Spec::default(), deployed, fault, end_s, seed)
 }
 
-fn scenario_with(spec: &Layer2Spec, deployed: SafeguardSet, fault: Layer2Fault, end_s: u64, seed: u64) -> Outcome {
+fn scenario_with(
+    spec: &Layer2Spec,
+    deployed: SafeguardSet,
+    fault: Layer2Fault,
+    end_s: u64,
+    seed: u64,
+) -> Outcome {
     let mut sim = boot(spec, deployed, seed);
     for s in 10..=FAULT_AT_S {
         sim.run_until(secs(s)).unwrap();
@@ -107,56 +122,130 @@ fn default_safeguards_leave_three_for_the_programme_to_discover() {
 
 #[test]
 fn queue_flood_overwhelms_without_depth_monitor_and_is_rate_limited_with_it() {
-    let flood = Layer2Fault::QueueFlood { intents: 10_000, invalid_permille: 500, over_ns: 10_000_000_000 };
+    let flood = Layer2Fault::QueueFlood {
+        intents: 10_000,
+        invalid_permille: 500,
+        over_ns: 10_000_000_000,
+    };
     let without = scenario(default_set(), flood, 360, 1);
     assert!(!without.within(60), "{without:?}");
-    assert!(without.peak_queue > 5_000, "queue should pass critical: {}", without.peak_queue);
+    assert!(
+        without.peak_queue > 5_000,
+        "queue should pass critical: {}",
+        without.peak_queue
+    );
     assert_eq!(without.log.count(Safeguard::HtmQueueDepthMonitor), 0);
-    assert!(without.counters.rejected_invalid_by_worker > 4_000, "workers paid for the invalid intents");
+    assert!(
+        without.counters.rejected_invalid_by_worker > 4_000,
+        "workers paid for the invalid intents"
+    );
 
-    let with = scenario(default_set().with(Safeguard::HtmQueueDepthMonitor), flood, 360, 1);
+    let with = scenario(
+        default_set().with(Safeguard::HtmQueueDepthMonitor),
+        flood,
+        360,
+        1,
+    );
     assert!(with.within(60), "{with:?}");
-    let fired = with.log.first_fired(Safeguard::HtmQueueDepthMonitor).expect("monitor fired");
-    assert!(fired >= secs(FAULT_AT_S) && fired <= secs(FAULT_AT_S + 2), "fired at {fired}");
+    let fired = with
+        .log
+        .first_fired(Safeguard::HtmQueueDepthMonitor)
+        .expect("monitor fired");
+    assert!(
+        fired >= secs(FAULT_AT_S) && fired <= secs(FAULT_AT_S + 2),
+        "fired at {fired}"
+    );
     // Guarded intake holds the queue at warning (+ at most one full token
     // bucket, 60 intents, admitted when the guard engages).
     assert!(with.peak_queue <= 1_000 + 60, "peak {}", with.peak_queue);
-    assert!(with.counters.rejected_invalid_at_intake > 3_000, "{:?}", with.counters);
+    assert!(
+        with.counters.rejected_invalid_at_intake > 3_000,
+        "{:?}",
+        with.counters
+    );
     assert!(with.counters.rate_limited > 1_000, "{:?}", with.counters);
 }
 
 #[test]
 fn trigger_storm_floods_the_mesh_without_backpressure_and_is_throttled_with_it() {
-    let storm = Layer2Fault::TriggerStorm { events_per_s: 5_000, length_ns: 300_000_000_000 };
+    let storm = Layer2Fault::TriggerStorm {
+        events_per_s: 5_000,
+        length_ns: 300_000_000_000,
+    };
     let without = scenario(default_set(), storm, 400, 2);
     assert!(!without.within(30), "{without:?}");
-    assert!(without.max_mesh_lag_ns > 2_000_000_000, "lag {}", without.max_mesh_lag_ns);
-    assert!(without.counters.mesh_dropped > 1_000_000, "{:?}", without.counters);
+    assert!(
+        without.max_mesh_lag_ns > 2_000_000_000,
+        "lag {}",
+        without.max_mesh_lag_ns
+    );
+    assert!(
+        without.counters.mesh_dropped > 1_000_000,
+        "{:?}",
+        without.counters
+    );
 
-    let with = scenario(default_set().with(Safeguard::TriggerMeshBackpressure), storm, 400, 2);
+    let with = scenario(
+        default_set().with(Safeguard::TriggerMeshBackpressure),
+        storm,
+        400,
+        2,
+    );
     assert!(with.within(30), "{with:?}");
-    let fired = with.log.first_fired(Safeguard::TriggerMeshBackpressure).expect("backpressure fired");
+    let fired = with
+        .log
+        .first_fired(Safeguard::TriggerMeshBackpressure)
+        .expect("backpressure fired");
     assert!(fired <= secs(FAULT_AT_S + 1), "fired at {fired}");
     assert_eq!(with.counters.mesh_dropped, 0);
-    assert!(with.counters.mesh_throttled > 500_000, "{:?}", with.counters);
-    assert!(with.max_mesh_lag_ns <= 600_000_000, "lag {}", with.max_mesh_lag_ns);
+    assert!(
+        with.counters.mesh_throttled > 500_000,
+        "{:?}",
+        with.counters
+    );
+    assert!(
+        with.max_mesh_lag_ns <= 600_000_000,
+        "lag {}",
+        with.max_mesh_lag_ns
+    );
     // The mesh still delivered at its full rate during the storm.
-    assert!(with.counters.mesh_delivered > 5_000_000, "{:?}", with.counters);
+    assert!(
+        with.counters.mesh_delivered > 5_000_000,
+        "{:?}",
+        with.counters
+    );
 }
 
 #[test]
 fn paused_scheduler_stays_stuck_without_watchdog_and_is_rerouted_and_restarted_with_it() {
-    let pause = Layer2Fault::PauseScheduler { length_ns: None, queued_tasks: 1_000 };
-    let without = scenario(default_set().without(Safeguard::SchedulerWatchdog), pause, 240, 3);
-    assert!(matches!(without.recovery, Recovery::NotRecovered { .. }), "{without:?}");
+    let pause = Layer2Fault::PauseScheduler {
+        length_ns: None,
+        queued_tasks: 1_000,
+    };
+    let without = scenario(
+        default_set().without(Safeguard::SchedulerWatchdog),
+        pause,
+        240,
+        3,
+    );
+    assert!(
+        matches!(without.recovery, Recovery::NotRecovered { .. }),
+        "{without:?}"
+    );
     assert_eq!(without.counters.scheduler_restarts, 0);
     assert!(without.peak_queue > 4_000, "{}", without.peak_queue);
 
     let with = scenario(default_set(), pause, 240, 3);
     assert!(with.within(60), "{with:?}");
-    let fired = with.log.first_fired(Safeguard::SchedulerWatchdog).expect("watchdog fired");
+    let fired = with
+        .log
+        .first_fired(Safeguard::SchedulerWatchdog)
+        .expect("watchdog fired");
     // Two no-progress checks 5 s apart: detected within 15 s of the pause.
-    assert!(fired > secs(FAULT_AT_S) && fired <= secs(FAULT_AT_S + 15), "fired at {fired}");
+    assert!(
+        fired > secs(FAULT_AT_S) && fired <= secs(FAULT_AT_S + 15),
+        "fired at {fired}"
+    );
     assert_eq!(with.log.count(Safeguard::SchedulerWatchdog), 1);
     assert_eq!(with.counters.scheduler_restarts, 1);
 }
@@ -168,11 +257,24 @@ fn policy_cascade_runs_ten_levels_without_detector_and_is_cut_at_the_limit_with_
     assert!(!without.within(30), "{without:?}");
     assert_eq!(without.counters.policy_depth_max, 10);
     assert_eq!(without.counters.policy_cut, 0);
-    assert!(without.max_policy_lag_ns > 10_000_000_000, "{}", without.max_policy_lag_ns);
+    assert!(
+        without.max_policy_lag_ns > 10_000_000_000,
+        "{}",
+        without.max_policy_lag_ns
+    );
 
-    let with = scenario(default_set().with(Safeguard::CascadeDetector), cascade, 300, 4);
+    let with = scenario(
+        default_set().with(Safeguard::CascadeDetector),
+        cascade,
+        300,
+        4,
+    );
     assert!(with.within(30), "{with:?}");
-    assert!(with.log.first_fired(Safeguard::CascadeDetector).is_some_and(|t| t <= secs(FAULT_AT_S + 2)));
+    assert!(
+        with.log
+            .first_fired(Safeguard::CascadeDetector)
+            .is_some_and(|t| t <= secs(FAULT_AT_S + 2))
+    );
     let limit = Layer2Spec::default().policy.recursion_limit;
     assert_eq!(with.counters.policy_depth_max, limit);
     // 3^6 evaluations at level 6 were cut.
@@ -181,9 +283,19 @@ fn policy_cascade_runs_ten_levels_without_detector_and_is_cut_at_the_limit_with_
 
 #[test]
 fn worker_dropout_leaves_pool_degraded_without_recovery_and_respawns_with_it() {
-    let dropout = Layer2Fault::WorkerDropout { share_permille: 500 };
-    let without = scenario(default_set().without(Safeguard::WorkerPoolRecovery), dropout, 240, 5);
-    assert!(matches!(without.recovery, Recovery::NotRecovered { .. }), "{without:?}");
+    let dropout = Layer2Fault::WorkerDropout {
+        share_permille: 500,
+    };
+    let without = scenario(
+        default_set().without(Safeguard::WorkerPoolRecovery),
+        dropout,
+        240,
+        5,
+    );
+    assert!(
+        matches!(without.recovery, Recovery::NotRecovered { .. }),
+        "{without:?}"
+    );
     assert_eq!(without.counters.workers_killed, 8);
     assert_eq!(without.counters.workers_respawned, 0);
 
@@ -191,13 +303,28 @@ fn worker_dropout_leaves_pool_degraded_without_recovery_and_respawns_with_it() {
     assert!(with.within(60), "{with:?}");
     assert_eq!(with.min_workers, 8);
     assert_eq!(with.counters.workers_respawned, 8);
-    assert!(with.counters.rerouted_tasks > 0, "orphaned tasks reassigned: {:?}", with.counters);
-    let fired = with.log.first_fired(Safeguard::WorkerPoolRecovery).expect("recovery fired");
+    assert!(
+        with.counters.rerouted_tasks > 0,
+        "orphaned tasks reassigned: {:?}",
+        with.counters
+    );
+    let fired = with
+        .log
+        .first_fired(Safeguard::WorkerPoolRecovery)
+        .expect("recovery fired");
     // Heartbeat timeout 3 s, checks every 5 s.
-    assert!(fired >= secs(FAULT_AT_S + 3) && fired <= secs(FAULT_AT_S + 10), "fired at {fired}");
+    assert!(
+        fired >= secs(FAULT_AT_S + 3) && fired <= secs(FAULT_AT_S + 10),
+        "fired at {fired}"
+    );
 }
 
-fn replica_run(faults: &[Layer2Fault], deployed: SafeguardSet, seed: u64, mut at: impl FnMut(u64, ReplicaView, ReplicaView)) -> Layer2Counters {
+fn replica_run(
+    faults: &[Layer2Fault],
+    deployed: SafeguardSet,
+    seed: u64,
+    mut at: impl FnMut(u64, ReplicaView, ReplicaView),
+) -> Layer2Counters {
     let mut sim = boot(&Layer2Spec::default(), deployed, seed);
     sim.run_until(secs(FAULT_AT_S)).unwrap();
     for f in faults {
@@ -206,7 +333,11 @@ fn replica_run(faults: &[Layer2Fault], deployed: SafeguardSet, seed: u64, mut at
     for s in FAULT_AT_S + 1..=FAULT_AT_S + 150 {
         sim.run_until(secs(s)).unwrap();
         let l2 = &sim.model().0;
-        at(s - FAULT_AT_S, l2.replica(1).unwrap(), l2.replica(0).unwrap());
+        at(
+            s - FAULT_AT_S,
+            l2.replica(1).unwrap(),
+            l2.replica(0).unwrap(),
+        );
     }
     *sim.model().0.counters()
 }
@@ -216,33 +347,51 @@ fn sandbox_fallback_quarantines_rebuilds_validates_and_promotes_by_canary() {
     let mut shares = Vec::new();
     let mut quarantined_at = None;
     let mut promoted_at = None;
-    replica_run(&[Layer2Fault::ReplicaFailure { replica: 1 }], default_set(), 6, |s, r, donor| {
-        if quarantined_at.is_none() && r.quarantines == 1 {
-            quarantined_at = Some(s);
-            assert_eq!(r.share_permille, 0);
-            assert_eq!(donor.share_permille, 666, "traffic shifted to replica 0");
-        }
-        if r.state == ReplicaState::Canary {
-            shares.push(r.share_permille);
-        }
-        if promoted_at.is_none() && r.promotions == 1 {
-            promoted_at = Some(s);
-        }
-    });
+    replica_run(
+        &[Layer2Fault::ReplicaFailure { replica: 1 }],
+        default_set(),
+        6,
+        |s, r, donor| {
+            if quarantined_at.is_none() && r.quarantines == 1 {
+                quarantined_at = Some(s);
+                assert_eq!(r.share_permille, 0);
+                assert_eq!(donor.share_permille, 666, "traffic shifted to replica 0");
+            }
+            if r.state == ReplicaState::Canary {
+                shares.push(r.share_permille);
+            }
+            if promoted_at.is_none() && r.promotions == 1 {
+                promoted_at = Some(s);
+            }
+        },
+    );
     let q = quarantined_at.expect("quarantined");
     assert!(q <= 3, "quarantined {q} s after the failure");
     // rebuild 30 s + validate 5 s, then 6 steps of 12 s.
     let p = promoted_at.expect("promoted");
-    assert!((q + 35 + 72 - 1..=q + 35 + 72 + 1).contains(&p), "promoted at {p}, quarantined at {q}");
+    assert!(
+        (q + 35 + 72 - 1..=q + 35 + 72 + 1).contains(&p),
+        "promoted at {p}, quarantined at {q}"
+    );
     shares.dedup();
-    assert_eq!(shares, vec![0, 66, 133, 199, 266, 333], "canary 0-20-40-60-80-100 % of its share");
+    assert_eq!(
+        shares,
+        vec![0, 66, 133, 199, 266, 333],
+        "canary 0-20-40-60-80-100 % of its share"
+    );
 }
 
 #[test]
 fn sandbox_fallback_rolls_back_a_canary_that_errors() {
     let mut rolled_back = None;
     let mut last = None;
-    let faults = [Layer2Fault::ReplicaFailure { replica: 1 }, Layer2Fault::CanaryRegression { replica: 1, error_permille: 300 }];
+    let faults = [
+        Layer2Fault::ReplicaFailure { replica: 1 },
+        Layer2Fault::CanaryRegression {
+            replica: 1,
+            error_permille: 300,
+        },
+    ];
     replica_run(&faults, default_set(), 7, |s, r, donor| {
         if rolled_back.is_none() && r.rollbacks == 1 {
             rolled_back = Some((s, r.canary_step));
@@ -250,7 +399,10 @@ fn sandbox_fallback_rolls_back_a_canary_that_errors() {
         last = Some((r, donor));
     });
     let (s, step) = rolled_back.expect("rolled back");
-    assert!(step >= 1 && step <= 2, "caught at the 20 % or 40 % step, not later: step {step} at {s} s");
+    assert!(
+        (1..=2).contains(&step),
+        "caught at the 20 % or 40 % step, not later: step {step} at {s} s"
+    );
     let (r, donor) = last.unwrap();
     assert_eq!(r.state, ReplicaState::RolledBack);
     assert_eq!(r.share_permille, 0);
@@ -261,9 +413,14 @@ fn sandbox_fallback_rolls_back_a_canary_that_errors() {
 #[test]
 fn without_sandbox_fallback_a_failed_replica_keeps_its_traffic() {
     let mut last = None;
-    let c = replica_run(&[Layer2Fault::ReplicaFailure { replica: 1 }], default_set().without(Safeguard::SandboxFallback), 6, |_, r, _| {
-        last = Some(r);
-    });
+    let c = replica_run(
+        &[Layer2Fault::ReplicaFailure { replica: 1 }],
+        default_set().without(Safeguard::SandboxFallback),
+        6,
+        |_, r, _| {
+            last = Some(r);
+        },
+    );
     let r = last.unwrap();
     assert_eq!(r.quarantines, 0);
     assert_eq!(r.share_permille, 333);
@@ -273,22 +430,42 @@ fn without_sandbox_fallback_a_failed_replica_keeps_its_traffic() {
 
 #[test]
 fn circuit_breaker_holds_dispatch_instead_of_burning_workers_on_timeouts() {
-    let outage = Layer2Fault::DependencyErrors { error_permille: 1000, length_ns: 60_000_000_000 };
-    let without = scenario(default_set().without(Safeguard::CircuitBreaker), outage, 240, 8);
+    let outage = Layer2Fault::DependencyErrors {
+        error_permille: 1000,
+        length_ns: 60_000_000_000,
+    };
+    let without = scenario(
+        default_set().without(Safeguard::CircuitBreaker),
+        outage,
+        240,
+        8,
+    );
     let with = scenario(default_set(), outage, 240, 8);
     assert_eq!(without.log.count(Safeguard::CircuitBreaker), 0);
-    let fired = with.log.first_fired(Safeguard::CircuitBreaker).expect("breaker opened");
+    let fired = with
+        .log
+        .first_fired(Safeguard::CircuitBreaker)
+        .expect("breaker opened");
     assert!(fired <= secs(FAULT_AT_S + 7), "opened at {fired}");
     // Open 10 s, half-open trials fail while the outage lasts: it re-opens
     // about every 15 s, then closes after the outage.
-    assert!((3..=8).contains(&with.counters.breaker_opens), "{:?}", with.counters);
+    assert!(
+        (3..=8).contains(&with.counters.breaker_opens),
+        "{:?}",
+        with.counters
+    );
     assert!(
         with.counters.dependency_timeout_ns * 3 < without.counters.dependency_timeout_ns,
         "worker time lost to timeouts: with {} ns, without {} ns",
         with.counters.dependency_timeout_ns,
         without.counters.dependency_timeout_ns
     );
-    assert!(with.counters.failed * 5 < without.counters.failed, "failed: with {}, without {}", with.counters.failed, without.counters.failed);
+    assert!(
+        with.counters.failed * 5 < without.counters.failed,
+        "failed: with {}, without {}",
+        with.counters.failed,
+        without.counters.failed
+    );
     assert!(with.within(120) && without.within(120));
 }
 
@@ -296,7 +473,15 @@ fn circuit_breaker_holds_dispatch_instead_of_burning_workers_on_timeouts() {
 fn breaker_is_closed_again_after_the_outage() {
     let mut sim = boot(&Layer2Spec::default(), default_set(), 9);
     sim.run_until(secs(FAULT_AT_S)).unwrap();
-    sim.with_ctx(|m, ctx| m.0.inject(&Layer2Fault::DependencyErrors { error_permille: 1000, length_ns: 30_000_000_000 }, ctx));
+    sim.with_ctx(|m, ctx| {
+        m.0.inject(
+            &Layer2Fault::DependencyErrors {
+                error_permille: 1000,
+                length_ns: 30_000_000_000,
+            },
+            ctx,
+        )
+    });
     sim.run_until(secs(FAULT_AT_S + 10)).unwrap();
     assert_eq!(sim.model().0.probe(sim.now()).breaker, BreakerState::Open);
     sim.run_until(secs(FAULT_AT_S + 90)).unwrap();
@@ -307,16 +492,29 @@ fn breaker_is_closed_again_after_the_outage() {
 fn load_shedder_drops_only_old_low_priority_tasks_past_critical() {
     // Scheduler stuck with no watchdog: the queue passes critical (5,000) after
     // about 200 s; tasks become sheddable after 10 minutes.
-    let pause = Layer2Fault::PauseScheduler { length_ns: None, queued_tasks: 1_000 };
+    let pause = Layer2Fault::PauseScheduler {
+        length_ns: None,
+        queued_tasks: 1_000,
+    };
     let base = default_set().without(Safeguard::SchedulerWatchdog);
     let with = scenario(base, pause, 60 + 800, 10);
     let without = scenario(base.without(Safeguard::LoadShedder), pause, 60 + 800, 10);
     assert_eq!(without.counters.shed, 0);
-    let fired = with.log.first_fired(Safeguard::LoadShedder).expect("shedder fired");
-    assert!(fired > secs(FAULT_AT_S + 600) && fired <= secs(FAULT_AT_S + 616), "fired at {fired}");
+    let fired = with
+        .log
+        .first_fired(Safeguard::LoadShedder)
+        .expect("shedder fired");
+    assert!(
+        fired > secs(FAULT_AT_S + 600) && fired <= secs(FAULT_AT_S + 616),
+        "fired at {fired}"
+    );
     // Half the priorities are sheddable; of the 1,000 + 20/s queued since the
     // pause, those older than 10 min at each check.
-    assert!(with.counters.shed > 1_000 && with.counters.shed < 5_000, "{:?}", with.counters);
+    assert!(
+        with.counters.shed > 1_000 && with.counters.shed < 5_000,
+        "{:?}",
+        with.counters
+    );
 }
 
 #[derive(Clone, Default)]
@@ -335,21 +533,42 @@ impl Write for Shared {
 fn narratives_and_telemetry_stream_5w1h_jsonl_and_csv() {
     let narr = Shared::default();
     let tele = Shared::default();
-    let l2 = Layer2::new(&Layer2Spec::default(), default_set(), SeedPath::root(11), SimTime::ZERO);
+    let l2 = Layer2::new(
+        &Layer2Spec::default(),
+        default_set(),
+        SeedPath::root(11),
+        SimTime::ZERO,
+    );
     let mut sim = Simulation::starting_at(Solo(l2), SeedPath::root(11), SimTime::ZERO);
     sim.model_mut().0.attach_narrative(Box::new(narr.clone()));
     sim.model_mut().0.attach_telemetry(Box::new(tele.clone()));
     sim.with_ctx(|m, ctx| m.0.boot(ctx));
     sim.run_until(secs(30)).unwrap();
-    sim.with_ctx(|m, ctx| m.0.inject(&Layer2Fault::WorkerDropout { share_permille: 500 }, ctx));
-    sim.with_ctx(|m, ctx| m.0.inject(&Layer2Fault::PauseScheduler { length_ns: None, queued_tasks: 100 }, ctx));
+    sim.with_ctx(|m, ctx| {
+        m.0.inject(
+            &Layer2Fault::WorkerDropout {
+                share_permille: 500,
+            },
+            ctx,
+        )
+    });
+    sim.with_ctx(|m, ctx| {
+        m.0.inject(
+            &Layer2Fault::PauseScheduler {
+                length_ns: None,
+                queued_tasks: 100,
+            },
+            ctx,
+        )
+    });
     sim.run_until(secs(90)).unwrap();
     assert!(!sim.model().0.output_failed());
     let text = String::from_utf8(narr.0.borrow().clone()).unwrap();
     let mut whats = std::collections::BTreeSet::new();
     let mut whos = std::collections::BTreeSet::new();
     for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         for k in ["who", "what", "when_ns", "where", "why", "how"] {
             assert!(v.get(k).is_some(), "missing {k}: {line}");
         }
@@ -357,8 +576,14 @@ fn narratives_and_telemetry_stream_5w1h_jsonl_and_csv() {
         whats.insert(v["what"].as_str().unwrap().to_string());
         whos.insert(v["who"].as_str().unwrap().to_string());
     }
-    assert!(whats.contains("dispatch") && whats.contains("reroute"), "{whats:?}");
-    assert!(whos.contains("worker_pool_recovery") && whos.contains("scheduler_watchdog"), "{whos:?}");
+    assert!(
+        whats.contains("dispatch") && whats.contains("reroute"),
+        "{whats:?}"
+    );
+    assert!(
+        whos.contains("worker_pool_recovery") && whos.contains("scheduler_watchdog"),
+        "{whos:?}"
+    );
     let csv = String::from_utf8(tele.0.borrow().clone()).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert!(rows[0].starts_with("time_s,queue_depth,workers_alive"));
@@ -368,16 +593,29 @@ fn narratives_and_telemetry_stream_5w1h_jsonl_and_csv() {
 
 #[test]
 fn watchdog_raises_alerts_for_lost_subscriptions_and_an_empty_pool() {
-    let mut sim = boot(&Layer2Spec::default(), default_set().without(Safeguard::WorkerPoolRecovery), 12);
+    let mut sim = boot(
+        &Layer2Spec::default(),
+        default_set().without(Safeguard::WorkerPoolRecovery),
+        12,
+    );
     sim.run_until(secs(FAULT_AT_S)).unwrap();
     let p = sim.model().0.probe(sim.now());
     assert!(p.ready && p.alerts_critical == 0 && p.alerts_warning == 0 && p.slo_breaches == 0);
-    sim.with_ctx(|m, ctx| m.0.inject(&Layer2Fault::LoseSubscriptions { count: 4 }, ctx));
+    sim.with_ctx(|m, ctx| {
+        m.0.inject(&Layer2Fault::LoseSubscriptions { count: 4 }, ctx)
+    });
     sim.run_until(secs(FAULT_AT_S + 16)).unwrap();
     let p = sim.model().0.probe(sim.now());
     assert_eq!(p.mesh_subscriptions, 4);
     assert_eq!(p.alerts_warning, 1, "fewer than 5 subscriptions");
-    sim.with_ctx(|m, ctx| m.0.inject(&Layer2Fault::WorkerDropout { share_permille: 1000 }, ctx));
+    sim.with_ctx(|m, ctx| {
+        m.0.inject(
+            &Layer2Fault::WorkerDropout {
+                share_permille: 1000,
+            },
+            ctx,
+        )
+    });
     sim.run_until(secs(FAULT_AT_S + 31)).unwrap();
     let p = sim.model().0.probe(sim.now());
     assert_eq!(p.workers_alive, 0);
@@ -409,8 +647,14 @@ fn digest_of(seed: u64) -> (u64, u64) {
     let mut sim = boot(&Layer2Spec::default(), SafeguardSet::all(), seed);
     sim.run_until(secs(30)).unwrap();
     for f in [
-        Layer2Fault::QueueFlood { intents: 2_000, invalid_permille: 500, over_ns: 5_000_000_000 },
-        Layer2Fault::WorkerDropout { share_permille: 500 },
+        Layer2Fault::QueueFlood {
+            intents: 2_000,
+            invalid_permille: 500,
+            over_ns: 5_000_000_000,
+        },
+        Layer2Fault::WorkerDropout {
+            share_permille: 500,
+        },
         Layer2Fault::ReplicaFailure { replica: 2 },
         Layer2Fault::PolicyCascade { depth: 10 },
     ] {
@@ -430,6 +674,8 @@ fn same_seed_same_digest() {
 fn try_new_rejects_an_invalid_spec_without_panicking() {
     let mut spec = Layer2Spec::default();
     spec.workers.count = 0;
-    let err = Layer2::try_new(&spec, default_set(), SeedPath::root(1), SimTime::ZERO).err().unwrap();
+    let err = Layer2::try_new(&spec, default_set(), SeedPath::root(1), SimTime::ZERO)
+        .err()
+        .unwrap();
     assert!(err.starts_with("workers.count"), "{err}");
 }

@@ -44,7 +44,7 @@ use std::collections::VecDeque;
 use std::io::Write;
 
 pub use queue::{ArrivalProcess, Discipline, ServiceDist};
-pub use spec::{Layer2Spec, SteadySpec, DEFAULT_LAYER2_RON};
+pub use spec::{DEFAULT_LAYER2_RON, Layer2Spec, SteadySpec};
 
 use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime};
 use crate::model::Component;
@@ -227,7 +227,9 @@ impl EventInfo for Layer2Event {
     fn target(&self) -> u32 {
         match *self {
             Layer2Event::ComponentReady { component } => component as u32,
-            Layer2Event::TaskDone { worker, .. } | Layer2Event::WorkerRespawned { worker } => worker as u32,
+            Layer2Event::TaskDone { worker, .. } | Layer2Event::WorkerRespawned { worker } => {
+                worker as u32
+            }
             Layer2Event::ReplicaStep { replica } => replica as u32,
             _ => 0,
         }
@@ -346,7 +348,8 @@ impl Layer2Probe {
         let t = &self.tolerances;
         self.ready
             && self.queue_depth <= t.queue_depth_max
-            && self.workers_alive as u64 * 1000 >= t.workers_alive_min_permille as u64 * self.workers_total as u64
+            && self.workers_alive as u64 * 1000
+                >= t.workers_alive_min_permille as u64 * self.workers_total as u64
             && self.orphaned_tasks <= t.orphaned_max
             && (self.queue_depth == 0 || self.dispatch_rate_per_s >= t.dispatch_min_per_s as f64)
             && self.mesh_lag_ns <= t.mesh_lag_max_ns
@@ -596,7 +599,12 @@ impl Layer2 {
     /// # Panics
     /// If `spec` does not pass [`Layer2Spec::validate`]; use
     /// [`try_new`](Self::try_new) for specs from untrusted input.
-    pub fn new(spec: &Layer2Spec, deployed: SafeguardSet, seed: SeedPath, start: SimTime) -> Layer2 {
+    pub fn new(
+        spec: &Layer2Spec,
+        deployed: SafeguardSet,
+        seed: SeedPath,
+        start: SimTime,
+    ) -> Layer2 {
         match Layer2::try_new(spec, deployed, seed, start) {
             Ok(l2) => l2,
             Err(e) => panic!("invalid Layer2Spec: {e}"),
@@ -604,7 +612,12 @@ impl Layer2 {
     }
 
     /// Like [`new`](Self::new), but returns the validation error.
-    pub fn try_new(spec: &Layer2Spec, deployed: SafeguardSet, seed: SeedPath, start: SimTime) -> Result<Layer2, String> {
+    pub fn try_new(
+        spec: &Layer2Spec,
+        deployed: SafeguardSet,
+        seed: SeedPath,
+        start: SimTime,
+    ) -> Result<Layer2, String> {
         spec.validate()?;
         let n = spec.replicas.count;
         let base = 1000 / n;
@@ -724,23 +737,47 @@ impl Layer2 {
         self.boot_at = ctx.now();
         let w = &self.spec.watchdog;
         for c in 0..4u8 {
-            ctx.schedule_in(SimDuration::from_nanos(w.component_boot_ns), Layer2Event::ComponentReady { component: c }.into());
+            ctx.schedule_in(
+                SimDuration::from_nanos(w.component_boot_ns),
+                Layer2Event::ComponentReady { component: c }.into(),
+            );
         }
-        ctx.schedule_in(SimDuration::from_nanos(w.readiness_poll_ns), Layer2Event::ReadinessPoll.into());
+        ctx.schedule_in(
+            SimDuration::from_nanos(w.readiness_poll_ns),
+            Layer2Event::ReadinessPoll.into(),
+        );
         let gap = self.spec.htm.background.next_gap_ns(&mut self.arrivals_rng);
         ctx.schedule_in(SimDuration::from_nanos(gap), Layer2Event::Arrival.into());
-        ctx.schedule_in(SimDuration::from_nanos(self.spec.tick_ns), Layer2Event::Tick.into());
-        ctx.schedule_in(SimDuration::from_nanos(w.check_interval_ns), Layer2Event::WatchdogCheck.into());
-        ctx.schedule_in(SimDuration::from_nanos(w.telemetry_interval_ns), Layer2Event::Telemetry.into());
+        ctx.schedule_in(
+            SimDuration::from_nanos(self.spec.tick_ns),
+            Layer2Event::Tick.into(),
+        );
+        ctx.schedule_in(
+            SimDuration::from_nanos(w.check_interval_ns),
+            Layer2Event::WatchdogCheck.into(),
+        );
+        ctx.schedule_in(
+            SimDuration::from_nanos(w.telemetry_interval_ns),
+            Layer2Event::Telemetry.into(),
+        );
         let g = &self.spec.safeguards;
         if self.deployed.contains(Safeguard::SchedulerWatchdog) {
-            ctx.schedule_in(SimDuration::from_nanos(g.scheduler_check_ns), Layer2Event::SchedulerCheck.into());
+            ctx.schedule_in(
+                SimDuration::from_nanos(g.scheduler_check_ns),
+                Layer2Event::SchedulerCheck.into(),
+            );
         }
         if self.deployed.contains(Safeguard::WorkerPoolRecovery) {
-            ctx.schedule_in(SimDuration::from_nanos(g.worker_check_ns), Layer2Event::WorkerCheck.into());
+            ctx.schedule_in(
+                SimDuration::from_nanos(g.worker_check_ns),
+                Layer2Event::WorkerCheck.into(),
+            );
         }
         if self.deployed.contains(Safeguard::LoadShedder) {
-            ctx.schedule_in(SimDuration::from_nanos(self.spec.shedding.check_interval_ns), Layer2Event::ShedCheck.into());
+            ctx.schedule_in(
+                SimDuration::from_nanos(self.spec.shedding.check_interval_ns),
+                Layer2Event::ShedCheck.into(),
+            );
         }
     }
 
@@ -748,18 +785,28 @@ impl Layer2 {
     pub fn inject<E: From<Layer2Event>>(&mut self, fault: &Layer2Fault, ctx: &mut Ctx<'_, E>) {
         let now = ctx.now();
         match *fault {
-            Layer2Fault::QueueFlood { intents, invalid_permille, over_ns } => {
+            Layer2Fault::QueueFlood {
+                intents,
+                invalid_permille,
+                over_ns,
+            } => {
                 let ticks = (over_ns / self.spec.tick_ns).max(1);
                 let per_tick = (intents as u64).div_ceil(ticks).max(1).min(u32::MAX as u64) as u32;
                 // The first batch arrives now (handled here, not scheduled at
                 // `now`: the engine may already have peeked past `now`).
                 self.flood_batch(intents, per_tick, invalid_permille.min(1000), ctx);
             }
-            Layer2Fault::TriggerStorm { events_per_s, length_ns } => {
+            Layer2Fault::TriggerStorm {
+                events_per_s,
+                length_ns,
+            } => {
                 self.storm_rate_per_s = events_per_s as u64;
                 self.storm_until = now + SimDuration::from_nanos(length_ns);
             }
-            Layer2Fault::PauseScheduler { length_ns, queued_tasks } => {
+            Layer2Fault::PauseScheduler {
+                length_ns,
+                queued_tasks,
+            } => {
                 for _ in 0..queued_tasks {
                     let t = self.new_task(now, true);
                     if self.depth < self.spec.htm.queue_capacity {
@@ -770,7 +817,10 @@ impl Layer2 {
                 }
                 self.paused = true;
                 if let Some(len) = length_ns {
-                    ctx.schedule_in(SimDuration::from_nanos(len), Layer2Event::SchedulerResume.into());
+                    ctx.schedule_in(
+                        SimDuration::from_nanos(len),
+                        Layer2Event::SchedulerResume.into(),
+                    );
                 }
             }
             Layer2Fault::PolicyCascade { depth } => {
@@ -779,7 +829,9 @@ impl Layer2 {
                 self.policy_pending[0] += 1;
             }
             Layer2Fault::WorkerDropout { share_permille } => {
-                let mut alive: Vec<u16> = (0..self.workers.len() as u16).filter(|&i| self.workers[i as usize].alive).collect();
+                let mut alive: Vec<u16> = (0..self.workers.len() as u16)
+                    .filter(|&i| self.workers[i as usize].alive)
+                    .collect();
                 let kill = (alive.len() as u64 * share_permille.min(1000) as u64 / 1000) as usize;
                 for k in 0..kill {
                     let j = k + self.fault_rng.below((alive.len() - k) as u64) as usize;
@@ -796,12 +848,18 @@ impl Layer2 {
                     r.error_permille = 1000;
                 }
             }
-            Layer2Fault::CanaryRegression { replica, error_permille } => {
+            Layer2Fault::CanaryRegression {
+                replica,
+                error_permille,
+            } => {
                 if let Some(r) = self.replicas.get_mut(replica as usize) {
                     r.latent_regression_permille = error_permille.min(1000);
                 }
             }
-            Layer2Fault::DependencyErrors { error_permille, length_ns } => {
+            Layer2Fault::DependencyErrors {
+                error_permille,
+                length_ns,
+            } => {
                 self.dependency_error_permille = error_permille.min(1000);
                 self.dependency_until = now + SimDuration::from_nanos(length_ns);
             }
@@ -823,10 +881,18 @@ impl Layer2 {
     /// What an observer measures now.
     pub fn probe(&self, now: SimTime) -> Layer2Probe {
         let alive = self.workers.iter().filter(|w| w.alive).count() as u16;
-        let orphaned = self.workers.iter().filter(|w| !w.alive).map(|w| w.load() as u32).sum();
+        let orphaned = self
+            .workers
+            .iter()
+            .filter(|w| !w.alive)
+            .map(|w| w.load() as u32)
+            .sum();
         let rate = self.spec.mesh.delivery_rate_per_s.max(1) as u64;
         let policy_pending = self.policy_bg_pending + self.policy_pending.iter().sum::<u64>();
-        let policy_depth = (0..POLICY_DEPTH_MAX).rev().find(|&d| self.policy_pending[d] > 0).unwrap_or(0) as u16;
+        let policy_depth = (0..POLICY_DEPTH_MAX)
+            .rev()
+            .find(|&d| self.policy_pending[d] > 0)
+            .unwrap_or(0) as u16;
         Layer2Probe {
             now,
             ready: self.ready,
@@ -835,14 +901,18 @@ impl Layer2 {
             workers_total: self.spec.workers.count,
             orphaned_tasks: orphaned,
             scheduler_running: !self.paused,
-            dispatch_rate_per_s: self.dispatch_window.rate_per_s(now, self.spec.scheduler.rate_window_s as u64),
+            dispatch_rate_per_s: self
+                .dispatch_window
+                .rate_per_s(now, self.spec.scheduler.rate_window_s as u64),
             mesh_subscriptions: self.subscriptions,
             mesh_backlog: self.mesh_backlog,
             mesh_lag_ns: (self.mesh_backlog as u128 * NS_PER_S as u128 / rate as u128) as u64,
             mesh_drops_last_s: self.mesh_drop_window.last_second(now),
             policy_pending,
             policy_depth,
-            policy_lag_ns: (policy_pending as u128 * NS_PER_S as u128 / self.spec.policy.eval_rate_per_s.max(1) as u128) as u64,
+            policy_lag_ns: (policy_pending as u128 * NS_PER_S as u128
+                / self.spec.policy.eval_rate_per_s.max(1) as u128)
+                as u64,
             breaker: self.breaker,
             slo_breaches: self.slo_breaches,
             alerts_critical: self.alerts_critical,
@@ -908,7 +978,13 @@ impl Layer2 {
     // ----- HTM queue -----
 
     /// One flood batch now; the rest one tick later.
-    fn flood_batch<E: From<Layer2Event>>(&mut self, remaining: u32, per_tick: u32, invalid_permille: u16, ctx: &mut Ctx<'_, E>) {
+    fn flood_batch<E: From<Layer2Event>>(
+        &mut self,
+        remaining: u32,
+        per_tick: u32,
+        invalid_permille: u16,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let now = ctx.now();
         let n = remaining.min(per_tick);
         for _ in 0..n {
@@ -919,7 +995,12 @@ impl Layer2 {
         if remaining > n {
             ctx.schedule_in(
                 SimDuration::from_nanos(self.spec.tick_ns),
-                Layer2Event::FloodTick { remaining: remaining - n, per_tick, invalid_permille }.into(),
+                Layer2Event::FloodTick {
+                    remaining: remaining - n,
+                    per_tick,
+                    invalid_permille,
+                }
+                .into(),
             );
         }
         self.try_dispatch(ctx);
@@ -928,7 +1009,13 @@ impl Layer2 {
     fn new_task(&mut self, now: SimTime, valid: bool) -> Task {
         let id = self.next_task_id;
         self.next_task_id = self.next_task_id.wrapping_add(1);
-        Task { enqueued: now, id, priority: self.arrivals_rng.below(PRIORITY_LEVELS as u64) as u8, valid, attempt: 0 }
+        Task {
+            enqueued: now,
+            id,
+            priority: self.arrivals_rng.below(PRIORITY_LEVELS as u64) as u8,
+            valid,
+            attempt: 0,
+        }
     }
 
     fn push_back(&mut self, t: Task) {
@@ -993,7 +1080,10 @@ impl Layer2 {
             return;
         }
         self.push_back(task);
-        if self.guarded && self.depth >= self.spec.htm.queue_critical && self.deployed.contains(Safeguard::LoadShedder) {
+        if self.guarded
+            && self.depth >= self.spec.htm.queue_critical
+            && self.deployed.contains(Safeguard::LoadShedder)
+        {
             self.shed(now, "htm_queue_depth_monitor");
         }
     }
@@ -1017,7 +1107,14 @@ impl Layer2 {
                 }
             }
             if n > 0 {
-                self.narrator.shed(now, caller, level as u8, n, self.spec.shedding.priority_below, age.as_nanos());
+                self.narrator.shed(
+                    now,
+                    caller,
+                    level as u8,
+                    n,
+                    self.spec.shedding.priority_below,
+                    age.as_nanos(),
+                );
                 total += n;
             }
         }
@@ -1059,8 +1156,20 @@ impl Layer2 {
             }
             self.counters.dispatched += 1;
             self.dispatch_window.add(now, 1);
-            let how = if self.rerouted { "standby_path" } else { "primary" };
-            self.narrator.dispatch(now, task.id, wi as u16, load as u8, task.priority, task.attempt, how);
+            let how = if self.rerouted {
+                "standby_path"
+            } else {
+                "primary"
+            };
+            self.narrator.dispatch(
+                now,
+                task.id,
+                wi as u16,
+                load as u8,
+                task.priority,
+                task.attempt,
+                how,
+            );
             if self.workers[wi].current.is_none() {
                 self.start_task(wi, task, ctx);
             } else {
@@ -1095,7 +1204,9 @@ impl Layer2 {
             let replica = self.pick_replica();
             let dep_fails = now < self.dependency_until
                 && self.dependency_error_permille > 0
-                && self.routing_rng.ratio(self.dependency_error_permille as u64, 1000);
+                && self
+                    .routing_rng
+                    .ratio(self.dependency_error_permille as u64, 1000);
             if dep_fails {
                 let d = self.spec.safeguards.dependency_timeout_ns;
                 self.counters.dependency_timeout_ns += d;
@@ -1104,12 +1215,31 @@ impl Layer2 {
                 let d = self.spec.workers.service.sample_ns(&mut self.service_rng);
                 let e = self.replicas[replica as usize].error_permille as u64;
                 let fails = e > 0 && self.routing_rng.ratio(e, 1000);
-                (d, replica, if fails { Outcome::ReplicaError } else { Outcome::Ok })
+                (
+                    d,
+                    replica,
+                    if fails {
+                        Outcome::ReplicaError
+                    } else {
+                        Outcome::Ok
+                    },
+                )
             }
         };
         let w = &mut self.workers[wi];
-        w.current = Some(Running { task, replica, outcome });
-        ctx.schedule_in(SimDuration::from_nanos(d), Layer2Event::TaskDone { worker: wi as u16, generation: w.generation }.into());
+        w.current = Some(Running {
+            task,
+            replica,
+            outcome,
+        });
+        ctx.schedule_in(
+            SimDuration::from_nanos(d),
+            Layer2Event::TaskDone {
+                worker: wi as u16,
+                generation: w.generation,
+            }
+            .into(),
+        );
     }
 
     fn retry_or_fail(&mut self, mut task: Task) {
@@ -1122,7 +1252,12 @@ impl Layer2 {
         }
     }
 
-    fn task_done<E: From<Layer2Event>>(&mut self, wi: usize, generation: u32, ctx: &mut Ctx<'_, E>) {
+    fn task_done<E: From<Layer2Event>>(
+        &mut self,
+        wi: usize,
+        generation: u32,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let now = ctx.now();
         let w = &mut self.workers[wi];
         if !w.alive || w.generation != generation {
@@ -1148,7 +1283,8 @@ impl Layer2 {
                 r.calls += 1;
                 r.errors += 1;
                 r.consecutive_failures = r.consecutive_failures.saturating_add(1);
-                let exceeded = r.consecutive_failures > self.spec.replicas.max_retries && r.state == ReplicaState::Serving;
+                let exceeded = r.consecutive_failures > self.spec.replicas.max_retries
+                    && r.state == ReplicaState::Serving;
                 self.retry_or_fail(run.task);
                 if exceeded && self.deployed.contains(Safeguard::SandboxFallback) {
                     self.start_fallback(run.replica as usize, ctx);
@@ -1204,7 +1340,10 @@ impl Layer2 {
         self.breaker = BreakerState::Open;
         self.counters.breaker_opens += 1;
         self.log.fire(Safeguard::CircuitBreaker, ctx.now());
-        ctx.schedule_in(SimDuration::from_nanos(self.spec.safeguards.breaker_open_ns), Layer2Event::BreakerHalfOpen.into());
+        ctx.schedule_in(
+            SimDuration::from_nanos(self.spec.safeguards.breaker_open_ns),
+            Layer2Event::BreakerHalfOpen.into(),
+        );
     }
 
     // ----- sandbox fallback -----
@@ -1227,14 +1366,33 @@ impl Layer2 {
         r.quarantines += 1;
         r.state = ReplicaState::Rebuilding;
         r.consecutive_failures = 0;
-        self.narrator.reroute(now, "sandbox_fallback", "shift_traffic", "replica", ri as u16, donor as u16, share as u64, &[Why::Text("replica_exceeded_max_retries"), Why::Num("consecutive_failures_max", self.spec.replicas.max_retries as u64)]);
+        self.narrator.reroute(
+            now,
+            "sandbox_fallback",
+            "shift_traffic",
+            "replica",
+            ri as u16,
+            donor as u16,
+            share as u64,
+            &[
+                Why::Text("replica_exceeded_max_retries"),
+                Why::Num(
+                    "consecutive_failures_max",
+                    self.spec.replicas.max_retries as u64,
+                ),
+            ],
+        );
         // (3) rebuild in the sandbox.
         let delay = self.route_action(RecoveryAction::RebuildReplica, now);
-        ctx.schedule_in(delay + SimDuration::from_nanos(self.spec.replicas.rebuild_ns), Layer2Event::ReplicaStep { replica: ri as u16 }.into());
+        ctx.schedule_in(
+            delay + SimDuration::from_nanos(self.spec.replicas.rebuild_ns),
+            Layer2Event::ReplicaStep { replica: ri as u16 }.into(),
+        );
     }
 
     fn set_canary_share(&mut self, ri: usize) {
-        let pct = self.spec.replicas.canary_steps_percent[self.replicas[ri].canary_step as usize] as u32;
+        let pct =
+            self.spec.replicas.canary_steps_percent[self.replicas[ri].canary_step as usize] as u32;
         let r = &self.replicas[ri];
         let target = (r.base_share as u32 * pct / 100) as u16;
         let donor = r.donor as usize;
@@ -1258,7 +1416,10 @@ impl Layer2 {
                 let r = &mut self.replicas[ri];
                 r.error_permille = r.latent_regression_permille;
                 r.state = ReplicaState::Validating;
-                ctx.schedule_in(SimDuration::from_nanos(self.spec.replicas.validate_ns), Layer2Event::ReplicaStep { replica: ri as u16 }.into());
+                ctx.schedule_in(
+                    SimDuration::from_nanos(self.spec.replicas.validate_ns),
+                    Layer2Event::ReplicaStep { replica: ri as u16 }.into(),
+                );
             }
             ReplicaState::Validating => {
                 // (4) validation: the synthetic suite checks boot health (a
@@ -1266,12 +1427,18 @@ impl Layer2 {
                 let r = &mut self.replicas[ri];
                 if r.error_permille >= 1000 {
                     r.state = ReplicaState::Rebuilding;
-                    ctx.schedule_in(SimDuration::from_nanos(self.spec.replicas.rebuild_ns), Layer2Event::ReplicaStep { replica: ri as u16 }.into());
+                    ctx.schedule_in(
+                        SimDuration::from_nanos(self.spec.replicas.rebuild_ns),
+                        Layer2Event::ReplicaStep { replica: ri as u16 }.into(),
+                    );
                 } else {
                     r.state = ReplicaState::Canary;
                     r.canary_step = 0;
                     self.set_canary_share(ri);
-                    ctx.schedule_in(step_ns, Layer2Event::ReplicaStep { replica: ri as u16 }.into());
+                    ctx.schedule_in(
+                        step_ns,
+                        Layer2Event::ReplicaStep { replica: ri as u16 }.into(),
+                    );
                 }
             }
             ReplicaState::Canary => {
@@ -1289,15 +1456,33 @@ impl Layer2 {
                     r.share = 0;
                     r.state = ReplicaState::RolledBack;
                     r.rollbacks += 1;
-                    self.narrator.reroute(now, "sandbox_fallback", "canary_rollback", "replica", ri as u16, donor, share as u64, &[Why::Num("step_calls", calls as u64), Why::Num("step_errors", errors as u64), Why::Num("error_permille_max", max)]);
-                } else if r.canary_step as usize + 1 >= self.spec.replicas.canary_steps_percent.len() {
+                    self.narrator.reroute(
+                        now,
+                        "sandbox_fallback",
+                        "canary_rollback",
+                        "replica",
+                        ri as u16,
+                        donor,
+                        share as u64,
+                        &[
+                            Why::Num("step_calls", calls as u64),
+                            Why::Num("step_errors", errors as u64),
+                            Why::Num("error_permille_max", max),
+                        ],
+                    );
+                } else if r.canary_step as usize + 1
+                    >= self.spec.replicas.canary_steps_percent.len()
+                {
                     let r = &mut self.replicas[ri];
                     r.state = ReplicaState::Serving;
                     r.promotions += 1;
                 } else {
                     self.replicas[ri].canary_step += 1;
                     self.set_canary_share(ri);
-                    ctx.schedule_in(step_ns, Layer2Event::ReplicaStep { replica: ri as u16 }.into());
+                    ctx.schedule_in(
+                        step_ns,
+                        Layer2Event::ReplicaStep { replica: ri as u16 }.into(),
+                    );
                 }
             }
             ReplicaState::Serving | ReplicaState::RolledBack => {}
@@ -1310,13 +1495,17 @@ impl Layer2 {
         let tick = self.spec.tick_ns;
         let m = &self.spec.mesh;
         let fan = self.subscriptions as u64;
-        let bg = self.mesh_acc_bg.take(m.background_events_per_s as u64, tick);
+        let bg = self
+            .mesh_acc_bg
+            .take(m.background_events_per_s as u64, tick);
         let storm = if now <= self.storm_until && self.storm_rate_per_s > 0 {
             self.mesh_acc_storm.take(self.storm_rate_per_s, tick)
         } else {
             0
         };
-        let capacity = self.mesh_acc_delivery.take(m.delivery_rate_per_s as u64, tick);
+        let capacity = self
+            .mesh_acc_delivery
+            .take(m.delivery_rate_per_s as u64, tick);
         let delivered = self.mesh_backlog.min(capacity);
         self.mesh_backlog -= delivered;
         self.counters.mesh_delivered += delivered;
@@ -1400,21 +1589,29 @@ impl Layer2 {
         if p.mesh_subscriptions < self.spec.mesh.subscriptions_warning {
             self.alerts_warning += 1;
         }
-        if p.queue_depth > 0 && p.dispatch_rate_per_s < self.spec.scheduler.dispatch_warning_per_s as f64 {
+        if p.queue_depth > 0
+            && p.dispatch_rate_per_s < self.spec.scheduler.dispatch_warning_per_s as f64
+        {
             self.alerts_warning += 1;
         }
         if !p.healthy() {
             self.slo_breaches += 1;
         }
         // Health windows decay by half at each check (recent calls weigh most).
-        for r in self.replicas.iter_mut().filter(|r| r.state == ReplicaState::Serving) {
+        for r in self
+            .replicas
+            .iter_mut()
+            .filter(|r| r.state == ReplicaState::Serving)
+        {
             r.calls /= 2;
             r.errors /= 2;
         }
     }
 
     fn telemetry_row(&mut self, now: SimTime) {
-        let Some(out) = self.telemetry.as_mut() else { return };
+        let Some(out) = self.telemetry.as_mut() else {
+            return;
+        };
         let c = &self.counters;
         let alive = self.workers.iter().filter(|w| w.alive).count();
         let policy_pending = self.policy_bg_pending + self.policy_pending.iter().sum::<u64>();
@@ -1453,11 +1650,16 @@ impl Component for Layer2 {
                 if self.ready_components >= 4 {
                     self.ready = true;
                     self.try_dispatch(ctx);
-                } else if now - self.boot_at >= SimDuration::from_nanos(self.spec.watchdog.readiness_timeout_ns) {
+                } else if now - self.boot_at
+                    >= SimDuration::from_nanos(self.spec.watchdog.readiness_timeout_ns)
+                {
                     self.readiness_failed = true;
                     self.alerts_critical += 1;
                 } else {
-                    ctx.schedule_in(SimDuration::from_nanos(self.spec.watchdog.readiness_poll_ns), Layer2Event::ReadinessPoll.into());
+                    ctx.schedule_in(
+                        SimDuration::from_nanos(self.spec.watchdog.readiness_poll_ns),
+                        Layer2Event::ReadinessPoll.into(),
+                    );
                 }
             }
             Layer2Event::Arrival => {
@@ -1469,21 +1671,36 @@ impl Component for Layer2 {
                 }
                 self.try_dispatch(ctx);
             }
-            Layer2Event::FloodTick { remaining, per_tick, invalid_permille } => {
+            Layer2Event::FloodTick {
+                remaining,
+                per_tick,
+                invalid_permille,
+            } => {
                 self.flood_batch(remaining, per_tick, invalid_permille, ctx);
             }
-            Layer2Event::TaskDone { worker, generation } => self.task_done(worker as usize, generation, ctx),
+            Layer2Event::TaskDone { worker, generation } => {
+                self.task_done(worker as usize, generation, ctx)
+            }
             Layer2Event::Tick => {
                 self.tick(now);
-                ctx.schedule_in(SimDuration::from_nanos(self.spec.tick_ns), Layer2Event::Tick.into());
+                ctx.schedule_in(
+                    SimDuration::from_nanos(self.spec.tick_ns),
+                    Layer2Event::Tick.into(),
+                );
             }
             Layer2Event::WatchdogCheck => {
                 self.watchdog_check(now);
-                ctx.schedule_in(SimDuration::from_nanos(self.spec.watchdog.check_interval_ns), Layer2Event::WatchdogCheck.into());
+                ctx.schedule_in(
+                    SimDuration::from_nanos(self.spec.watchdog.check_interval_ns),
+                    Layer2Event::WatchdogCheck.into(),
+                );
             }
             Layer2Event::Telemetry => {
                 self.telemetry_row(now);
-                ctx.schedule_in(SimDuration::from_nanos(self.spec.watchdog.telemetry_interval_ns), Layer2Event::Telemetry.into());
+                ctx.schedule_in(
+                    SimDuration::from_nanos(self.spec.watchdog.telemetry_interval_ns),
+                    Layer2Event::Telemetry.into(),
+                );
             }
             Layer2Event::SchedulerResume => {
                 self.paused = false;
@@ -1494,14 +1711,17 @@ impl Component for Layer2 {
                 self.dispatches_at_last_check = self.counters.dispatched;
                 let slots = self.spec.workers.slots as usize;
                 let room = self.workers.iter().any(|w| w.alive && w.load() < slots);
-                let gated = self.deployed.contains(Safeguard::CircuitBreaker) && self.breaker != BreakerState::Closed;
+                let gated = self.deployed.contains(Safeguard::CircuitBreaker)
+                    && self.breaker != BreakerState::Closed;
                 let stalled = self.ready && self.depth > 0 && progress == 0 && room && !gated;
                 if stalled {
                     self.stall_checks = self.stall_checks.saturating_add(1);
                 } else {
                     self.stall_checks = 0;
                 }
-                if self.stall_checks >= self.spec.safeguards.scheduler_stall_checks && !self.restarting {
+                if self.stall_checks >= self.spec.safeguards.scheduler_stall_checks
+                    && !self.restarting
+                {
                     self.log.fire(Safeguard::SchedulerWatchdog, now);
                     self.rerouted = true;
                     self.restarting = true;
@@ -1513,13 +1733,22 @@ impl Component for Layer2 {
                         0,
                         1,
                         self.depth as u64,
-                        &[Why::Num("no_dispatch_checks", self.stall_checks as u64), Why::Num("queue_depth", self.depth as u64)],
+                        &[
+                            Why::Num("no_dispatch_checks", self.stall_checks as u64),
+                            Why::Num("queue_depth", self.depth as u64),
+                        ],
                     );
                     let delay = self.route_action(RecoveryAction::RestartScheduler, now);
-                    ctx.schedule_in(delay + SimDuration::from_nanos(self.spec.scheduler.restart_ns), Layer2Event::SchedulerRestarted.into());
+                    ctx.schedule_in(
+                        delay + SimDuration::from_nanos(self.spec.scheduler.restart_ns),
+                        Layer2Event::SchedulerRestarted.into(),
+                    );
                     self.try_dispatch(ctx);
                 }
-                ctx.schedule_in(SimDuration::from_nanos(self.spec.safeguards.scheduler_check_ns), Layer2Event::SchedulerCheck.into());
+                ctx.schedule_in(
+                    SimDuration::from_nanos(self.spec.safeguards.scheduler_check_ns),
+                    Layer2Event::SchedulerCheck.into(),
+                );
             }
             Layer2Event::SchedulerRestarted => {
                 self.paused = false;
@@ -1565,16 +1794,25 @@ impl Component for Layer2 {
                         wi as u16,
                         u16::MAX,
                         moved,
-                        &[Why::Text("heartbeat_missing"), Why::Num("heartbeat_timeout_ns", timeout.as_nanos())],
+                        &[
+                            Why::Text("heartbeat_missing"),
+                            Why::Num("heartbeat_timeout_ns", timeout.as_nanos()),
+                        ],
                     );
                     let delay = self.route_action(RecoveryAction::RespawnWorker, now);
-                    ctx.schedule_in(delay + SimDuration::from_nanos(self.spec.workers.spawn_ns), Layer2Event::WorkerRespawned { worker: wi as u16 }.into());
+                    ctx.schedule_in(
+                        delay + SimDuration::from_nanos(self.spec.workers.spawn_ns),
+                        Layer2Event::WorkerRespawned { worker: wi as u16 }.into(),
+                    );
                 }
                 if acted {
                     self.log.fire(Safeguard::WorkerPoolRecovery, now);
                     self.try_dispatch(ctx);
                 }
-                ctx.schedule_in(SimDuration::from_nanos(self.spec.safeguards.worker_check_ns), Layer2Event::WorkerCheck.into());
+                ctx.schedule_in(
+                    SimDuration::from_nanos(self.spec.safeguards.worker_check_ns),
+                    Layer2Event::WorkerCheck.into(),
+                );
             }
             Layer2Event::WorkerRespawned { worker } => {
                 let w = &mut self.workers[worker as usize];
@@ -1593,7 +1831,10 @@ impl Component for Layer2 {
             }
             Layer2Event::ShedCheck => {
                 self.shed(now, "load_shedder");
-                ctx.schedule_in(SimDuration::from_nanos(self.spec.shedding.check_interval_ns), Layer2Event::ShedCheck.into());
+                ctx.schedule_in(
+                    SimDuration::from_nanos(self.spec.shedding.check_interval_ns),
+                    Layer2Event::ShedCheck.into(),
+                );
             }
         }
     }

@@ -29,7 +29,10 @@ pub struct Narrator {
 impl Narrator {
     /// A narrator writing to `out`.
     pub fn new(out: Box<dyn Write>) -> Narrator {
-        Narrator { out: Some(out), failed: false }
+        Narrator {
+            out: Some(out),
+            failed: false,
+        }
     }
 
     /// Whether a write failed.
@@ -61,13 +64,31 @@ impl Narrator {
 
     /// The scheduler dispatched `task` to `worker` (least loaded, at `load`).
     #[allow(clippy::too_many_arguments)]
-    pub fn dispatch(&mut self, now: SimTime, task: u32, worker: u16, load: u8, priority: u8, attempt: u8, how: &'static str) {
+    pub fn dispatch(
+        &mut self,
+        now: SimTime,
+        task: u32,
+        worker: u16,
+        load: u8,
+        priority: u8,
+        attempt: u8,
+        how: &'static str,
+    ) {
         let Some(out) = self.out.as_mut() else { return };
         let r = (|| {
-            write!(out, "{{\"who\":\"scheduler\",\"what\":\"dispatch\",\"when_ns\":{},\"where\":\"worker:{worker}\",\"why\":", now.as_nanos())?;
+            write!(
+                out,
+                "{{\"who\":\"scheduler\",\"what\":\"dispatch\",\"when_ns\":{},\"where\":\"worker:{worker}\",\"why\":",
+                now.as_nanos()
+            )?;
             Self::why(
                 out.as_mut(),
-                &[Why::Text("least_loaded_alive_worker"), Why::Num("worker_load", load as u64), Why::Num("priority", priority as u64), Why::Num("attempt", attempt as u64)],
+                &[
+                    Why::Text("least_loaded_alive_worker"),
+                    Why::Num("worker_load", load as u64),
+                    Why::Num("priority", priority as u64),
+                    Why::Num("attempt", attempt as u64),
+                ],
             )?;
             writeln!(out, ",\"how\":\"{how}\",\"task\":{task}}}")
         })();
@@ -75,13 +96,29 @@ impl Narrator {
     }
 
     /// `n` tasks of priority `level` were shed.
-    pub fn shed(&mut self, now: SimTime, who: &'static str, level: u8, n: u64, priority_below: u8, older_than_ns: u64) {
+    pub fn shed(
+        &mut self,
+        now: SimTime,
+        who: &'static str,
+        level: u8,
+        n: u64,
+        priority_below: u8,
+        older_than_ns: u64,
+    ) {
         let Some(out) = self.out.as_mut() else { return };
         let r = (|| {
-            write!(out, "{{\"who\":\"{who}\",\"what\":\"shed\",\"when_ns\":{},\"where\":\"htm_queue:priority{level}\",\"why\":", now.as_nanos())?;
+            write!(
+                out,
+                "{{\"who\":\"{who}\",\"what\":\"shed\",\"when_ns\":{},\"where\":\"htm_queue:priority{level}\",\"why\":",
+                now.as_nanos()
+            )?;
             Self::why(
                 out.as_mut(),
-                &[Why::Text("queue_above_critical"), Why::Num("priority_below", priority_below as u64), Why::Num("older_than_ns", older_than_ns)],
+                &[
+                    Why::Text("queue_above_critical"),
+                    Why::Num("priority_below", priority_below as u64),
+                    Why::Num("older_than_ns", older_than_ns),
+                ],
             )?;
             writeln!(out, ",\"how\":\"drop_oldest_first\",\"count\":{n}}}")
         })();
@@ -90,10 +127,24 @@ impl Narrator {
 
     /// Work of `kind` `from` was moved to `to` (`u16::MAX` = the queue head).
     #[allow(clippy::too_many_arguments)]
-    pub fn reroute(&mut self, now: SimTime, who: &'static str, how: &'static str, kind: &'static str, from: u16, to: u16, amount: u64, why: &[Why]) {
+    pub fn reroute(
+        &mut self,
+        now: SimTime,
+        who: &'static str,
+        how: &'static str,
+        kind: &'static str,
+        from: u16,
+        to: u16,
+        amount: u64,
+        why: &[Why],
+    ) {
         let Some(out) = self.out.as_mut() else { return };
         let r = (|| {
-            write!(out, "{{\"who\":\"{who}\",\"what\":\"reroute\",\"when_ns\":{},\"where\":\"{kind}:{from}->", now.as_nanos())?;
+            write!(
+                out,
+                "{{\"who\":\"{who}\",\"what\":\"reroute\",\"when_ns\":{},\"where\":\"{kind}:{from}->",
+                now.as_nanos()
+            )?;
             if to == u16::MAX {
                 write!(out, "htm_queue_head\",\"why\":")?;
             } else {

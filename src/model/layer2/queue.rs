@@ -62,7 +62,9 @@ impl ArrivalProcess {
             ArrivalProcess::Bursts { bursts_per_s, size } => (bursts_per_s, size),
         };
         if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
-            return Err(format!("{field}: rate {rate} out of range (allowed (0, 1e9] per s)"));
+            return Err(format!(
+                "{field}: rate {rate} out of range (allowed (0, 1e9] per s)"
+            ));
         }
         if size == 0 {
             return Err(format!("{field}: burst size 0 (allowed >= 1)"));
@@ -90,7 +92,9 @@ impl ArrivalProcess {
     /// Mean jobs per second.
     pub fn mean_rate_per_s(&self) -> f64 {
         match *self {
-            ArrivalProcess::Poisson { rate_per_s } | ArrivalProcess::Fixed { rate_per_s } => rate_per_s,
+            ArrivalProcess::Poisson { rate_per_s } | ArrivalProcess::Fixed { rate_per_s } => {
+                rate_per_s
+            }
             ArrivalProcess::Bursts { bursts_per_s, size } => bursts_per_s * size as f64,
         }
     }
@@ -125,16 +129,16 @@ impl ServiceDist {
     pub fn validate(&self, field: &str) -> Result<(), String> {
         match *self {
             ServiceDist::Exponential { mean_ns } | ServiceDist::LogNormal { mean_ns, .. }
-                if !(mean_ns.is_finite() && mean_ns >= 1.0 && mean_ns <= 1e15) =>
+                if !(1.0..=1e15).contains(&mean_ns) =>
             {
-                Err(format!("{field}: mean_ns {mean_ns} out of range (allowed [1, 1e15])"))
+                Err(format!(
+                    "{field}: mean_ns {mean_ns} out of range (allowed [1, 1e15])"
+                ))
             }
-            ServiceDist::LogNormal { sigma, .. } if !(0.0..=4.0).contains(&sigma) => {
-                Err(format!("{field}: sigma {sigma} out of range (allowed [0, 4])"))
-            }
-            ServiceDist::Deterministic { ns: 0 } => {
-                Err(format!("{field}: ns 0 (allowed >= 1)"))
-            }
+            ServiceDist::LogNormal { sigma, .. } if !(0.0..=4.0).contains(&sigma) => Err(format!(
+                "{field}: sigma {sigma} out of range (allowed [0, 4])"
+            )),
+            ServiceDist::Deterministic { ns: 0 } => Err(format!("{field}: ns 0 (allowed >= 1)")),
             _ => Ok(()),
         }
     }
@@ -151,7 +155,11 @@ impl ServiceDist {
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
                 let mu = mean_ns.ln() - sigma * sigma / 2.0;
                 let x = (mu + sigma * z).exp();
-                if x >= 1e18 { 1_000_000_000_000_000_000 } else { (x as u64).max(1) }
+                if x >= 1e18 {
+                    1_000_000_000_000_000_000
+                } else {
+                    (x as u64).max(1)
+                }
             }
         }
     }
@@ -159,7 +167,9 @@ impl ServiceDist {
     /// The mean service time, ns.
     pub fn mean_ns(&self) -> f64 {
         match *self {
-            ServiceDist::Exponential { mean_ns } | ServiceDist::LogNormal { mean_ns, .. } => mean_ns,
+            ServiceDist::Exponential { mean_ns } | ServiceDist::LogNormal { mean_ns, .. } => {
+                mean_ns
+            }
             ServiceDist::Deterministic { ns } => ns as f64,
         }
     }
@@ -203,7 +213,10 @@ impl StationSpec {
             return Err(format!("servers: {} (allowed 1..=100000)", self.servers));
         }
         if !(1..=64).contains(&self.priority_levels) {
-            return Err(format!("priority_levels: {} (allowed 1..=64)", self.priority_levels));
+            return Err(format!(
+                "priority_levels: {} (allowed 1..=64)",
+                self.priority_levels
+            ));
         }
         Ok(())
     }
@@ -328,19 +341,30 @@ impl Station {
         ctx.schedule_in(SimDuration::ZERO, StationEvent::Arrive.into());
     }
 
-    fn begin<E: From<StationEvent>>(&mut self, server: u32, arrived: SimTime, ctx: &mut Ctx<'_, E>) {
+    fn begin<E: From<StationEvent>>(
+        &mut self,
+        server: u32,
+        arrived: SimTime,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         self.busy[server as usize] = true;
         if self.warmup > 0 {
             self.warmup -= 1;
         } else {
             self.stats.measured += 1;
             self.stats.wait_ns_sum += (ctx.now() - arrived).as_nanos() as u128;
-            if self.stop_after_measured.is_some_and(|n| self.stats.measured >= n) {
+            if self
+                .stop_after_measured
+                .is_some_and(|n| self.stats.measured >= n)
+            {
                 ctx.stop();
             }
         }
         let d = self.spec.service.sample_ns(&mut self.service_rng);
-        ctx.schedule_in(SimDuration::from_nanos(d), StationEvent::Depart { server }.into());
+        ctx.schedule_in(
+            SimDuration::from_nanos(d),
+            StationEvent::Depart { server }.into(),
+        );
     }
 }
 
@@ -361,7 +385,11 @@ impl Component for Station {
                     };
                     if let Some(server) = self.free.pop() {
                         self.begin(server, ctx.now(), ctx);
-                    } else if self.spec.capacity.is_some_and(|c| self.waiting_len >= c as u64) {
+                    } else if self
+                        .spec
+                        .capacity
+                        .is_some_and(|c| self.waiting_len >= c as u64)
+                    {
                         self.stats.rejected += 1;
                     } else {
                         self.waiting[level].push_back(ctx.now());
@@ -374,7 +402,9 @@ impl Component for Station {
                 self.busy[server as usize] = false;
                 self.stats.served += 1;
                 let next = match self.spec.discipline {
-                    Discipline::Priority => self.waiting.iter_mut().rev().find_map(|q| q.pop_front()),
+                    Discipline::Priority => {
+                        self.waiting.iter_mut().rev().find_map(|q| q.pop_front())
+                    }
                     Discipline::Fifo => {
                         // The oldest head across levels (ties: lowest level).
                         let mut best: Option<(SimTime, usize)> = None;
@@ -402,7 +432,12 @@ impl Component for Station {
 
 /// Run a station alone until `customers` jobs have started service after
 /// `warmup` unmeasured ones, and return its statistics.
-pub fn simulate(spec: &StationSpec, seed: u64, customers: u64, warmup: u64) -> Result<StationStats, String> {
+pub fn simulate(
+    spec: &StationSpec,
+    seed: u64,
+    customers: u64,
+    warmup: u64,
+) -> Result<StationStats, String> {
     spec.validate()?;
     let station = Station::new(spec, SeedPath::root(seed).child("station"), warmup)
         .stop_after_measured(customers);

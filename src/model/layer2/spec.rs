@@ -270,7 +270,10 @@ impl Default for WorkerSpec {
         WorkerSpec {
             count: 16,
             slots: 2,
-            service: ServiceDist::LogNormal { mean_ns: 250e6, sigma: 0.5 },
+            service: ServiceDist::LogNormal {
+                mean_ns: 250e6,
+                sigma: 0.5,
+            },
             heartbeat_timeout_ns: 3 * S,
             spawn_ns: 10 * S,
         }
@@ -279,7 +282,11 @@ impl Default for WorkerSpec {
 
 impl Default for SchedulerSpec {
     fn default() -> Self {
-        SchedulerSpec { dispatch_warning_per_s: 1, rate_window_s: 5, restart_ns: 5 * S }
+        SchedulerSpec {
+            dispatch_warning_per_s: 1,
+            rate_window_s: 5,
+            restart_ns: 5 * S,
+        }
     }
 }
 
@@ -297,7 +304,12 @@ impl Default for MeshSpec {
 
 impl Default for PolicySpec {
     fn default() -> Self {
-        PolicySpec { eval_rate_per_s: 500, background_per_s: 20, cascade_fanout: 3, recursion_limit: 5 }
+        PolicySpec {
+            eval_rate_per_s: 500,
+            background_per_s: 20,
+            cascade_fanout: 3,
+            recursion_limit: 5,
+        }
     }
 }
 
@@ -315,7 +327,11 @@ impl Default for WatchdogSpec {
 
 impl Default for SheddingSpec {
     fn default() -> Self {
-        SheddingSpec { priority_below: 5, older_than_ns: 600 * S, check_interval_ns: 15 * S }
+        SheddingSpec {
+            priority_below: 5,
+            older_than_ns: 600 * S,
+            check_interval_ns: 15 * S,
+        }
     }
 }
 
@@ -389,7 +405,11 @@ impl Layer2Spec {
         })?;
         spec.validate().map_err(|m| {
             let (field, message) = m.split_once(": ").unwrap_or(("layer2", &m));
-            Error::Invalid { path: PathBuf::from(path), field: field.to_string(), message: message.to_string() }
+            Error::Invalid {
+                path: PathBuf::from(path),
+                field: field.to_string(),
+                message: message.to_string(),
+            }
         })?;
         Ok(spec)
     }
@@ -410,7 +430,12 @@ impl Layer2Spec {
                 h.queue_critical, h.queue_warning
             ));
         }
-        range("htm.queue_capacity", h.queue_capacity, h.queue_critical, 10_000_000)?;
+        range(
+            "htm.queue_capacity",
+            h.queue_capacity,
+            h.queue_critical,
+            10_000_000,
+        )?;
         h.background.validate("htm.background")?;
         range("htm.validation_cost_ns", h.validation_cost_ns, 1, DAY)?;
         range("htm.max_retries", h.max_retries, 0, 100)?;
@@ -418,37 +443,97 @@ impl Layer2Spec {
         range("workers.count", w.count, 1, 4096)?;
         range("workers.slots", w.slots, 1, 64)?;
         w.service.validate("workers.service")?;
-        range("workers.heartbeat_timeout_ns", w.heartbeat_timeout_ns, MS, DAY)?;
+        range(
+            "workers.heartbeat_timeout_ns",
+            w.heartbeat_timeout_ns,
+            MS,
+            DAY,
+        )?;
         range("workers.spawn_ns", w.spawn_ns, 0, DAY)?;
-        range("scheduler.dispatch_warning_per_s", self.scheduler.dispatch_warning_per_s, 0, 1_000_000)?;
-        range("scheduler.rate_window_s", self.scheduler.rate_window_s, 1, 8)?;
+        range(
+            "scheduler.dispatch_warning_per_s",
+            self.scheduler.dispatch_warning_per_s,
+            0,
+            1_000_000,
+        )?;
+        range(
+            "scheduler.rate_window_s",
+            self.scheduler.rate_window_s,
+            1,
+            8,
+        )?;
         range("scheduler.restart_ns", self.scheduler.restart_ns, 0, DAY)?;
         let m = &self.mesh;
         range("mesh.subscriptions", m.subscriptions, 0, 10_000)?;
-        range("mesh.background_events_per_s", m.background_events_per_s, 0, 100_000_000)?;
-        range("mesh.delivery_rate_per_s", m.delivery_rate_per_s, 1, 1_000_000_000)?;
+        range(
+            "mesh.background_events_per_s",
+            m.background_events_per_s,
+            0,
+            100_000_000,
+        )?;
+        range(
+            "mesh.delivery_rate_per_s",
+            m.delivery_rate_per_s,
+            1,
+            1_000_000_000,
+        )?;
         range("mesh.buffer_capacity", m.buffer_capacity, 1, 1_000_000_000)?;
         let p = &self.policy;
         range("policy.eval_rate_per_s", p.eval_rate_per_s, 1, 100_000_000)?;
-        range("policy.background_per_s", p.background_per_s, 0, 100_000_000)?;
+        range(
+            "policy.background_per_s",
+            p.background_per_s,
+            0,
+            100_000_000,
+        )?;
         range("policy.cascade_fanout", p.cascade_fanout, 1, 16)?;
         range("policy.recursion_limit", p.recursion_limit, 1, 60)?;
         let d = &self.watchdog;
         range("watchdog.check_interval_ns", d.check_interval_ns, MS, DAY)?;
-        range("watchdog.readiness_timeout_ns", d.readiness_timeout_ns, MS, DAY)?;
+        range(
+            "watchdog.readiness_timeout_ns",
+            d.readiness_timeout_ns,
+            MS,
+            DAY,
+        )?;
         range("watchdog.readiness_poll_ns", d.readiness_poll_ns, MS, DAY)?;
         range("watchdog.component_boot_ns", d.component_boot_ns, 0, DAY)?;
-        range("watchdog.telemetry_interval_ns", d.telemetry_interval_ns, MS, DAY)?;
-        range("shedding.priority_below", self.shedding.priority_below, 0, 10)?;
-        range("shedding.older_than_ns", self.shedding.older_than_ns, 0, 365 * DAY)?;
-        range("shedding.check_interval_ns", self.shedding.check_interval_ns, MS, DAY)?;
+        range(
+            "watchdog.telemetry_interval_ns",
+            d.telemetry_interval_ns,
+            MS,
+            DAY,
+        )?;
+        range(
+            "shedding.priority_below",
+            self.shedding.priority_below,
+            0,
+            10,
+        )?;
+        range(
+            "shedding.older_than_ns",
+            self.shedding.older_than_ns,
+            0,
+            365 * DAY,
+        )?;
+        range(
+            "shedding.check_interval_ns",
+            self.shedding.check_interval_ns,
+            MS,
+            DAY,
+        )?;
         let r = &self.replicas;
         range("replicas.count", r.count, 1, 16)?;
         range("replicas.max_retries", r.max_retries, 0, 1000)?;
         range("replicas.rebuild_ns", r.rebuild_ns, 0, DAY)?;
         range("replicas.validate_ns", r.validate_ns, 0, DAY)?;
         range("replicas.canary_step_ns", r.canary_step_ns, MS, DAY)?;
-        range("replicas.canary_error_permille_max", r.canary_error_permille_max, 0, 1000)?;
+        range(
+            "replicas.canary_error_permille_max",
+            r.canary_error_permille_max,
+            0,
+            1000,
+        )?;
         let steps = &r.canary_steps_percent;
         if steps.is_empty()
             || steps.len() > 16
@@ -460,22 +545,87 @@ impl Layer2Spec {
             ));
         }
         let g = &self.safeguards;
-        range("safeguards.monitor_intake_limit_per_s", g.monitor_intake_limit_per_s, 1, 100_000_000)?;
-        range("safeguards.monitor_release_depth", g.monitor_release_depth, 0, h.queue_warning)?;
-        range("safeguards.backpressure_high_permille", g.backpressure_high_permille, 1, 1000)?;
-        range("safeguards.backpressure_low_permille", g.backpressure_low_permille, 0, g.backpressure_high_permille)?;
-        range("safeguards.scheduler_check_ns", g.scheduler_check_ns, MS, DAY)?;
-        range("safeguards.scheduler_stall_checks", g.scheduler_stall_checks, 1, 100)?;
+        range(
+            "safeguards.monitor_intake_limit_per_s",
+            g.monitor_intake_limit_per_s,
+            1,
+            100_000_000,
+        )?;
+        range(
+            "safeguards.monitor_release_depth",
+            g.monitor_release_depth,
+            0,
+            h.queue_warning,
+        )?;
+        range(
+            "safeguards.backpressure_high_permille",
+            g.backpressure_high_permille,
+            1,
+            1000,
+        )?;
+        range(
+            "safeguards.backpressure_low_permille",
+            g.backpressure_low_permille,
+            0,
+            g.backpressure_high_permille,
+        )?;
+        range(
+            "safeguards.scheduler_check_ns",
+            g.scheduler_check_ns,
+            MS,
+            DAY,
+        )?;
+        range(
+            "safeguards.scheduler_stall_checks",
+            g.scheduler_stall_checks,
+            1,
+            100,
+        )?;
         range("safeguards.worker_check_ns", g.worker_check_ns, MS, DAY)?;
         range("safeguards.breaker_window", g.breaker_window, 1, 64)?;
-        range("safeguards.breaker_failure_permille", g.breaker_failure_permille, 1, 1000)?;
-        range("safeguards.breaker_min_calls", g.breaker_min_calls, 1, g.breaker_window)?;
+        range(
+            "safeguards.breaker_failure_permille",
+            g.breaker_failure_permille,
+            1,
+            1000,
+        )?;
+        range(
+            "safeguards.breaker_min_calls",
+            g.breaker_min_calls,
+            1,
+            g.breaker_window,
+        )?;
         range("safeguards.breaker_open_ns", g.breaker_open_ns, MS, DAY)?;
-        range("safeguards.breaker_half_open_calls", g.breaker_half_open_calls, 1, 64)?;
-        range("safeguards.dependency_timeout_ns", g.dependency_timeout_ns, 1, DAY)?;
-        range("steady.workers_alive_min_permille", self.steady.workers_alive_min_permille, 0, 1000)?;
-        range("steady.mesh_lag_max_ns", self.steady.mesh_lag_max_ns, 0, DAY)?;
-        range("steady.policy_lag_max_ns", self.steady.policy_lag_max_ns, 0, DAY)?;
+        range(
+            "safeguards.breaker_half_open_calls",
+            g.breaker_half_open_calls,
+            1,
+            64,
+        )?;
+        range(
+            "safeguards.dependency_timeout_ns",
+            g.dependency_timeout_ns,
+            1,
+            DAY,
+        )?;
+        range(
+            "steady.workers_alive_min_permille",
+            self.steady.workers_alive_min_permille,
+            0,
+            1000,
+        )?;
+        range(
+            "steady.mesh_lag_max_ns",
+            self.steady.mesh_lag_max_ns,
+            0,
+            DAY,
+        )?;
+        range(
+            "steady.policy_lag_max_ns",
+            self.steady.policy_lag_max_ns,
+            0,
+            DAY,
+        )?;
         Ok(())
     }
 }
@@ -495,7 +645,10 @@ mod tests {
     fn print_default_ron() {
         if std::env::var("L2_PRINT_RON").is_ok() {
             let cfg = ron::ser::PrettyConfig::new().struct_names(true);
-            println!("{}", ron::ser::to_string_pretty(&Layer2Spec::default(), cfg).unwrap());
+            println!(
+                "{}",
+                ron::ser::to_string_pretty(&Layer2Spec::default(), cfg).unwrap()
+            );
         }
     }
 
@@ -510,10 +663,17 @@ mod tests {
         assert!(s.validate().unwrap_err().contains("allowed 1..=4096"));
         let mut s = Layer2Spec::default();
         s.replicas.canary_steps_percent = vec![0, 50, 40, 100];
-        assert!(s.validate().unwrap_err().starts_with("replicas.canary_steps_percent"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .starts_with("replicas.canary_steps_percent")
+        );
         let err = Layer2Spec::from_ron("(tick_ns: 10, bogus: 1)", "x.ron").unwrap_err();
         assert!(matches!(err, Error::Syntax { .. }), "{err}");
         let err = Layer2Spec::from_ron("(tick_ns: 10)", "x.ron").unwrap_err();
-        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "tick_ns"), "{err}");
+        assert!(
+            matches!(err, Error::Invalid { ref field, .. } if field == "tick_ns"),
+            "{err}"
+        );
     }
 }

@@ -146,6 +146,10 @@ fn queue_flood_overwhelms_without_depth_monitor_and_is_rate_limited_with_it() {
         360,
         1,
     );
+    eprintln!(
+        "queue flood: without -> {:?}, with -> {:?}",
+        without.recovery, with.recovery
+    );
     assert!(with.within(60), "{with:?}");
     let fired = with
         .log
@@ -190,6 +194,10 @@ fn trigger_storm_floods_the_mesh_without_backpressure_and_is_throttled_with_it()
         storm,
         400,
         2,
+    );
+    eprintln!(
+        "trigger storm: without -> {:?}, with -> {:?}",
+        without.recovery, with.recovery
     );
     assert!(with.within(30), "{with:?}");
     let fired = with
@@ -236,6 +244,10 @@ fn paused_scheduler_stays_stuck_without_watchdog_and_is_rerouted_and_restarted_w
     assert!(without.peak_queue > 4_000, "{}", without.peak_queue);
 
     let with = scenario(default_set(), pause, 240, 3);
+    eprintln!(
+        "scheduler pause: without -> {:?}, with -> {:?}",
+        without.recovery, with.recovery
+    );
     assert!(with.within(60), "{with:?}");
     let fired = with
         .log
@@ -269,6 +281,10 @@ fn policy_cascade_runs_ten_levels_without_detector_and_is_cut_at_the_limit_with_
         300,
         4,
     );
+    eprintln!(
+        "policy cascade: without -> {:?}, with -> {:?}",
+        without.recovery, with.recovery
+    );
     assert!(with.within(30), "{with:?}");
     assert!(
         with.log
@@ -300,6 +316,10 @@ fn worker_dropout_leaves_pool_degraded_without_recovery_and_respawns_with_it() {
     assert_eq!(without.counters.workers_respawned, 0);
 
     let with = scenario(default_set(), dropout, 240, 5);
+    eprintln!(
+        "worker dropout: without -> {:?}, with -> {:?}",
+        without.recovery, with.recovery
+    );
     assert!(with.within(60), "{with:?}");
     assert_eq!(with.min_workers, 8);
     assert_eq!(with.counters.workers_respawned, 8);

@@ -35,6 +35,36 @@
 //!
 //! Recovery actions go through [`Layer2::route_action`], the hook where Layer-3
 //! governance will add approval delays; it is immediate for now.
+//!
+//! # Example: a scheduler pause, caught by scheduler_watchdog
+//! ```
+//! use chaosim::check::steady::RecoveryTracker;
+//! use chaosim::engine::{SeedPath, SimDuration, SimTime, Simulation};
+//! use chaosim::model::Solo;
+//! use chaosim::model::layer2::{Layer2, Layer2Fault, Layer2Spec};
+//! use chaosim::safeguard::Safeguard;
+//!
+//! let spec = Layer2Spec::default();
+//! let l2 = Layer2::new(&spec, spec.default_safeguards, SeedPath::root(1).child("layer2"), SimTime::ZERO);
+//! let mut sim = Simulation::starting_at(Solo(l2), SeedPath::root(1), SimTime::ZERO);
+//! sim.with_ctx(|m, ctx| m.0.boot(ctx));
+//! let at = |s| SimTime::ZERO + SimDuration::from_secs(s);
+//! sim.run_until(at(60)).unwrap();
+//! let pause = Layer2Fault::PauseScheduler { length_ns: None, queued_tasks: 1_000 };
+//! sim.with_ctx(|m, ctx| m.0.inject(&pause, ctx));
+//! let mut tracker = RecoveryTracker::new(SimDuration::from_secs(10));
+//! for s in 61..=180 {
+//!     sim.run_until(at(s)).unwrap();
+//!     tracker.observe(sim.now(), sim.model().0.probe(sim.now()).healthy());
+//! }
+//! assert!(tracker.recovery().duration().unwrap() <= SimDuration::from_secs(60));
+//! assert!(sim.model().0.safeguards().first_fired(Safeguard::SchedulerWatchdog).is_some());
+//! ```
+//!
+//! Note: faults are injected between `run_until` calls through `with_ctx`.
+//! The engine may have peeked past `now` by then, so nothing here schedules
+//! an event at `now` from [`Layer2::inject`] (a flood's first batch is handled
+//! inline; timed faults last at least one tick).
 
 pub mod narrative;
 pub mod queue;
@@ -78,7 +108,7 @@ pub enum Layer2Fault {
     /// `L2_scheduler_pause_during_load`: pause the scheduler and add
     /// `queued_tasks` tasks to the queue.
     PauseScheduler {
-        /// Pause length, ns; `None` = until restarted.
+        /// Pause length, ns (at least one tick); `None` = until restarted.
         length_ns: Option<u64>,
         /// Tasks added to the queue at the pause.
         queued_tasks: u32,
@@ -817,6 +847,9 @@ impl Layer2 {
                 }
                 self.paused = true;
                 if let Some(len) = length_ns {
+                    // At least one tick: a pending tick bounds how far the
+                    // engine may have peeked past `now`.
+                    let len = len.max(self.spec.tick_ns);
                     ctx.schedule_in(
                         SimDuration::from_nanos(len),
                         Layer2Event::SchedulerResume.into(),

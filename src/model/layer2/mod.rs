@@ -1872,3 +1872,67 @@ impl Component for Layer2 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accumulator_carries_fractions_exactly() {
+        let mut a = Accumulator::default();
+        // 5,000 per s in 10 ms ticks: exactly 50 per tick.
+        assert!((0..100).all(|_| a.take(5_000, 10_000_000) == 50));
+        // 30 per s in 10 ms ticks: 0.3 per tick, 30 per 100 ticks, none lost.
+        let mut b = Accumulator::default();
+        let total: u64 = (0..1_000).map(|_| b.take(30, 10_000_000)).sum();
+        assert_eq!(total, 300);
+    }
+
+    #[test]
+    fn rate_window_forgets_old_seconds() {
+        let mut w = RateWindow::default();
+        let t = |ms: u64| SimTime::from_nanos(ms * 1_000_000);
+        for s in 0..10 {
+            w.add(t(s * 1000 + 500), 10);
+        }
+        // Seconds 5..=9 plus the partial second 10 (nothing yet) over 5 s.
+        let r = w.rate_per_s(t(10_000), 5);
+        assert!((r - 10.0).abs() < 1e-9, "{r}");
+        assert_eq!(w.rate_per_s(t(30_000), 5), 0.0);
+        assert_eq!(w.last_second(t(9_900)), 20);
+    }
+
+    #[test]
+    fn event_kinds_are_unique_and_in_range() {
+        let evs = [
+            Layer2Event::ComponentReady { component: 0 },
+            Layer2Event::ReadinessPoll,
+            Layer2Event::Arrival,
+            Layer2Event::FloodTick {
+                remaining: 1,
+                per_tick: 1,
+                invalid_permille: 0,
+            },
+            Layer2Event::TaskDone {
+                worker: 0,
+                generation: 0,
+            },
+            Layer2Event::Tick,
+            Layer2Event::WatchdogCheck,
+            Layer2Event::Telemetry,
+            Layer2Event::SchedulerResume,
+            Layer2Event::SchedulerCheck,
+            Layer2Event::SchedulerRestarted,
+            Layer2Event::WorkerCheck,
+            Layer2Event::WorkerRespawned { worker: 0 },
+            Layer2Event::ReplicaStep { replica: 0 },
+            Layer2Event::BreakerHalfOpen,
+            Layer2Event::ShedCheck,
+        ];
+        let mut kinds: Vec<u16> = evs.iter().map(|e| e.kind()).collect();
+        assert!(kinds.iter().all(|k| (200..=299).contains(k)));
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), evs.len());
+    }
+}

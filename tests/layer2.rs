@@ -763,3 +763,37 @@ fn scheduler_dispatches_to_the_least_loaded_worker_in_queue_order() {
         "oldest first: {fifo:?}"
     );
 }
+
+#[test]
+fn attaching_outputs_does_not_change_the_run() {
+    let run = |attach: bool| {
+        let l2 = Layer2::new(
+            &Layer2Spec::default(),
+            default_set(),
+            SeedPath::root(16),
+            SimTime::ZERO,
+        );
+        let mut sim = Simulation::starting_at(Solo(l2), SeedPath::root(16), SimTime::ZERO);
+        if attach {
+            sim.model_mut()
+                .0
+                .attach_narrative(Box::new(Shared::default()));
+            sim.model_mut()
+                .0
+                .attach_telemetry(Box::new(Shared::default()));
+        }
+        sim.with_ctx(|m, ctx| m.0.boot(ctx));
+        sim.run_until(secs(30)).unwrap();
+        sim.with_ctx(|m, ctx| {
+            m.0.inject(
+                &Layer2Fault::WorkerDropout {
+                    share_permille: 500,
+                },
+                ctx,
+            )
+        });
+        sim.run_until(secs(120)).unwrap();
+        (sim.digest().value(), *sim.model().0.counters())
+    };
+    assert_eq!(run(false), run(true));
+}

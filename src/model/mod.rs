@@ -28,6 +28,8 @@
 
 use crate::engine::{Ctx, EventInfo, Model};
 
+pub mod layer2;
+
 /// A part of the stack with its own event type, composable into a larger model.
 pub trait Component {
     /// The component's events.

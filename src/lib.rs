@@ -15,6 +15,8 @@
 //! | [`model`] | the stack under test as [`Component`](model::Component)s: layers 1-3 and the replicated log |
 //! | [`safeguard`] | the safeguard catalogue by name, [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
 //! | [`check`] | observers: recovery measurement, invariants, consistency checks |
+//! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge |
+//! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
 //!
@@ -87,7 +89,9 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod record;
 pub mod safeguard;
+pub mod sweep;
 
 pub use error::{Error, Result};
 

@@ -197,7 +197,10 @@ impl std::fmt::Debug for LogSketch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogSketch")
             .field("n", &self.n)
-            .field("buckets_used", &self.counts.iter().filter(|&&c| c > 0).count())
+            .field(
+                "buckets_used",
+                &self.counts.iter().filter(|&&c| c > 0).count(),
+            )
             .finish()
     }
 }
@@ -370,7 +373,18 @@ mod tests {
 
     #[test]
     fn bucket_bounds_invert_bucket_of() {
-        for x in [0u64, 1, 127, 128, 129, 255, 256, 1000, 123_456_789, u64::MAX] {
+        for x in [
+            0u64,
+            1,
+            127,
+            128,
+            129,
+            255,
+            256,
+            1000,
+            123_456_789,
+            u64::MAX,
+        ] {
             let i = LogSketch::bucket_of(x);
             assert!(i < SKETCH_BUCKETS, "{x} -> {i}");
             let (lo, w) = LogSketch::bucket_bounds(i);

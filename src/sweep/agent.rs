@@ -412,7 +412,8 @@ impl<'m> ApiAgent<'m> {
     fn finish<E>(&mut self, ctx: &mut Ctx<'_, E>) {
         self.phase = Phase::Done;
         self.outcome.latency_ns = (ctx.now() - self.start).as_nanos();
-        self.outcome.partial = self.side_effects && !self.outcome.success && !self.outcome.compensated;
+        self.outcome.partial =
+            self.side_effects && !self.outcome.success && !self.outcome.compensated;
         ctx.stop();
     }
 

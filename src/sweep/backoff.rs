@@ -2,7 +2,7 @@
 //!
 //! With `base` and `cap` in nanoseconds and `n` the retry number (0 for the
 //! first retry): `expo(n) = min(cap, base · 2^n)`, and the wait is
-//! - [`Jitter::None`]: `expo(n)`;
+//! - [`Jitter::None`]: the exponential wait `expo(n)` itself;
 //! - [`Jitter::Full`]: `U[0, expo(n)]`;
 //! - [`Jitter::Equal`]: `expo(n)/2 + U[0, expo(n) - expo(n)/2]`;
 //! - [`Jitter::Decorrelated`]: `min(cap, U[base, 3 · previous])`, where
@@ -180,7 +180,10 @@ mod tests {
         let mut seen_cap = false;
         for _ in 0..200 {
             let w = b.wait_ns(0, prev, &mut rng);
-            assert!(w >= 100 * MS && w <= (3 * prev).min(1_000 * MS), "{w} after {prev}");
+            assert!(
+                w >= 100 * MS && w <= (3 * prev).min(1_000 * MS),
+                "{w} after {prev}"
+            );
             seen_cap |= w == 1_000 * MS;
             prev = w;
         }
@@ -194,7 +197,10 @@ mod tests {
             base_ms: 500,
             cap_ms: 100,
         };
-        let e = bad.validate("p.ron", "rules[0].backoff").unwrap_err().to_string();
+        let e = bad
+            .validate("p.ron", "rules[0].backoff")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rules[0].backoff.cap_ms"), "{e}");
         assert!(policy(Jitter::Full).validate("p", "b").is_ok());
     }

@@ -353,7 +353,11 @@ impl SweepParams {
     pub fn cell(&self, cell: u64) -> (u64, u32, Variant) {
         let v = self.variants.len() as u64;
         let r = cell / v;
-        (r, self.rates_ppm[r as usize], self.variants[(cell % v) as usize])
+        (
+            r,
+            self.rates_ppm[r as usize],
+            self.variants[(cell % v) as usize],
+        )
     }
 }
 
@@ -455,7 +459,11 @@ impl ShardMeta {
 }
 
 /// Write `summary.csv` for `cells` (cell number, aggregate), in cell order.
-pub fn write_summary(dir: &Path, params: &SweepParams, cells: &[(u32, CellAggregate)]) -> Result<()> {
+pub fn write_summary(
+    dir: &Path,
+    params: &SweepParams,
+    cells: &[(u32, CellAggregate)],
+) -> Result<()> {
     let mut sink = CsvSink::create(dir.join(SUMMARY_FILE))?;
     sink.write_raw(SUMMARY_HEADER.as_bytes())?;
     for (cell, agg) in cells {
@@ -469,8 +477,9 @@ pub fn write_summary(dir: &Path, params: &SweepParams, cells: &[(u32, CellAggreg
 /// Write `shard.ron` atomically (temporary file, then rename): the marker
 /// that the directory is complete.
 pub fn write_shard_meta(dir: &Path, meta: &ShardMeta) -> Result<()> {
-    let text = ron::ser::to_string_pretty(meta, ron::ser::PrettyConfig::default())
-        .map_err(|e| Error::Check(format!("serializing {SHARD_FILE}: {e}")))?;
+    let text =
+        ron::ser::to_string_pretty(meta, ron::ser::PrettyConfig::default().compact_arrays(true))
+            .map_err(|e| Error::Check(format!("serializing {SHARD_FILE}: {e}")))?;
     let tmp = dir.join(format!("{SHARD_FILE}.tmp"));
     let path = dir.join(SHARD_FILE);
     fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;

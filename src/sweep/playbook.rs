@@ -152,7 +152,10 @@ impl ApiPlaybook {
             if self.rules[..i].iter().any(|r| r.error == rule.error) {
                 return Err(bad(
                     format!("{f}.error"),
-                    format!("{:?} already has a rule; one rule per error type", rule.error),
+                    format!(
+                        "{:?} already has a rule; one rule per error type",
+                        rule.error
+                    ),
                 ));
             }
             let check = |n: u32, name: &str| {

@@ -173,7 +173,9 @@ impl ChaosProxy {
         // Both draws happen for every call, whatever the outcome, so the
         // streams stay aligned across variants and failure rates.
         let injected = self.inject.ratio(self.rate_ppm as u64, RATE_PPM_MAX as u64);
-        let total = self.cfg.weight_503 as u64 + self.cfg.weight_429 as u64 + self.cfg.weight_timeout as u64;
+        let total = self.cfg.weight_503 as u64
+            + self.cfg.weight_429 as u64
+            + self.cfg.weight_timeout as u64;
         let pick = self.inject.below(total);
         let upstream_ns = latency_ns / 2 + self.upstream.below(latency_ns + 1);
         if !req.well_formed() {
@@ -279,10 +281,7 @@ mod tests {
                 retry_after_ms: 0
             }
         );
-        let bad_qty = CallRequest {
-            quantity: 0,
-            ..REQ
-        };
+        let bad_qty = CallRequest { quantity: 0, ..REQ };
         assert!(p.call(bad_qty, 10).0.is_err());
     }
 }

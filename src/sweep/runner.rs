@@ -95,7 +95,11 @@ pub fn parse_rates(text: &str) -> Result<Vec<u32>> {
             let r = parse_rate(one, FLAG)?;
             return Ok(vec![r]);
         }
-        [a, b, c] => (parse_rate(a, FLAG)?, parse_rate(b, FLAG)?, parse_rate(c, FLAG)?),
+        [a, b, c] => (
+            parse_rate(a, FLAG)?,
+            parse_rate(b, FLAG)?,
+            parse_rate(c, FLAG)?,
+        ),
         _ => {
             return Err(usage(
                 FLAG,
@@ -106,7 +110,11 @@ pub fn parse_rates(text: &str) -> Result<Vec<u32>> {
     if from > to {
         return Err(usage(
             FLAG,
-            format!("'{text}': FROM {} is above TO {}", format_rate(from), format_rate(to)),
+            format!(
+                "'{text}': FROM {} is above TO {}",
+                format_rate(from),
+                format_rate(to)
+            ),
         ));
     }
     if step == 0 {
@@ -626,8 +634,19 @@ mod tests {
         assert_eq!(r[10], 500_000);
         assert_eq!(parse_rates("0.3:0.3:0.1").unwrap(), vec![300_000]);
         assert_eq!(parse_rates("0.2").unwrap(), vec![200_000]);
-        assert_eq!(parse_rates("0:1:0.3").unwrap(), vec![0, 300_000, 600_000, 900_000]);
-        for bad in ["0.5:0.1:0.1", "0:1.5:0.1", "0:0.5:0", "-0.1:0.5:0.1", "a:b:c", "0:1", "0:0.5:0.0000001"] {
+        assert_eq!(
+            parse_rates("0:1:0.3").unwrap(),
+            vec![0, 300_000, 600_000, 900_000]
+        );
+        for bad in [
+            "0.5:0.1:0.1",
+            "0:1.5:0.1",
+            "0:0.5:0",
+            "-0.1:0.5:0.1",
+            "a:b:c",
+            "0:1",
+            "0:0.5:0.0000001",
+        ] {
             assert!(parse_rates(bad).is_err(), "{bad}");
         }
         assert_eq!(format_rate(50_000), "0.05");
@@ -666,7 +685,11 @@ mod tests {
     }
 
     fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -678,14 +701,20 @@ mod tests {
             ("SLURM_ARRAY_TASK_STEP", "2"),
             ("SLURM_ARRAY_TASK_COUNT", "4"),
         ]);
-        assert_eq!(resolve_shard(None, None, &e).unwrap(), Shard { index: 3, count: 4 });
+        assert_eq!(
+            resolve_shard(None, None, &e).unwrap(),
+            Shard { index: 3, count: 4 }
+        );
         // --array=1-4: IDs 1..4.
         let e = env_of(&[
             ("SLURM_ARRAY_TASK_ID", "1"),
             ("SLURM_ARRAY_TASK_MIN", "1"),
             ("SLURM_ARRAY_TASK_COUNT", "4"),
         ]);
-        assert_eq!(resolve_shard(None, None, &e).unwrap(), Shard { index: 1, count: 4 });
+        assert_eq!(
+            resolve_shard(None, None, &e).unwrap(),
+            Shard { index: 1, count: 4 }
+        );
         // --array=1,5,7 (COUNT 3): task 5 maps to index 4, refused.
         let e = env_of(&[
             ("SLURM_ARRAY_TASK_ID", "5"),
@@ -711,7 +740,10 @@ mod tests {
     #[test]
     fn kubernetes_index_needs_a_count() {
         let e = env_of(&[("JOB_COMPLETION_INDEX", "0")]);
-        assert_eq!(resolve_shard(None, Some(4), &e).unwrap(), Shard { index: 1, count: 4 });
+        assert_eq!(
+            resolve_shard(None, Some(4), &e).unwrap(),
+            Shard { index: 1, count: 4 }
+        );
         assert!(resolve_shard(None, None, &e).is_err());
         let e = env_of(&[("JOB_COMPLETION_INDEX", "4")]);
         assert!(resolve_shard(None, Some(4), &e).is_err());

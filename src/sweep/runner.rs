@@ -5,7 +5,7 @@
 //! `global = cell · n + experiment`, with `cell = rate_index · variants +
 //! variant_index`. `experiments.csv` lists them in that order; each
 //! experiment's random streams derive from
-//! [`experiment_seed`](super::agent::experiment_seed) alone. Workers take
+//! [`experiment_seed`] alone. Workers take
 //! **chunks** (at most [`CHUNK_EXPERIMENTS`] experiments of one cell) in
 //! increasing order, format their rows and fold a chunk aggregate; the
 //! calling thread writes chunks strictly in order. A worker may run ahead of

@@ -372,6 +372,28 @@ fn cli_bad_input_is_one_line_exit_2_and_no_output_dir() {
 }
 
 #[test]
+fn cli_bad_playbook_file_is_located_and_creates_nothing() {
+    let out = tmp("cli_bad_playbook");
+    let pb = tmp("bad_playbook.ron");
+    std::fs::write(
+        &pb,
+        "ApiPlaybook(\n  name: \"api_x\",\n  rules: [(error: Http999, action: Fail)],\n)\n",
+    )
+    .unwrap();
+    let assert = chaosim()
+        .args(["sweep", "--n", "10", "--playbook"])
+        .arg(&pb)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bad_playbook.ron:3:"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
 fn cli_sweep_sharded_by_slurm_and_kubernetes_then_merged_equals_one_run() {
     let common = ["sweep", "--rates", "0:0.4:0.2", "--n", "200", "--quiet"];
     let whole = tmp("cli_whole");

@@ -1,6 +1,7 @@
 //! `chaosim sweep` and `chaosim merge`: flag parsing and printing only; the
 //! work is in [`chaosim::sweep`].
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -123,7 +124,9 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     let wall = Instant::now();
     let report = run_sweep(&model, &spec, &opts, &mut |c| {
         if !quiet {
-            eprintln!(
+            // A closed stderr must not abort the sweep: ignore write errors.
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "rate {:<8} {:<8} n {:>8}  success {:6.2}% [{:6.2}, {:6.2}]  partial {:6.2}%  p99 {:9.1} ms  retries {:5.2}  breaker opens {}",
                 format_rate(c.rate_ppm),
                 c.variant.name(),
@@ -140,7 +143,10 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     })?;
     let secs = wall.elapsed().as_secs_f64();
     if !quiet {
-        println!(
+        // A closed stdout (`| head`) is not an error of the sweep.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
             "sweep: shard {}/{}, {} experiments, {} events in {:.3} s ({:.0} experiments/s on {} threads)",
             shard.index,
             shard.count,
@@ -150,7 +156,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             report.experiments as f64 / secs.max(1e-9),
             threads
         );
-        println!(
+        let _ = writeln!(
+            out,
             "wrote {}/experiments.csv, summary.csv, shard.ron",
             args.out.display()
         );
@@ -162,7 +169,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
 pub fn merge_cmd(args: MergeArgs) -> Result<ExitCode> {
     let report = merge(&args.dirs, &args.out, args.force)?;
     if !args.quiet {
-        println!(
+        let _ = writeln!(
+            std::io::stdout().lock(),
             "merged {} shards: {} experiments, {} cells into {}",
             report.shards,
             report.experiments,

@@ -151,6 +151,34 @@ fn the_open_breaker_rejects_fast_and_the_agent_waits_out_the_open_state() {
 }
 
 #[test]
+fn the_breaker_opening_is_logged_as_the_circuit_breaker_safeguard() {
+    use chaosim::engine::{SimTime, Simulation};
+    use chaosim::model::Solo;
+    use chaosim::safeguard::Safeguard;
+    use chaosim::sweep::agent::{ApiAgent, ApiEvent};
+
+    let model = only((1, 0, 0));
+    for v in Variant::ALL {
+        let seed = experiment_seed(5, 0, v, 0);
+        let agent = ApiAgent::new(&model, v, 1_000_000, seed);
+        let mut sim = Simulation::starting_at(Solo(agent), seed, SimTime::ZERO);
+        sim.schedule_at(SimTime::ZERO, ApiEvent::Start);
+        sim.run().unwrap();
+        let log = sim.model().0.safeguards();
+        match v {
+            Variant::Baseline => assert_eq!(log.count(Safeguard::CircuitBreaker), 0),
+            Variant::Playbook => {
+                assert_eq!(log.count(Safeguard::CircuitBreaker), 1);
+                // It opened on the 4th failed call, after three backoff waits.
+                let at = log.first_fired(Safeguard::CircuitBreaker).unwrap();
+                assert!(at.as_nanos() >= 4 * 5_000_000, "{at}");
+                assert_eq!(sim.model().0.outcome().breaker_opens, 1);
+            }
+        }
+    }
+}
+
+#[test]
 fn timeouts_are_retried_once_then_failed_over_to_the_standby() {
     let model = only((0, 0, 1));
     let o = one(&model, Variant::Playbook, 1_000_000, 0);
@@ -446,4 +474,21 @@ fn cli_sweep_sharded_by_slurm_and_kubernetes_then_merged_equals_one_run() {
         .arg(&merged)
         .assert()
         .code(2);
+}
+
+#[test]
+fn experiment_streams_and_rows_are_pinned() {
+    // Pinned: the seed derivation, the model's draws and the row format. If
+    // this changes, every recorded sweep changes: do it on purpose only.
+    let d = tmp("pinned");
+    run(&d, &spec("0:0.5:0.25", 100), 2, Shard::WHOLE);
+    let meta = chaosim::sweep::merge::ShardMeta::read(&d).unwrap();
+    assert_eq!(meta.experiments_bytes, 46_908);
+    assert_eq!(meta.experiments_fnv, "00984de4573ebb67");
+    assert_eq!(meta.params.model_fingerprint, "6e1a5273c7d95547");
+    let text = std::fs::read_to_string(d.join("experiments.csv")).unwrap();
+    assert_eq!(
+        text.lines().nth(1).unwrap(),
+        "0,baseline,0,1,0,0,187.761405,5,0,0,0,0,0,0,0,0.000000,6,441335b3478ca140"
+    );
 }

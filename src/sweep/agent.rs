@@ -27,6 +27,7 @@ use super::proxy::{CallRequest, CallResult, ChaosProxy, ErrorKind, ProxyConfig};
 use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime, Simulation};
 use crate::error::{Error, Result};
 use crate::model::{Component, Solo};
+use crate::safeguard::{Safeguard, SafeguardLog};
 
 /// Largest number of workflow steps.
 pub const STEPS_MAX: usize = 16;
@@ -322,6 +323,7 @@ pub struct ApiAgent<'m> {
     side_effects: bool,
     start: SimTime,
     outcome: ExperimentOutcome,
+    log: SafeguardLog,
 }
 
 impl<'m> ApiAgent<'m> {
@@ -348,6 +350,7 @@ impl<'m> ApiAgent<'m> {
             side_effects: false,
             start: SimTime::ZERO,
             outcome: ExperimentOutcome::default(),
+            log: SafeguardLog::default(),
         }
     }
 
@@ -356,6 +359,12 @@ impl<'m> ApiAgent<'m> {
         let mut o = self.outcome;
         o.breaker_opens = self.breaker.as_ref().map_or(0, Breaker::opens);
         o
+    }
+
+    /// The safeguards that fired: `circuit_breaker` each time the breaker
+    /// opened (only in the playbook variant, the only one that deploys it).
+    pub fn safeguards(&self) -> &SafeguardLog {
+        &self.log
     }
 
     /// Whether the workflow has ended.
@@ -574,8 +583,10 @@ impl Component for ApiAgent<'_> {
                     // An answer to a call the deadline abandoned.
                     return;
                 }
-                if let Some(b) = self.breaker.as_mut() {
-                    b.record(ctx.now(), result.is_err());
+                if let Some(b) = self.breaker.as_mut()
+                    && b.record(ctx.now(), result.is_err())
+                {
+                    self.log.fire(Safeguard::CircuitBreaker, ctx.now());
                 }
                 match result {
                     CallResult::Ok if step == COMPENSATION_STEP => {

@@ -492,3 +492,78 @@ fn experiment_streams_and_rows_are_pinned() {
         "0,baseline,0,1,0,0,187.761405,5,0,0,0,0,0,0,0,0.000000,6,441335b3478ca140"
     );
 }
+
+mod properties {
+    use chaosim::engine::{SeedPath, SimDuration, SimTime};
+    use chaosim::sweep::backoff::{Backoff, Jitter};
+    use chaosim::sweep::breaker::{Breaker, BreakerConfig, BreakerState, Permit};
+    use proptest::prelude::*;
+
+    fn jitter() -> impl Strategy<Value = Jitter> {
+        prop_oneof![
+            Just(Jitter::None),
+            Just(Jitter::Full),
+            Just(Jitter::Equal),
+            Just(Jitter::Decorrelated)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn backoff_waits_stay_within_their_formula_bounds(
+            j in jitter(), base_ms in 1u64..2_000, extra_ms in 0u64..60_000,
+            retry in 0u32..80, prev_ms in 0u64..100_000, seed in any::<u64>(),
+        ) {
+            let b = Backoff { jitter: j, base_ms, cap_ms: base_ms + extra_ms };
+            let mut rng = SeedPath::root(seed).rng();
+            let w = b.wait_ns(retry, prev_ms * 1_000_000, &mut rng);
+            let e = b.expo_ns(retry);
+            prop_assert!(e <= b.cap_ns() && e >= b.base_ns().min(b.cap_ns()));
+            match j {
+                Jitter::None => prop_assert_eq!(w, e),
+                Jitter::Full => prop_assert!(w <= e),
+                Jitter::Equal => prop_assert!(w >= e / 2 && w <= e),
+                Jitter::Decorrelated => prop_assert!(w >= b.base_ns() && w <= b.cap_ns()),
+            }
+        }
+
+        #[test]
+        fn breaker_never_stays_closed_over_threshold_and_open_always_rejects(
+            threshold in 1u32..=100, window in 1u32..=64, min_frac in 0.0f64..1.0,
+            half_open in 1u32..8, ops in proptest::collection::vec((any::<bool>(), 0u64..3_000), 1..300),
+        ) {
+            let minimum = 1 + ((window - 1) as f64 * min_frac) as u32;
+            let cfg = BreakerConfig {
+                failure_rate_threshold_pct: threshold, window_calls: window,
+                minimum_calls: minimum, open_wait_ms: 1_000, half_open_calls: half_open,
+            };
+            prop_assert!(cfg.validate("p", "b").is_ok());
+            let mut b = Breaker::new(cfg);
+            let mut now = SimTime::ZERO;
+            let mut opens = 0;
+            for (failed, gap_ms) in ops {
+                now += SimDuration::from_millis(gap_ms);
+                match b.try_acquire(now) {
+                    Permit::Rejected { retry_at } => {
+                        prop_assert!(retry_at > now);
+                        continue;
+                    }
+                    Permit::Allowed => {}
+                }
+                if b.record(now, failed) {
+                    opens += 1;
+                    prop_assert_eq!(b.state(), BreakerState::Open { until: now + SimDuration::from_millis(1_000) });
+                }
+                prop_assert_eq!(b.opens(), opens);
+                let (f, len) = b.window_counts();
+                prop_assert!(len <= window && f <= len);
+                if b.state() == BreakerState::Closed {
+                    prop_assert!(len < minimum || f * 100 < threshold * len,
+                        "closed with {f}/{len} failures, threshold {threshold} %, minimum {minimum}");
+                }
+            }
+        }
+    }
+}

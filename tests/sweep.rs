@@ -567,3 +567,43 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn cli_model_file_with_the_defaults_gives_the_default_run() {
+    let cfg = tmp("model_default.ron");
+    std::fs::write(
+        &cfg,
+        ron::ser::to_string_pretty(&ApiModelConfig::default(), Default::default()).unwrap(),
+    )
+    .unwrap();
+    let (a, b) = (tmp("model_builtin"), tmp("model_file"));
+    let args = ["sweep", "--rates", "0.3", "--n", "100", "--quiet", "--out"];
+    chaosim().args(args).arg(&a).assert().success();
+    chaosim()
+        .args(args)
+        .arg(&b)
+        .arg("--model")
+        .arg(&cfg)
+        .assert()
+        .success();
+    assert!(files(&a) == files(&b));
+    // A bad value is located by field.
+    std::fs::write(
+        &cfg,
+        ron::to_string(&ApiModelConfig {
+            deadline_ms: 0,
+            ..ApiModelConfig::default()
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    let assert = chaosim()
+        .args(args)
+        .arg(tmp("model_bad"))
+        .arg("--model")
+        .arg(&cfg)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("deadline_ms"), "{stderr}");
+}

@@ -19,6 +19,8 @@
 //! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue |
 //! | [`input`] | reading RON input files with located errors |
 //! | [`check`] | observers: recovery measurement, invariants, consistency checks |
+//! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge |
+//! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
 //!
@@ -93,8 +95,10 @@ pub mod error;
 pub mod input;
 pub mod model;
 pub mod program;
+pub mod record;
 pub mod safeguard;
 pub mod scenario;
+pub mod sweep;
 
 pub use error::{Error, Result};
 

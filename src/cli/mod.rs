@@ -1,5 +1,7 @@
 //! clap commands. Every command is a thin shell over the library.
 
+mod sweep;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -71,6 +73,17 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Parametric failure-rate A/B sweep of the API agent (baseline vs.
+    /// playbooks + circuit breaker); writes experiments.csv, summary.csv and
+    /// shard.ron.
+    ///
+    /// Example: chaosim sweep --rates 0:0.5:0.05 --n 1000 --threads 2 --out reports/sweep
+    Sweep(sweep::SweepArgs),
+    /// Merge the output directories of the shards of one sweep into the files
+    /// an unsharded run writes.
+    ///
+    /// Example: chaosim merge shards/1 shards/2 shards/3 --out reports/sweep
+    Merge(sweep::MergeArgs),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -102,6 +115,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seconds,
             seed,
         } => phold(lps, events, seconds, seed),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Merge(args) => sweep::merge_cmd(args),
     }
 }
 

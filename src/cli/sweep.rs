@@ -1,0 +1,182 @@
+//! `chaosim sweep` and `chaosim merge`: flag parsing and printing only; the
+//! work is in [`chaosim::sweep`].
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chaosim::sweep::agent::{ApiModel, ApiModelConfig};
+use chaosim::sweep::merge::merge;
+use chaosim::sweep::playbook::ApiPlaybook;
+use chaosim::sweep::runner::{
+    SweepOptions, SweepSpec, format_rate, parse_rates, parse_variants, resolve_shard, run_sweep,
+};
+use chaosim::{Error, Result};
+
+/// The flags of `chaosim sweep`, as typed.
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// Failure rates FROM:TO:STEP, inclusive of TO (or one rate).
+    #[arg(long, default_value = "0:0.5:0.05")]
+    rates: String,
+    /// Experiments per rate and variant.
+    #[arg(long, default_value_t = 1000)]
+    n: u64,
+    /// Comma-separated variants: baseline, playbook.
+    #[arg(long, default_value = "baseline,playbook")]
+    variants: String,
+    /// Root seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Worker threads (default: available cores). Outputs do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run the K-th of N contiguous slices (K in 1..=N). Without it,
+    /// SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX (with --shard-count) select
+    /// the shard.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Number of shards when the shard index comes from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "N")]
+    shard_count: Option<u32>,
+    /// Output directory.
+    #[arg(long, default_value = "reports/sweep")]
+    out: PathBuf,
+    /// Overwrite a complete output directory.
+    #[arg(long)]
+    force: bool,
+    /// Playbook file (RON) for the playbook variant (default: the embedded
+    /// playbooks/api_pet_store.ron).
+    #[arg(long, value_name = "FILE")]
+    playbook: Option<PathBuf>,
+    /// API model parameters (RON `ApiModelConfig`; default: built in).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// The flags of `chaosim merge`.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Shard output directories (any order).
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    /// Output directory for the merged files.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite a complete output directory.
+    #[arg(long)]
+    force: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel> {
+    let config = match model {
+        None => ApiModelConfig::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let cfg: ApiModelConfig = ron::from_str(&text).map_err(|e| Error::Syntax {
+                path: path.to_path_buf(),
+                line: e.span.start.line,
+                column: e.span.start.col,
+                message: e.code.to_string(),
+            })?;
+            cfg.validate(&path.display().to_string())?;
+            cfg
+        }
+    };
+    let playbook = match playbook {
+        None => ApiPlaybook::default(),
+        Some(path) => ApiPlaybook::load(path)?,
+    };
+    Ok(ApiModel { config, playbook })
+}
+
+/// Run `chaosim sweep`.
+pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
+    let spec = SweepSpec {
+        seed: args.seed,
+        n: args.n,
+        rates_ppm: parse_rates(&args.rates)?,
+        variants: parse_variants(&args.variants)?,
+    };
+    spec.validate()?;
+    let shard = resolve_shard(args.shard.as_deref(), args.shard_count, &|k| {
+        std::env::var(k).ok()
+    })?;
+    let threads = match args.threads {
+        Some(t) => t,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let model = load_model(args.model.as_deref(), args.playbook.as_deref())?;
+    let opts = SweepOptions {
+        threads,
+        shard,
+        out: args.out.clone(),
+        force: args.force,
+    };
+    let quiet = args.quiet;
+    let wall = Instant::now();
+    let report = run_sweep(&model, &spec, &opts, &mut |c| {
+        if !quiet {
+            // A closed stderr must not abort the sweep: ignore write errors.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "rate {:<8} {:<8} n {:>8}  success {:6.2}% [{:6.2}, {:6.2}]  partial {:6.2}%  p99 {:9.1} ms  retries {:5.2}  breaker opens {}",
+                format_rate(c.rate_ppm),
+                c.variant.name(),
+                c.n,
+                100.0 * c.success_rate,
+                100.0 * c.success_ci.low,
+                100.0 * c.success_ci.high,
+                100.0 * c.partial_rate,
+                c.latency_p99_ms,
+                c.retries_mean,
+                c.breaker_opens
+            );
+        }
+    })?;
+    let secs = wall.elapsed().as_secs_f64();
+    if !quiet {
+        // A closed stdout (`| head`) is not an error of the sweep.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "sweep: shard {}/{}, {} experiments, {} events in {:.3} s ({:.0} experiments/s on {} threads)",
+            shard.index,
+            shard.count,
+            report.experiments,
+            report.events,
+            secs,
+            report.experiments as f64 / secs.max(1e-9),
+            threads
+        );
+        let _ = writeln!(
+            out,
+            "wrote {}/experiments.csv, summary.csv, shard.ron",
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run `chaosim merge`.
+pub fn merge_cmd(args: MergeArgs) -> Result<ExitCode> {
+    let report = merge(&args.dirs, &args.out, args.force)?;
+    if !args.quiet {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "merged {} shards: {} experiments, {} cells into {}",
+            report.shards,
+            report.experiments,
+            report.cells,
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,18 @@
+//! Streaming sinks and statistics: everything a long run writes or folds
+//! without keeping its history.
+//!
+//! - [`csv`]: [`CsvSink`](csv::CsvSink), a buffered CSV file writer whose
+//!   `finish` flushes and syncs and reports the path on error.
+//! - [`stats`]: mergeable aggregates. [`Welford`](stats::Welford) (float
+//!   mean/variance, Chan merge), [`IntMoments`](stats::IntMoments) (exact
+//!   integer sums: merging in any grouping gives the same bits),
+//!   [`LogSketch`](stats::LogSketch) (fixed-size log-bucket quantile sketch,
+//!   relative error at most 1/256), [`wilson_interval`](stats::wilson_interval)
+//!   and [`t_interval`](stats::t_interval) (via statrs).
+//!
+//! **Invariant:** nothing here grows with the number of values seen: every
+//! aggregate has a fixed size and merges exactly, so shards of a run can be
+//! merged into the aggregate of the whole run.
+
+pub mod csv;
+pub mod stats;

@@ -1,0 +1,761 @@
+//! Mergeable sweep outputs: per-cell aggregates, the summary they give, the
+//! shard metadata (`shard.ron`) and the merge of shard directories.
+//!
+//! A **cell** is one (rate, variant) pair; cells are numbered
+//! `rate_index · variants + variant_index`. Every aggregate of a cell is
+//! integer (counts, exact integer moments, sketch bucket counts), so merging
+//! shards in any grouping gives exactly the aggregate of the unsharded run,
+//! and the summary, a pure function of the aggregate, is byte-identical.
+//!
+//! A sweep directory is **complete** when it holds `shard.ron`, written last
+//! (temporary file, then rename). `shard.ron` records the command's
+//! parameters, the shard `K/N`, its global experiment range, the size and
+//! FNV-1a checksum of its `experiments.csv` and the aggregates of the cells
+//! it touched.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::agent::{ExperimentOutcome, Variant};
+use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, Shard, format_rate};
+use crate::error::{Error, Result};
+use crate::record::csv::{CsvSink, Fnv64, push_field};
+use crate::record::stats::{IntMoments, Interval, LogSketch, t_interval, wilson_interval};
+
+/// Version of the `shard.ron` format.
+pub const SHARD_FORMAT: u32 = 1;
+/// File names inside a sweep directory.
+pub const EXPERIMENTS_FILE: &str = "experiments.csv";
+/// The per-cell summary.
+pub const SUMMARY_FILE: &str = "summary.csv";
+/// The completion marker and metadata.
+pub const SHARD_FILE: &str = "shard.ron";
+
+/// The aggregate of a set of experiments of one cell. Fixed size; merges
+/// exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CellAggregate {
+    /// Experiments.
+    pub n: u64,
+    /// Successful workflows.
+    pub successes: u64,
+    /// Half-done workflows.
+    pub partials: u64,
+    /// Compensated workflows.
+    pub compensated: u64,
+    /// Workflows that hit the deadline.
+    pub deadline_hits: u64,
+    /// Breaker openings, summed.
+    pub breaker_opens: u64,
+    /// Experiments in which the breaker opened at least once.
+    pub experiments_with_open: u64,
+    /// Calls rejected by an open breaker, summed.
+    pub rejected: u64,
+    /// 503 answers, summed.
+    pub errors_503: u64,
+    /// 429 answers, summed.
+    pub errors_429: u64,
+    /// Timeouts, summed.
+    pub timeouts: u64,
+    /// 400 answers, summed.
+    pub bad_requests: u64,
+    /// Latency moments, in nanoseconds.
+    pub latency_ns: IntMoments,
+    /// Calls per experiment.
+    pub calls: IntMoments,
+    /// Retries per experiment.
+    pub retries: IntMoments,
+    /// Latency distribution, in nanoseconds.
+    pub latency_sketch: LogSketch,
+}
+
+impl CellAggregate {
+    /// Fold in one experiment.
+    pub fn push(&mut self, o: &ExperimentOutcome) {
+        self.n += 1;
+        self.successes += u64::from(o.success);
+        self.partials += u64::from(o.partial);
+        self.compensated += u64::from(o.compensated);
+        self.deadline_hits += u64::from(o.deadline_hit);
+        self.breaker_opens += o.breaker_opens as u64;
+        self.experiments_with_open += u64::from(o.breaker_opens > 0);
+        self.rejected += o.rejected as u64;
+        self.errors_503 += o.errors_503 as u64;
+        self.errors_429 += o.errors_429 as u64;
+        self.timeouts += o.timeouts as u64;
+        self.bad_requests += o.bad_requests as u64;
+        self.latency_ns.push(o.latency_ns);
+        self.calls.push(o.calls as u64);
+        self.retries.push(o.retries as u64);
+        self.latency_sketch.push(o.latency_ns);
+    }
+
+    /// Fold in another aggregate of the same cell (exact).
+    pub fn merge(&mut self, other: &CellAggregate) {
+        self.n += other.n;
+        self.successes += other.successes;
+        self.partials += other.partials;
+        self.compensated += other.compensated;
+        self.deadline_hits += other.deadline_hits;
+        self.breaker_opens += other.breaker_opens;
+        self.experiments_with_open += other.experiments_with_open;
+        self.rejected += other.rejected;
+        self.errors_503 += other.errors_503;
+        self.errors_429 += other.errors_429;
+        self.timeouts += other.timeouts;
+        self.bad_requests += other.bad_requests;
+        self.latency_ns.merge(&other.latency_ns);
+        self.calls.merge(&other.calls);
+        self.retries.merge(&other.retries);
+        self.latency_sketch.merge(&other.latency_sketch);
+    }
+
+    /// The statistics of this cell.
+    pub fn summarize(&self, rate_ppm: u32, variant: Variant) -> CellSummary {
+        let ms = |ns: f64| ns / 1e6;
+        let q = |num| {
+            self.latency_sketch
+                .quantile_ratio(num, 1000)
+                .map_or(0.0, ms)
+        };
+        let mean_ns = self.latency_ns.mean();
+        let sd_ns = self.latency_ns.std_dev();
+        let t = t_interval(mean_ns, sd_ns, self.n, 0.95);
+        CellSummary {
+            rate_ppm,
+            variant,
+            n: self.n,
+            successes: self.successes,
+            success_rate: ratio(self.successes, self.n),
+            success_ci: wilson_interval(self.successes, self.n, 0.95),
+            partials: self.partials,
+            partial_rate: ratio(self.partials, self.n),
+            compensated: self.compensated,
+            deadline_hits: self.deadline_hits,
+            latency_mean_ms: ms(mean_ns),
+            latency_sd_ms: ms(sd_ns),
+            latency_mean_ci_ms: Interval {
+                low: ms(t.low),
+                high: ms(t.high),
+            },
+            latency_p50_ms: q(500),
+            latency_p95_ms: q(950),
+            latency_p99_ms: q(990),
+            latency_max_ms: ms(self.latency_ns.max as f64),
+            calls_mean: self.calls.mean(),
+            retries_mean: self.retries.mean(),
+            rejected: self.rejected,
+            breaker_opens: self.breaker_opens,
+            experiments_with_open: self.experiments_with_open,
+            errors_503: self.errors_503,
+            errors_429: self.errors_429,
+            timeouts: self.timeouts,
+        }
+    }
+
+    fn to_record(&self, cell: u32) -> CellRecord {
+        CellRecord {
+            cell,
+            n: self.n,
+            successes: self.successes,
+            partials: self.partials,
+            compensated: self.compensated,
+            deadline_hits: self.deadline_hits,
+            breaker_opens: self.breaker_opens,
+            experiments_with_open: self.experiments_with_open,
+            rejected: self.rejected,
+            errors_503: self.errors_503,
+            errors_429: self.errors_429,
+            timeouts: self.timeouts,
+            bad_requests: self.bad_requests,
+            latency_ns: self.latency_ns,
+            calls: self.calls,
+            retries: self.retries,
+            latency_buckets: self.latency_sketch.sparse(),
+        }
+    }
+
+    fn from_record(r: &CellRecord, path: &Path) -> Result<CellAggregate> {
+        let mut sketch = LogSketch::new();
+        for &(i, c) in &r.latency_buckets {
+            if !sketch.add_bucket(i as usize, c) {
+                return Err(Error::Invalid {
+                    path: path.to_path_buf(),
+                    field: format!("cells[{}].latency_buckets", r.cell),
+                    message: format!("bucket {i} out of range"),
+                });
+            }
+        }
+        if sketch.count() != r.n || r.latency_ns.n != r.n {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                field: format!("cells[{}]", r.cell),
+                message: "counts disagree (corrupted file?)".into(),
+            });
+        }
+        Ok(CellAggregate {
+            n: r.n,
+            successes: r.successes,
+            partials: r.partials,
+            compensated: r.compensated,
+            deadline_hits: r.deadline_hits,
+            breaker_opens: r.breaker_opens,
+            experiments_with_open: r.experiments_with_open,
+            rejected: r.rejected,
+            errors_503: r.errors_503,
+            errors_429: r.errors_429,
+            timeouts: r.timeouts,
+            bad_requests: r.bad_requests,
+            latency_ns: r.latency_ns,
+            calls: r.calls,
+            retries: r.retries,
+            latency_sketch: sketch,
+        })
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// The statistics of one cell, as written to `summary.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellSummary {
+    /// Failure rate in parts per million.
+    pub rate_ppm: u32,
+    /// The variant.
+    pub variant: Variant,
+    /// Experiments.
+    pub n: u64,
+    /// Successful workflows.
+    pub successes: u64,
+    /// successes / n.
+    pub success_rate: f64,
+    /// Wilson 95 % interval of the success rate.
+    pub success_ci: Interval,
+    /// Half-done workflows.
+    pub partials: u64,
+    /// partials / n.
+    pub partial_rate: f64,
+    /// Compensated workflows.
+    pub compensated: u64,
+    /// Workflows that hit the deadline.
+    pub deadline_hits: u64,
+    /// Mean latency.
+    pub latency_mean_ms: f64,
+    /// Standard deviation of the latency.
+    pub latency_sd_ms: f64,
+    /// Student-t 95 % interval of the mean latency.
+    pub latency_mean_ci_ms: Interval,
+    /// Median latency (sketch, relative error <= 1/256).
+    pub latency_p50_ms: f64,
+    /// 95th percentile latency (sketch).
+    pub latency_p95_ms: f64,
+    /// 99th percentile latency (sketch).
+    pub latency_p99_ms: f64,
+    /// Largest latency (exact).
+    pub latency_max_ms: f64,
+    /// Mean calls per experiment.
+    pub calls_mean: f64,
+    /// Mean retries per experiment.
+    pub retries_mean: f64,
+    /// Calls rejected by an open breaker.
+    pub rejected: u64,
+    /// Breaker openings.
+    pub breaker_opens: u64,
+    /// Experiments in which the breaker opened.
+    pub experiments_with_open: u64,
+    /// 503 answers.
+    pub errors_503: u64,
+    /// 429 answers.
+    pub errors_429: u64,
+    /// Timeouts.
+    pub timeouts: u64,
+}
+
+impl CellSummary {
+    /// The `summary.csv` row (fields as in [`SUMMARY_HEADER`]), with a
+    /// trailing newline. Floats have six decimals.
+    pub fn csv_row(&self) -> String {
+        let f = |x: f64| format!("{x:.6}");
+        let fields = [
+            format_rate(self.rate_ppm),
+            self.variant.name().to_string(),
+            self.n.to_string(),
+            self.successes.to_string(),
+            f(self.success_rate),
+            f(self.success_ci.low),
+            f(self.success_ci.high),
+            self.partials.to_string(),
+            f(self.partial_rate),
+            self.compensated.to_string(),
+            self.deadline_hits.to_string(),
+            f(self.latency_mean_ms),
+            f(self.latency_sd_ms),
+            f(self.latency_mean_ci_ms.low),
+            f(self.latency_mean_ci_ms.high),
+            f(self.latency_p50_ms),
+            f(self.latency_p95_ms),
+            f(self.latency_p99_ms),
+            f(self.latency_max_ms),
+            f(self.calls_mean),
+            f(self.retries_mean),
+            self.rejected.to_string(),
+            self.breaker_opens.to_string(),
+            self.experiments_with_open.to_string(),
+            self.errors_503.to_string(),
+            self.errors_429.to_string(),
+            self.timeouts.to_string(),
+        ];
+        let mut line = String::new();
+        for (i, x) in fields.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            push_field(&mut line, x);
+        }
+        line.push('\n');
+        line
+    }
+}
+
+/// The command parameters every shard of one sweep shares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepParams {
+    /// Root seed.
+    pub seed: u64,
+    /// Experiments per cell.
+    pub n: u64,
+    /// Failure rates, parts per million, ascending.
+    pub rates_ppm: Vec<u32>,
+    /// Variants, in output order.
+    pub variants: Vec<Variant>,
+    /// [`ApiModel::fingerprint`](super::agent::ApiModel::fingerprint) in hex.
+    pub model_fingerprint: String,
+}
+
+impl SweepParams {
+    /// Number of cells.
+    pub fn cells(&self) -> u64 {
+        self.rates_ppm.len() as u64 * self.variants.len() as u64
+    }
+
+    /// Total experiments of the whole sweep.
+    pub fn total(&self) -> u64 {
+        self.cells() * self.n
+    }
+
+    /// `(rate_index, rate_ppm, variant)` of a cell.
+    pub fn cell(&self, cell: u64) -> (u64, u32, Variant) {
+        let v = self.variants.len() as u64;
+        let r = cell / v;
+        (
+            r,
+            self.rates_ppm[r as usize],
+            self.variants[(cell % v) as usize],
+        )
+    }
+}
+
+/// A cell's aggregate as stored in `shard.ron`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellRecord {
+    /// The cell number.
+    pub cell: u32,
+    /// See [`CellAggregate`].
+    pub n: u64,
+    /// See [`CellAggregate`].
+    pub successes: u64,
+    /// See [`CellAggregate`].
+    pub partials: u64,
+    /// See [`CellAggregate`].
+    pub compensated: u64,
+    /// See [`CellAggregate`].
+    pub deadline_hits: u64,
+    /// See [`CellAggregate`].
+    pub breaker_opens: u64,
+    /// See [`CellAggregate`].
+    pub experiments_with_open: u64,
+    /// See [`CellAggregate`].
+    pub rejected: u64,
+    /// See [`CellAggregate`].
+    pub errors_503: u64,
+    /// See [`CellAggregate`].
+    pub errors_429: u64,
+    /// See [`CellAggregate`].
+    pub timeouts: u64,
+    /// See [`CellAggregate`].
+    pub bad_requests: u64,
+    /// See [`CellAggregate`].
+    pub latency_ns: IntMoments,
+    /// See [`CellAggregate`].
+    pub calls: IntMoments,
+    /// See [`CellAggregate`].
+    pub retries: IntMoments,
+    /// Non-empty sketch buckets `(index, count)`.
+    pub latency_buckets: Vec<(u32, u64)>,
+}
+
+/// The content of `shard.ron`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardMeta {
+    /// [`SHARD_FORMAT`].
+    pub format: u32,
+    /// The command parameters.
+    pub params: SweepParams,
+    /// This shard's number, 1-based.
+    pub shard: u32,
+    /// The number of shards.
+    pub shards: u32,
+    /// First global experiment index of this shard.
+    pub range_start: u64,
+    /// One past the last global experiment index.
+    pub range_end: u64,
+    /// Size of `experiments.csv` in bytes.
+    pub experiments_bytes: u64,
+    /// FNV-1a of `experiments.csv`, 16 hex digits.
+    pub experiments_fnv: String,
+    /// Aggregates of the cells this shard touched, by cell number.
+    pub cells: Vec<CellRecord>,
+}
+
+impl ShardMeta {
+    /// Read and parse `dir/shard.ron`.
+    pub fn read(dir: &Path) -> Result<ShardMeta> {
+        let path = dir.join(SHARD_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Usage {
+                    flag: dir.display().to_string(),
+                    message: format!(
+                        "not a complete sweep output (no {SHARD_FILE}): missing, still running or interrupted"
+                    ),
+                });
+            }
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let meta: ShardMeta = ron::from_str(&text).map_err(|e| Error::Syntax {
+            path: path.clone(),
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+        if meta.format != SHARD_FORMAT {
+            return Err(Error::Invalid {
+                path,
+                field: "format".into(),
+                message: format!("{} is not the supported format {SHARD_FORMAT}", meta.format),
+            });
+        }
+        Ok(meta)
+    }
+}
+
+/// Write `summary.csv` for `cells` (cell number, aggregate), in cell order.
+pub fn write_summary(
+    dir: &Path,
+    params: &SweepParams,
+    cells: &[(u32, CellAggregate)],
+) -> Result<()> {
+    let mut sink = CsvSink::create(dir.join(SUMMARY_FILE))?;
+    sink.write_raw(SUMMARY_HEADER.as_bytes())?;
+    for (cell, agg) in cells {
+        let (_, rate_ppm, variant) = params.cell(*cell as u64);
+        sink.write_raw(agg.summarize(rate_ppm, variant).csv_row().as_bytes())?;
+    }
+    sink.finish()?;
+    Ok(())
+}
+
+/// Write `shard.ron` atomically (temporary file, then rename): the marker
+/// that the directory is complete.
+pub fn write_shard_meta(dir: &Path, meta: &ShardMeta) -> Result<()> {
+    let text =
+        ron::ser::to_string_pretty(meta, ron::ser::PrettyConfig::default().compact_arrays(true))
+            .map_err(|e| Error::Check(format!("serializing {SHARD_FILE}: {e}")))?;
+    let tmp = dir.join(format!("{SHARD_FILE}.tmp"));
+    let path = dir.join(SHARD_FILE);
+    fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    Ok(())
+}
+
+/// Build the metadata of a directory from its parts.
+pub fn shard_meta(
+    params: &SweepParams,
+    shard: Shard,
+    range: (u64, u64),
+    experiments: (u64, u64),
+    cells: &[(u32, CellAggregate)],
+) -> ShardMeta {
+    ShardMeta {
+        format: SHARD_FORMAT,
+        params: params.clone(),
+        shard: shard.index,
+        shards: shard.count,
+        range_start: range.0,
+        range_end: range.1,
+        experiments_bytes: experiments.0,
+        experiments_fnv: format!("{:016x}", experiments.1),
+        cells: cells.iter().map(|(c, a)| a.to_record(*c)).collect(),
+    }
+}
+
+/// Refuse to overwrite a complete output directory unless `force`; with
+/// `force`, remove its completion marker first. Creates the directory.
+pub fn prepare_out_dir(out: &Path, force: bool, flag: &str) -> Result<()> {
+    let marker = out.join(SHARD_FILE);
+    if marker.exists() {
+        if !force {
+            return Err(Error::Usage {
+                flag: flag.into(),
+                message: format!(
+                    "{} already holds a complete sweep ({SHARD_FILE}); pass --force to overwrite it",
+                    out.display()
+                ),
+            });
+        }
+        fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+    }
+    fs::create_dir_all(out).map_err(|e| Error::io(out, e))
+}
+
+/// What a merge produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeReport {
+    /// Shards merged.
+    pub shards: u32,
+    /// Experiments in the merged output.
+    pub experiments: u64,
+    /// Cells in the merged summary.
+    pub cells: u64,
+}
+
+/// Merge the shard directories `inputs` (any order) into `out`, giving the
+/// files an unsharded run with the same parameters writes.
+///
+/// Refuses, with a message naming the directory or shard, before writing
+/// anything: an input without `shard.ron`, shards of different sweeps
+/// (seed, n, rates, variants, model, shard count), a shard given twice, a
+/// missing shard, ranges that do not match `K/N`, or an `experiments.csv`
+/// whose size differs from its metadata. A checksum mismatch found while
+/// copying removes the partial output and is reported.
+pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport> {
+    if inputs.is_empty() {
+        return Err(Error::Usage {
+            flag: "DIR".into(),
+            message: "no shard directory given".into(),
+        });
+    }
+    let mut metas = Vec::with_capacity(inputs.len());
+    for dir in inputs {
+        metas.push((dir.clone(), ShardMeta::read(dir)?));
+    }
+    let (first_dir, first) = (&metas[0].0, &metas[0].1);
+    let params = first.params.clone();
+    let count = first.shards;
+    for (dir, m) in &metas[1..] {
+        if let Some(diff) = params_difference(&params, &m.params) {
+            return Err(Error::Usage {
+                flag: dir.display().to_string(),
+                message: format!(
+                    "foreign shard: its {diff} differs from that of {}",
+                    first_dir.display()
+                ),
+            });
+        }
+        if m.shards != count {
+            return Err(Error::Usage {
+                flag: dir.display().to_string(),
+                message: format!(
+                    "foreign shard: it is one of {} shards, {} is one of {count}",
+                    m.shards,
+                    first_dir.display()
+                ),
+            });
+        }
+    }
+    let mut by_index: Vec<Option<usize>> = vec![None; count as usize];
+    for (i, (dir, m)) in metas.iter().enumerate() {
+        let k = m.shard;
+        if k == 0 || k > count {
+            return Err(Error::Usage {
+                flag: dir.display().to_string(),
+                message: format!("shard {k}/{count} is out of range"),
+            });
+        }
+        if let Some(j) = by_index[k as usize - 1] {
+            return Err(Error::Usage {
+                flag: dir.display().to_string(),
+                message: format!(
+                    "duplicate shard: {k}/{count} is also given as {}",
+                    metas[j].0.display()
+                ),
+            });
+        }
+        by_index[k as usize - 1] = Some(i);
+        let shard = Shard { index: k, count };
+        let expect = shard.range(params.total());
+        if (m.range_start, m.range_end) != expect {
+            return Err(Error::Usage {
+                flag: dir.display().to_string(),
+                message: format!(
+                    "shard {k}/{count} covers experiments {}..{}, expected {}..{}",
+                    m.range_start, m.range_end, expect.0, expect.1
+                ),
+            });
+        }
+        let csv = dir.join(EXPERIMENTS_FILE);
+        let len = fs::metadata(&csv).map_err(|e| Error::io(&csv, e))?.len();
+        if len != m.experiments_bytes {
+            return Err(Error::Usage {
+                flag: csv.display().to_string(),
+                message: format!(
+                    "{len} bytes but {SHARD_FILE} says {}: truncated or modified",
+                    m.experiments_bytes
+                ),
+            });
+        }
+    }
+    let missing: Vec<String> = by_index
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_none())
+        .map(|(k, _)| format!("{}/{count}", k + 1))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage {
+            flag: "DIR".into(),
+            message: format!("missing shard(s) {}", missing.join(", ")),
+        });
+    }
+    let out_canon = out.canonicalize().ok();
+    for dir in inputs {
+        if out_canon.is_some() && dir.canonicalize().ok() == out_canon {
+            return Err(Error::Usage {
+                flag: "--out".into(),
+                message: format!("{} is also an input", dir.display()),
+            });
+        }
+    }
+    // Parse all aggregates before writing anything.
+    let mut cells: Vec<Option<CellAggregate>> = vec![None; params.cells() as usize];
+    for slot in &by_index {
+        let (dir, m) = &metas[slot.expect("checked")];
+        for r in &m.cells {
+            let agg = CellAggregate::from_record(r, &dir.join(SHARD_FILE))?;
+            match cells.get_mut(r.cell as usize) {
+                Some(Some(a)) => a.merge(&agg),
+                Some(c @ None) => *c = Some(agg),
+                None => {
+                    return Err(Error::Invalid {
+                        path: dir.join(SHARD_FILE),
+                        field: "cells".into(),
+                        message: format!("cell {} out of range", r.cell),
+                    });
+                }
+            }
+        }
+    }
+    prepare_out_dir(out, force, "--out")?;
+    let result = copy_experiments(&metas, &by_index, out);
+    let (bytes, fnv) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = fs::remove_file(out.join(EXPERIMENTS_FILE));
+            return Err(e);
+        }
+    };
+    let cells: Vec<(u32, CellAggregate)> = cells
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.map(|a| (i as u32, a)))
+        .collect();
+    let experiments = cells.iter().map(|(_, a)| a.n).sum();
+    write_summary(out, &params, &cells)?;
+    let meta = shard_meta(
+        &params,
+        Shard::WHOLE,
+        (0, params.total()),
+        (bytes, fnv),
+        &cells,
+    );
+    write_shard_meta(out, &meta)?;
+    Ok(MergeReport {
+        shards: count,
+        experiments,
+        cells: cells.len() as u64,
+    })
+}
+
+fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
+    if a.seed != b.seed {
+        return Some(format!("seed ({} vs {})", b.seed, a.seed));
+    }
+    if a.n != b.n {
+        return Some(format!("n ({} vs {})", b.n, a.n));
+    }
+    if a.rates_ppm != b.rates_ppm {
+        return Some("rates".into());
+    }
+    if a.variants != b.variants {
+        return Some("variants".into());
+    }
+    if a.model_fingerprint != b.model_fingerprint {
+        return Some("model or playbook (fingerprint)".into());
+    }
+    None
+}
+
+fn copy_experiments(
+    metas: &[(PathBuf, ShardMeta)],
+    by_index: &[Option<usize>],
+    out: &Path,
+) -> Result<(u64, u64)> {
+    let mut sink = CsvSink::create(out.join(EXPERIMENTS_FILE))?;
+    sink.write_raw(EXPERIMENTS_HEADER.as_bytes())?;
+    let mut buf = vec![0u8; 1 << 20];
+    for slot in by_index {
+        let (dir, m) = &metas[slot.expect("checked")];
+        let path = dir.join(EXPERIMENTS_FILE);
+        let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut header = String::new();
+        reader
+            .read_line(&mut header)
+            .map_err(|e| Error::io(&path, e))?;
+        if header != EXPERIMENTS_HEADER {
+            return Err(Error::Usage {
+                flag: path.display().to_string(),
+                message: "unexpected header: not a chaosim sweep file".into(),
+            });
+        }
+        let mut fnv = Fnv64::new();
+        fnv.update(header.as_bytes());
+        loop {
+            let got = reader.read(&mut buf).map_err(|e| Error::io(&path, e))?;
+            if got == 0 {
+                break;
+            }
+            fnv.update(&buf[..got]);
+            sink.write_raw(&buf[..got])?;
+        }
+        if format!("{:016x}", fnv.value()) != m.experiments_fnv {
+            return Err(Error::Usage {
+                flag: path.display().to_string(),
+                message: format!("checksum differs from {SHARD_FILE}: modified or corrupted"),
+            });
+        }
+    }
+    let bytes = sink.bytes_written();
+    let fnv = sink.checksum();
+    sink.finish()?;
+    Ok((bytes, fnv))
+}

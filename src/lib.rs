@@ -13,6 +13,7 @@
 //! |---|---|
 //! | [`engine`] | [`SimTime`](engine::SimTime)/[`SimDuration`](engine::SimDuration), the event queue, [`Simulation`](engine::Simulation), [`Ctx`](engine::Ctx), seeded streams, the digest |
 //! | [`model`] | the stack under test as [`Component`](model::Component)s: layers 1-3 and the replicated log |
+//! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an intent routed by [`governance`](model::governance)), embedded defaults, lookup by trigger |
 //! | [`safeguard`] | the safeguard catalogue by name, [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
 //! | [`check`] | observers: recovery measurement, invariants, consistency checks |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
@@ -87,6 +88,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod playbook;
 pub mod safeguard;
 
 pub use error::{Error, Result};

@@ -331,7 +331,11 @@ impl Governance {
 
 /// The delay of a human approval requested at `now`: the hour's median with
 /// a uniform jitter of `approval_jitter_permille` (one draw from `rng`).
-pub fn approval_delay<R: RngDraws>(spec: &GovernanceSpec, now: SimTime, rng: &mut R) -> SimDuration {
+pub fn approval_delay<R: RngDraws>(
+    spec: &GovernanceSpec,
+    now: SimTime,
+    rng: &mut R,
+) -> SimDuration {
     let median = spec.approval_median(now);
     let j = u64::from(spec.approval_jitter_permille.min(1000));
     // factor in [1000 - j, 1000 + j] permille, uniform over integers.

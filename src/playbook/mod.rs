@@ -123,12 +123,11 @@ impl Playbook {
             column: e.span.start.col,
             message: e.code.to_string(),
         })?;
-        pb.validate()
-            .map_err(|(field, message)| Error::Invalid {
-                path: path.to_path_buf(),
-                field,
-                message,
-            })?;
+        pb.validate().map_err(|(field, message)| Error::Invalid {
+            path: path.to_path_buf(),
+            field,
+            message,
+        })?;
         Ok(pb)
     }
 
@@ -206,7 +205,8 @@ impl PlaybookSet {
         for (file, text) in EMBEDDED {
             let path = PathBuf::from(format!("<embedded>/playbooks/{file}"));
             let pb = Playbook::from_ron(text, &path).expect("embedded playbook is valid");
-            set.insert(pb, &path).expect("embedded playbook names are unique");
+            set.insert(pb, &path)
+                .expect("embedded playbook names are unique");
         }
         set
     }
@@ -238,7 +238,10 @@ impl PlaybookSet {
             return Err(Error::Invalid {
                 path: path.to_path_buf(),
                 field: "name".into(),
-                message: format!("duplicate playbook name '{}' (names must be unique)", pb.name),
+                message: format!(
+                    "duplicate playbook name '{}' (names must be unique)",
+                    pb.name
+                ),
             });
         }
         self.by_name.insert(pb.name.clone(), pb);
@@ -289,8 +292,8 @@ mod tests {
     #[test]
     fn syntax_errors_are_located_and_bad_values_name_the_field() {
         let p = Path::new("x.ron");
-        let err = Playbook::from_ron("Playbook(\n  name: \"a\",\n  trigger: Nope,\n)", p)
-            .unwrap_err();
+        let err =
+            Playbook::from_ron("Playbook(\n  name: \"a\",\n  trigger: Nope,\n)", p).unwrap_err();
         match err {
             Error::Syntax { line, .. } => assert_eq!(line, 3),
             other => panic!("{other}"),

@@ -116,7 +116,9 @@ impl Api {
         };
         self.backlog_milli += accepted;
         if server_up {
-            self.backlog_milli = self.backlog_milli.saturating_sub(per_tick(self.capacity_rps));
+            self.backlog_milli = self
+                .backlog_milli
+                .saturating_sub(per_tick(self.capacity_rps));
         }
         self.offered[self.cursor] = legit;
         self.succeeded[self.cursor] = legit_ok;
@@ -131,11 +133,7 @@ impl Api {
     pub fn success_permille(&self) -> u16 {
         let o: u64 = self.offered[..self.window].iter().sum();
         let s: u64 = self.succeeded[..self.window].iter().sum();
-        if o == 0 {
-            1000
-        } else {
-            (s * 1000 / o) as u16
-        }
+        (s * 1000).checked_div(o).map_or(1000, |v| v as u16)
     }
 
     /// Current queueing delay, ms.

@@ -127,7 +127,8 @@ impl Bus {
             self.dropped_milli += 1000;
             return None;
         }
-        let wait_ns = (self.backlog_milli as u128 * NS_PER_S / 1000 / self.capacity() as u128) as u64;
+        let wait_ns =
+            (self.backlog_milli as u128 * NS_PER_S / 1000 / self.capacity() as u128) as u64;
         self.backlog_milli += 1000;
         Some(SimDuration::from_nanos(wait_ns + self.base_latency_ns))
     }

@@ -610,7 +610,12 @@ impl Layer1 {
     /// # Panics
     /// If the spec's playbook bindings name no embedded playbook (rejected
     /// by `validate`).
-    pub fn new(spec: &Layer1Spec, deployed: SafeguardSet, seed: SeedPath, start: SimTime) -> Layer1 {
+    pub fn new(
+        spec: &Layer1Spec,
+        deployed: SafeguardSet,
+        seed: SeedPath,
+        start: SimTime,
+    ) -> Layer1 {
         Layer1::with_playbooks(spec, deployed, seed, start, &PlaybookSet::embedded())
             .expect("spec validated against the embedded playbooks")
     }
@@ -638,13 +643,16 @@ impl Layer1 {
             playbooks.push(pb.clone());
         }
         let n = spec.kernels.len();
-        let flood_topic = spec.bus.topics.iter().find(|t| t.topic == spec.bus.flood_topic);
+        let flood_topic = spec
+            .bus
+            .topics
+            .iter()
+            .find(|t| t.topic == spec.bus.flood_topic);
         let flood_violates = spec
             .kernels
             .iter()
             .map(|k| {
-                !flood_topic
-                    .is_some_and(|t| t.publishers.iter().any(|p| p == "*" || *p == k.name))
+                !flood_topic.is_some_and(|t| t.publishers.iter().any(|p| p == "*" || *p == k.name))
             })
             .collect();
         let kernels = vec![
@@ -914,7 +922,10 @@ bus_latency_ms,api_success_permille\n";
     fn memory_used_kib(&self) -> u64 {
         let mut m = 0;
         for (i, k) in self.kernels.iter().enumerate() {
-            if matches!(k.process, Process::Booting | Process::Running | Process::Paused) {
+            if matches!(
+                k.process,
+                Process::Booting | Process::Running | Process::Paused
+            ) {
                 m += u64::from(self.spec.kernels[i].memory_mib) * KIB_PER_MIB + k.leaked_kib;
             }
         }
@@ -924,7 +935,9 @@ bus_latency_ms,api_success_permille\n";
     fn network_demand_mbps(&self) -> u64 {
         let mut d = self.spec.resources.network_base_mbps;
         for k in &self.kernels {
-            d += k.net_cap_mbps.map_or(k.net_hog_mbps, |c| k.net_hog_mbps.min(c));
+            d += k
+                .net_cap_mbps
+                .map_or(k.net_hog_mbps, |c| k.net_hog_mbps.min(c));
         }
         d
     }
@@ -955,7 +968,8 @@ bus_latency_ms,api_success_permille\n";
             }
         }
         let r = &self.spec.resources;
-        let permille = |used: u64, cap: u64| (used.saturating_mul(1000) / cap.max(1)).min(1000) as u16;
+        let permille =
+            |used: u64, cap: u64| (used.saturating_mul(1000) / cap.max(1)).min(1000) as u16;
         Layer1Probe {
             kernels_running: running,
             kernels_total: self.kernels.len() as u16,
@@ -983,7 +997,10 @@ bus_latency_ms,api_success_permille\n";
         }
         self.recompute_cpu(ctx);
         let s = &self.spec;
-        ctx.schedule_in(SimDuration::from_nanos(s.api.tick_ns), Layer1Event::ApiTick.into());
+        ctx.schedule_in(
+            SimDuration::from_nanos(s.api.tick_ns),
+            Layer1Event::ApiTick.into(),
+        );
         ctx.schedule_in(
             SimDuration::from_nanos(s.resources.tick_ns),
             Layer1Event::ResourceTick.into(),
@@ -1224,9 +1241,13 @@ bus_latency_ms,api_success_permille\n";
 
     fn cancel_timers<E: From<Layer1Event>>(&mut self, k: usize, ctx: &mut Ctx<'_, E>) {
         let kern = &mut self.kernels[k];
-        for key in [kern.hb_key.take(), kern.boot_key.take(), kern.deadline_key.take()]
-            .into_iter()
-            .flatten()
+        for key in [
+            kern.hb_key.take(),
+            kern.boot_key.take(),
+            kern.deadline_key.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             ctx.cancel(key);
         }
@@ -1241,7 +1262,10 @@ bus_latency_ms,api_success_permille\n";
         }
         self.kernels[k].process = Process::Dead;
         let kern = &mut self.kernels[k];
-        for key in [kern.hb_key.take(), kern.boot_key.take()].into_iter().flatten() {
+        for key in [kern.hb_key.take(), kern.boot_key.take()]
+            .into_iter()
+            .flatten()
+        {
             ctx.cancel(key);
         }
         if self.on(Safeguard::KernelWatchdog) {
@@ -1345,7 +1369,10 @@ bus_latency_ms,api_success_permille\n";
                 ctx.reschedule_at(key, k.hb_due);
             }
             if let Some(key) = k.boot_key {
-                let rem = k.boot_due.saturating_duration_since(now).mul_ratio(new, old);
+                let rem = k
+                    .boot_due
+                    .saturating_duration_since(now)
+                    .mul_ratio(new, old);
                 k.boot_due = now + rem;
                 ctx.reschedule_at(key, k.boot_due);
             }
@@ -1593,7 +1620,9 @@ bus_latency_ms,api_success_permille\n";
             self.pb_aborted[e.pb as usize] += 1;
         }
         match e.pb {
-            PB_KERNEL | PB_CRIT_ESCALATE => self.kernels[e.target as usize].recovery_pending = false,
+            PB_KERNEL | PB_CRIT_ESCALATE => {
+                self.kernels[e.target as usize].recovery_pending = false
+            }
             PB_EMERGENCY => {
                 let k = &mut self.kernels[e.target as usize];
                 k.recovery_pending = false;
@@ -1629,7 +1658,9 @@ bus_latency_ms,api_success_permille\n";
     // ---- periodic checks ----------------------------------------------------
 
     fn account_resources(&mut self, now: SimTime) {
-        let dt = now.saturating_duration_since(self.last_resource_tick).as_nanos() as u128;
+        let dt = now
+            .saturating_duration_since(self.last_resource_tick)
+            .as_nanos() as u128;
         self.last_resource_tick = now;
         if dt == 0 {
             return;
@@ -1637,7 +1668,10 @@ bus_latency_ms,api_success_permille\n";
         let cap_kib = self.spec.resources.disk_mib * KIB_PER_MIB;
         for k in &mut self.kernels {
             if k.leak_mib_per_s > 0
-                && matches!(k.process, Process::Running | Process::Paused | Process::Booting)
+                && matches!(
+                    k.process,
+                    Process::Running | Process::Paused | Process::Booting
+                )
             {
                 k.leaked_kib += (k.leak_mib_per_s as u128 * 1024 * dt / 1_000_000_000) as u64;
             }
@@ -1687,7 +1721,12 @@ bus_latency_ms,api_success_permille\n";
     fn pressure_monitor<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
         let now = ctx.now();
         let p = self.probe(now);
-        let util = [p.cpu_permille, p.memory_permille, p.disk_permille, p.network_permille];
+        let util = [
+            p.cpu_permille,
+            p.memory_permille,
+            p.disk_permille,
+            p.network_permille,
+        ];
         let max = self.spec.safeguards.pressure_utilisation_permille_max;
         for res in [RES_CPU, RES_MEM, RES_DISK, RES_NET] {
             let i = usize::from(res);
@@ -1763,7 +1802,8 @@ bus_latency_ms,api_success_permille\n";
             {
                 continue;
             }
-            self.log.fire(Safeguard::CriticalKernelHeartbeatTrigger, now);
+            self.log
+                .fire(Safeguard::CriticalKernelHeartbeatTrigger, now);
             self.stats.critical_detections += 1;
             self.kernels[k].status = Status::Unresponsive;
             if let Some(key) = self.kernels[k].deadline_key.take() {
@@ -1980,7 +2020,11 @@ impl Component for Layer1 {
             }
             SnapshotTake => {
                 let kept = self.spec.safeguards.snapshots_kept.min(8);
-                let mask = if kept >= 8 { 0xFF } else { (1u16 << kept) as u8 - 1 };
+                let mask = if kept >= 8 {
+                    0xFF
+                } else {
+                    (1u16 << kept) as u8 - 1
+                };
                 self.snap_corrupt_mask = (self.snap_corrupt_mask << 1) & mask;
                 ctx.schedule_in(
                     SimDuration::from_nanos(self.spec.safeguards.snapshot_interval_ns),

@@ -272,17 +272,41 @@ impl Default for Layer1Spec {
             K("self_healing", SEC, 800 * MS, false, 200, 512, false),
             K("coding_agent", SEC, 900 * MS, false, 400, 1024, false),
             K("clarity_framework", SEC, 600 * MS, false, 150, 512, false),
-            K("verification_framework", SEC, 700 * MS, false, 200, 512, false),
+            K(
+                "verification_framework",
+                SEC,
+                700 * MS,
+                false,
+                200,
+                512,
+                false,
+            ),
             K("secret_manager", SEC, 500 * MS, false, 100, 256, false),
             K("governance", SEC, 1_000 * MS, true, 200, 512, false),
-            K("infrastructure_manager", SEC, 800 * MS, false, 200, 512, false),
+            K(
+                "infrastructure_manager",
+                SEC,
+                800 * MS,
+                false,
+                200,
+                512,
+                false,
+            ),
             K("memory_fusion", SEC, 1_500 * MS, false, 300, 2048, true),
             K("librarian", SEC, 700 * MS, false, 150, 1024, true),
             K("sandbox", SEC, 900 * MS, false, 300, 1024, false),
             K("agentic_spine", SEC, 800 * MS, false, 250, 512, false),
             K("voice_conversation", SEC, 600 * MS, false, 200, 512, false),
             K("meta_loop", SEC, 600 * MS, false, 150, 256, false),
-            K("learning_integration", SEC, 700 * MS, false, 200, 512, false),
+            K(
+                "learning_integration",
+                SEC,
+                700 * MS,
+                false,
+                200,
+                512,
+                false,
+            ),
             K("health_monitor", SEC, 400 * MS, false, 100, 256, false),
             K("trigger_mesh", SEC, 700 * MS, false, 250, 512, false),
             K("scheduler", SEC, 800 * MS, true, 200, 512, false),
@@ -471,7 +495,12 @@ impl Layer1Spec {
                     k.name
                 ));
             }
-            range(&f("heartbeat_interval_ns"), k.heartbeat_interval_ns, MS, HOUR)?;
+            range(
+                &f("heartbeat_interval_ns"),
+                k.heartbeat_interval_ns,
+                MS,
+                HOUR,
+            )?;
             range(&f("boot_ns"), k.boot_ns, 0, HOUR)?;
             range(&f("cpu_millicores"), k.cpu_millicores.into(), 0, 1_000_000)?;
             range(&f("memory_mib"), k.memory_mib.into(), 0, 1 << 24)?;
@@ -498,8 +527,18 @@ impl Layer1Spec {
             cp.restart_backoff_initial_ns,
             24 * HOUR,
         )?;
-        range("control_plane.restarts_max", cp.restarts_max.into(), 0, 1000)?;
-        range("control_plane.restart_window_ns", cp.restart_window_ns, 0, 24 * HOUR)?;
+        range(
+            "control_plane.restarts_max",
+            cp.restarts_max.into(),
+            0,
+            1000,
+        )?;
+        range(
+            "control_plane.restart_window_ns",
+            cp.restart_window_ns,
+            0,
+            24 * HOUR,
+        )?;
         range("control_plane.exit_detect_ns", cp.exit_detect_ns, 0, HOUR)?;
         range(
             "control_plane.critical_check_interval_ns",
@@ -507,9 +546,19 @@ impl Layer1Spec {
             MS,
             HOUR,
         )?;
-        range("control_plane.critical_silence_ns", cp.critical_silence_ns, MS, HOUR)?;
+        range(
+            "control_plane.critical_silence_ns",
+            cp.critical_silence_ns,
+            MS,
+            HOUR,
+        )?;
         let b = &self.bus;
-        range("bus.capacity_msgs_per_s", b.capacity_msgs_per_s, 1, 1_000_000_000)?;
+        range(
+            "bus.capacity_msgs_per_s",
+            b.capacity_msgs_per_s,
+            1,
+            1_000_000_000,
+        )?;
         range(
             "bus.background_msgs_per_s",
             b.background_msgs_per_s,
@@ -534,12 +583,27 @@ impl Layer1Spec {
             ));
         }
         let r = &self.resources;
-        range("resources.cpu_millicores", r.cpu_millicores.into(), 1, 100_000_000)?;
+        range(
+            "resources.cpu_millicores",
+            r.cpu_millicores.into(),
+            1,
+            100_000_000,
+        )?;
         range("resources.memory_mib", r.memory_mib, 1, 1 << 40)?;
         range("resources.disk_mib", r.disk_mib, 1, 1 << 40)?;
-        range("resources.disk_used_base_mib", r.disk_used_base_mib, 0, r.disk_mib)?;
+        range(
+            "resources.disk_used_base_mib",
+            r.disk_used_base_mib,
+            0,
+            r.disk_mib,
+        )?;
         range("resources.network_mbps", r.network_mbps, 1, 1 << 40)?;
-        range("resources.network_base_mbps", r.network_base_mbps, 0, r.network_mbps)?;
+        range(
+            "resources.network_base_mbps",
+            r.network_base_mbps,
+            0,
+            r.network_mbps,
+        )?;
         range("resources.tick_ns", r.tick_ns, MS, HOUR)?;
         let a = &self.api;
         range("api.capacity_rps", a.capacity_rps, 1, 1_000_000_000)?;
@@ -549,14 +613,24 @@ impl Layer1Spec {
         range("api.tick_ns", a.tick_ns, MS, 60 * SEC)?;
         range("api.window_ticks", a.window_ticks.into(), 1, 64)?;
         let s = &self.safeguards;
-        range("safeguards.acl_check_interval_ns", s.acl_check_interval_ns, MS, HOUR)?;
+        range(
+            "safeguards.acl_check_interval_ns",
+            s.acl_check_interval_ns,
+            MS,
+            HOUR,
+        )?;
         range(
             "safeguards.acl_violations_per_s_max",
             s.acl_violations_per_s_max,
             0,
             1_000_000_000,
         )?;
-        range("safeguards.acl_quarantine_ns", s.acl_quarantine_ns, 0, 24 * HOUR)?;
+        range(
+            "safeguards.acl_quarantine_ns",
+            s.acl_quarantine_ns,
+            0,
+            24 * HOUR,
+        )?;
         range(
             "safeguards.pressure_utilisation_permille_max",
             s.pressure_utilisation_permille_max.into(),
@@ -587,11 +661,31 @@ impl Layer1Spec {
             0,
             1_000_000_000,
         )?;
-        range("safeguards.rate_limit_burst", s.rate_limit_burst, 0, 1_000_000_000)?;
-        range("safeguards.snapshot_interval_ns", s.snapshot_interval_ns, SEC, 24 * HOUR)?;
+        range(
+            "safeguards.rate_limit_burst",
+            s.rate_limit_burst,
+            0,
+            1_000_000_000,
+        )?;
+        range(
+            "safeguards.snapshot_interval_ns",
+            s.snapshot_interval_ns,
+            SEC,
+            24 * HOUR,
+        )?;
         range("safeguards.snapshots_kept", s.snapshots_kept.into(), 1, 8)?;
-        range("safeguards.cold_boot_extra_ns", s.cold_boot_extra_ns, 0, HOUR)?;
-        range("safeguards.corrupt_crash_after_ns", s.corrupt_crash_after_ns, 0, HOUR)?;
+        range(
+            "safeguards.cold_boot_extra_ns",
+            s.cold_boot_extra_ns,
+            0,
+            HOUR,
+        )?;
+        range(
+            "safeguards.corrupt_crash_after_ns",
+            s.corrupt_crash_after_ns,
+            0,
+            HOUR,
+        )?;
         let e = &self.executor;
         range(
             "executor.restart_concurrency_max",
@@ -650,8 +744,18 @@ impl Layer1Spec {
             0,
             1000,
         )?;
-        range("steady_state.bus_latency_ms_max", st.bus_latency_ms_max, 0, 3_600_000)?;
-        range("steady_state.cpu_permille_max", st.cpu_permille_max.into(), 0, 1000)?;
+        range(
+            "steady_state.bus_latency_ms_max",
+            st.bus_latency_ms_max,
+            0,
+            3_600_000,
+        )?;
+        range(
+            "steady_state.cpu_permille_max",
+            st.cpu_permille_max.into(),
+            0,
+            1000,
+        )?;
         range("dump_interval_ns", self.dump_interval_ns, MS, HOUR)?;
         Ok(())
     }

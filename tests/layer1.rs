@@ -735,3 +735,88 @@ fn playbooks_load_from_a_directory_with_located_errors() {
     assert!(err.contains("b.ron:3:"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn dirt03_disk_fill_blocks_writers_without_the_monitor_and_is_purged_with_it() {
+    let run = |set: SafeguardSet| {
+        experiment(
+            set,
+            noon(),
+            |l| {
+                vec![Layer1Fault::DiskFill {
+                    kernel: l.kernel_index("librarian").unwrap(),
+                    mib_per_s: 2_000,
+                    length_ns: 60_000_000_000,
+                }]
+            },
+            SimDuration::from_secs(90),
+        )
+    };
+    let bad = run(default_set());
+    let p = bad.l1().probe(bad.sim.now());
+    assert_eq!(p.disk_permille, 1000, "{p:?}");
+    // Disk writers (immutable_log, memory_fusion, librarian) stop heartbeating.
+    assert!(
+        bad.l1().stats().watchdog_timeouts > 0,
+        "{:?}",
+        bad.l1().stats()
+    );
+    assert!(!within(&bad, 60.0), "{:?}", bad.recovery());
+    let good = run(default_set().with(Safeguard::ResourcePressureMonitor));
+    let fired = good
+        .fired_after_s(Safeguard::ResourcePressureMonitor)
+        .unwrap();
+    // 90 % of 100,000 MiB from 40,000 at 2,000 MiB/s: 25 s, plus 2 ticks.
+    assert!((25.0..=28.0).contains(&fired), "fired after {fired} s");
+    assert!(good.l1().stats().isolations >= 1);
+    assert_eq!(good.l1().stats().watchdog_timeouts, 0);
+    assert_eq!(good.recovery(), Recovery::NeverViolated);
+}
+
+#[test]
+fn dirt03_network_saturation_slows_the_bus_until_the_hog_is_throttled() {
+    let run = |set: SafeguardSet| {
+        experiment(
+            set,
+            noon(),
+            |l| {
+                vec![Layer1Fault::NetworkSaturation {
+                    kernel: l.kernel_index("voice_conversation").unwrap(),
+                    share_permille: 4_000,
+                    length_ns: 60_000_000_000,
+                }]
+            },
+            SimDuration::from_secs(90),
+        )
+    };
+    let bad = run(default_set());
+    // The bus shrinks to 10,000 x 10/42 = 2,380 msgs/s, under its 3,000
+    // msgs/s offered load: the backlog (and the delivery latency) grows for
+    // as long as the saturation lasts. Heartbeat gaps stay near 1.3 s, so the
+    // watchdog never fires: the bus-latency tolerance is what breaks.
+    let mid = experiment(
+        default_set(),
+        noon(),
+        |l| {
+            vec![Layer1Fault::NetworkSaturation {
+                kernel: l.kernel_index("voice_conversation").unwrap(),
+                share_permille: 4_000,
+                length_ns: 60_000_000_000,
+            }]
+        },
+        SimDuration::from_secs(20),
+    );
+    let p = mid.l1().probe(mid.sim.now());
+    assert_eq!(p.network_permille, 1000);
+    assert!(p.bus_latency_ms > 5_000, "{p:?}");
+    assert_eq!(bad.l1().stats().watchdog_timeouts, 0);
+    assert!(!within(&bad, 60.0), "{:?}", bad.recovery());
+    let good = run(default_set().with(Safeguard::ResourcePressureMonitor));
+    assert!(
+        good.fired_after_s(Safeguard::ResourcePressureMonitor)
+            .unwrap()
+            <= 3.0
+    );
+    assert_eq!(good.l1().stats().kernels_failed, 0);
+    assert!(within(&good, 60.0), "{:?}", good.recovery());
+}

@@ -97,23 +97,6 @@ fn experiment(
     Experiment { sim, t0, tracker }
 }
 
-#[allow(dead_code)]
-fn report(name: &str, e: &Experiment) {
-    let l1 = e.l1();
-    let p = l1.probe(e.sim.now());
-    eprintln!(
-        "{name}: recovery {:?} ({:?}) events {} stats {:?} probe {:?} playbooks {:?} gov {:?} fired {}",
-        e.recovery_s(),
-        e.recovery(),
-        e.sim.events_handled(),
-        l1.stats(),
-        p,
-        l1.playbook_runs(),
-        l1.governance_stats(),
-        l1.safeguards().fired().join(",")
-    );
-}
-
 /// Whether the run met a recovery limit: restored (stably) within it.
 fn within(e: &Experiment, limit_s: f64) -> bool {
     e.recovery_s().is_some_and(|r| r <= limit_s)
@@ -819,4 +802,25 @@ fn dirt03_network_saturation_slows_the_bus_until_the_hog_is_throttled() {
     );
     assert_eq!(good.l1().stats().kernels_failed, 0);
     assert!(within(&good, 60.0), "{:?}", good.recovery());
+}
+
+#[test]
+fn faults_are_validated_against_the_spec() {
+    let spec = Layer1Spec::default();
+    assert!(
+        Layer1Fault::KillKernel { kernel: 19 }
+            .validate(&spec)
+            .is_ok()
+    );
+    let e = Layer1Fault::KillKernel { kernel: 20 }
+        .validate(&spec)
+        .unwrap_err();
+    assert_eq!(e, "kernel: 20 (allowed 0..=19)");
+    let e = Layer1Fault::ApiFlood {
+        rate_per_s: 0,
+        length_ns: 1,
+    }
+    .validate(&spec)
+    .unwrap_err();
+    assert!(e.starts_with("rate_per_s:"), "{e}");
 }

@@ -348,6 +348,80 @@ pub enum Layer1Fault {
     },
 }
 
+impl Layer1Fault {
+    /// Check the fault against `spec`: kernel indices in range, lengths at
+    /// most one day, rates and shares non-zero. The error reads
+    /// `field: message (allowed ...)`.
+    pub fn validate(&self, spec: &Layer1Spec) -> Result<(), String> {
+        const DAY_NS: u64 = 86_400_000_000_000;
+        let n = spec.kernels.len();
+        let kernel = |field: &str, k: u16| {
+            if (k as usize) < n {
+                Ok(())
+            } else {
+                Err(format!("{field}: {k} (allowed 0..={})", n - 1))
+            }
+        };
+        let length = |l: u64| {
+            if l <= DAY_NS {
+                Ok(())
+            } else {
+                Err(format!("length_ns: {l} (allowed 0..={DAY_NS})"))
+            }
+        };
+        let positive = |field: &str, v: u64| {
+            if v > 0 {
+                Ok(())
+            } else {
+                Err(format!("{field}: 0 (allowed >= 1)"))
+            }
+        };
+        match *self {
+            Layer1Fault::KillKernel { kernel: k } => kernel("kernel", k),
+            Layer1Fault::PauseHeartbeat {
+                kernel: k,
+                length_ns,
+            } => kernel("kernel", k).and(length(length_ns)),
+            Layer1Fault::AclFlood {
+                publisher,
+                rate_per_s,
+                length_ns,
+            } => kernel("publisher", publisher)
+                .and(positive("rate_per_s", rate_per_s.into()))
+                .and(length(length_ns)),
+            Layer1Fault::CpuSpike {
+                kernel: k,
+                share_permille,
+                length_ns,
+            }
+            | Layer1Fault::NetworkSaturation {
+                kernel: k,
+                share_permille,
+                length_ns,
+            } => kernel("kernel", k)
+                .and(positive("share_permille", share_permille.into()))
+                .and(length(length_ns)),
+            Layer1Fault::MemoryLeak {
+                kernel: k,
+                mib_per_s,
+                length_ns,
+            }
+            | Layer1Fault::DiskFill {
+                kernel: k,
+                mib_per_s,
+                length_ns,
+            } => kernel("kernel", k)
+                .and(positive("mib_per_s", mib_per_s.into()))
+                .and(length(length_ns)),
+            Layer1Fault::ApiFlood {
+                rate_per_s,
+                length_ns,
+            } => positive("rate_per_s", rate_per_s.into()).and(length(length_ns)),
+            Layer1Fault::CorruptSnapshots { count } => positive("count", count.into()),
+        }
+    }
+}
+
 /// A kernel's state as the model knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelState {
@@ -1029,7 +1103,8 @@ bus_latency_ms,api_success_permille\n";
         }
     }
 
-    /// Inject `fault` now.
+    /// Inject `fault` now. A fault naming a kernel index out of range does
+    /// nothing (check faults with [`Layer1Fault::validate`] when reading them).
     pub fn inject<E: From<Layer1Event>>(&mut self, fault: &Layer1Fault, ctx: &mut Ctx<'_, E>) {
         let now = ctx.now();
         let n = self.kernels.len();
@@ -1941,8 +2016,12 @@ impl Component for Layer1 {
                     return;
                 }
                 kern.last_hb = now;
-                if kern.status == Status::Unresponsive && !kern.emergency {
-                    // Suspicion cleared: the kernel is alive after all.
+                if kern.status == Status::Unresponsive
+                    && !kern.emergency
+                    && kern.process == Process::Running
+                {
+                    // Suspicion cleared: the kernel is alive after all (a
+                    // heartbeat that was in flight when it died does not count).
                     kern.status = Status::Running;
                 }
                 if kern.status == Status::Running {

@@ -25,7 +25,14 @@ fn execution(
     let mut sim =
         Simulation::starting_at(Solo(Layer1::new(spec, deployed, path, start)), path, start);
     sim.with_ctx(|m, ctx| m.0.boot(ctx));
-    sim.run_for(SimDuration::from_secs(10)).unwrap();
+    // Step onto an event at t = 10 s before injecting: after `run_until`,
+    // the queue may already sit at the next event (see tests/layer1.rs).
+    let settle = start + SimDuration::from_secs(10);
+    while let Some(at) = sim.step().unwrap() {
+        if at >= settle {
+            break;
+        }
+    }
     sim.with_ctx(|m, ctx| m.0.inject(&fault, ctx));
     sim.run_for(SimDuration::from_secs(observe_s)).unwrap();
     sim.events_handled()

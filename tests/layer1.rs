@@ -26,6 +26,22 @@ fn default_set() -> SafeguardSet {
     Layer1Spec::default().default_safeguards
 }
 
+/// Handle events up to `t` and stop *on* an event, so that the clock and
+/// the queue agree and faults can be injected with `with_ctx`.
+///
+/// Why not `run_until(t)`: the engine's queue settles on the next pending
+/// event when it peeks, so after `run_until(t)` scheduling anything between
+/// `t` and that next event panics ("event scheduled in the past"). Stepping
+/// ends on an event at or just after `t` (the API tick every 100 ms lands
+/// exactly on `t` for the times used here).
+fn advance_to(sim: &mut Simulation<Solo<Layer1>>, t: SimTime) {
+    while let Some(at) = sim.step().unwrap() {
+        if at >= t {
+            break;
+        }
+    }
+}
+
 struct Experiment {
     sim: Simulation<Solo<Layer1>>,
     /// When the faults were injected.
@@ -73,7 +89,7 @@ fn experiment(
     let l1 = Layer1::new(&spec, deployed, seed, start);
     let mut sim = Simulation::starting_at(Solo(l1), seed, start);
     sim.with_ctx(|m, ctx| m.0.boot(ctx));
-    sim.run_for(SETTLE).unwrap();
+    advance_to(&mut sim, start + SETTLE);
     let t0 = sim.now();
     assert!(
         sim.model().0.probe(t0).healthy(),
@@ -142,7 +158,7 @@ fn same_seed_gives_the_same_digest_and_another_seed_another() {
             noon(),
         );
         sim.with_ctx(|m, ctx| m.0.boot(ctx));
-        sim.run_for(SETTLE).unwrap();
+        advance_to(&mut sim, noon() + SETTLE);
         sim.with_ctx(|m, ctx| {
             let k = m.0.kernel_index("scheduler").unwrap();
             m.0.inject(&Layer1Fault::KillKernel { kernel: k }, ctx);
@@ -395,7 +411,7 @@ fn fit01_api_flood_collapses_success_without_the_rate_limiter() {
         noon(),
     );
     sim.with_ctx(|m, ctx| m.0.boot(ctx));
-    sim.run_for(SETTLE).unwrap();
+    advance_to(&mut sim, noon() + SETTLE);
     sim.with_ctx(|m, ctx| {
         m.0.inject(
             &Layer1Fault::ApiFlood {
@@ -534,11 +550,12 @@ fn a_kernel_over_its_restart_budget_is_failed() {
         noon(),
     );
     sim.with_ctx(|m, ctx| m.0.boot(ctx));
-    sim.run_for(SETTLE).unwrap();
+    advance_to(&mut sim, noon() + SETTLE);
     let k = sim.model().0.kernel_index("librarian").unwrap();
     for round in 0..4 {
         sim.with_ctx(|m, ctx| m.0.inject(&Layer1Fault::KillKernel { kernel: k }, ctx));
-        sim.run_for(SimDuration::from_secs(20)).unwrap();
+        let next = sim.now() + SimDuration::from_secs(20);
+        advance_to(&mut sim, next);
         let l1 = &sim.model().0;
         if round < 3 {
             assert_eq!(l1.kernel_state(k), KernelState::Running, "round {round}");
@@ -823,4 +840,124 @@ fn faults_are_validated_against_the_spec() {
     .validate(&spec)
     .unwrap_err();
     assert!(e.starts_with("rate_per_s:"), "{e}");
+}
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fault() -> impl Strategy<Value = Layer1Fault> {
+        let k = 0u16..20;
+        let len = 0u64..120_000_000_000;
+        prop_oneof![
+            k.clone()
+                .prop_map(|kernel| Layer1Fault::KillKernel { kernel }),
+            (k.clone(), len.clone())
+                .prop_map(|(kernel, length_ns)| Layer1Fault::PauseHeartbeat { kernel, length_ns }),
+            (k.clone(), 1u32..100_000, len.clone()).prop_map(
+                |(publisher, rate_per_s, length_ns)| {
+                    Layer1Fault::AclFlood {
+                        publisher,
+                        rate_per_s,
+                        length_ns,
+                    }
+                }
+            ),
+            (k.clone(), 1u16..8_000, len.clone()).prop_map(
+                |(kernel, share_permille, length_ns)| {
+                    Layer1Fault::CpuSpike {
+                        kernel,
+                        share_permille,
+                        length_ns,
+                    }
+                }
+            ),
+            (k.clone(), 1u32..5_000, len.clone()).prop_map(|(kernel, mib_per_s, length_ns)| {
+                Layer1Fault::MemoryLeak {
+                    kernel,
+                    mib_per_s,
+                    length_ns,
+                }
+            }),
+            (k.clone(), 1u32..5_000, len.clone()).prop_map(|(kernel, mib_per_s, length_ns)| {
+                Layer1Fault::DiskFill {
+                    kernel,
+                    mib_per_s,
+                    length_ns,
+                }
+            }),
+            (k, 1u16..8_000, len.clone()).prop_map(|(kernel, share_permille, length_ns)| {
+                Layer1Fault::NetworkSaturation {
+                    kernel,
+                    share_permille,
+                    length_ns,
+                }
+            }),
+            (1u32..100_000, len).prop_map(|(rate_per_s, length_ns)| Layer1Fault::ApiFlood {
+                rate_per_s,
+                length_ns
+            }),
+            (1u16..20).prop_map(|count| Layer1Fault::CorruptSnapshots { count }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Any valid fault mix under any Layer-1 safeguard set runs without
+        /// panicking, and the probe stays self-consistent.
+        #[test]
+        fn any_fault_mix_runs_and_the_probe_stays_consistent(
+            faults in proptest::collection::vec((0u64..60, fault()), 1..6),
+            bits in 0u32..256,
+            hour in 0u64..24,
+        ) {
+            let spec = Layer1Spec::default();
+            let set: SafeguardSet = [
+                Safeguard::HeartbeatWatchdog,
+                Safeguard::KernelWatchdog,
+                Safeguard::CriticalKernelHeartbeatTrigger,
+                Safeguard::AclViolationMonitor,
+                Safeguard::ResourcePressureMonitor,
+                Safeguard::SnapshotHygieneManager,
+                Safeguard::RateLimiter,
+                Safeguard::EmergencyProtocol,
+            ]
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, s)| s)
+            .collect();
+            let start = SimTime::from_day_time(0, hour, 0, 0).unwrap();
+            let path = SeedPath::root(bits as u64);
+            let mut sim = Simulation::starting_at(
+                Solo(Layer1::new(&spec, set, path, start)),
+                path,
+                start,
+            );
+            sim.with_ctx(|m, ctx| m.0.boot(ctx));
+            advance_to(&mut sim, start + SETTLE);
+            let mut faults = faults;
+            faults.sort_by_key(|(at, _)| *at);
+            for (at_s, f) in &faults {
+                prop_assert!(f.validate(&spec).is_ok());
+                advance_to(&mut sim, start + SETTLE + SimDuration::from_secs(*at_s));
+                sim.with_ctx(|m, ctx| m.0.inject(f, ctx));
+            }
+            for _ in 0..30 {
+                sim.run_for(SimDuration::from_secs(5)).unwrap();
+                let l1 = &sim.model().0;
+                let p = l1.probe(sim.now());
+                prop_assert!(p.kernels_running + p.kernels_failed <= p.kernels_total, "{:?}", p);
+                prop_assert!(p.critical_running <= p.critical_total);
+                prop_assert!(p.api_success_permille <= 1000);
+                prop_assert!(u64::from(p.kernels_failed) == l1.stats().kernels_failed);
+                for k in 0..20 {
+                    prop_assert!(l1.kernel_restarts(k) <= 3 || !set.contains(Safeguard::KernelWatchdog));
+                }
+                // Nothing fires that is not deployed.
+                prop_assert!(l1.safeguards().fired().difference(set).is_empty());
+            }
+        }
+    }
 }

@@ -38,6 +38,19 @@
 //!
 //! Floods and storms are rates (fluid), never one event per message: the
 //! events per simulated second stay about 50 whatever the flood.
+//!
+//! # Safeguards (a safeguard not deployed runs no code at all)
+//!
+//! | safeguard | observes | fires when | does |
+//! |---|---|---|---|
+//! | heartbeat_watchdog | heartbeat arrivals per kernel (a movable deadline) | no arrival for `missed_heartbeats_before_restart` x interval (3 s) | marks the kernel unresponsive; non-critical: `critical_kernel_restart` (tier 1); critical: `critical_kernel_escalation` (tier-0 approval) |
+//! | kernel_watchdog | process exits; restart requests | an exit is noticed (`exit_detect_ns`, 1 s); a restart request beyond `restarts_max` (3) in the window | starts the same recovery as above; applies restart backoff (0, 1 s, 2 s, ...); marks the kernel failed over budget. Absent: no exit detection, restarts immediate and unbounded |
+//! | critical_kernel_heartbeat_trigger | heartbeat silence of critical kernels, every `critical_check_interval_ns` (5 s) | silence >= `critical_silence_ns` (10 s): detection within 15 s | declares the kernel dead; hands it to the emergency protocol (or the escalation path if that is absent) |
+//! | emergency_protocol | the trigger's detections | on each detection | pre-empts generic recoveries of the kernel and runs `emergency_critical_kernel_recovery` (tier 4, no approval), one incident at a time |
+//! | acl_violation_monitor | ACL violations per publisher, every `acl_check_interval_ns` (1 s) | a publisher's violation rate > `acl_violations_per_s_max` (100/s) | `acl_flood_quarantine` (tier 1): the publisher is quarantined at the bus edge for `acl_quarantine_ns` |
+//! | resource_pressure_monitor | CPU, memory, disk, network utilisation every resource tick (1 s) | one over `pressure_utilisation_permille_max` (90 %) for `pressure_sustained_ticks` (2) ticks, with a hog to blame | `resource_pressure_isolation` (tier 3, a 2 s vote): CPU hog capped at 50 % of cores, leaker restarted, disk filler purged, network hog capped at 50 % |
+//! | snapshot_hygiene_manager | snapshots at restore time | the newest snapshot is corrupt | skips corrupt snapshots (restores the newest valid one, or boots cold); absent: restores the corrupt one and the kernel crashes after boot |
+//! | rate_limiter | API requests per client, every API tick (100 ms) | a client exceeds its token bucket (200/s, burst 400) | rejects the excess (429) at the ingress |
 
 pub mod api;
 pub mod bus;

@@ -288,7 +288,9 @@ pub enum Layer1Fault {
         /// Kernel index.
         kernel: u16,
     },
-    /// SIGSTOP a kernel for `length_ns`, then SIGCONT (S01: 5 s).
+    /// SIGSTOP a kernel for `length_ns`, then SIGCONT (S01: 5 s). No
+    /// effect unless the kernel is running; a restart in between makes the
+    /// SIGCONT moot (the new process is not paused).
     PauseHeartbeat {
         /// Kernel index.
         kernel: u16,

@@ -111,7 +111,8 @@ pub struct ResourcesSpec {
     pub tick_ns: u64,
 }
 
-/// The API ingress (served by the `api_server` kernel).
+/// The API ingress, served by the kernel named `api_server` (down while that
+/// kernel's process is not running; always up if the stack has no such kernel).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSpec {

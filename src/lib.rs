@@ -14,6 +14,7 @@
 //! | [`engine`] | [`SimTime`](engine::SimTime)/[`SimDuration`](engine::SimDuration), the event queue, [`Simulation`](engine::Simulation), [`Ctx`](engine::Ctx), seeded streams, the digest |
 //! | [`model`] | the stack under test as [`Component`](model::Component)s: layers 1-3 and the replicated log |
 //! | [`model::layer2`] | orchestration: HTM queue, workers, scheduler, trigger mesh, policies, watchdog, replicas (sandbox fallback, canary), Layer-2 safeguards; the reusable queueing-station API in [`model::layer2::queue`] |
+//! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an intent routed by [`governance`](model::governance)), embedded defaults, lookup by trigger |
 //! | [`safeguard`] | the safeguard catalogue by name, [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
 //! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume |
 //! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue |
@@ -94,6 +95,7 @@ pub mod engine;
 pub mod error;
 pub mod input;
 pub mod model;
+pub mod playbook;
 pub mod program;
 pub mod record;
 pub mod safeguard;

@@ -26,6 +26,9 @@
 //! | 400..=499 | scenario driver (faults, probes) |
 //! | 500..=599 | `sweep` (chaos proxy, agent) |
 
+pub mod governance;
+pub mod layer1;
+
 use crate::engine::{Ctx, EventInfo, Model};
 
 pub mod layer2;

@@ -1,0 +1,1071 @@
+//! Layer 1, the core of the stack under test: 20 kernels with heartbeats, the
+//! control plane that watches and restarts them, the message bus the
+//! heartbeats travel on, CPU/memory/disk/network, the API ingress, the
+//! Layer-1 safeguards, and the playbook executor whose every step is routed
+//! through Layer-3 [`governance`](crate::model::governance).
+//!
+//! Outcomes emerge from these mechanisms; nothing draws pass/fail.
+//!
+//! # Mechanisms
+//! - **Kernels** ([`KernelState`]): booting, running, paused, dead
+//!   (killed, not yet noticed), unresponsive (the control plane noticed),
+//!   restarting, failed. A running kernel emits a heartbeat every
+//!   `heartbeat_interval_ns` of *CPU-scaled* time: when CPU demand exceeds
+//!   capacity every kernel slows by `demand / capacity` (heartbeats and boots
+//!   included; pending ones are rescaled when the load changes).
+//! - **Bus** ([`bus`]): a fluid FIFO with a capacity in messages/s and a
+//!   bounded buffer. Heartbeats wait behind the backlog; an ACL-violation
+//!   flood fills it, so heartbeats arrive late or are dropped.
+//! - **Control plane**: per kernel a movable deadline `last heartbeat
+//!   arrival + missed x interval` (heartbeat_watchdog); exit detection
+//!   (kernel_watchdog); restarts through playbooks; restart backoff and the
+//!   restart budget (kernel_watchdog): the request beyond `restarts_max`
+//!   within the window marks the kernel **failed** (degraded platform).
+//! - **Critical kernels**: the generic path for an unresponsive critical
+//!   kernel is `critical_kernel_escalation` (a tier-0 human approval, slower
+//!   at night). The critical_kernel_heartbeat_trigger polls critical kernels'
+//!   heartbeat silence and hands dead ones to the emergency_protocol
+//!   (`emergency_critical_kernel_recovery`, tier 4, one incident at a time),
+//!   which pre-empts any pending escalation.
+//! - **Resources** ([`ResourcesSpec`]): CPU by demand (hogs from faults),
+//!   memory (leaks; the OOM killer kills the largest consumer), disk (fills;
+//!   a full disk blocks disk-writer kernels), network (saturation shrinks
+//!   the bus capacity).
+//! - **API** ([`api`]): per-tick fluid ingress served by `api_server`.
+//! - **Snapshots**: a ring of platform snapshots; an emergency restore uses
+//!   the newest; a corrupt one makes the restored kernel crash after boot
+//!   unless snapshot_hygiene_manager skips it.
+//!
+//! Floods and storms are rates (fluid), never one event per message: the
+//! events per simulated second stay about 50 whatever the flood.
+//!
+//! # Safeguards (a safeguard not deployed runs no code at all)
+//!
+//! | safeguard | observes | fires when | does |
+//! |---|---|---|---|
+//! | heartbeat_watchdog | heartbeat arrivals per kernel (a movable deadline) | no arrival for `missed_heartbeats_before_restart` x interval (3 s) | marks the kernel unresponsive; non-critical: `critical_kernel_restart` (tier 1); critical: `critical_kernel_escalation` (tier-0 approval) |
+//! | kernel_watchdog | process exits; restart requests | an exit is noticed (`exit_detect_ns`, 1 s); a restart request beyond `restarts_max` (3) in the window | starts the same recovery as above; applies restart backoff (0, 1 s, 2 s, ...); marks the kernel failed over budget. Absent: no exit detection, restarts immediate and unbounded |
+//! | critical_kernel_heartbeat_trigger | heartbeat silence of critical kernels, every `critical_check_interval_ns` (5 s) | silence >= `critical_silence_ns` (10 s): detection within 15 s | declares the kernel dead; hands it to the emergency protocol (or the escalation path if that is absent) |
+//! | emergency_protocol | the trigger's detections | on each detection | pre-empts generic recoveries of the kernel and runs `emergency_critical_kernel_recovery` (tier 4, no approval), one incident at a time |
+//! | acl_violation_monitor | ACL violations per publisher, every `acl_check_interval_ns` (1 s) | a publisher's violation rate > `acl_violations_per_s_max` (100/s) | `acl_flood_quarantine` (tier 1): the publisher is quarantined at the bus edge for `acl_quarantine_ns` |
+//! | resource_pressure_monitor | CPU, memory, disk, network utilisation every resource tick (1 s) | one over `pressure_utilisation_permille_max` (90 %) for `pressure_sustained_ticks` (2) ticks, with a hog to blame | `resource_pressure_isolation` (tier 3, a 2 s vote): CPU hog capped at 50 % of cores, leaker restarted, disk filler purged, network hog capped at 50 % |
+//! | snapshot_hygiene_manager | snapshots at restore time | the newest snapshot is corrupt | skips corrupt snapshots (restores the newest valid one, or boots cold); absent: restores the corrupt one and the kernel crashes after boot |
+//! | rate_limiter | API requests per client, every API tick (100 ms) | a client exceeds its token bucket (200/s, burst 400) | rejects the excess (429) at the ingress |
+
+pub mod api;
+pub mod bus;
+mod control_plane;
+mod events;
+mod monitors;
+mod playbook_exec;
+pub mod spec;
+
+use std::collections::VecDeque;
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Ctx, EventInfo, EventKey, RngDraws, SeedPath, SimDuration, SimRng, SimTime};
+use crate::model::Component;
+use crate::model::governance::{Governance, GovernanceStats};
+use crate::playbook::{Action, Playbook, PlaybookSet};
+use crate::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
+
+pub use spec::{
+    ApiSpec, BusSpec, ControlPlaneSpec, DEFAULT_RON, ExecutorSpec, KernelSpec, Layer1Spec,
+    PlaybookBindings, ResourcesSpec, SafeguardParams, SteadyStateSpec, TopicAcl,
+};
+
+pub use events::{Layer1Event, Layer1Fault};
+
+/// A kernel's state as the model knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KernelState {
+    /// Booting (first boot of the run).
+    Booting,
+    /// Running.
+    Running,
+    /// Paused (SIGSTOP): alive, no heartbeats, not yet noticed.
+    Paused,
+    /// Dead (killed), not yet noticed.
+    Dead,
+    /// The control plane noticed missing heartbeats or an exit; recovery pending.
+    Unresponsive,
+    /// Restarting (backoff or boot).
+    Restarting,
+    /// Failed: over its restart budget; the platform is degraded.
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Process {
+    Booting,
+    Running,
+    Paused,
+    Dead,
+    Down,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Booting,
+    Running,
+    Unresponsive,
+    Restarting,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Restore {
+    None,
+    Valid,
+    Corrupt,
+    Cold,
+}
+
+#[derive(Clone, Debug)]
+struct Kernel {
+    process: Process,
+    status: Status,
+    inc: u32,
+    last_hb: SimTime,
+    hb_key: Option<EventKey>,
+    hb_due: SimTime,
+    boot_key: Option<EventKey>,
+    boot_due: SimTime,
+    deadline_key: Option<EventKey>,
+    restarts_total: u32,
+    restarts_in_window: u32,
+    last_restart: Option<SimTime>,
+    recovery_pending: bool,
+    emergency: bool,
+    restore: Restore,
+    cpu_hog_mc: u64,
+    cpu_cap_mc: Option<u64>,
+    leak_mib_per_s: u64,
+    leaked_kib: u64,
+    fill_mib_per_s: u64,
+    net_hog_mbps: u64,
+    net_cap_mbps: Option<u64>,
+}
+
+const LANES: usize = 4;
+const LANE_RESTART: usize = 0;
+const LANE_ESCALATION: usize = 1;
+const LANE_EMERGENCY: usize = 2;
+const LANE_MONITOR: usize = 3;
+
+/// Binding indices (see [`PlaybookBindings::pairs`]).
+const PB_KERNEL: u8 = 0;
+const PB_CRIT_ESCALATE: u8 = 1;
+const PB_EMERGENCY: u8 = 2;
+const PB_ACL: u8 = 3;
+const PB_PRESSURE: u8 = 4;
+
+const fn lane_of(pb: u8) -> usize {
+    match pb {
+        PB_KERNEL => LANE_RESTART,
+        PB_CRIT_ESCALATE => LANE_ESCALATION,
+        PB_EMERGENCY => LANE_EMERGENCY,
+        _ => LANE_MONITOR,
+    }
+}
+
+/// Resources watched by the pressure monitor (index in arrays).
+const RES_CPU: u8 = 0;
+const RES_MEM: u8 = 1;
+const RES_DISK: u8 = 2;
+const RES_NET: u8 = 3;
+
+#[derive(Clone, Copy, Debug)]
+struct Exec {
+    pb: u8,
+    target: u16,
+    arg: u8,
+    step: u8,
+    acting: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    lane: u8,
+    gen_: u32,
+    exec: Option<Exec>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    pb: u8,
+    target: u16,
+    arg: u8,
+}
+
+/// Runs of one playbook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaybookRuns {
+    /// Playbook name.
+    pub name: String,
+    /// Executions started.
+    pub started: u32,
+    /// Executions that ran every step.
+    pub completed: u32,
+    /// Executions stopped early (target healthy again, failed, or pre-empted).
+    pub aborted: u32,
+}
+
+/// Counters of a Layer-1 run (fixed size).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layer1Stats {
+    /// Restarts started by the control plane.
+    pub restarts: u64,
+    /// Restarts of kernels whose process was running fine (the heartbeat
+    /// loss was not the kernel's fault: bus delay, CPU starvation).
+    pub false_restarts: u64,
+    /// Kernels marked failed (over the restart budget).
+    pub kernels_failed: u64,
+    /// Heartbeat-watchdog deadline expiries.
+    pub watchdog_timeouts: u64,
+    /// Exited processes noticed by the kernel watchdog.
+    pub exits_detected: u64,
+    /// Heartbeats sent on the bus.
+    pub heartbeats_sent: u64,
+    /// Heartbeats dropped by a full bus buffer.
+    pub heartbeats_dropped: u64,
+    /// Critical kernels declared dead by the critical trigger.
+    pub critical_detections: u64,
+    /// Emergency recoveries started.
+    pub emergency_recoveries: u64,
+    /// Publishers quarantined.
+    pub quarantines: u64,
+    /// Resource hogs isolated (CPU cap, network cap, disk purge, memory restart).
+    pub isolations: u64,
+    /// Kernels killed by the OOM killer.
+    pub oom_kills: u64,
+    /// Corrupt snapshots skipped by the hygiene manager.
+    pub snapshots_discarded: u64,
+    /// Restores from a corrupt snapshot (followed by a crash).
+    pub corrupt_restores: u64,
+    /// Cold boots for lack of a valid snapshot.
+    pub cold_boots: u64,
+}
+
+/// What an observer measures of Layer 1 at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layer1Probe {
+    /// Kernels running with fresh heartbeats (seen by the control plane).
+    pub kernels_running: u16,
+    /// Kernels in the stack.
+    pub kernels_total: u16,
+    /// Kernels failed (over the restart budget).
+    pub kernels_failed: u16,
+    /// Critical kernels running with fresh heartbeats.
+    pub critical_running: u16,
+    /// Critical kernels in the stack.
+    pub critical_total: u16,
+    /// API success rate of legitimate requests over the window, permille.
+    pub api_success_permille: u16,
+    /// API queueing delay, ms.
+    pub api_latency_ms: u64,
+    /// Bus delivery latency, ms.
+    pub bus_latency_ms: u64,
+    /// CPU utilisation, permille.
+    pub cpu_permille: u16,
+    /// Memory utilisation, permille.
+    pub memory_permille: u16,
+    /// Disk utilisation, permille.
+    pub disk_permille: u16,
+    /// Network utilisation, permille (demand / capacity, capped at 1000).
+    pub network_permille: u16,
+    /// The tolerances [`healthy`](Self::healthy) applies.
+    pub tolerances: SteadyStateSpec,
+}
+
+impl Layer1Probe {
+    /// The default Layer-1 steady-state hypothesis, with the spec's
+    /// tolerances: all critical kernels running (if required), at least
+    /// `kernels_running_min` running, API success, bus latency and CPU within
+    /// bounds.
+    pub fn healthy(&self) -> bool {
+        let t = &self.tolerances;
+        (!t.critical_kernels_all || self.critical_running == self.critical_total)
+            && self.kernels_running >= t.kernels_running_min
+            && self.api_success_permille >= t.api_success_permille_min
+            && self.bus_latency_ms <= t.bus_latency_ms_max
+            && self.cpu_permille <= t.cpu_permille_max
+    }
+}
+
+/// The Layer-1 model. Build with [`Layer1::new`], call [`boot`](Self::boot)
+/// at the start of the run, [`inject`](Self::inject) faults, read
+/// [`probe`](Self::probe) and [`safeguards`](Self::safeguards).
+pub struct Layer1 {
+    spec: Layer1Spec,
+    deployed: SafeguardSet,
+    kernels: Vec<Kernel>,
+    api_server: Option<u16>,
+    bus: bus::Bus,
+    api: api::Api,
+    governance: Governance,
+    gov_rng: SimRng,
+    boot_rng: SimRng,
+    log: SafeguardLog,
+    stats: Layer1Stats,
+    playbooks: Vec<Playbook>,
+    pb_started: [u32; 5],
+    pb_completed: [u32; 5],
+    pb_aborted: [u32; 5],
+    slots: Vec<Slot>,
+    queues: [VecDeque<Pending>; LANES],
+    slowdown_permille: u64,
+    disk_used_kib: u64,
+    last_resource_tick: SimTime,
+    pressure_over: [u32; 4],
+    pressure_pending: [bool; 4],
+    acl_seen: Vec<u64>,
+    acl_pending: Vec<bool>,
+    limiter_active: bool,
+    limiter_episodes: u64,
+    snap_corrupt_mask: u8,
+    dump: Option<Box<dyn Write>>,
+    dump_error: Option<std::io::Error>,
+}
+
+const KIB_PER_MIB: u64 = 1024;
+
+impl Layer1 {
+    /// A Layer-1 instance of `spec` with the `deployed` safeguards (only the
+    /// Layer-1 ones matter here), random streams under `seed`, clock at
+    /// `start`. The spec must be valid ([`Layer1Spec::validate`]).
+    ///
+    /// # Panics
+    /// If the spec's playbook bindings name no embedded playbook (rejected
+    /// by `validate`).
+    pub fn new(
+        spec: &Layer1Spec,
+        deployed: SafeguardSet,
+        seed: SeedPath,
+        start: SimTime,
+    ) -> Layer1 {
+        Layer1::with_playbooks(spec, deployed, seed, start, &PlaybookSet::embedded())
+            .expect("spec validated against the embedded playbooks")
+    }
+
+    /// Like [`new`](Self::new) with playbooks from `set` (e.g. a user's
+    /// directory); an unbound or mismatched playbook is an error message.
+    pub fn with_playbooks(
+        spec: &Layer1Spec,
+        deployed: SafeguardSet,
+        seed: SeedPath,
+        start: SimTime,
+        set: &PlaybookSet,
+    ) -> Result<Layer1, String> {
+        let mut playbooks = Vec::with_capacity(5);
+        for (trigger, name) in spec.playbooks.pairs() {
+            let pb = set
+                .get(name)
+                .ok_or_else(|| format!("playbooks: unknown playbook '{name}'"))?;
+            if pb.trigger != trigger {
+                return Err(format!(
+                    "playbooks: '{name}' has trigger {:?}, expected {trigger:?}",
+                    pb.trigger
+                ));
+            }
+            playbooks.push(pb.clone());
+        }
+        let n = spec.kernels.len();
+        let flood_topic = spec
+            .bus
+            .topics
+            .iter()
+            .find(|t| t.topic == spec.bus.flood_topic);
+        let flood_violates = spec
+            .kernels
+            .iter()
+            .map(|k| {
+                !flood_topic.is_some_and(|t| t.publishers.iter().any(|p| p == "*" || *p == k.name))
+            })
+            .collect();
+        let kernels = vec![
+            Kernel {
+                process: Process::Down,
+                status: Status::Booting,
+                inc: 0,
+                last_hb: start,
+                hb_key: None,
+                hb_due: start,
+                boot_key: None,
+                boot_due: start,
+                deadline_key: None,
+                restarts_total: 0,
+                restarts_in_window: 0,
+                last_restart: None,
+                recovery_pending: false,
+                emergency: false,
+                restore: Restore::None,
+                cpu_hog_mc: 0,
+                cpu_cap_mc: None,
+                leak_mib_per_s: 0,
+                leaked_kib: 0,
+                fill_mib_per_s: 0,
+                net_hog_mbps: 0,
+                net_cap_mbps: None,
+            };
+            n
+        ];
+        let e = &spec.executor;
+        let mut slots = Vec::new();
+        for (lane, count) in [
+            e.restart_concurrency_max,
+            e.escalation_concurrency_max,
+            e.emergency_concurrency_max,
+            e.monitor_concurrency_max,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for _ in 0..count {
+                slots.push(Slot {
+                    lane: lane as u8,
+                    gen_: 0,
+                    exec: None,
+                });
+            }
+        }
+        let a = &spec.api;
+        Ok(Layer1 {
+            deployed,
+            kernels,
+            api_server: spec.kernel_index("api_server"),
+            bus: bus::Bus::new(
+                spec.bus.capacity_msgs_per_s,
+                spec.bus.background_msgs_per_s,
+                spec.bus.buffer_msgs_max,
+                spec.bus.base_latency_ns,
+                flood_violates,
+                start,
+            ),
+            api: api::Api::new(
+                a.capacity_rps,
+                a.background_rps,
+                a.queue_max,
+                a.timeout_ns,
+                a.tick_ns,
+                a.window_ticks,
+                spec.safeguards.rate_limit_burst,
+            ),
+            governance: Governance::new(spec.governance.clone()),
+            gov_rng: seed.child("governance").rng(),
+            boot_rng: seed.child("kernels").rng(),
+            log: SafeguardLog::default(),
+            stats: Layer1Stats::default(),
+            playbooks,
+            pb_started: [0; 5],
+            pb_completed: [0; 5],
+            pb_aborted: [0; 5],
+            slots,
+            queues: Default::default(),
+            slowdown_permille: 1000,
+            disk_used_kib: spec.resources.disk_used_base_mib * KIB_PER_MIB,
+            last_resource_tick: start,
+            pressure_over: [0; 4],
+            pressure_pending: [false; 4],
+            acl_seen: vec![0; n],
+            acl_pending: vec![false; n],
+            limiter_active: false,
+            limiter_episodes: 0,
+            snap_corrupt_mask: 0,
+            dump: None,
+            dump_error: None,
+            spec: spec.clone(),
+        })
+    }
+
+    /// Stream a CSV row every `dump_interval_ns` (5 s) of simulated time to
+    /// `sink`: the control-plane dump and resource timeline. Writes the
+    /// header now; call before [`boot`](Self::boot). Rows are written as
+    /// produced, never kept. Off (and free) unless attached.
+    pub fn attach_dump(&mut self, mut sink: Box<dyn Write>) {
+        let header = "time_ns,running,booting,paused,dead,unresponsive,restarting,failed,\
+restarts_total,heartbeats_fresh,cpu_permille,memory_permille,disk_permille,network_permille,\
+bus_latency_ms,api_success_permille\n";
+        if let Err(e) = sink.write_all(header.as_bytes()) {
+            self.dump_error = Some(e);
+        }
+        self.dump = Some(sink);
+    }
+
+    /// The first write error of the dump sink, if any (the dump stops at it).
+    pub fn dump_error(&self) -> Option<&std::io::Error> {
+        self.dump_error.as_ref()
+    }
+
+    /// The spec this instance runs.
+    pub fn spec(&self) -> &Layer1Spec {
+        &self.spec
+    }
+
+    /// The deployed safeguards.
+    pub fn deployed(&self) -> SafeguardSet {
+        self.deployed
+    }
+
+    fn on(&self, s: Safeguard) -> bool {
+        self.deployed.contains(s)
+    }
+
+    /// Index of the kernel named `name`.
+    pub fn kernel_index(&self, name: &str) -> Option<u16> {
+        self.spec.kernel_index(name)
+    }
+
+    /// Name of kernel `k`.
+    pub fn kernel_name(&self, k: u16) -> &str {
+        &self.spec.kernels[k as usize].name
+    }
+
+    /// Number of kernels.
+    pub fn kernel_count(&self) -> usize {
+        self.kernels.len()
+    }
+
+    /// The state of kernel `k`.
+    pub fn kernel_state(&self, k: u16) -> KernelState {
+        let kern = &self.kernels[k as usize];
+        match kern.status {
+            Status::Failed => KernelState::Failed,
+            Status::Restarting => KernelState::Restarting,
+            Status::Booting => KernelState::Booting,
+            Status::Unresponsive => KernelState::Unresponsive,
+            Status::Running => match kern.process {
+                Process::Paused => KernelState::Paused,
+                Process::Dead | Process::Down => KernelState::Dead,
+                Process::Booting | Process::Running => KernelState::Running,
+            },
+        }
+    }
+
+    /// Restarts of kernel `k` so far.
+    pub fn kernel_restarts(&self, k: u16) -> u32 {
+        self.kernels[k as usize].restarts_total
+    }
+
+    /// What fired, when first, how often.
+    pub fn safeguards(&self) -> &SafeguardLog {
+        &self.log
+    }
+
+    /// Run counters.
+    pub fn stats(&self) -> &Layer1Stats {
+        &self.stats
+    }
+
+    /// Governance counters (approvals waited, votes, overrides).
+    pub fn governance_stats(&self) -> &GovernanceStats {
+        self.governance.stats()
+    }
+
+    /// Runs per bound playbook, in binding order.
+    pub fn playbook_runs(&self) -> Vec<PlaybookRuns> {
+        self.playbooks
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PlaybookRuns {
+                name: p.name.clone(),
+                started: self.pb_started[i],
+                completed: self.pb_completed[i],
+                aborted: self.pb_aborted[i],
+            })
+            .collect()
+    }
+
+    /// Executions of the playbook named `name` that ran every step.
+    pub fn playbook_completed(&self, name: &str) -> u32 {
+        self.playbooks
+            .iter()
+            .position(|p| p.name == name)
+            .map_or(0, |i| self.pb_completed[i])
+    }
+
+    /// Executions of the playbook named `name` started.
+    pub fn playbook_started(&self, name: &str) -> u32 {
+        self.playbooks
+            .iter()
+            .position(|p| p.name == name)
+            .map_or(0, |i| self.pb_started[i])
+    }
+
+    /// ACL violations counted on the bus so far.
+    pub fn acl_violations(&self) -> u64 {
+        self.bus.violations_total()
+    }
+
+    /// Requests the rate limiter rejected so far.
+    pub fn api_rejected_by_limiter(&self) -> u64 {
+        self.api.limiter_rejected_milli / 1000
+    }
+
+    /// Episodes in which the rate limiter rejected requests.
+    pub fn rate_limiter_episodes(&self) -> u64 {
+        self.limiter_episodes
+    }
+
+    /// Whether `publisher` is quarantined on the bus.
+    pub fn is_quarantined(&self, publisher: u16) -> bool {
+        self.bus.is_quarantined(publisher as usize)
+    }
+
+    /// The CPU cap put on kernel `k`'s hog by isolation, millicores.
+    pub fn cpu_cap_millicores(&self, k: u16) -> Option<u64> {
+        self.kernels[k as usize].cpu_cap_mc
+    }
+
+    fn fresh_window(&self, k: usize) -> SimDuration {
+        SimDuration::from_nanos(self.spec.kernels[k].heartbeat_interval_ns).saturating_mul(
+            u64::from(self.spec.control_plane.missed_heartbeats_before_restart),
+        )
+    }
+
+    fn is_fresh(&self, k: usize, now: SimTime) -> bool {
+        let kern = &self.kernels[k];
+        kern.status == Status::Running
+            && kern.process != Process::Down
+            && now.saturating_duration_since(kern.last_hb) <= self.fresh_window(k)
+    }
+
+    /// Healthy in the control plane's eyes and actually alive.
+    fn is_healthy(&self, k: usize, now: SimTime) -> bool {
+        self.is_fresh(k, now) && self.kernels[k].process == Process::Running
+    }
+
+    fn cpu_demand_mc(&self) -> u64 {
+        let mut d = 0u64;
+        for (i, k) in self.kernels.iter().enumerate() {
+            if matches!(k.process, Process::Booting | Process::Running) {
+                d += u64::from(self.spec.kernels[i].cpu_millicores);
+            }
+            let hog = k.cpu_cap_mc.map_or(k.cpu_hog_mc, |c| k.cpu_hog_mc.min(c));
+            d += hog;
+        }
+        d
+    }
+
+    fn memory_used_kib(&self) -> u64 {
+        let mut m = 0;
+        for (i, k) in self.kernels.iter().enumerate() {
+            if matches!(
+                k.process,
+                Process::Booting | Process::Running | Process::Paused
+            ) {
+                m += u64::from(self.spec.kernels[i].memory_mib) * KIB_PER_MIB + k.leaked_kib;
+            }
+        }
+        m
+    }
+
+    fn network_demand_mbps(&self) -> u64 {
+        let mut d = self.spec.resources.network_base_mbps;
+        for k in &self.kernels {
+            d += k
+                .net_cap_mbps
+                .map_or(k.net_hog_mbps, |c| k.net_hog_mbps.min(c));
+        }
+        d
+    }
+
+    fn disk_full(&self) -> bool {
+        self.disk_used_kib >= self.spec.resources.disk_mib * KIB_PER_MIB
+    }
+
+    /// The Layer-1 probe at `now`.
+    pub fn probe(&self, now: SimTime) -> Layer1Probe {
+        let mut running = 0u16;
+        let mut crit_running = 0u16;
+        let mut crit_total = 0u16;
+        let mut failed = 0u16;
+        for (i, k) in self.kernels.iter().enumerate() {
+            let fresh = self.is_fresh(i, now);
+            if fresh {
+                running += 1;
+            }
+            if self.spec.kernels[i].critical {
+                crit_total += 1;
+                if fresh {
+                    crit_running += 1;
+                }
+            }
+            if k.status == Status::Failed {
+                failed += 1;
+            }
+        }
+        let r = &self.spec.resources;
+        let permille =
+            |used: u64, cap: u64| (used.saturating_mul(1000) / cap.max(1)).min(1000) as u16;
+        Layer1Probe {
+            kernels_running: running,
+            kernels_total: self.kernels.len() as u16,
+            kernels_failed: failed,
+            critical_running: crit_running,
+            critical_total: crit_total,
+            api_success_permille: self.api.success_permille(),
+            api_latency_ms: self.api.latency_ms(),
+            bus_latency_ms: self.bus.latency_at(now).as_millis(),
+            cpu_permille: permille(self.cpu_demand_mc(), u64::from(r.cpu_millicores)),
+            memory_permille: permille(self.memory_used_kib(), r.memory_mib * KIB_PER_MIB),
+            disk_permille: permille(self.disk_used_kib, r.disk_mib * KIB_PER_MIB),
+            network_permille: permille(self.network_demand_mbps(), r.network_mbps),
+            tolerances: self.spec.steady_state,
+        }
+    }
+
+    /// The boot phase of a run: every kernel boots (boot time x U[0.9, 1.1]
+    /// from the `kernels` stream), periodic ticks start. Call once.
+    pub fn boot<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        for k in 0..self.kernels.len() {
+            self.kernels[k].status = Status::Booting;
+            self.kernels[k].process = Process::Booting;
+            self.schedule_boot(k, ctx);
+        }
+        self.recompute_cpu(ctx);
+        let s = &self.spec;
+        ctx.schedule_in(
+            SimDuration::from_nanos(s.api.tick_ns),
+            Layer1Event::ApiTick.into(),
+        );
+        ctx.schedule_in(
+            SimDuration::from_nanos(s.resources.tick_ns),
+            Layer1Event::ResourceTick.into(),
+        );
+        ctx.schedule_in(
+            SimDuration::from_nanos(s.safeguards.snapshot_interval_ns),
+            Layer1Event::SnapshotTake.into(),
+        );
+        if self.on(Safeguard::AclViolationMonitor) {
+            ctx.schedule_in(
+                SimDuration::from_nanos(s.safeguards.acl_check_interval_ns),
+                Layer1Event::AclCheck.into(),
+            );
+        }
+        if self.on(Safeguard::CriticalKernelHeartbeatTrigger) {
+            ctx.schedule_in(
+                SimDuration::from_nanos(s.control_plane.critical_check_interval_ns),
+                Layer1Event::CriticalCheck.into(),
+            );
+        }
+        if self.dump.is_some() {
+            ctx.schedule_in(
+                SimDuration::from_nanos(s.dump_interval_ns),
+                Layer1Event::Dump.into(),
+            );
+        }
+    }
+
+    /// Inject `fault` now. A fault naming a kernel index out of range does
+    /// nothing (check faults with [`Layer1Fault::validate`] when reading them).
+    pub fn inject<E: From<Layer1Event>>(&mut self, fault: &Layer1Fault, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        let n = self.kernels.len();
+        let valid = |k: u16| (k as usize) < n;
+        match *fault {
+            Layer1Fault::KillKernel { kernel } if valid(kernel) => {
+                self.kill(kernel as usize, ctx);
+            }
+            Layer1Fault::PauseHeartbeat { kernel, length_ns } if valid(kernel) => {
+                let k = kernel as usize;
+                if self.kernels[k].process == Process::Running {
+                    self.kernels[k].process = Process::Paused;
+                    if let Some(key) = self.kernels[k].hb_key.take() {
+                        ctx.cancel(key);
+                    }
+                    let inc = self.kernels[k].inc;
+                    ctx.schedule_in(
+                        SimDuration::from_nanos(length_ns),
+                        Layer1Event::Resume { kernel, inc }.into(),
+                    );
+                    self.recompute_cpu(ctx);
+                }
+            }
+            Layer1Fault::AclFlood {
+                publisher,
+                rate_per_s,
+                length_ns,
+            } if valid(publisher) => {
+                self.bus
+                    .add_flood(now, publisher as usize, rate_per_s.into(), true);
+                ctx.schedule_in(
+                    SimDuration::from_nanos(length_ns),
+                    Layer1Event::AclFloodEnd {
+                        publisher,
+                        rate_per_s,
+                    }
+                    .into(),
+                );
+            }
+            Layer1Fault::CpuSpike {
+                kernel,
+                share_permille,
+                length_ns,
+            } if valid(kernel) => {
+                let mc = u64::from(self.spec.resources.cpu_millicores) * u64::from(share_permille)
+                    / 1000;
+                let mc32 = u32::try_from(mc).unwrap_or(u32::MAX);
+                self.kernels[kernel as usize].cpu_hog_mc += u64::from(mc32);
+                ctx.schedule_in(
+                    SimDuration::from_nanos(length_ns),
+                    Layer1Event::CpuSpikeEnd {
+                        kernel,
+                        millicores: mc32,
+                    }
+                    .into(),
+                );
+                self.recompute_cpu(ctx);
+            }
+            Layer1Fault::MemoryLeak {
+                kernel,
+                mib_per_s,
+                length_ns,
+            } if valid(kernel) => {
+                self.account_resources(now);
+                self.kernels[kernel as usize].leak_mib_per_s += u64::from(mib_per_s);
+                ctx.schedule_in(
+                    SimDuration::from_nanos(length_ns),
+                    Layer1Event::MemoryLeakEnd { kernel, mib_per_s }.into(),
+                );
+            }
+            Layer1Fault::DiskFill {
+                kernel,
+                mib_per_s,
+                length_ns,
+            } if valid(kernel) => {
+                self.account_resources(now);
+                self.kernels[kernel as usize].fill_mib_per_s += u64::from(mib_per_s);
+                ctx.schedule_in(
+                    SimDuration::from_nanos(length_ns),
+                    Layer1Event::DiskFillEnd { kernel, mib_per_s }.into(),
+                );
+            }
+            Layer1Fault::NetworkSaturation {
+                kernel,
+                share_permille,
+                length_ns,
+            } if valid(kernel) => {
+                let mbps = self.spec.resources.network_mbps * u64::from(share_permille) / 1000;
+                let mbps32 = u32::try_from(mbps).unwrap_or(u32::MAX);
+                self.kernels[kernel as usize].net_hog_mbps += u64::from(mbps32);
+                ctx.schedule_in(
+                    SimDuration::from_nanos(length_ns),
+                    Layer1Event::NetworkSaturationEnd {
+                        kernel,
+                        mbps: mbps32,
+                    }
+                    .into(),
+                );
+                self.recompute_network(now);
+            }
+            Layer1Fault::ApiFlood {
+                rate_per_s,
+                length_ns,
+            } => {
+                self.api.flood_rps += u64::from(rate_per_s);
+                ctx.schedule_in(
+                    SimDuration::from_nanos(length_ns),
+                    Layer1Event::ApiFloodEnd { rate_per_s }.into(),
+                );
+            }
+            Layer1Fault::CorruptSnapshots { count } => {
+                let kept = self.spec.safeguards.snapshots_kept.min(8);
+                let c = u32::from(count).min(u32::from(kept));
+                let mask = if c >= 8 { 0xFF } else { (1u16 << c) as u8 - 1 };
+                self.snap_corrupt_mask |= mask;
+            }
+            // An out-of-range kernel index: nothing to inject into.
+            _ => {}
+        }
+    }
+}
+
+impl Component for Layer1 {
+    type Event = Layer1Event;
+
+    fn handle<E: From<Layer1Event>>(&mut self, event: Layer1Event, ctx: &mut Ctx<'_, E>) {
+        use Layer1Event::*;
+        let now = ctx.now();
+        match event {
+            BootDone { kernel, inc } => {
+                let k = kernel as usize;
+                if self.kernels[k].inc != inc || self.kernels[k].process != Process::Booting {
+                    return;
+                }
+                self.kernels[k].boot_key = None;
+                let kern = &mut self.kernels[k];
+                kern.process = Process::Running;
+                kern.status = Status::Running;
+                kern.last_hb = now;
+                kern.leaked_kib = 0;
+                kern.recovery_pending = false;
+                kern.emergency = false;
+                let corrupt = kern.restore == Restore::Corrupt;
+                kern.restore = Restore::None;
+                if corrupt {
+                    ctx.schedule_in(
+                        SimDuration::from_nanos(self.spec.safeguards.corrupt_crash_after_ns),
+                        CorruptCrash { kernel, inc }.into(),
+                    );
+                }
+                self.arm_deadline(k, ctx);
+                self.emit_heartbeat(k, ctx);
+            }
+            HeartbeatEmit { kernel, inc } => {
+                let k = kernel as usize;
+                if self.kernels[k].inc != inc || self.kernels[k].process != Process::Running {
+                    return;
+                }
+                self.kernels[k].hb_key = None;
+                self.emit_heartbeat(k, ctx);
+            }
+            HeartbeatArrive { kernel, inc } => {
+                let k = kernel as usize;
+                let kern = &mut self.kernels[k];
+                if kern.inc != inc || matches!(kern.status, Status::Failed | Status::Restarting) {
+                    return;
+                }
+                kern.last_hb = now;
+                if kern.status == Status::Unresponsive
+                    && !kern.emergency
+                    && kern.process == Process::Running
+                {
+                    // Suspicion cleared: the kernel is alive after all (a
+                    // heartbeat that was in flight when it died does not count).
+                    kern.status = Status::Running;
+                }
+                if kern.status == Status::Running {
+                    self.arm_deadline(k, ctx);
+                }
+            }
+            WatchdogDeadline { kernel, inc } => {
+                let k = kernel as usize;
+                if self.kernels[k].inc != inc || self.kernels[k].status != Status::Running {
+                    return;
+                }
+                self.kernels[k].deadline_key = None;
+                self.log.fire(Safeguard::HeartbeatWatchdog, now);
+                self.stats.watchdog_timeouts += 1;
+                self.kernels[k].status = Status::Unresponsive;
+                self.start_recovery(k, ctx);
+            }
+            ExitDetected { kernel, inc } => {
+                let k = kernel as usize;
+                let kern = &self.kernels[k];
+                if kern.inc != inc || kern.process != Process::Dead || kern.status == Status::Failed
+                {
+                    return;
+                }
+                self.log.fire(Safeguard::KernelWatchdog, now);
+                self.stats.exits_detected += 1;
+                if let Some(key) = self.kernels[k].deadline_key.take() {
+                    ctx.cancel(key);
+                }
+                if !self.kernels[k].emergency {
+                    self.kernels[k].status = Status::Unresponsive;
+                    self.start_recovery(k, ctx);
+                }
+            }
+            RestartBegin { kernel, inc } => {
+                let k = kernel as usize;
+                if self.kernels[k].inc != inc || self.kernels[k].status != Status::Restarting {
+                    return;
+                }
+                self.kernels[k].process = Process::Booting;
+                self.schedule_boot(k, ctx);
+                self.recompute_cpu(ctx);
+            }
+            Resume { kernel, inc } => {
+                let k = kernel as usize;
+                if self.kernels[k].inc != inc || self.kernels[k].process != Process::Paused {
+                    return;
+                }
+                self.kernels[k].process = Process::Running;
+                self.recompute_cpu(ctx);
+                self.emit_heartbeat(k, ctx);
+            }
+            AclFloodEnd {
+                publisher,
+                rate_per_s,
+            } => {
+                self.bus
+                    .add_flood(now, publisher as usize, rate_per_s.into(), false);
+            }
+            AclCheck => self.on_acl_check(ctx),
+            CpuSpikeEnd { kernel, millicores } => {
+                let kern = &mut self.kernels[kernel as usize];
+                kern.cpu_hog_mc = kern.cpu_hog_mc.saturating_sub(millicores.into());
+                if kern.cpu_hog_mc == 0 {
+                    kern.cpu_cap_mc = None;
+                }
+                self.recompute_cpu(ctx);
+            }
+            ResourceTick => self.on_resource_tick(ctx),
+            CriticalCheck => self.on_critical_check(ctx),
+            PlaybookStep { slot, gen_ } => self.on_playbook_step(slot as usize, gen_, ctx),
+            ApiTick => self.on_api_tick(ctx),
+            ApiFloodEnd { rate_per_s } => {
+                self.api.flood_rps = self.api.flood_rps.saturating_sub(rate_per_s.into());
+            }
+            SnapshotTake => {
+                let kept = self.spec.safeguards.snapshots_kept.min(8);
+                let mask = if kept >= 8 {
+                    0xFF
+                } else {
+                    (1u16 << kept) as u8 - 1
+                };
+                self.snap_corrupt_mask = (self.snap_corrupt_mask << 1) & mask;
+                ctx.schedule_in(
+                    SimDuration::from_nanos(self.spec.safeguards.snapshot_interval_ns),
+                    SnapshotTake.into(),
+                );
+            }
+            Dump => self.on_dump(ctx),
+            MemoryLeakEnd { kernel, mib_per_s } => {
+                self.account_resources(now);
+                let kern = &mut self.kernels[kernel as usize];
+                kern.leak_mib_per_s = kern.leak_mib_per_s.saturating_sub(mib_per_s.into());
+            }
+            DiskFillEnd { kernel, mib_per_s } => {
+                self.account_resources(now);
+                let kern = &mut self.kernels[kernel as usize];
+                kern.fill_mib_per_s = kern.fill_mib_per_s.saturating_sub(mib_per_s.into());
+            }
+            NetworkSaturationEnd { kernel, mbps } => {
+                let kern = &mut self.kernels[kernel as usize];
+                kern.net_hog_mbps = kern.net_hog_mbps.saturating_sub(mbps.into());
+                if kern.net_hog_mbps == 0 {
+                    kern.net_cap_mbps = None;
+                }
+                self.recompute_network(now);
+            }
+            QuarantineEnd { publisher } => {
+                self.bus.set_quarantined(now, publisher as usize, false);
+            }
+            CorruptCrash { kernel, inc } => {
+                let k = kernel as usize;
+                if self.kernels[k].inc == inc {
+                    self.kill(k, ctx);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_ron_equals_default_and_validates() {
+        let parsed = Layer1Spec::embedded();
+        assert_eq!(parsed, Layer1Spec::default());
+        parsed.validate().unwrap();
+        assert_eq!(parsed.kernels.len(), 20);
+        assert_eq!(parsed.control_plane.restarts_max, 3);
+        assert!(!parsed.default_safeguards.contains(Safeguard::RateLimiter));
+    }
+}

@@ -1,0 +1,242 @@
+//! Periodic checks: resource accounting and the pressure monitor, the ACL
+//! monitor, the critical-kernel trigger, the API tick, the dump.
+use super::*;
+
+impl Layer1 {
+    pub(super) fn account_resources(&mut self, now: SimTime) {
+        let dt = now
+            .saturating_duration_since(self.last_resource_tick)
+            .as_nanos() as u128;
+        self.last_resource_tick = now;
+        if dt == 0 {
+            return;
+        }
+        let cap_kib = self.spec.resources.disk_mib * KIB_PER_MIB;
+        for k in &mut self.kernels {
+            if k.leak_mib_per_s > 0
+                && matches!(
+                    k.process,
+                    Process::Running | Process::Paused | Process::Booting
+                )
+            {
+                k.leaked_kib += (k.leak_mib_per_s as u128 * 1024 * dt / 1_000_000_000) as u64;
+            }
+            if k.fill_mib_per_s > 0 && k.process == Process::Running {
+                let add = (k.fill_mib_per_s as u128 * 1024 * dt / 1_000_000_000) as u64;
+                self.disk_used_kib = (self.disk_used_kib + add).min(cap_kib);
+            }
+        }
+    }
+
+    pub(super) fn on_resource_tick<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        self.account_resources(now);
+        let r = &self.spec.resources;
+        let mem_cap = r.memory_mib * KIB_PER_MIB;
+        if self.memory_used_kib() > mem_cap {
+            // The OOM killer: the largest consumer dies.
+            let victim = (0..self.kernels.len())
+                .filter(|&i| {
+                    matches!(
+                        self.kernels[i].process,
+                        Process::Running | Process::Paused | Process::Booting
+                    )
+                })
+                .max_by_key(|&i| {
+                    (
+                        u64::from(self.spec.kernels[i].memory_mib) * KIB_PER_MIB
+                            + self.kernels[i].leaked_kib,
+                        std::cmp::Reverse(i),
+                    )
+                });
+            if let Some(v) = victim {
+                self.stats.oom_kills += 1;
+                self.kill(v, ctx);
+                self.kernels[v].leaked_kib = 0;
+            }
+        }
+        if self.on(Safeguard::ResourcePressureMonitor) {
+            self.pressure_monitor(ctx);
+        }
+        ctx.schedule_in(
+            SimDuration::from_nanos(self.spec.resources.tick_ns),
+            Layer1Event::ResourceTick.into(),
+        );
+    }
+
+    pub(super) fn pressure_monitor<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        let p = self.probe(now);
+        let util = [
+            p.cpu_permille,
+            p.memory_permille,
+            p.disk_permille,
+            p.network_permille,
+        ];
+        let max = self.spec.safeguards.pressure_utilisation_permille_max;
+        for res in [RES_CPU, RES_MEM, RES_DISK, RES_NET] {
+            let i = usize::from(res);
+            if util[i] > max {
+                self.pressure_over[i] += 1;
+            } else {
+                self.pressure_over[i] = 0;
+            }
+            if self.pressure_over[i] < self.spec.safeguards.pressure_sustained_ticks
+                || self.pressure_pending[i]
+            {
+                continue;
+            }
+            let hog = (0..self.kernels.len())
+                .map(|k| {
+                    let kern = &self.kernels[k];
+                    let excess = match res {
+                        RES_CPU if kern.cpu_cap_mc.is_none() => kern.cpu_hog_mc,
+                        RES_MEM => kern.leaked_kib,
+                        RES_DISK => kern.fill_mib_per_s,
+                        RES_NET if kern.net_cap_mbps.is_none() => kern.net_hog_mbps,
+                        _ => 0,
+                    };
+                    (excess, std::cmp::Reverse(k))
+                })
+                .max();
+            if let Some((excess, std::cmp::Reverse(k))) = hog
+                && excess > 0
+            {
+                self.log.fire(Safeguard::ResourcePressureMonitor, now);
+                self.pressure_pending[i] = true;
+                self.start_playbook(PB_PRESSURE, k as u16, res, ctx);
+            }
+        }
+    }
+
+    pub(super) fn on_acl_check<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        self.bus.update(now);
+        let interval = self.spec.safeguards.acl_check_interval_ns;
+        let max = self.spec.safeguards.acl_violations_per_s_max;
+        for p in 0..self.kernels.len() {
+            let v = self.bus.violations(p);
+            let delta = v - self.acl_seen[p];
+            self.acl_seen[p] = v;
+            let rate = (delta as u128 * 1_000_000_000 / interval as u128) as u64;
+            if rate > max && !self.bus.is_quarantined(p) && !self.acl_pending[p] {
+                self.log.fire(Safeguard::AclViolationMonitor, now);
+                self.acl_pending[p] = true;
+                self.start_playbook(PB_ACL, p as u16, 0, ctx);
+            }
+        }
+        ctx.schedule_in(
+            SimDuration::from_nanos(interval),
+            Layer1Event::AclCheck.into(),
+        );
+    }
+
+    pub(super) fn on_critical_check<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        let silence = SimDuration::from_nanos(self.spec.control_plane.critical_silence_ns);
+        for k in 0..self.kernels.len() {
+            if !self.spec.kernels[k].critical {
+                continue;
+            }
+            let kern = &self.kernels[k];
+            if kern.emergency
+                || matches!(
+                    kern.status,
+                    Status::Failed | Status::Restarting | Status::Booting
+                )
+                || now.saturating_duration_since(kern.last_hb) < silence
+            {
+                continue;
+            }
+            self.log
+                .fire(Safeguard::CriticalKernelHeartbeatTrigger, now);
+            self.stats.critical_detections += 1;
+            self.kernels[k].status = Status::Unresponsive;
+            if let Some(key) = self.kernels[k].deadline_key.take() {
+                ctx.cancel(key);
+            }
+            if self.on(Safeguard::EmergencyProtocol) {
+                self.log.fire(Safeguard::EmergencyProtocol, now);
+                self.stats.emergency_recoveries += 1;
+                self.cancel_generic(k as u16, ctx);
+                self.kernels[k].emergency = true;
+                self.kernels[k].recovery_pending = true;
+                self.start_playbook(PB_EMERGENCY, k as u16, 0, ctx);
+            } else {
+                self.start_recovery(k, ctx);
+            }
+        }
+        ctx.schedule_in(
+            SimDuration::from_nanos(self.spec.control_plane.critical_check_interval_ns),
+            Layer1Event::CriticalCheck.into(),
+        );
+    }
+
+    pub(super) fn on_api_tick<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let up = self.api_server.is_none_or(|k| {
+            let kern = &self.kernels[k as usize];
+            kern.process == Process::Running && kern.status != Status::Failed
+        });
+        let limiter = self.on(Safeguard::RateLimiter).then_some((
+            self.spec.safeguards.rate_limit_per_client_rps,
+            self.spec.safeguards.rate_limit_burst,
+        ));
+        let t = self.api.tick(up, limiter);
+        if t.limiter_rejected {
+            self.log.fire(Safeguard::RateLimiter, ctx.now());
+            if !self.limiter_active {
+                self.limiter_episodes += 1;
+            }
+        }
+        self.limiter_active = t.limiter_rejected;
+        ctx.schedule_in(
+            SimDuration::from_nanos(self.spec.api.tick_ns),
+            Layer1Event::ApiTick.into(),
+        );
+    }
+
+    pub(super) fn on_dump<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        if self.dump_error.is_some() {
+            return;
+        }
+        let mut counts = [0u32; 7];
+        let mut fresh = 0u32;
+        for k in 0..self.kernels.len() {
+            counts[self.kernel_state(k as u16) as usize] += 1;
+            if self.is_fresh(k, now) {
+                fresh += 1;
+            }
+        }
+        let p = self.probe(now);
+        let row = format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            now.as_nanos(),
+            counts[KernelState::Running as usize],
+            counts[KernelState::Booting as usize],
+            counts[KernelState::Paused as usize],
+            counts[KernelState::Dead as usize],
+            counts[KernelState::Unresponsive as usize],
+            counts[KernelState::Restarting as usize],
+            counts[KernelState::Failed as usize],
+            self.stats.restarts,
+            fresh,
+            p.cpu_permille,
+            p.memory_permille,
+            p.disk_permille,
+            p.network_permille,
+            p.bus_latency_ms,
+            p.api_success_permille,
+        );
+        if let Some(sink) = self.dump.as_mut()
+            && let Err(e) = sink.write_all(row.as_bytes())
+        {
+            self.dump_error = Some(e);
+            return;
+        }
+        ctx.schedule_in(
+            SimDuration::from_nanos(self.spec.dump_interval_ns),
+            Layer1Event::Dump.into(),
+        );
+    }
+}

@@ -155,6 +155,14 @@ pub struct GovernanceSpec {
     /// Mission-alignment scores in permille: resilience, revenue, autonomy,
     /// learning (default 1000, 800, 700, 600).
     pub alignment_permille: [u16; 4],
+    /// Time the on-call human spends triaging each intent of a governance
+    /// storm before getting to real approvals (approvals queue behind it).
+    #[serde(default = "default_triage_ms_per_intent")]
+    pub triage_ms_per_intent: u64,
+}
+
+fn default_triage_ms_per_intent() -> u64 {
+    3_000
 }
 
 impl Default for GovernanceSpec {
@@ -174,6 +182,7 @@ impl Default for GovernanceSpec {
             approval_jitter_permille: 500,
             vote_ns: 2_000_000_000,
             alignment_permille: [1000, 800, 700, 600],
+            triage_ms_per_intent: default_triage_ms_per_intent(),
         }
     }
 }
@@ -260,6 +269,8 @@ pub struct GovernanceStats {
     pub review_log_entries: u64,
     /// Emergency overrides logged heavily (tier 4).
     pub emergency_overrides: u64,
+    /// Intents received in governance storms (each triaged by the human).
+    pub storm_intents: u64,
 }
 
 /// The governance router: routes intents and counts what it did.
@@ -267,6 +278,8 @@ pub struct GovernanceStats {
 pub struct Governance {
     spec: GovernanceSpec,
     stats: GovernanceStats,
+    /// Until when the on-call human is busy triaging storm intents.
+    backlog_until: SimTime,
 }
 
 impl Governance {
@@ -275,6 +288,7 @@ impl Governance {
         Governance {
             spec,
             stats: GovernanceStats::default(),
+            backlog_until: SimTime::ZERO,
         }
     }
 
@@ -286,6 +300,23 @@ impl Governance {
     /// The counters.
     pub fn stats(&self) -> &GovernanceStats {
         &self.stats
+    }
+
+    /// A governance storm: `intents` tier-0 requests land at `now`; the
+    /// on-call human triages them one by one (`triage_ms_per_intent` each),
+    /// and real approvals requested meanwhile queue behind them.
+    pub fn storm(&mut self, intents: u32, now: SimTime) {
+        self.stats.storm_intents += u64::from(intents);
+        let work = SimDuration::from_millis(self.spec.triage_ms_per_intent)
+            .saturating_mul(u64::from(intents));
+        let from = self.backlog_until.max(now);
+        self.backlog_until = from.checked_add(work).unwrap_or(SimTime::MAX);
+    }
+
+    /// How long a tier-0 approval requested at `now` would queue before a
+    /// human looks at it.
+    pub fn backlog(&self, now: SimTime) -> SimDuration {
+        self.backlog_until.saturating_duration_since(now)
     }
 
     /// Route `intent` issued at `now`. Tier 0 draws its approval delay from
@@ -303,7 +334,9 @@ impl Governance {
         };
         match tier {
             0 => {
-                let delay = approval_delay(&self.spec, now, rng);
+                // A human approval waits behind any storm backlog first.
+                let queued = self.backlog_until.saturating_duration_since(now);
+                let delay = queued + approval_delay(&self.spec, now, rng);
                 self.stats.approvals_waited += 1;
                 self.stats.approval_wait_ns_total = self
                     .stats

@@ -55,6 +55,27 @@ pub enum Trigger {
     Timeout,
 }
 
+impl Trigger {
+    /// The safeguard whose mechanism starts playbooks with this trigger: the
+    /// knowledge base records fixes by safeguard, and a playbook whose
+    /// safeguard is a known fix for the scenario runs pre-approved.
+    pub fn safeguard(self) -> Option<crate::safeguard::Safeguard> {
+        use crate::safeguard::Safeguard as S;
+        Some(match self {
+            Trigger::CriticalKernelDead => S::EmergencyProtocol,
+            Trigger::CriticalKernelUnresponsive | Trigger::KernelUnresponsive => {
+                S::HeartbeatWatchdog
+            }
+            Trigger::AclFlood => S::AclViolationMonitor,
+            Trigger::ResourcePressure => S::ResourcePressureMonitor,
+            Trigger::ApiOverload => S::RateLimiter,
+            Trigger::DependencyFailure | Trigger::Http503 | Trigger::Http429 | Trigger::Timeout => {
+                return None;
+            }
+        })
+    }
+}
+
 /// What a step does to the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Action {

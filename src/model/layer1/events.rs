@@ -290,6 +290,13 @@ pub enum Layer1Fault {
         /// Snapshots to corrupt (capped at the number kept).
         count: u16,
     },
+    /// A governance storm (Layer 3): `intents` tier-0 requests flood the
+    /// approval queue; human approvals for recoveries wait behind the
+    /// on-call human's triage of the storm.
+    GovernanceStorm {
+        /// Intents in the storm.
+        intents: u32,
+    },
 }
 
 impl Layer1Fault {
@@ -362,6 +369,7 @@ impl Layer1Fault {
                 length_ns,
             } => positive("rate_per_s", rate_per_s.into()).and(length(length_ns)),
             Layer1Fault::CorruptSnapshots { count } => positive("count", count.into()),
+            Layer1Fault::GovernanceStorm { intents } => positive("intents", intents.into()),
         }
     }
 }

@@ -311,6 +311,9 @@ pub struct Layer1 {
     log: SafeguardLog,
     stats: Layer1Stats,
     playbooks: Vec<Playbook>,
+    /// Safeguards whose fixes the knowledge base already knows for the
+    /// scenario at hand: their playbooks skip governance waits (pre-approved).
+    known_fixes: SafeguardSet,
     pb_started: [u32; 5],
     pb_completed: [u32; 5],
     pb_aborted: [u32; 5],
@@ -459,6 +462,7 @@ impl Layer1 {
             log: SafeguardLog::default(),
             stats: Layer1Stats::default(),
             playbooks,
+            known_fixes: SafeguardSet::EMPTY,
             pb_started: [0; 5],
             pb_completed: [0; 5],
             pb_aborted: [0; 5],
@@ -562,6 +566,31 @@ bus_latency_ms,api_success_permille\n";
     /// Governance counters (approvals waited, votes, overrides).
     pub fn governance_stats(&self) -> &GovernanceStats {
         self.governance.stats()
+    }
+
+    /// How long a tier-0 approval requested now would queue behind a storm.
+    pub fn approval_backlog(&self, now: SimTime) -> SimDuration {
+        self.governance.backlog(now)
+    }
+
+    /// Tell the stack which fixes the knowledge base knows for the scenario
+    /// at hand: playbooks started by those safeguards run pre-approved (no
+    /// human approval, no vote), which is how a known fix replays faster.
+    pub fn set_known_fixes(&mut self, known: SafeguardSet) {
+        self.known_fixes = known;
+    }
+
+    /// Whether kernel `k` is critical.
+    pub fn is_critical(&self, k: u16) -> bool {
+        self.spec
+            .kernels
+            .get(k as usize)
+            .is_some_and(|s| s.critical)
+    }
+
+    /// The kernels' names, in index order.
+    pub fn kernel_names(&self) -> Vec<&str> {
+        self.spec.kernels.iter().map(|k| k.name.as_str()).collect()
     }
 
     /// Runs per bound playbook, in binding order.
@@ -877,6 +906,7 @@ bus_latency_ms,api_success_permille\n";
                 let mask = if c >= 8 { 0xFF } else { (1u16 << c) as u8 - 1 };
                 self.snap_corrupt_mask |= mask;
             }
+            Layer1Fault::GovernanceStorm { intents } => self.governance.storm(intents, now),
             // An out-of-range kernel index: nothing to inject into.
             _ => {}
         }

@@ -60,13 +60,22 @@ impl Layer1 {
         }
         let step = self.playbooks[e.pb as usize].steps[e.step as usize];
         let routing = self.governance.route(step.intent, now, &mut self.gov_rng);
+        let preapproved = self.playbooks[e.pb as usize]
+            .trigger
+            .safeguard()
+            .is_some_and(|sg| self.known_fixes.contains(sg));
+        let delay = if preapproved {
+            SimDuration::ZERO
+        } else {
+            routing.delay
+        };
         let s = &mut self.slots[slot];
         if let Some(x) = s.exec.as_mut() {
             x.acting = false;
         }
         let gen_ = s.gen_;
         ctx.schedule_in(
-            routing.delay,
+            delay,
             Layer1Event::PlaybookStep {
                 slot: slot as u16,
                 gen_,

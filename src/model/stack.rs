@@ -1,0 +1,228 @@
+//! The whole stack: Layer 1 (+ governance), Layer 2 and the replicated log,
+//! composed into one model with one event enum, plus the stack description
+//! (`stack.ron`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Ctx, EventInfo, SeedPath, SimTime};
+use crate::error::{Error, Result};
+use crate::safeguard::{SafeguardLog, SafeguardSet};
+
+use super::Component;
+use super::cluster::{Cluster, ClusterEvent, ClusterSpec};
+use super::layer1::{Layer1, Layer1Event, Layer1Spec};
+use super::layer2::{Layer2, Layer2Event, Layer2Spec};
+
+/// The stack description: one section per layer. Sections left out of a
+/// user's file take their defaults.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StackSpec {
+    /// Kernels, control plane, bus, resources, API, governance, Layer-1 safeguards.
+    pub layer1: Layer1Spec,
+    /// HTM queue, workers, scheduler, trigger mesh, policies, Layer-2 safeguards.
+    pub layer2: Layer2Spec,
+    /// The replicated immutable log.
+    pub cluster: ClusterSpec,
+}
+
+impl StackSpec {
+    /// Parse and validate a stack description.
+    pub fn parse(text: &str, path: &Path) -> Result<StackSpec> {
+        let spec: StackSpec = crate::input::parse_ron(text, path)?;
+        spec.validate(path)?;
+        Ok(spec)
+    }
+
+    /// The embedded default stack: each layer's embedded defaults
+    /// (`src/defaults/layer1.ron`, `layer2.ron`, `cluster.ron`).
+    pub fn embedded() -> StackSpec {
+        StackSpec {
+            layer1: Layer1Spec::embedded(),
+            layer2: Layer2Spec::embedded_default().expect("the embedded Layer-2 spec is valid (tested)"),
+            cluster: ClusterSpec::embedded_default().expect("the embedded cluster spec is valid (tested)"),
+        }
+    }
+
+    /// The embedded default stack as one RON text (what `--stack FILE`
+    /// accepts), for users to copy and edit.
+    pub fn embedded_text() -> String {
+        format!(
+            "// The default chaosim stack. Any section or field left out takes its default.\n(\n    layer1: {},\n    layer2: {},\n    cluster: {},\n)\n",
+            strip(crate::model::layer1::spec::DEFAULT_RON),
+            strip(crate::model::layer2::spec::DEFAULT_LAYER2_RON),
+            strip(crate::model::cluster::spec::DEFAULT_RON),
+        )
+    }
+
+    /// A content hash of the embedded stack (for checkpoints and handles).
+    pub fn embedded_fingerprint() -> u64 {
+        crate::engine::rng::fnv1a64(0x05, StackSpec::embedded_text().as_bytes())
+    }
+
+    /// A stack file from disk.
+    pub fn load(path: &Path) -> Result<StackSpec> {
+        let text = crate::input::read_text(path)?;
+        StackSpec::parse(&text, path)
+    }
+
+    /// Check every section; errors name the section and field.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let wrap = |section: &str, msg: String| {
+            let (field, message) = match msg.split_once(": ") {
+                Some((f, m)) => (format!("{section}.{f}"), m.to_string()),
+                None => (section.to_string(), msg),
+            };
+            Error::Invalid { path: path.to_path_buf(), field, message }
+        };
+        self.layer1.validate().map_err(|m| wrap("layer1", m))?;
+        self.layer2.validate().map_err(|m| wrap("layer2", m))?;
+        self.cluster.validate().map_err(|m| wrap("cluster", m))?;
+        Ok(())
+    }
+
+    /// The safeguards the stack deploys by default (the layers' default
+    /// sets; the replicated log deploys none of the consistency safeguards
+    /// by default, so the programme has them to discover).
+    pub fn default_safeguards(&self) -> SafeguardSet {
+        self.layer1.default_safeguards.union(self.layer2.default_safeguards)
+    }
+}
+
+/// A section's RON without its leading comment lines, indented for nesting.
+fn strip(text: &str) -> String {
+    let body: Vec<&str> = text.lines().skip_while(|l| l.trim_start().starts_with("//") || l.trim().is_empty()).collect();
+    body.join("\n    ").trim_end().to_string()
+}
+
+/// Which optional layers a stack instance runs (Layer 1 always runs: its
+/// kernels boot at the start of every run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layers {
+    /// Run Layer 2.
+    pub layer2: bool,
+    /// Run the replicated log.
+    pub cluster: bool,
+}
+
+/// One event of the stack.
+#[derive(Clone, Copy, Debug)]
+pub enum StackEvent<D> {
+    /// A Layer-1 event.
+    L1(Layer1Event),
+    /// A Layer-2 event.
+    L2(Layer2Event),
+    /// A replicated-log event.
+    Cluster(ClusterEvent),
+    /// An event of whatever drives the stack (a scenario runner).
+    Driver(D),
+}
+
+impl<D> From<Layer1Event> for StackEvent<D> {
+    fn from(e: Layer1Event) -> Self {
+        StackEvent::L1(e)
+    }
+}
+impl<D> From<Layer2Event> for StackEvent<D> {
+    fn from(e: Layer2Event) -> Self {
+        StackEvent::L2(e)
+    }
+}
+impl<D> From<ClusterEvent> for StackEvent<D> {
+    fn from(e: ClusterEvent) -> Self {
+        StackEvent::Cluster(e)
+    }
+}
+
+impl<D: EventInfo> EventInfo for StackEvent<D> {
+    fn kind(&self) -> u16 {
+        match self {
+            StackEvent::L1(e) => e.kind(),
+            StackEvent::L2(e) => e.kind(),
+            StackEvent::Cluster(e) => e.kind(),
+            StackEvent::Driver(e) => e.kind(),
+        }
+    }
+    fn kind_name(&self) -> &'static str {
+        match self {
+            StackEvent::L1(e) => e.kind_name(),
+            StackEvent::L2(e) => e.kind_name(),
+            StackEvent::Cluster(e) => e.kind_name(),
+            StackEvent::Driver(e) => e.kind_name(),
+        }
+    }
+    fn target(&self) -> u32 {
+        match self {
+            StackEvent::L1(e) => e.target(),
+            StackEvent::L2(e) => e.target(),
+            StackEvent::Cluster(e) => e.target(),
+            StackEvent::Driver(e) => e.target(),
+        }
+    }
+}
+
+/// A running stack instance: the layers, each with its own random streams
+/// below the instance's seed path.
+pub struct Stack {
+    /// Layer 1 (always present).
+    pub l1: Layer1,
+    /// Layer 2, when this instance runs it.
+    pub l2: Option<Layer2>,
+    /// The replicated log, when this instance runs it.
+    pub cluster: Option<Cluster>,
+}
+
+impl Stack {
+    /// Build the layers named by `layers` from `spec`.
+    pub fn new(spec: &StackSpec, layers: Layers, deployed: SafeguardSet, seed: SeedPath, start: SimTime) -> Stack {
+        Stack {
+            l1: Layer1::new(&spec.layer1, deployed, seed.child("layer1"), start),
+            l2: layers.layer2.then(|| Layer2::new(&spec.layer2, deployed, seed.child("layer2"), start)),
+            cluster: layers.cluster.then(|| Cluster::new(&spec.cluster, deployed, seed.child("cluster"), start)),
+        }
+    }
+
+    /// Boot every layer.
+    pub fn boot<D>(&mut self, ctx: &mut Ctx<'_, StackEvent<D>>) {
+        self.l1.boot(ctx);
+        if let Some(l2) = &mut self.l2 {
+            l2.boot(ctx);
+        }
+        if let Some(c) = &mut self.cluster {
+            c.boot(ctx);
+        }
+    }
+
+    /// Route a layer event to its layer. Returns the driver event back if it is one.
+    pub fn handle<D>(&mut self, ev: StackEvent<D>, ctx: &mut Ctx<'_, StackEvent<D>>) -> Option<D> {
+        match ev {
+            StackEvent::L1(e) => self.l1.handle(e, ctx),
+            StackEvent::L2(e) => {
+                if let Some(l2) = &mut self.l2 {
+                    l2.handle(e, ctx)
+                }
+            }
+            StackEvent::Cluster(e) => {
+                if let Some(c) = &mut self.cluster {
+                    c.handle(e, ctx)
+                }
+            }
+            StackEvent::Driver(d) => return Some(d),
+        }
+        None
+    }
+
+    /// Every layer's safeguard firings, merged.
+    pub fn safeguards(&self) -> SafeguardLog {
+        let mut log = self.l1.safeguards().clone();
+        if let Some(l2) = &self.l2 {
+            log.merge(l2.safeguards());
+        }
+        if let Some(c) = &self.cluster {
+            log.merge(c.safeguards());
+        }
+        log
+    }
+}

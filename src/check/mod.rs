@@ -4,3 +4,5 @@
 //! **Invariant:** checks read the model and its history; they never mutate it.
 
 pub mod steady;
+pub mod consistency;
+pub mod history;

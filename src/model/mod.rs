@@ -26,6 +26,8 @@
 //! | 400..=499 | scenario driver (faults, probes) |
 //! | 500..=599 | `sweep` (chaos proxy, agent) |
 
+pub mod cluster;
+
 use crate::engine::{Ctx, EventInfo, Model};
 
 /// A part of the stack with its own event type, composable into a larger model.

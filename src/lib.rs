@@ -15,6 +15,7 @@
 //! | [`model`] | the stack under test as [`Component`](model::Component)s: layers 1-3 and the replicated log |
 //! | [`safeguard`] | the safeguard catalogue by name, [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
 //! | [`check`] | observers: recovery measurement, invariants, consistency checks |
+//! | [`model::cluster`] | the replicated log Jepsen-style: nodes with local clocks, partitions, nemesis ([`NemesisSchedule`](model::cluster::NemesisSchedule)), clients and history; checked by [`check::consistency`] |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
 //!

@@ -3,6 +3,6 @@
 //!
 //! **Invariant:** checks read the model and its history; they never mutate it.
 
-pub mod steady;
 pub mod consistency;
 pub mod history;
+pub mod steady;

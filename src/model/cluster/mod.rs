@@ -12,7 +12,7 @@
 //!   follower that heard a leader within `election_timeout_min_ns` ignores
 //!   vote requests (leader stickiness). A new leader appends a no-op.
 //! - The leader replicates on every heartbeat and on every append (at most
-//!   [`ENTRIES_PER_MESSAGE_MAX`](net::ENTRIES_PER_MESSAGE_MAX) entries per
+//!   [`net::ENTRIES_PER_MESSAGE_MAX`] entries per
 //!   message), advances the commit index when a majority matches an entry
 //!   of its own epoch, and serves reads from its committed tail while its
 //!   lease holds (a majority acknowledged a heartbeat sent less than a lease
@@ -72,7 +72,9 @@ use clock::LocalClock;
 use net::{Body, ClientOp, ClientResult, ENTRIES_PER_MESSAGE_MAX, Grudge, Msg, Slab};
 use node::{Node, PendingAck, Role, Snapshot};
 
-pub use nemesis::{ClockFault, ClusterFault, NemesisSchedule, NemesisStep, PRIMARY, PartitionShape};
+pub use nemesis::{
+    ClockFault, ClusterFault, NemesisSchedule, NemesisStep, PRIMARY, PartitionShape,
+};
 pub use spec::ClusterSpec;
 
 /// The cluster's events (kind codes 300..=399).
@@ -204,7 +206,7 @@ impl EventInfo for ClusterEvent {
 /// What an observer can measure of the cluster at an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClusterProbe {
-    /// The up leader with the highest epoch, if any.
+    /// The up leader with a valid lease and the highest epoch, if any.
     pub leader: Option<u16>,
     /// Nodes up and not paused.
     pub nodes_up: u16,
@@ -328,7 +330,12 @@ impl Cluster {
     /// # Panics
     /// If `spec` does not validate; use [`try_new`](Self::try_new) for
     /// untrusted input.
-    pub fn new(spec: &ClusterSpec, deployed: SafeguardSet, seed: SeedPath, start: SimTime) -> Cluster {
+    pub fn new(
+        spec: &ClusterSpec,
+        deployed: SafeguardSet,
+        seed: SeedPath,
+        start: SimTime,
+    ) -> Cluster {
         match Cluster::try_new(spec, deployed, seed, start) {
             Ok(c) => c,
             Err(e) => panic!("invalid cluster spec: {e}"),
@@ -451,7 +458,11 @@ impl Cluster {
         for i in 0..self.n {
             self.arm_election(i, ctx);
             let stagger = self.spec.snapshot_interval_ns / self.n as u64 * i as u64;
-            self.arm_snapshot(i, SimDuration::from_nanos(self.spec.snapshot_interval_ns + stagger), ctx);
+            self.arm_snapshot(
+                i,
+                SimDuration::from_nanos(self.spec.snapshot_interval_ns + stagger),
+                ctx,
+            );
         }
         for c in 0..self.clients.len() {
             if self.clients[c].active {
@@ -516,7 +527,13 @@ impl Cluster {
 
     /// What an observer measures at `now`.
     pub fn probe(&self, now: SimTime) -> ClusterProbe {
-        let leader = self.current_leader();
+        // A leader an observer can use: up, leading, holding a valid lease.
+        let leader = self
+            .nodes
+            .iter()
+            .filter(|n| n.alive() && n.role == Role::Leader && self.lease_valid(n.id as usize, now))
+            .max_by(|a, b| a.epoch.cmp(&b.epoch).then(b.id.cmp(&a.id)))
+            .map(|n| n.id);
         let replicas_in_sync = leader.map_or(0, |l| {
             let ln = &self.nodes[l as usize];
             let c = ln.commit as usize;
@@ -557,7 +574,10 @@ impl Cluster {
     // ----- timers -------------------------------------------------------
 
     fn arm_election<E: From<ClusterEvent>>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
-        let (lo, hi) = (self.spec.election_timeout_min_ns, self.spec.election_timeout_max_ns);
+        let (lo, hi) = (
+            self.spec.election_timeout_min_ns,
+            self.spec.election_timeout_max_ns,
+        );
         let node = &mut self.nodes[i];
         let local = lo + node.rng.below(hi - lo);
         let d = node.clock.true_duration(SimDuration::from_nanos(local));
@@ -566,7 +586,8 @@ impl Cluster {
         {
             return;
         }
-        node.election_key = Some(ctx.schedule_in(d, ClusterEvent::ElectionTimeout { node: i as u16 }.into()));
+        node.election_key =
+            Some(ctx.schedule_in(d, ClusterEvent::ElectionTimeout { node: i as u16 }.into()));
     }
 
     fn arm_heartbeat<E: From<ClusterEvent>>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
@@ -577,16 +598,23 @@ impl Cluster {
         if let Some(k) = node.heartbeat_key.take() {
             ctx.cancel(k);
         }
-        node.heartbeat_key = Some(ctx.schedule_in(d, ClusterEvent::Heartbeat { node: i as u16 }.into()));
+        node.heartbeat_key =
+            Some(ctx.schedule_in(d, ClusterEvent::Heartbeat { node: i as u16 }.into()));
     }
 
-    fn arm_snapshot<E: From<ClusterEvent>>(&mut self, i: usize, local: SimDuration, ctx: &mut Ctx<'_, E>) {
+    fn arm_snapshot<E: From<ClusterEvent>>(
+        &mut self,
+        i: usize,
+        local: SimDuration,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let node = &mut self.nodes[i];
         let d = node.clock.true_duration(local);
         if let Some(k) = node.snapshot_key.take() {
             ctx.cancel(k);
         }
-        node.snapshot_key = Some(ctx.schedule_in(d, ClusterEvent::Snapshot { node: i as u16 }.into()));
+        node.snapshot_key =
+            Some(ctx.schedule_in(d, ClusterEvent::Snapshot { node: i as u16 }.into()));
     }
 
     fn cancel_timers<E>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
@@ -605,7 +633,13 @@ impl Cluster {
 
     // ----- network ------------------------------------------------------
 
-    fn send<E: From<ClusterEvent>>(&mut self, from: u16, to: u16, body: Body, ctx: &mut Ctx<'_, E>) {
+    fn send<E: From<ClusterEvent>>(
+        &mut self,
+        from: u16,
+        to: u16,
+        body: Body,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         self.stats.messages_sent += 1;
         let loss = self.spec.link_loss_per_million as u64;
         if loss > 0 && self.net_rng.ratio(loss, 1_000_000) {
@@ -615,12 +649,19 @@ impl Cluster {
         let span = self.spec.link_delay_max_ns - self.spec.link_delay_min_ns;
         let d = self.spec.link_delay_min_ns + self.net_rng.below(span + 1);
         let slot = self.slab.put(Msg { from, to, body });
-        ctx.schedule_in(SimDuration::from_nanos(d), ClusterEvent::Deliver { slot, to }.into());
+        ctx.schedule_in(
+            SimDuration::from_nanos(d),
+            ClusterEvent::Deliver { slot, to }.into(),
+        );
     }
 
     fn lease_clock(&self, i: usize, now: SimTime) -> i64 {
         let c = &self.nodes[i].clock;
-        if self.lease_bound { c.mono(now) } else { c.wall(now) }
+        if self.lease_bound {
+            c.mono(now)
+        } else {
+            c.wall(now)
+        }
     }
 
     fn lease_valid(&self, i: usize, now: SimTime) -> bool {
@@ -644,8 +685,10 @@ impl Cluster {
         }
         let lease = self.spec.lease_ns as i64;
         let dur = if self.lease_bound {
-            let drift_margin =
-                (self.spec.lease_ns as u128 * 2 * self.spec.clock_drift_ppm_max as u128 / 1_000_000) as i64;
+            let drift_margin = (self.spec.lease_ns as u128
+                * 2
+                * self.spec.clock_drift_ppm_max as u128
+                / 1_000_000) as i64;
             lease - self.spec.max_clock_skew_ns as i64 - drift_margin
         } else {
             lease
@@ -789,7 +832,16 @@ impl Cluster {
     ) {
         let len = self.nodes[i].len();
         let to = self.n as u16 + client;
-        self.send(i as u16, to, Body::Response { attempt, len, result }, ctx);
+        self.send(
+            i as u16,
+            to,
+            Body::Response {
+                attempt,
+                len,
+                result,
+            },
+            ctx,
+        );
     }
 
     fn reply_ok<E: From<ClusterEvent>>(
@@ -842,6 +894,8 @@ impl Cluster {
                     if !self.fencing {
                         return; // a leader without fencing ignores rivals and keeps writing
                     }
+                    // Deposed by a higher epoch (equal epochs cannot both lead).
+                    fire(&mut self.safeguards, Safeguard::FencingTokens, now);
                     self.step_down(i, epoch, ctx);
                 }
                 let mono = self.nodes[i].clock.mono(now);
@@ -1166,14 +1220,16 @@ impl Cluster {
         if let Some(k) = cl.timeout_key.take() {
             ctx.cancel(k);
         }
-        cl.timeout_key = Some(ctx.schedule_in(
-            SimDuration::from_nanos(timeout),
-            ClusterEvent::ClientTimeout {
-                client: c as u16,
-                attempt,
-            }
-            .into(),
-        ));
+        cl.timeout_key = Some(
+            ctx.schedule_in(
+                SimDuration::from_nanos(timeout),
+                ClusterEvent::ClientTimeout {
+                    client: c as u16,
+                    attempt,
+                }
+                .into(),
+            ),
+        );
         let to = if op.append_value.is_none() && op.retries == 0 {
             cl.home
         } else {
@@ -1306,7 +1362,12 @@ impl Cluster {
         }
     }
 
-    fn client_timeout<E: From<ClusterEvent>>(&mut self, c: usize, attempt: u32, ctx: &mut Ctx<'_, E>) {
+    fn client_timeout<E: From<ClusterEvent>>(
+        &mut self,
+        c: usize,
+        attempt: u32,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let n = self.n as u16;
         let cl = &mut self.clients[c];
         if attempt != cl.attempt {
@@ -1450,7 +1511,9 @@ impl Cluster {
             ClusterFault::SnapshotRollback { node } => {
                 let Some(i) = self.pick(node) else { return };
                 let me = &mut self.nodes[i];
-                let Some(&snap) = me.snapshots.first() else { return };
+                let Some(&snap) = me.snapshots.first() else {
+                    return;
+                };
                 if self.hygiene && snap.index < me.commit {
                     fire(&mut self.safeguards, Safeguard::SnapshotHygieneManager, now);
                     return;
@@ -1519,7 +1582,11 @@ impl Cluster {
         self.nodes[i].up = true;
         self.nodes[i].paused = false;
         self.arm_election(i, ctx);
-        self.arm_snapshot(i, SimDuration::from_nanos(self.spec.snapshot_interval_ns), ctx);
+        self.arm_snapshot(
+            i,
+            SimDuration::from_nanos(self.spec.snapshot_interval_ns),
+            ctx,
+        );
     }
 
     fn resume<E: From<ClusterEvent>>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
@@ -1530,7 +1597,11 @@ impl Cluster {
         } else {
             self.arm_election(i, ctx);
         }
-        self.arm_snapshot(i, SimDuration::from_nanos(self.spec.snapshot_interval_ns), ctx);
+        self.arm_snapshot(
+            i,
+            SimDuration::from_nanos(self.spec.snapshot_interval_ns),
+            ctx,
+        );
     }
 }
 
@@ -1541,7 +1612,9 @@ impl Component for Cluster {
         let now = ctx.now();
         match event {
             ClusterEvent::Deliver { slot, to } => {
-                let Some(msg) = self.slab.take(slot) else { return };
+                let Some(msg) = self.slab.take(slot) else {
+                    return;
+                };
                 let to = to as usize;
                 if to < self.n {
                     let from = msg.from as usize;
@@ -1609,7 +1682,11 @@ impl Component for Cluster {
                 if me.snapshots.len() > kept {
                     me.snapshots.remove(0);
                 }
-                self.arm_snapshot(i, SimDuration::from_nanos(self.spec.snapshot_interval_ns), ctx);
+                self.arm_snapshot(
+                    i,
+                    SimDuration::from_nanos(self.spec.snapshot_interval_ns),
+                    ctx,
+                );
             }
             ClusterEvent::ClientStart { client } => self.client_start(client as usize, ctx),
             ClusterEvent::ClientTimeout { client, attempt } => {
@@ -1757,7 +1834,8 @@ pub struct ClusterRun {
     pub events: u64,
     /// Safeguards that fired.
     pub safeguards: SafeguardLog,
-    /// Steady-state recovery over the run (probe every second, 3 s stable).
+    /// Steady-state recovery over the run (probe every second from the
+    /// first fault on, 3 s of health to count as restored).
     pub recovery: Recovery,
     /// The probe at the end.
     pub final_probe: ClusterProbe,
@@ -1795,9 +1873,19 @@ pub fn run_schedule(
     let mut sim = Simulation::starting_at(driver, seed, SimTime::ZERO);
     sim.with_ctx(|m, ctx| m.cluster.boot(ctx));
     for (i, s) in schedule.steps().iter().enumerate() {
-        sim.schedule_at(SimTime::ZERO + s.at, DriverEvent::Nemesis { step: i as u32 });
+        sim.schedule_at(
+            SimTime::ZERO + s.at,
+            DriverEvent::Nemesis { step: i as u32 },
+        );
     }
-    sim.schedule_at(SimTime::ZERO + SimDuration::from_secs(1), DriverEvent::Probe);
+    // The steady state is sampled from the first fault on (boot is warm-up).
+    let probe_from = schedule
+        .steps()
+        .first()
+        .map_or(SimDuration::from_secs(1), |s| {
+            s.at.max(SimDuration::from_secs(1))
+        });
+    sim.schedule_at(SimTime::ZERO + probe_from, DriverEvent::Probe);
     sim.run_until(SimTime::ZERO + end)?;
     let now = sim.now();
     let m = sim.model();

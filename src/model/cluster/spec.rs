@@ -79,14 +79,14 @@ impl Default for ClusterSpec {
             initial_clock_offset_max_ns: 5_000_000,
             snapshot_interval_ns: 2_000_000_000,
             snapshots_kept: 3,
-            clients: 4,
+            clients: 5,
             client_op_rate_per_s: 20,
             append_per_mille: 600,
             client_timeout_ns: 250_000_000,
             client_retries_max: 3,
             writer_op_rate_per_s: 50,
             writer_timeout_ns: 15_000_000,
-            probe_window_ns: 5_000_000_000,
+            probe_window_ns: 2_000_000_000,
         }
     }
 }
@@ -106,7 +106,13 @@ impl ClusterSpec {
             }
         }
         range("nodes", self.nodes as u64, 1, 31, "")?;
-        range("link_delay_min_ns", self.link_delay_min_ns, 1, 10 * SEC, " ns")?;
+        range(
+            "link_delay_min_ns",
+            self.link_delay_min_ns,
+            1,
+            10 * SEC,
+            " ns",
+        )?;
         range(
             "link_delay_max_ns",
             self.link_delay_max_ns,
@@ -132,7 +138,8 @@ impl ClusterSpec {
         range(
             "election_timeout_min_ns",
             self.election_timeout_min_ns,
-            self.lease_ns.max(self.heartbeat_interval_ns.saturating_mul(2)),
+            self.lease_ns
+                .max(self.heartbeat_interval_ns.saturating_mul(2)),
             3600 * SEC,
             " ns, at least lease_ns and 2 x heartbeat_interval_ns",
         )?;
@@ -180,7 +187,13 @@ impl ClusterSpec {
             100_000,
             "",
         )?;
-        range("append_per_mille", self.append_per_mille as u64, 0, 1000, "")?;
+        range(
+            "append_per_mille",
+            self.append_per_mille as u64,
+            0,
+            1000,
+            "",
+        )?;
         range(
             "client_timeout_ns",
             self.client_timeout_ns,
@@ -251,7 +264,10 @@ mod tests {
 
     #[test]
     fn embedded_ron_parses_to_the_default() {
-        assert_eq!(ClusterSpec::embedded_default().unwrap(), ClusterSpec::default());
+        assert_eq!(
+            ClusterSpec::embedded_default().unwrap(),
+            ClusterSpec::default()
+        );
         ClusterSpec::default().validate().unwrap();
     }
 
@@ -262,9 +278,15 @@ mod tests {
             ..ClusterSpec::default()
         };
         let e = s.validate().unwrap_err();
-        assert!(e.starts_with("election_timeout_min_ns:") && e.contains("allowed"), "{e}");
+        assert!(
+            e.starts_with("election_timeout_min_ns:") && e.contains("allowed"),
+            "{e}"
+        );
         let err = ClusterSpec::from_ron("(nodes: 0)", Path::new("x.ron")).unwrap_err();
-        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "nodes"), "{err}");
+        assert!(
+            matches!(err, Error::Invalid { ref field, .. } if field == "nodes"),
+            "{err}"
+        );
         let err = ClusterSpec::from_ron("(nodez: 3)", Path::new("x.ron")).unwrap_err();
         assert!(matches!(err, Error::Syntax { .. }), "{err}");
     }

@@ -4,8 +4,8 @@
 use chaosim::check::consistency::{AnomalyKind, Validity};
 use chaosim::engine::{SeedPath, SimDuration};
 use chaosim::model::cluster::{
-    ClockFault, ClusterFault, ClusterRun, ClusterSpec, NemesisSchedule, NemesisStep, PRIMARY,
-    PartitionShape, run_schedule,
+    ClockFault, ClusterFault, ClusterRun, ClusterSpec, JEPSEN_SCENARIOS, NemesisSchedule,
+    NemesisStep, PRIMARY, PartitionShape, catalogue_shape, run_schedule,
 };
 use chaosim::safeguard::{Safeguard, SafeguardSet};
 
@@ -20,93 +20,11 @@ fn consistency_set() -> SafeguardSet {
         .with(Safeguard::SnapshotHygieneManager)
 }
 
-/// The four catalogue shapes: (id, fault kinds, interval, chaos length).
-fn shape(id: &str) -> (Vec<ClusterFault>, SimDuration, SimDuration) {
-    use ClusterFault::*;
-    let part = |shape| Partition {
-        shape,
-        length_ns: 5 * S,
-    };
-    let clock = |fault| Clock {
-        node: Some(PRIMARY),
-        fault,
-    };
-    match id {
-        "JEP01_log_partition" => (
-            vec![
-                part(PartitionShape::RandomHalves),
-                part(PartitionShape::IsolateOne),
-                part(PartitionShape::Bridge),
-                part(PartitionShape::MajoritiesRing),
-                part(PartitionShape::Bisect),
-            ],
-            SimDuration::from_secs(5),
-            SimDuration::from_secs(30),
-        ),
-        "JEP02_clock_skew" => (
-            vec![
-                clock(ClockFault::Bump {
-                    delta_ns: -2_000_000_000,
-                }),
-                clock(ClockFault::Bump {
-                    delta_ns: 2_000_000_000,
-                }),
-                clock(ClockFault::Strobe {
-                    delta_ns: 500_000_000,
-                    period_ns: 100_000_000,
-                    length_ns: 5 * S,
-                }),
-                clock(ClockFault::Scramble { max_ns: S }),
-                part(PartitionShape::IsolatePrimary),
-                part(PartitionShape::RandomHalves),
-            ],
-            SimDuration::from_secs(4),
-            SimDuration::from_secs(30),
-        ),
-        "JEP03_snapshot_rollback" => (
-            vec![
-                SnapshotRollback { node: None },
-                KillNode {
-                    node: None,
-                    length_ns: 3 * S,
-                },
-                Partition {
-                    shape: PartitionShape::IsolateOne,
-                    length_ns: 3 * S,
-                },
-            ],
-            SimDuration::from_secs(3),
-            SimDuration::from_secs(30),
-        ),
-        "JEP04_concurrent_writes" => (
-            vec![
-                ConcurrentWriters {
-                    writers: 4,
-                    length_ns: 5 * S,
-                },
-                PauseNode {
-                    node: None,
-                    length_ns: S,
-                },
-            ],
-            SimDuration::from_secs(3),
-            SimDuration::from_secs(30),
-        ),
-        other => panic!("unknown shape {other}"),
-    }
-}
-
-const SHAPES: [&str; 4] = [
-    "JEP01_log_partition",
-    "JEP02_clock_skew",
-    "JEP03_snapshot_rollback",
-    "JEP04_concurrent_writes",
-];
+const SHAPES: [&str; 4] = JEPSEN_SCENARIOS;
 
 fn run_shape(id: &str, deployed: SafeguardSet, seed: u64) -> ClusterRun {
-    let (kinds, interval, length) = shape(id);
     let root = SeedPath::root(seed).child(id);
-    let schedule = NemesisSchedule::generate(&kinds, interval, length, root.child("nemesis"));
+    let schedule = catalogue_shape(id).unwrap().schedule(root.child("nemesis"));
     run_schedule(
         &ClusterSpec::default(),
         deployed,

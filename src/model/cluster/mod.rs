@@ -73,7 +73,8 @@ use net::{Body, ClientOp, ClientResult, ENTRIES_PER_MESSAGE_MAX, Grudge, Msg, Sl
 use node::{Node, PendingAck, Role, Snapshot};
 
 pub use nemesis::{
-    ClockFault, ClusterFault, NemesisSchedule, NemesisStep, PRIMARY, PartitionShape,
+    ClockFault, ClusterFault, JEPSEN_SCENARIOS, NemesisSchedule, NemesisStep, PRIMARY,
+    PartitionShape, ShapeSpec, catalogue_shape,
 };
 pub use spec::ClusterSpec;
 

@@ -218,6 +218,120 @@ impl<'a> IntoIterator for &'a NemesisSchedule {
     }
 }
 
+/// The nemesis of a catalogue scenario: fault kinds, stagger interval and
+/// chaos-phase length (then the final heal).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShapeSpec {
+    /// Fault kinds, picked uniformly.
+    pub kinds: Vec<ClusterFault>,
+    /// Mean interval between faults.
+    pub interval: SimDuration,
+    /// Length of the chaos phase.
+    pub length: SimDuration,
+}
+
+impl ShapeSpec {
+    /// Draw the schedule for `seed`.
+    pub fn schedule(&self, seed: SeedPath) -> NemesisSchedule {
+        NemesisSchedule::generate(&self.kinds, self.interval, self.length, seed)
+    }
+}
+
+/// Ids of the four Jepsen-family catalogue scenarios this module makes
+/// meaningful.
+pub const JEPSEN_SCENARIOS: [&str; 4] = [
+    "JEP01_log_partition",
+    "JEP02_clock_skew",
+    "JEP03_snapshot_rollback",
+    "JEP04_concurrent_writes",
+];
+
+/// The default nemesis of a Jepsen-family scenario (difficulty 1), by id:
+/// - `JEP01_log_partition`: 5 s partitions of every shape, every ~5 s;
+/// - `JEP02_clock_skew`: +/-2 s bumps, a 500 ms strobe and a 1 s scramble
+///   of the leader's clock, mixed with leader isolation and random halves;
+/// - `JEP03_snapshot_rollback`: snapshot rollbacks, 3 s kills and 3 s
+///   isolations, every ~3 s;
+/// - `JEP04_concurrent_writes`: 4 extra writers for 5 s and 1 s pauses.
+///
+/// All over a 30 s chaos phase. `None` for an unknown id.
+pub fn catalogue_shape(id: &str) -> Option<ShapeSpec> {
+    use ClusterFault::*;
+    const S: u64 = 1_000_000_000;
+    let part = |shape| Partition {
+        shape,
+        length_ns: 5 * S,
+    };
+    let clock = |fault| Clock {
+        node: Some(PRIMARY),
+        fault,
+    };
+    let (kinds, interval_s) = match id {
+        "JEP01_log_partition" => (
+            vec![
+                part(PartitionShape::RandomHalves),
+                part(PartitionShape::IsolateOne),
+                part(PartitionShape::Bridge),
+                part(PartitionShape::MajoritiesRing),
+                part(PartitionShape::Bisect),
+            ],
+            5,
+        ),
+        "JEP02_clock_skew" => (
+            vec![
+                clock(ClockFault::Bump {
+                    delta_ns: -2_000_000_000,
+                }),
+                clock(ClockFault::Bump {
+                    delta_ns: 2_000_000_000,
+                }),
+                clock(ClockFault::Strobe {
+                    delta_ns: 500_000_000,
+                    period_ns: 100_000_000,
+                    length_ns: 5 * S,
+                }),
+                clock(ClockFault::Scramble { max_ns: S }),
+                part(PartitionShape::IsolatePrimary),
+                part(PartitionShape::RandomHalves),
+            ],
+            4,
+        ),
+        "JEP03_snapshot_rollback" => (
+            vec![
+                SnapshotRollback { node: None },
+                KillNode {
+                    node: None,
+                    length_ns: 3 * S,
+                },
+                Partition {
+                    shape: PartitionShape::IsolateOne,
+                    length_ns: 3 * S,
+                },
+            ],
+            3,
+        ),
+        "JEP04_concurrent_writes" => (
+            vec![
+                ConcurrentWriters {
+                    writers: 4,
+                    length_ns: 5 * S,
+                },
+                PauseNode {
+                    node: None,
+                    length_ns: S,
+                },
+            ],
+            3,
+        ),
+        _ => return None,
+    };
+    Some(ShapeSpec {
+        kinds,
+        interval: SimDuration::from_secs(interval_s),
+        length: SimDuration::from_secs(30),
+    })
+}
+
 fn shuffled(n: usize, rng: &mut SimRng) -> Vec<u16> {
     let mut v: Vec<u16> = (0..n as u16).collect();
     for i in (1..n).rev() {

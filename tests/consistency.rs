@@ -376,3 +376,50 @@ fn history_streams_as_jsonl() {
     // Appends stuck at the isolated leader end as info (unknown), not ok.
     assert!(infos > 0);
 }
+
+#[test]
+fn small_and_odd_clusters_work_and_bad_specs_are_refused() {
+    for nodes in [1u16, 2, 3, 7] {
+        let spec = ClusterSpec {
+            nodes,
+            ..ClusterSpec::default()
+        };
+        let sched = catalogue_shape("JEP01_log_partition")
+            .unwrap()
+            .schedule(SeedPath::root(nodes as u64));
+        let r = run_schedule(
+            &spec,
+            consistency_set(),
+            SeedPath::root(1),
+            &sched,
+            SimDuration::from_secs(10),
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.report.anomalies(), 0, "{nodes} nodes: {}", r.report);
+        assert!(
+            r.report.appends_ok > 100,
+            "{nodes} nodes: {}",
+            r.report.appends_ok
+        );
+        assert!(
+            r.final_probe.healthy(),
+            "{nodes} nodes: {:?}",
+            r.final_probe
+        );
+    }
+    let bad = ClusterSpec {
+        link_delay_max_ns: 0,
+        ..ClusterSpec::default()
+    };
+    let err = run_schedule(
+        &bad,
+        consistency_set(),
+        SeedPath::root(1),
+        &NemesisSchedule::generate(&[], SimDuration::ZERO, SimDuration::ZERO, SeedPath::root(1)),
+        SimDuration::from_secs(1),
+        None,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("link_delay_max_ns"), "{err}");
+}

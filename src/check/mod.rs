@@ -5,4 +5,5 @@
 
 pub mod consistency;
 pub mod history;
+pub mod linearizable;
 pub mod steady;

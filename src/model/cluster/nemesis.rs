@@ -69,6 +69,10 @@ pub enum ClockFault {
 }
 
 /// One nemesis operation.
+///
+/// Node targets: `None` picks a random node (from the cluster's nemesis
+/// stream), `Some(PRIMARY)` the current leader, `Some(id)` that node; an
+/// id outside the cluster makes the operation a no-op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClusterFault {
     /// Partition the nodes for `length_ns` (replaces a running partition).

@@ -22,6 +22,7 @@
 //! | [`check`] | observers: recovery measurement, invariants, consistency checks |
 //! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge |
 //! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals |
+//! | [`model::cluster`] | the replicated log Jepsen-style: nodes with local clocks, partitions, nemesis ([`NemesisSchedule`](model::cluster::NemesisSchedule)), clients and history; checked by [`check::consistency`] |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
 //!

@@ -1,6 +1,14 @@
 //! Observers: steady-state probes, recovery measurement, invariants and
 //! consistency checks over recorded histories.
 //!
+//! - [`steady`]: recovery measurement over steady-state samples;
+//! - [`history`]: the Jepsen-style operation history, streamed as JSONL;
+//! - [`consistency`]: the checker over a history and final replica states;
+//! - [`linearizable`]: a Wing-Gong-Lowe linearizability search for a register.
+//!
 //! **Invariant:** checks read the model and its history; they never mutate it.
 
+pub mod consistency;
+pub mod history;
+pub mod linearizable;
 pub mod steady;

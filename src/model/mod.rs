@@ -26,12 +26,13 @@
 //! | 400..=499 | scenario driver (faults, probes) |
 //! | 500..=599 | `sweep` (chaos proxy, agent) |
 
+pub mod cluster;
 pub mod governance;
 pub mod layer1;
+pub mod layer2;
+pub mod stack;
 
 use crate::engine::{Ctx, EventInfo, Model};
-
-pub mod layer2;
 
 /// A part of the stack with its own event type, composable into a larger model.
 pub trait Component {

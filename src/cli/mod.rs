@@ -30,6 +30,8 @@ macro_rules! outln {
     }};
 }
 
+mod sim;
+
 /// Deterministic discrete-event simulator of a resilience stack and of the
 /// chaos-engineering programme that tests it.
 #[derive(Parser, Debug)]
@@ -41,6 +43,76 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the autonomous chaos programme: a year of scheduled runs (5 a day),
+    /// with learning, escalation and safeguard generation, streamed to CSV.
+    ///
+    /// Example: chaosim year --seed 42 --out reports/year-42
+    Year(sim::YearArgs),
+    /// Run one catalogue scenario and print its outcome.
+    ///
+    /// Example: chaosim run S02_acl_spam --safeguards=+acl_violation_monitor --json
+    Run {
+        /// Scenario id (see `chaosim list`).
+        id: String,
+        /// Root seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Difficulty level, 1 to 10.
+        #[arg(long, default_value_t = 1)]
+        difficulty: u8,
+        /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
+        #[arg(long, default_value = "default", allow_hyphen_values = true)]
+        safeguards: String,
+        /// Time of day the run starts (HH:MM): governance approvals are slower at night.
+        #[arg(long, default_value = "12:00")]
+        at: String,
+        /// Day index of the run.
+        #[arg(long, default_value_t = 0)]
+        day: u64,
+        /// Print the outcome as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Stack and scenarios.
+        #[command(flatten)]
+        inputs: sim::Inputs,
+    },
+    /// The Layer-1 stress test: waves of 1, 2 and 3 concurrent scenarios on one stack.
+    ///
+    /// Example: chaosim stress --safeguards=+acl_violation_monitor,+resource_pressure_monitor
+    Stress {
+        /// Root seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
+        #[arg(long, default_value = "default", allow_hyphen_values = true)]
+        safeguards: String,
+        /// Stack and scenarios.
+        #[command(flatten)]
+        inputs: sim::Inputs,
+    },
+    /// Re-execute one run of a programme output alone and check its digests.
+    ///
+    /// Example: chaosim replay reports/year-42 --run 1234
+    Replay {
+        /// The programme's output folder.
+        dir: PathBuf,
+        /// Run index (0-based).
+        #[arg(long)]
+        run: u64,
+        /// The programme file the folder was written with (default: built-in).
+        #[arg(long, value_name = "FILE")]
+        programme: Option<PathBuf>,
+        /// Stack and scenarios.
+        #[command(flatten)]
+        inputs: sim::Inputs,
+    },
+    /// Audit-log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print the built-in stack description (RON), to copy and edit for --stack.
+    ///
+    /// Example: chaosim stack > my-stack.ron
+    Stack,
     /// List the scenario catalogue: id, family, layer, severity, expected safeguards.
     ///
     /// Example: chaosim list --scenarios ./my-scenarios
@@ -86,6 +158,17 @@ enum Command {
     Merge(sweep::MergeArgs),
 }
 
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the hash chain of a programme's audit.jsonl; exit 1 on any edit.
+    ///
+    /// Example: chaosim audit verify reports/year-42
+    Verify {
+        /// The output folder (or the audit.jsonl file).
+        dir: PathBuf,
+    },
+}
+
 /// Parse arguments, run the command, map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -115,6 +198,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seconds,
             seed,
         } => phold(lps, events, seconds, seed),
+        Command::Year(args) => sim::year(&args),
+        Command::Run { id, seed, difficulty, safeguards, at, day, json, inputs } => {
+            sim::run(&id, seed, difficulty, &safeguards, &at, day, json, &inputs)
+        }
+        Command::Stress { seed, safeguards, inputs } => sim::stress(seed, &safeguards, &inputs),
+        Command::Replay { dir, run, programme, inputs } => sim::replay(&dir, run, &inputs, programme.as_ref()),
+        Command::Audit(AuditCommand::Verify { dir }) => sim::audit_verify(&dir),
+        Command::Stack => {
+            outln!("{}", chaosim::model::stack::StackSpec::embedded_text());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => sweep::merge_cmd(args),
     }

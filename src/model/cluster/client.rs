@@ -10,6 +10,8 @@ pub struct InFlight {
     pub append_value: Option<u32>,
     /// Compare-and-set expectation carried by every attempt of this append.
     pub expected_len: Option<u32>,
+    /// The smallest expectation used by any attempt of this append.
+    pub since_len: u32,
     /// An attempt may have taken effect (it timed out): a final failure is
     /// then `info`, never `fail`.
     pub maybe_applied: bool,

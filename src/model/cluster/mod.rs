@@ -35,12 +35,16 @@
 //!   backwards (`max(wall, last + 1)`). Off: the lease is trusted on the
 //!   (bumpable) wall clock and timestamps are the raw wall clock.
 //! - [`CompareAndSet`](Safeguard::CompareAndSet): an append carries the log
-//!   length its writer expects; the leader appends only if it matches, or
-//!   acknowledges the earlier attempt if the value already sits there, so
-//!   retries never duplicate. Off: blind appends, retried blindly.
+//!   length its writer expects (and the smallest length any of its attempts
+//!   expected); the leader acknowledges an earlier attempt whose value
+//!   already sits after that point, else appends only if the length
+//!   matches, else answers a mismatch with its length. Retries therefore
+//!   never duplicate. Off: blind appends, retried blindly.
 //! - [`SnapshotHygieneManager`](Safeguard::SnapshotHygieneManager): a
-//!   snapshot restore whose index is below the node's applied (commit)
-//!   index is refused. Off: the older state is restored (log truncated).
+//!   snapshot restore whose index is below the node's last log index is
+//!   refused (the log never moves backwards: entries a node acknowledged
+//!   count toward a majority even before it knows them committed). Off: the
+//!   older state is restored (log truncated).
 //!
 //! # Memory
 //! State per node is its log (bounded by the appends of one run), a fixed
@@ -1104,18 +1108,22 @@ impl Cluster {
             ClientOp::Append {
                 value,
                 expected_len,
+                since_len,
             } => {
                 if self.cas
                     && let Some(exp) = expected_len
-                    && exp != self.nodes[i].len()
                 {
-                    fire(&mut self.safeguards, Safeguard::CompareAndSet, now);
                     let me = &mut self.nodes[i];
-                    if let Some(&e) = me.log.get(exp as usize)
-                        && e.value == value
-                    {
-                        // An earlier attempt of this append already sits there.
-                        let index = exp + 1;
+                    // Did an earlier attempt of this append land? It can
+                    // only sit after the smallest length any attempt expected.
+                    let from = since_len.min(exp) as usize;
+                    let found = me.log.get(from..).and_then(|tail| {
+                        tail.iter().position(|e| e.value == value).map(|k| from + k)
+                    });
+                    if let Some(pos) = found {
+                        fire(&mut self.safeguards, Safeguard::CompareAndSet, now);
+                        let e = me.log[pos];
+                        let index = pos as u32 + 1;
                         if !self.quorum_ack || me.commit >= index {
                             self.reply_ok(i, client, attempt, index, e, ctx);
                         } else {
@@ -1127,11 +1135,14 @@ impl Cluster {
                                 attempt,
                             });
                         }
-                    } else {
+                        return;
+                    }
+                    if exp != me.len() {
+                        fire(&mut self.safeguards, Safeguard::CompareAndSet, now);
                         let len = me.len();
                         self.reply(i, client, attempt, ClientResult::CasMismatch { len }, ctx);
+                        return;
                     }
-                    return;
                 }
                 let ts = self.entry_ts(i, now);
                 let me = &mut self.nodes[i];
@@ -1197,6 +1208,7 @@ impl Cluster {
         cl.op = Some(InFlight {
             append_value: append.then_some(value),
             expected_len: (append && self.cas).then_some(cl.known_len),
+            since_len: cl.known_len,
             maybe_applied: false,
             retries: 0,
             cas_retries: 0,
@@ -1245,6 +1257,7 @@ impl Cluster {
             Some(value) => ClientOp::Append {
                 value,
                 expected_len: op.expected_len,
+                since_len: op.since_len,
             },
             None => ClientOp::Read,
         };
@@ -1352,6 +1365,7 @@ impl Cluster {
                 if op.cas_retries < 8 {
                     op.cas_retries += 1;
                     op.expected_len = Some(len);
+                    op.since_len = op.since_len.min(len);
                     self.send_attempt(c, ctx);
                 } else {
                     let ty = if op.maybe_applied {
@@ -1520,7 +1534,7 @@ impl Cluster {
                 let Some(&snap) = me.snapshots.first() else {
                     return;
                 };
-                if self.hygiene && snap.index < me.commit {
+                if self.hygiene && snap.index < me.len() {
                     fire(&mut self.safeguards, Safeguard::SnapshotHygieneManager, now);
                     return;
                 }

@@ -12,12 +12,16 @@ pub const ENTRIES_PER_MESSAGE_MAX: usize = 8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientOp {
     /// Append `value`; with compare-and-set, only if the log length is
-    /// `expected_len` (or `value` already sits at that position).
+    /// `expected_len`, or acknowledge the earlier attempt if `value`
+    /// already sits after `since_len`.
     Append {
         /// The unique value.
         value: u32,
         /// The log length the writer expects (compare-and-set), if any.
         expected_len: Option<u32>,
+        /// The smallest length any attempt of this append expected: an
+        /// earlier attempt may have landed anywhere after it.
+        since_len: u32,
     },
     /// Read the committed tail (lease read on the leader).
     Read,

@@ -199,11 +199,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
         } => phold(lps, events, seconds, seed),
         Command::Year(args) => sim::year(&args),
-        Command::Run { id, seed, difficulty, safeguards, at, day, json, inputs } => {
-            sim::run(&id, seed, difficulty, &safeguards, &at, day, json, &inputs)
-        }
-        Command::Stress { seed, safeguards, inputs } => sim::stress(seed, &safeguards, &inputs),
-        Command::Replay { dir, run, programme, inputs } => sim::replay(&dir, run, &inputs, programme.as_ref()),
+        Command::Run {
+            id,
+            seed,
+            difficulty,
+            safeguards,
+            at,
+            day,
+            json,
+            inputs,
+        } => sim::run(&id, seed, difficulty, &safeguards, &at, day, json, &inputs),
+        Command::Stress {
+            seed,
+            safeguards,
+            inputs,
+        } => sim::stress(seed, &safeguards, &inputs),
+        Command::Replay {
+            dir,
+            run,
+            programme,
+            inputs,
+        } => sim::replay(&dir, run, &inputs, programme.as_ref()),
         Command::Audit(AuditCommand::Verify { dir }) => sim::audit_verify(&dir),
         Command::Stack => {
             outln!("{}", chaosim::model::stack::StackSpec::embedded_text());

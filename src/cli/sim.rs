@@ -50,20 +50,38 @@ impl Inputs {
             None => (StackSpec::embedded(), StackSpec::embedded_text()),
         };
         let stack_fingerprint = chaosim::engine::rng::fnv1a64(0x05, text.as_bytes());
-        Ok(Loaded { catalogue, stack, stack_fingerprint })
+        Ok(Loaded {
+            catalogue,
+            stack,
+            stack_fingerprint,
+        })
     }
 }
 
 fn safeguards_from(spec: &str, default: SafeguardSet) -> Result<SafeguardSet> {
-    SafeguardSet::from_spec(spec, default).map_err(|message| Error::Usage { flag: "--safeguards".into(), message })
+    SafeguardSet::from_spec(spec, default).map_err(|message| Error::Usage {
+        flag: "--safeguards".into(),
+        message,
+    })
 }
 
 fn level(difficulty: u8) -> Result<u8> {
     if (1..=10).contains(&difficulty) {
         Ok(difficulty)
     } else {
-        Err(Error::Usage { flag: "--difficulty".into(), message: format!("{difficulty} is out of range (allowed: 1 to 10)") })
+        Err(Error::Usage {
+            flag: "--difficulty".into(),
+            message: format!("{difficulty} is out of range (allowed: 1 to 10)"),
+        })
     }
+}
+
+fn threads(flag: Option<u16>) -> usize {
+    flag.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// `chaosim run`.
@@ -86,18 +104,31 @@ pub fn run(
         .split_once(':')
         .and_then(|(h, m)| Some((h.parse::<u64>().ok()?, m.parse::<u64>().ok()?)))
         .filter(|&(h, m)| h < 24 && m < 60)
-        .ok_or_else(|| Error::Usage { flag: "--at".into(), message: format!("'{at}' is not a time (allowed: HH:MM)") })?;
-    let start = SimTime::from_day_time(day, h, m, 0)
-        .ok_or_else(|| Error::Usage { flag: "--day".into(), message: "too large".into() })?;
+        .ok_or_else(|| Error::Usage {
+            flag: "--at".into(),
+            message: format!("'{at}' is not a time (allowed: HH:MM)"),
+        })?;
+    let start = SimTime::from_day_time(day, h, m, 0).ok_or_else(|| Error::Usage {
+        flag: "--day".into(),
+        message: "too large".into(),
+    })?;
     let exec = Execution {
         seed,
         run: 0,
         start,
         concurrent: false,
-        items: vec![Item { scenario: spec.id.clone(), difficulty, known_fixes: SafeguardSet::EMPTY }],
+        items: vec![Item {
+            scenario: spec.id.clone(),
+            difficulty,
+            known_fixes: SafeguardSet::EMPTY,
+        }],
         deployed,
     };
-    let runner = Runner { catalogue: &loaded.catalogue, stack: &loaded.stack };
+    let runner = Runner {
+        catalogue: &loaded.catalogue,
+        stack: &loaded.stack,
+        threads: 1,
+    };
     let o = runner.execute(&exec)?.remove(0);
     if json {
         let v = serde_json::to_value(&o).expect("outcome serializes");
@@ -110,10 +141,20 @@ pub fn run(
 
 fn print_outcome(o: &Outcome, seed: u64) {
     let verdict = if o.passed { "PASSED" } else { "FAILED" };
-    outln!("{} at difficulty {} (seed {seed}): {verdict}", o.id, o.difficulty);
+    outln!(
+        "{} at difficulty {} (seed {seed}): {verdict}",
+        o.id,
+        o.difficulty
+    );
     match o.recovery_s {
-        Some(r) => outln!("  recovery        {r:.3} s (limit {:.0} s)", o.recovery_limit_s),
-        None => outln!("  recovery        not restored (limit {:.0} s)", o.recovery_limit_s),
+        Some(r) => outln!(
+            "  recovery        {r:.3} s (limit {:.0} s)",
+            o.recovery_limit_s
+        ),
+        None => outln!(
+            "  recovery        not restored (limit {:.0} s)",
+            o.recovery_limit_s
+        ),
     }
     if let Some(reason) = &o.failure_reason {
         outln!("  failure         {reason}");
@@ -137,13 +178,31 @@ pub fn stress(seed: u64, safeguards: &str, inputs: &Inputs) -> Result<ExitCode> 
 }
 
 fn print_stress(r: &StressReport, deployed: SafeguardSet) {
-    outln!("Layer-1 stress test (seed {}), safeguards: {}", r.seed, deployed.join(", "));
+    outln!(
+        "Layer-1 stress test (seed {}), safeguards: {}",
+        r.seed,
+        deployed.join(", ")
+    );
     outln!("");
-    outln!("{:<6} {:<22} {:>10} {:>8}  {:<7} result", "wave", "scenario", "difficulty", "recovery", "steady");
+    outln!(
+        "{:<6} {:<22} {:>10} {:>8}  {:<7} result",
+        "wave",
+        "scenario",
+        "difficulty",
+        "recovery",
+        "steady"
+    );
     for (w, wave) in r.waves.iter().enumerate() {
         for o in &wave.outcomes {
-            let rec = o.recovery_s.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "-".into());
-            let res = if o.passed { "passed".to_string() } else { format!("FAILED: {}", o.failure_reason.as_deref().unwrap_or("")) };
+            let rec = o
+                .recovery_s
+                .map(|s| format!("{s:.1} s"))
+                .unwrap_or_else(|| "-".into());
+            let res = if o.passed {
+                "passed".to_string()
+            } else {
+                format!("FAILED: {}", o.failure_reason.as_deref().unwrap_or(""))
+            };
             outln!(
                 "{:<6} {:<22} {:>10} {:>8}  {:<7} {res}",
                 w + 1,
@@ -160,7 +219,11 @@ fn print_stress(r: &StressReport, deployed: SafeguardSet) {
     outln!("failed           {}", r.failed);
     outln!("success rate     {:.1} %", r.success_rate * 100.0);
     outln!("kernels booted   {}", r.kernels_booted);
-    outln!("final kernels    {}/{} running", r.final_kernels_running, r.kernels_booted);
+    outln!(
+        "final kernels    {}/{} running",
+        r.final_kernels_running,
+        r.kernels_booted
+    );
     outln!("escalations      {}", r.escalations);
     outln!("events           {}", r.events);
     outln!("digest           {}", r.digest);
@@ -199,6 +262,10 @@ pub struct YearArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Threads for the scenarios of one run (default: the machine's cores).
+    /// Output bytes do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Stack and scenarios.
     #[command(flatten)]
     pub inputs: Inputs,
@@ -217,7 +284,10 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         Some(d) => d as u64 * prog.slots.len() as u64,
         None => a.years as u64 * prog.runs_per_year(),
     };
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("reports/year-{}", a.seed)));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("reports/year-{}", a.seed)));
     let cfg = YearConfig {
         seed: a.seed,
         runs_total,
@@ -225,32 +295,56 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         resume: a.resume,
         force: a.force,
         initial_deployed: deployed,
-        inputs_fingerprint: prog.fingerprint ^ loaded.catalogue.fingerprint() ^ loaded.stack_fingerprint,
+        inputs_fingerprint: prog.fingerprint
+            ^ loaded.catalogue.fingerprint()
+            ^ loaded.stack_fingerprint,
     };
-    let runner = Runner { catalogue: &loaded.catalogue, stack: &loaded.stack };
+    let runner = Runner {
+        catalogue: &loaded.catalogue,
+        stack: &loaded.stack,
+        threads: threads(a.threads),
+    };
     let bar = if a.quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
         let b = ProgressBar::new(runs_total);
         b.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs ({per_sec}, eta {eta})")
-                .expect("template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} runs ({per_sec}, eta {eta})",
+            )
+            .expect("template")
+            .progress_chars("=> "),
         );
         b
     };
     let wall = std::time::Instant::now();
-    let s = run_programme(&cfg, &prog, &loaded.catalogue, &runner, &mut |done, _| bar.set_position(done))?;
+    let s = run_programme(&cfg, &prog, &loaded.catalogue, &runner, &mut |done, _| {
+        bar.set_position(done)
+    })?;
     bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
-    outln!("chaos programme: {} runs, seed {}, output {}", s.lifetime_runs, a.seed, out.display());
+    outln!(
+        "chaos programme: {} runs, seed {}, output {}",
+        s.lifetime_runs,
+        a.seed,
+        out.display()
+    );
     outln!("");
-    outln!("scenarios tested      {}/{}", s.tested, loaded.catalogue.len());
+    outln!(
+        "scenarios tested      {}/{}",
+        s.tested,
+        loaded.catalogue.len()
+    );
     outln!("mastered              {}", s.mastered);
     outln!("still failing         {}", s.still_failing);
     outln!("average difficulty    {:.1}/10", s.average_difficulty);
     outln!("lifetime runs         {}", s.lifetime_runs);
-    outln!("executions            {} ({} passed, {} failed)", s.totals.executions, s.totals.passes, s.totals.failures);
+    outln!(
+        "executions            {} ({} passed, {} failed)",
+        s.totals.executions,
+        s.totals.passes,
+        s.totals.failures
+    );
     outln!("escalations           {}", s.totals.escalations);
     outln!(
         "safeguards            {} generated, {} deployed, {} validation failures",
@@ -261,12 +355,21 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
     outln!("deployed at the end   {}", s.deployed.join(", "));
     outln!("next run              {}", s.next_run);
     outln!("digest of the year    {}", s.digest);
-    outln!("wall time             {secs:.2} s ({:.0} runs/s, {:.2} M events/s)", s.lifetime_runs as f64 / secs, s.totals.events as f64 / secs / 1e6);
+    outln!(
+        "wall time             {secs:.2} s ({:.0} runs/s, {:.2} M events/s)",
+        s.lifetime_runs as f64 / secs,
+        s.totals.events as f64 / secs / 1e6
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// `chaosim replay DIR --run N`.
-pub fn replay(dir: &Path, run: u64, inputs: &Inputs, programme: Option<&PathBuf>) -> Result<ExitCode> {
+pub fn replay(
+    dir: &Path,
+    run: u64,
+    inputs: &Inputs,
+    programme: Option<&PathBuf>,
+) -> Result<ExitCode> {
     let loaded = inputs.load()?;
     let prog = match programme {
         Some(p) => Programme::load(p)?,
@@ -291,15 +394,37 @@ pub fn replay(dir: &Path, run: u64, inputs: &Inputs, programme: Option<&PathBuf>
             break;
         }
     }
-    let row = row.ok_or_else(|| Error::Usage { flag: "--run".into(), message: format!("run {run} is not in {}", runs_path.display()) })?;
-    let get = |n: &str| -> Result<String> { Ok(row.get(col(&headers, n, &runs_path)?).unwrap_or("").to_string()) };
-    let seed: u64 = get("seed")?.parse().map_err(|_| Error::Invalid { path: runs_path.clone(), field: "seed".into(), message: "not a number".into() })?;
-    let deployed = SafeguardSet::from_spec(&get("deployed")?.replace(';', ","), SafeguardSet::EMPTY)
-        .map_err(|m| Error::Invalid { path: runs_path.clone(), field: "deployed".into(), message: m })?;
+    let row = row.ok_or_else(|| Error::Usage {
+        flag: "--run".into(),
+        message: format!("run {run} is not in {}", runs_path.display()),
+    })?;
+    let get = |n: &str| -> Result<String> {
+        Ok(row
+            .get(col(&headers, n, &runs_path)?)
+            .unwrap_or("")
+            .to_string())
+    };
+    let seed: u64 = get("seed")?.parse().map_err(|_| Error::Invalid {
+        path: runs_path.clone(),
+        field: "seed".into(),
+        message: "not a number".into(),
+    })?;
+    let deployed =
+        SafeguardSet::from_spec(&get("deployed")?.replace(';', ","), SafeguardSet::EMPTY).map_err(
+            |m| Error::Invalid {
+                path: runs_path.clone(),
+                field: "deployed".into(),
+                message: m,
+            },
+        )?;
     let perspective = get("perspective")?;
     // The outcome rows of this run: scenario, difficulty, known fixes, digest.
-    let mut ordr = csv::Reader::from_path(&outcomes_path).map_err(|e| csv_err(&outcomes_path, e))?;
-    let oh = ordr.headers().map_err(|e| csv_err(&outcomes_path, e))?.clone();
+    let mut ordr =
+        csv::Reader::from_path(&outcomes_path).map_err(|e| csv_err(&outcomes_path, e))?;
+    let oh = ordr
+        .headers()
+        .map_err(|e| csv_err(&outcomes_path, e))?
+        .clone();
     let (c_run, c_sc, c_lv, c_kf, c_dg) = (
         col(&oh, "run", &outcomes_path)?,
         col(&oh, "scenario", &outcomes_path)?,
@@ -315,12 +440,31 @@ pub fn replay(dir: &Path, run: u64, inputs: &Inputs, programme: Option<&PathBuf>
             continue;
         }
         let known = SafeguardSet::from_spec(&rec[c_kf].replace(';', ","), SafeguardSet::EMPTY)
-            .map_err(|m| Error::Invalid { path: outcomes_path.clone(), field: "known_fixes".into(), message: m })?;
-        items.push(Item { scenario: rec[c_sc].to_string(), difficulty: rec[c_lv].parse().unwrap_or(1), known_fixes: known });
+            .map_err(|m| Error::Invalid {
+                path: outcomes_path.clone(),
+                field: "known_fixes".into(),
+                message: m,
+            })?;
+        items.push(Item {
+            scenario: rec[c_sc].to_string(),
+            difficulty: rec[c_lv].parse().unwrap_or(1),
+            known_fixes: known,
+        });
         recorded.push(rec[c_dg].to_string());
     }
-    let exec = Execution { seed, run, start: run_start(&prog, run), concurrent: perspective == "Mixed", items, deployed };
-    let runner = Runner { catalogue: &loaded.catalogue, stack: &loaded.stack };
+    let exec = Execution {
+        seed,
+        run,
+        start: run_start(&prog, run),
+        concurrent: perspective == "Mixed",
+        items,
+        deployed,
+    };
+    let runner = Runner {
+        catalogue: &loaded.catalogue,
+        stack: &loaded.stack,
+        threads: threads(None),
+    };
     let outcomes = runner.execute(&exec)?;
     let mut mismatches = 0;
     for (o, want) in outcomes.iter().zip(&recorded) {
@@ -329,7 +473,10 @@ pub fn replay(dir: &Path, run: u64, inputs: &Inputs, programme: Option<&PathBuf>
             outln!("run {run} {:<32} digest {got} matches", o.id);
         } else {
             mismatches += 1;
-            outln!("run {run} {:<32} digest {got} MISMATCH (recorded {want})", o.id);
+            outln!(
+                "run {run} {:<32} digest {got} MISMATCH (recorded {want})",
+                o.id
+            );
         }
     }
     if let Ok(cp) = std::fs::read_to_string(dir.join("checkpoint.ron"))
@@ -337,11 +484,16 @@ pub fn replay(dir: &Path, run: u64, inputs: &Inputs, programme: Option<&PathBuf>
     {
         let fp = prog.fingerprint ^ loaded.catalogue.fingerprint() ^ loaded.stack_fingerprint;
         if cp.inputs_fingerprint != fp {
-            eprintln!("note: the stack, scenario or programme files differ from those the folder was written with");
+            eprintln!(
+                "note: the stack, scenario or programme files differ from those the folder was written with"
+            );
         }
     }
     if mismatches > 0 {
-        return Err(Error::Check(format!("replay of run {run}: {mismatches} digest mismatch(es) in {}", outcomes_path.display())));
+        return Err(Error::Check(format!(
+            "replay of run {run}: {mismatches} digest mismatch(es) in {}",
+            outcomes_path.display()
+        )));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -349,13 +501,21 @@ pub fn replay(dir: &Path, run: u64, inputs: &Inputs, programme: Option<&PathBuf>
 fn csv_err(path: &Path, e: csv::Error) -> Error {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => chaosim::input::not_found_is_input(path, io),
-        other => Error::Invalid { path: path.to_path_buf(), field: "(csv)".into(), message: format!("{other:?}") },
+        other => Error::Invalid {
+            path: path.to_path_buf(),
+            field: "(csv)".into(),
+            message: format!("{other:?}"),
+        },
     }
 }
 
 /// `chaosim audit verify DIR`.
 pub fn audit_verify(dir: &Path) -> Result<ExitCode> {
-    let path = if dir.is_dir() { dir.join("audit.jsonl") } else { dir.to_path_buf() };
+    let path = if dir.is_dir() {
+        dir.join("audit.jsonl")
+    } else {
+        dir.to_path_buf()
+    };
     let v = audit::verify(&path)?;
     // The checkpoint knows how long the chain should be: a cut tail shows.
     let cp_path = path.with_file_name("checkpoint.ron");

@@ -41,8 +41,10 @@ impl StackSpec {
     pub fn embedded() -> StackSpec {
         StackSpec {
             layer1: Layer1Spec::embedded(),
-            layer2: Layer2Spec::embedded_default().expect("the embedded Layer-2 spec is valid (tested)"),
-            cluster: ClusterSpec::embedded_default().expect("the embedded cluster spec is valid (tested)"),
+            layer2: Layer2Spec::embedded_default()
+                .expect("the embedded Layer-2 spec is valid (tested)"),
+            cluster: ClusterSpec::embedded_default()
+                .expect("the embedded cluster spec is valid (tested)"),
         }
     }
 
@@ -75,7 +77,11 @@ impl StackSpec {
                 Some((f, m)) => (format!("{section}.{f}"), m.to_string()),
                 None => (section.to_string(), msg),
             };
-            Error::Invalid { path: path.to_path_buf(), field, message }
+            Error::Invalid {
+                path: path.to_path_buf(),
+                field,
+                message,
+            }
         };
         self.layer1.validate().map_err(|m| wrap("layer1", m))?;
         self.layer2.validate().map_err(|m| wrap("layer2", m))?;
@@ -87,13 +93,18 @@ impl StackSpec {
     /// sets; the replicated log deploys none of the consistency safeguards
     /// by default, so the programme has them to discover).
     pub fn default_safeguards(&self) -> SafeguardSet {
-        self.layer1.default_safeguards.union(self.layer2.default_safeguards)
+        self.layer1
+            .default_safeguards
+            .union(self.layer2.default_safeguards)
     }
 }
 
 /// A section's RON without its leading comment lines, indented for nesting.
 fn strip(text: &str) -> String {
-    let body: Vec<&str> = text.lines().skip_while(|l| l.trim_start().starts_with("//") || l.trim().is_empty()).collect();
+    let body: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim_start().starts_with("//") || l.trim().is_empty())
+        .collect();
     body.join("\n    ").trim_end().to_string()
 }
 
@@ -176,11 +187,21 @@ pub struct Stack {
 
 impl Stack {
     /// Build the layers named by `layers` from `spec`.
-    pub fn new(spec: &StackSpec, layers: Layers, deployed: SafeguardSet, seed: SeedPath, start: SimTime) -> Stack {
+    pub fn new(
+        spec: &StackSpec,
+        layers: Layers,
+        deployed: SafeguardSet,
+        seed: SeedPath,
+        start: SimTime,
+    ) -> Stack {
         Stack {
             l1: Layer1::new(&spec.layer1, deployed, seed.child("layer1"), start),
-            l2: layers.layer2.then(|| Layer2::new(&spec.layer2, deployed, seed.child("layer2"), start)),
-            cluster: layers.cluster.then(|| Cluster::new(&spec.cluster, deployed, seed.child("cluster"), start)),
+            l2: layers
+                .layer2
+                .then(|| Layer2::new(&spec.layer2, deployed, seed.child("layer2"), start)),
+            cluster: layers
+                .cluster
+                .then(|| Cluster::new(&spec.cluster, deployed, seed.child("cluster"), start)),
         }
     }
 

@@ -13,7 +13,9 @@ pub mod catalogue;
 pub mod difficulty;
 pub mod execution;
 pub mod outcome;
+pub mod run;
 pub mod spec;
+pub mod stress;
 
 pub use catalogue::Catalogue;
 pub use execution::{Execution, Executor, Item};

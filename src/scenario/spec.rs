@@ -75,17 +75,17 @@ pub enum FaultKind {
     KillKernel,
     /// Stop a kernel's heartbeats for the fault's length (SIGSTOP-like).
     PauseHeartbeat,
-    /// A publisher floods the bus with ACL-violating messages; intensity x 20,000 msg/s.
+    /// A publisher floods the bus with ACL-violating messages; intensity x 30,000 msg/s.
     AclFlood,
-    /// A hog saturates CPU; intensity = share of all cores it wants.
+    /// A hog saturates CPU; intensity x 4 = the cores it wants, as a share of all cores.
     CpuSpike,
-    /// A kernel leaks memory; intensity x 200 MiB/s.
+    /// A kernel leaks memory; intensity x 500 MiB/s.
     MemoryLeak,
-    /// Disk fills; intensity = share of capacity written over the fault's length.
+    /// A kernel fills the disk; intensity x 3,000 MiB/s.
     DiskFill,
-    /// Network saturation; intensity = share of link capacity consumed.
+    /// A kernel saturates the network; intensity x 4 = its demand as a share of the link.
     NetworkSaturation,
-    /// An API request flood; intensity x 20,000 requests/s.
+    /// An API request flood; intensity x 40,000 requests/s.
     ApiFlood,
     /// Snapshots are corrupted; intensity x 10 snapshots.
     CorruptSnapshots,
@@ -228,8 +228,8 @@ pub enum ProbeKind {
     ClientSuccessRate,
     /// Whether the log has a leader (1) or not (0).
     LeaderPresent,
-    /// Pending governance approvals.
-    ApprovalsPending,
+    /// How long a tier-0 approval would queue behind a governance storm, s.
+    ApprovalBacklogS,
 }
 
 /// One probe of the steady-state hypothesis with its tolerance.

@@ -818,6 +818,13 @@ bus_latency_ms,api_success_permille\n";
                 rate_per_s,
                 length_ns,
             } if valid(publisher) => {
+                if self.deployed.contains(Safeguard::AclViolationMonitor)
+                    && self.bus.is_quarantined(publisher as usize)
+                {
+                    // The monitor's earlier quarantine is still in force: it
+                    // blocks this flood at the bus edge from the first message.
+                    self.log.fire(Safeguard::AclViolationMonitor, now);
+                }
                 self.bus
                     .add_flood(now, publisher as usize, rate_per_s.into(), true);
                 ctx.schedule_in(

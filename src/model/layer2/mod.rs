@@ -1067,10 +1067,10 @@ impl Layer2 {
             Discipline::Fifo => {
                 let mut best: Option<(SimTime, usize)> = None;
                 for (i, q) in self.levels.iter().enumerate() {
-                    if let Some(t) = q.front() {
-                        if best.is_none_or(|(b, _)| t.enqueued < b) {
-                            best = Some((t.enqueued, i));
-                        }
+                    if let Some(t) = q.front()
+                        && best.is_none_or(|(b, _)| t.enqueued < b)
+                    {
+                        best = Some((t.enqueued, i));
                     }
                 }
                 best.and_then(|(_, i)| self.levels[i].pop_front())

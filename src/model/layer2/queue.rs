@@ -409,10 +409,10 @@ impl Component for Station {
                         // The oldest head across levels (ties: lowest level).
                         let mut best: Option<(SimTime, usize)> = None;
                         for (i, q) in self.waiting.iter().enumerate() {
-                            if let Some(&t) = q.front() {
-                                if best.is_none_or(|(bt, _)| t < bt) {
-                                    best = Some((t, i));
-                                }
+                            if let Some(&t) = q.front()
+                                && best.is_none_or(|(bt, _)| t < bt)
+                            {
+                                best = Some((t, i));
                             }
                         }
                         best.and_then(|(_, i)| self.waiting[i].pop_front())

@@ -1,0 +1,887 @@
+//! The scenario runner: executes one or several scenarios on a stack
+//! instance and measures their outcomes.
+//!
+//! For each scenario: its faults (scaled to its difficulty) are resolved to
+//! concrete targets from its own nemesis stream and injected at their times;
+//! its steady-state hypothesis is sampled every [`SAMPLE_EVERY_NS`] into a
+//! [`RecoveryTracker`]; at the end the verdict combines recovery, expected
+//! safeguards and (for runs with the replicated log) the consistency check.
+//!
+//! Timeline of a run: the stack boots at the slot time; the scenario clock
+//! starts [`BOOT_SETTLE_NS`] later; faults start at their offsets; the run
+//! ends when every scenario's window, its last fault and its recovery limit
+//! (plus the stability window) have passed.
+
+use crate::check::steady::{Recovery, RecoveryTracker};
+use crate::engine::{
+    Ctx, Digest, EventInfo, Model, RngDraws, SeedPath, SimDuration, SimRng, SimTime, Simulation,
+};
+use crate::error::{Error, Result};
+use crate::model::cluster::{ClockFault, ClusterFault, PartitionShape};
+use crate::model::layer1::Layer1Fault;
+use crate::model::layer2::Layer2Fault;
+use crate::model::stack::{Layers, Stack, StackEvent, StackSpec};
+use crate::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
+
+use super::catalogue::Catalogue;
+use super::difficulty::{self, Scaled};
+use super::execution::{Execution, Executor};
+use super::outcome::{FailureKind, Outcome};
+use super::spec::{
+    FaultKind, NodeSelection, PartitionShapeSpec, ProbeKind, ProbeSpec, ScenarioSpec, Target,
+};
+
+/// Steady-state samples are taken this often.
+pub const SAMPLE_EVERY_NS: u64 = 100_000_000;
+/// The scenario clock starts this long after boot begins.
+pub const BOOT_SETTLE_NS: u64 = 10_000_000_000;
+/// After the last fault (and the final heal of the replicated log), the run
+/// may end early once every scenario is restored and stable, but not before
+/// this settling time has passed.
+pub const SETTLE_AFTER_FAULTS_NS: u64 = 10_000_000_000;
+/// Health must hold this long to count as restored.
+pub const STABLE_FOR_NS: u64 = 5_000_000_000;
+
+/// Events of the runner itself (kind codes 400..=499).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverEvent {
+    /// Inject resolved fault `0`.
+    Fault(u16),
+    /// Sample the steady state of every scenario.
+    Sample,
+}
+
+impl EventInfo for DriverEvent {
+    fn kind(&self) -> u16 {
+        match self {
+            DriverEvent::Fault(_) => 400,
+            DriverEvent::Sample => 401,
+        }
+    }
+    fn kind_name(&self) -> &'static str {
+        match self {
+            DriverEvent::Fault(_) => "fault",
+            DriverEvent::Sample => "sample",
+        }
+    }
+    fn target(&self) -> u32 {
+        match *self {
+            DriverEvent::Fault(i) => i as u32,
+            DriverEvent::Sample => 0,
+        }
+    }
+}
+
+type Ev = StackEvent<DriverEvent>;
+
+/// A fault resolved to one concrete layer action.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// On Layer 1.
+    L1(Layer1Fault),
+    /// On Layer 2.
+    L2(Layer2Fault),
+    /// On the replicated log.
+    Cluster(ClusterFault),
+}
+
+/// Per-scenario bookkeeping during a run.
+struct Tracking {
+    probes: Vec<ProbeSpec>,
+    tracker: RecoveryTracker,
+    faults_at_ns: u64,
+    ends_at_ns: u64,
+    healthy_before: bool,
+    /// Safeguards that fired while this scenario was under observation.
+    fired: SafeguardSet,
+}
+
+/// The model the runner simulates: the stack plus the driver's bookkeeping.
+pub struct RunModel {
+    /// The stack.
+    pub stack: Stack,
+    actions: Vec<Action>,
+    tracking: Vec<Tracking>,
+    end_ns: u64,
+    /// After this instant (every fault over, plus a settling time) the run
+    /// may stop early once every scenario is healthy and stable.
+    quiet_after_ns: u64,
+    /// Firing counts at the previous sample, to attribute new firings.
+    last_counts: [u32; 32],
+}
+
+impl Model for RunModel {
+    type Event = Ev;
+    fn handle(&mut self, ev: Ev, ctx: &mut Ctx<'_, Ev>) {
+        let Some(d) = self.stack.handle(ev, ctx) else {
+            return;
+        };
+        match d {
+            DriverEvent::Fault(i) => match &self.actions[i as usize] {
+                Action::L1(f) => self.stack.l1.inject(f, ctx),
+                Action::L2(f) => {
+                    if let Some(l2) = &mut self.stack.l2 {
+                        l2.inject(f, ctx)
+                    }
+                }
+                Action::Cluster(f) => {
+                    if let Some(c) = &mut self.stack.cluster {
+                        c.inject(f, ctx)
+                    }
+                }
+            },
+            DriverEvent::Sample => {
+                let now = ctx.now();
+                let log = self.stack.safeguards();
+                let mut new = SafeguardSet::EMPTY;
+                for &sg in Safeguard::ALL {
+                    let c = log.count(sg);
+                    if c > self.last_counts[sg as usize] {
+                        new.insert(sg);
+                        self.last_counts[sg as usize] = c;
+                    }
+                }
+                for t in &mut self.tracking {
+                    if now.as_nanos() >= t.faults_at_ns && now.as_nanos() <= t.ends_at_ns {
+                        t.fired = t.fired.union(new);
+                    }
+                }
+                for t in &mut self.tracking {
+                    if now.as_nanos() > t.ends_at_ns {
+                        continue;
+                    }
+                    let healthy = steady(&self.stack, &t.probes, now);
+                    if now.as_nanos() < t.faults_at_ns {
+                        t.healthy_before = healthy;
+                    } else {
+                        t.tracker.observe(now, healthy);
+                    }
+                }
+                let settled = now.as_nanos() >= self.quiet_after_ns
+                    && self.tracking.iter().all(|t| {
+                        t.tracker.healthy_now()
+                            && !matches!(t.tracker.recovery(), Recovery::NotRecovered { .. })
+                    });
+                if settled {
+                    // Every scenario is restored and stable after its faults:
+                    // the rest of the recovery window cannot change a verdict
+                    // that has already been reached, so stop here.
+                    ctx.stop();
+                } else if now.as_nanos() + SAMPLE_EVERY_NS <= self.end_ns {
+                    ctx.schedule_in(
+                        SimDuration::from_nanos(SAMPLE_EVERY_NS),
+                        StackEvent::Driver(DriverEvent::Sample),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The value of a probe on the stack now (`None` if its layer is not running).
+pub fn probe_value(stack: &Stack, probe: ProbeKind, now: SimTime) -> Option<f64> {
+    let l1 = || stack.l1.probe(now);
+    let l2 = || stack.l2.as_ref().map(|l| l.probe(now));
+    let cl = || stack.cluster.as_ref().map(|c| c.probe(now));
+    Some(match probe {
+        ProbeKind::KernelsRunning => l1().kernels_running as f64,
+        ProbeKind::CriticalKernelsDown => {
+            let p = l1();
+            p.critical_total.saturating_sub(p.critical_running) as f64
+        }
+        ProbeKind::ApiSuccessRate => l1().api_success_permille as f64 / 1000.0,
+        ProbeKind::BusLatencyMs => l1().bus_latency_ms as f64,
+        ProbeKind::CpuUtilisation => l1().cpu_permille as f64 / 1000.0,
+        ProbeKind::MemoryUtilisation => l1().memory_permille as f64 / 1000.0,
+        ProbeKind::ApprovalBacklogS => stack.l1.approval_backlog(now).as_secs_f64(),
+        ProbeKind::QueueDepth => l2()?.queue_depth as f64,
+        ProbeKind::WorkersAlive => l2()?.workers_alive as f64,
+        ProbeKind::DispatchRatePerS => l2()?.dispatch_rate_per_s,
+        ProbeKind::TriggerBacklog => l2()?.mesh_backlog as f64,
+        ProbeKind::PolicyDepth => l2()?.policy_depth as f64,
+        ProbeKind::ClientSuccessRate => cl()?.success_rate(),
+        ProbeKind::LeaderPresent => cl()?.leader.is_some() as u8 as f64,
+    })
+}
+
+/// Whether the steady-state hypothesis holds: the listed probes within their
+/// tolerances, or (none listed) every running layer's default hypothesis.
+pub fn steady(stack: &Stack, probes: &[ProbeSpec], now: SimTime) -> bool {
+    if probes.is_empty() {
+        return stack.l1.probe(now).healthy()
+            && stack.l2.as_ref().is_none_or(|l2| l2.probe(now).healthy())
+            && stack
+                .cluster
+                .as_ref()
+                .is_none_or(|c| c.probe(now).healthy());
+    }
+    probes
+        .iter()
+        .all(|p| match probe_value(stack, p.probe, now) {
+            Some(v) => p.min.is_none_or(|lo| v >= lo) && p.max.is_none_or(|hi| v <= hi),
+            None => true,
+        })
+}
+
+/// The layers a set of scenarios needs.
+pub fn layers_for(specs: &[&ScenarioSpec]) -> Layers {
+    let mut layers = Layers {
+        layer2: false,
+        cluster: false,
+    };
+    for s in specs {
+        for f in &s.faults {
+            match f.kind {
+                FaultKind::DependencyFailure
+                | FaultKind::QueueFlood
+                | FaultKind::TriggerStorm
+                | FaultKind::PauseScheduler
+                | FaultKind::PolicyCascade
+                | FaultKind::WorkerDropout
+                | FaultKind::ReplicaFailure => layers.layer2 = true,
+                FaultKind::Partition
+                | FaultKind::ClockSkew
+                | FaultKind::ClockStrobe
+                | FaultKind::KillNode
+                | FaultKind::PauseNode
+                | FaultKind::SnapshotRollback
+                | FaultKind::ConcurrentWrites => layers.cluster = true,
+                _ => {}
+            }
+        }
+        for p in &s.steady_state {
+            match p.probe {
+                ProbeKind::QueueDepth
+                | ProbeKind::WorkersAlive
+                | ProbeKind::DispatchRatePerS
+                | ProbeKind::TriggerBacklog
+                | ProbeKind::PolicyDepth => layers.layer2 = true,
+                ProbeKind::ClientSuccessRate | ProbeKind::LeaderPresent => layers.cluster = true,
+                _ => {}
+            }
+        }
+    }
+    layers
+}
+
+/// ACL-flood rate at intensity 1, messages/s (bus capacity is 10,000/s).
+pub const ACL_FLOOD_FULL_PER_S: u64 = 30_000;
+/// CPU-hog demand at intensity 1, permille of all cores (4x the machine).
+pub const CPU_SPIKE_FULL_PERMILLE: u64 = 4_000;
+/// Memory leak at intensity 1, MiB/s.
+pub const MEMORY_LEAK_FULL_MIB_PER_S: u64 = 500;
+/// Disk fill at intensity 1, MiB/s.
+pub const DISK_FILL_FULL_MIB_PER_S: u64 = 3_000;
+/// Network hog demand at intensity 1, permille of link capacity.
+pub const NETWORK_FULL_PERMILLE: u64 = 4_000;
+/// API flood at intensity 1, requests/s (ingress capacity is 2,000/s).
+pub const API_FLOOD_FULL_PER_S: u64 = 40_000;
+/// Governance storm at intensity 1, intents.
+pub const GOVERNANCE_STORM_FULL_INTENTS: u64 = 1_000;
+
+fn scaled_permille(permille: u16, full: u64) -> u64 {
+    full * permille as u64 / 1000
+}
+
+/// Distinct kernels for a fault: the named/critical/random base target plus
+/// `extra` more drawn at random.
+fn pick_kernels(
+    stack: &Stack,
+    spec: &ScenarioSpec,
+    i: usize,
+    target: &Target,
+    extra: u16,
+    rng: &mut SimRng,
+) -> Result<Vec<u16>> {
+    let n = stack.l1.kernel_count() as u16;
+    let names = stack.l1.kernel_names().join(", ");
+    let mut chosen: Vec<u16> = Vec::new();
+    let mut draw_from = |pool: &[u16], k: usize, chosen: &mut Vec<u16>| {
+        let mut pool: Vec<u16> = pool
+            .iter()
+            .copied()
+            .filter(|x| !chosen.contains(x))
+            .collect();
+        for _ in 0..k.min(pool.len()) {
+            let j = rng.below(pool.len() as u64) as usize;
+            chosen.push(pool.swap_remove(j));
+        }
+    };
+    let all: Vec<u16> = (0..n).collect();
+    match target {
+        Target::Kernel(name) => {
+            chosen.push(stack.l1.kernel_index(name).ok_or_else(|| Error::Invalid {
+                path: spec.source.clone(),
+                field: format!("faults[{i}].target"),
+                message: format!("unknown kernel '{name}' (allowed: {names})"),
+            })?)
+        }
+        Target::CriticalKernel => {
+            let critical: Vec<u16> = all
+                .iter()
+                .copied()
+                .filter(|&k| stack.l1.is_critical(k))
+                .collect();
+            draw_from(&critical, 1, &mut chosen);
+        }
+        Target::RandomKernels(k) => draw_from(&all, *k as usize, &mut chosen),
+        _ => draw_from(&all, 1, &mut chosen),
+    }
+    draw_from(&all, extra as usize, &mut chosen);
+    Ok(chosen)
+}
+
+fn node_of(target: &Target, rng: &mut SimRng) -> Option<u16> {
+    match target {
+        Target::Node(n) => Some(*n),
+        Target::Nodes(NodeSelection::Primary) => None,
+        _ => {
+            let _ = rng.draw_u64();
+            None
+        }
+    }
+}
+
+fn shape_of(target: &Target) -> PartitionShape {
+    match target {
+        Target::Partition(PartitionShapeSpec::Bisect) => PartitionShape::Bisect,
+        Target::Partition(PartitionShapeSpec::IsolateOne) | Target::Node(_) => {
+            PartitionShape::IsolateOne
+        }
+        Target::Partition(PartitionShapeSpec::Bridge) => PartitionShape::Bridge,
+        Target::Partition(PartitionShapeSpec::MajoritiesRing) => PartitionShape::MajoritiesRing,
+        _ => PartitionShape::RandomHalves,
+    }
+}
+
+/// Resolve the scaled faults of one scenario to `(offset_ns, action)` pairs.
+pub fn resolve(
+    stack: &Stack,
+    spec: &ScenarioSpec,
+    scaled: &Scaled,
+    seed: SeedPath,
+) -> Result<Vec<(u64, Action)>> {
+    let mut rng = seed.child("nemesis").child(&spec.id).rng();
+    let mut out = Vec::new();
+    for (i, f) in scaled.faults.iter().enumerate() {
+        let p = f.intensity_permille;
+        let len = f.length_ns;
+        let kernels =
+            |rng: &mut SimRng| pick_kernels(stack, spec, i, &f.target, f.extra_targets, rng);
+        match f.kind {
+            FaultKind::KillKernel => {
+                for k in kernels(&mut rng)? {
+                    out.push((
+                        f.start_ns,
+                        Action::L1(Layer1Fault::KillKernel { kernel: k }),
+                    ));
+                }
+            }
+            FaultKind::PauseHeartbeat => {
+                for k in kernels(&mut rng)? {
+                    out.push((
+                        f.start_ns,
+                        Action::L1(Layer1Fault::PauseHeartbeat {
+                            kernel: k,
+                            length_ns: len,
+                        }),
+                    ));
+                }
+            }
+            FaultKind::AclFlood => {
+                for k in kernels(&mut rng)? {
+                    let rate = scaled_permille(p, ACL_FLOOD_FULL_PER_S) as u32;
+                    out.push((
+                        f.start_ns,
+                        Action::L1(Layer1Fault::AclFlood {
+                            publisher: k,
+                            rate_per_s: rate,
+                            length_ns: len,
+                        }),
+                    ));
+                }
+            }
+            FaultKind::CpuSpike => {
+                for k in kernels(&mut rng)? {
+                    let share = scaled_permille(p, CPU_SPIKE_FULL_PERMILLE) as u16;
+                    out.push((
+                        f.start_ns,
+                        Action::L1(Layer1Fault::CpuSpike {
+                            kernel: k,
+                            share_permille: share,
+                            length_ns: len,
+                        }),
+                    ));
+                }
+            }
+            FaultKind::MemoryLeak => {
+                for k in kernels(&mut rng)? {
+                    let mib = scaled_permille(p, MEMORY_LEAK_FULL_MIB_PER_S) as u32;
+                    out.push((
+                        f.start_ns,
+                        Action::L1(Layer1Fault::MemoryLeak {
+                            kernel: k,
+                            mib_per_s: mib,
+                            length_ns: len,
+                        }),
+                    ));
+                }
+            }
+            FaultKind::DiskFill => {
+                for k in kernels(&mut rng)? {
+                    let mib = scaled_permille(p, DISK_FILL_FULL_MIB_PER_S) as u32;
+                    out.push((
+                        f.start_ns,
+                        Action::L1(Layer1Fault::DiskFill {
+                            kernel: k,
+                            mib_per_s: mib,
+                            length_ns: len,
+                        }),
+                    ));
+                }
+            }
+            FaultKind::NetworkSaturation => {
+                for k in kernels(&mut rng)? {
+                    let share = scaled_permille(p, NETWORK_FULL_PERMILLE) as u16;
+                    out.push((
+                        f.start_ns,
+                        Action::L1(Layer1Fault::NetworkSaturation {
+                            kernel: k,
+                            share_permille: share,
+                            length_ns: len,
+                        }),
+                    ));
+                }
+            }
+            FaultKind::ApiFlood => {
+                let rate = scaled_permille(p, API_FLOOD_FULL_PER_S) as u32;
+                out.push((
+                    f.start_ns,
+                    Action::L1(Layer1Fault::ApiFlood {
+                        rate_per_s: rate,
+                        length_ns: len,
+                    }),
+                ))
+            }
+            FaultKind::CorruptSnapshots => {
+                let count = scaled_permille(p, 10).max(1) as u16;
+                out.push((
+                    f.start_ns,
+                    Action::L1(Layer1Fault::CorruptSnapshots { count }),
+                ))
+            }
+            FaultKind::GovernanceStorm => {
+                let intents = scaled_permille(p, GOVERNANCE_STORM_FULL_INTENTS).max(1) as u32;
+                out.push((
+                    f.start_ns,
+                    Action::L1(Layer1Fault::GovernanceStorm { intents }),
+                ))
+            }
+            FaultKind::DependencyFailure => out.push((
+                f.start_ns,
+                Action::L2(Layer2Fault::DependencyErrors {
+                    error_permille: p,
+                    length_ns: len,
+                }),
+            )),
+            FaultKind::QueueFlood => {
+                let intents = scaled_permille(p, 20_000) as u32;
+                out.push((
+                    f.start_ns,
+                    Action::L2(Layer2Fault::QueueFlood {
+                        intents,
+                        invalid_permille: 500,
+                        over_ns: len.max(1),
+                    }),
+                ))
+            }
+            FaultKind::TriggerStorm => {
+                let rate = scaled_permille(p, 10_000) as u32;
+                out.push((
+                    f.start_ns,
+                    Action::L2(Layer2Fault::TriggerStorm {
+                        events_per_s: rate,
+                        length_ns: len,
+                    }),
+                ))
+            }
+            FaultKind::PauseScheduler => {
+                let queued = scaled_permille(p, 2_000) as u32;
+                let length_ns = (len > 0).then_some(len);
+                out.push((
+                    f.start_ns,
+                    Action::L2(Layer2Fault::PauseScheduler {
+                        length_ns,
+                        queued_tasks: queued,
+                    }),
+                ))
+            }
+            FaultKind::PolicyCascade => {
+                let depth = scaled_permille(p, 20).max(1) as u16;
+                out.push((f.start_ns, Action::L2(Layer2Fault::PolicyCascade { depth })))
+            }
+            FaultKind::WorkerDropout => out.push((
+                f.start_ns,
+                Action::L2(Layer2Fault::WorkerDropout { share_permille: p }),
+            )),
+            FaultKind::ReplicaFailure => out.push((
+                f.start_ns,
+                Action::L2(Layer2Fault::ReplicaFailure { replica: 0 }),
+            )),
+            FaultKind::Partition => out.push((
+                f.start_ns,
+                Action::Cluster(ClusterFault::Partition {
+                    shape: shape_of(&f.target),
+                    length_ns: len,
+                }),
+            )),
+            FaultKind::ClockSkew => {
+                let node = node_of(&f.target, &mut rng);
+                let delta_ns = scaled_permille(p, 60_000_000_000) as i64;
+                out.push((
+                    f.start_ns,
+                    Action::Cluster(ClusterFault::Clock {
+                        node,
+                        fault: ClockFault::Bump { delta_ns },
+                    }),
+                ));
+                if len > 0 {
+                    out.push((
+                        f.start_ns + len,
+                        Action::Cluster(ClusterFault::Clock {
+                            node,
+                            fault: ClockFault::Reset,
+                        }),
+                    ));
+                }
+            }
+            FaultKind::ClockStrobe => {
+                let node = node_of(&f.target, &mut rng);
+                let delta_ns = scaled_permille(p, 10_000_000_000) as i64;
+                let fault = ClockFault::Strobe {
+                    delta_ns,
+                    period_ns: 1_000_000_000,
+                    length_ns: len,
+                };
+                out.push((
+                    f.start_ns,
+                    Action::Cluster(ClusterFault::Clock { node, fault }),
+                ));
+            }
+            FaultKind::KillNode => {
+                let node = node_of(&f.target, &mut rng);
+                out.push((
+                    f.start_ns,
+                    Action::Cluster(ClusterFault::KillNode {
+                        node,
+                        length_ns: len,
+                    }),
+                ))
+            }
+            FaultKind::PauseNode => {
+                let node = node_of(&f.target, &mut rng);
+                out.push((
+                    f.start_ns,
+                    Action::Cluster(ClusterFault::PauseNode {
+                        node,
+                        length_ns: len,
+                    }),
+                ))
+            }
+            FaultKind::SnapshotRollback => {
+                let node = node_of(&f.target, &mut rng);
+                out.push((
+                    f.start_ns,
+                    Action::Cluster(ClusterFault::SnapshotRollback { node }),
+                ))
+            }
+            FaultKind::ConcurrentWrites => {
+                let writers = scaled_permille(p, 10).max(2) as u16;
+                out.push((
+                    f.start_ns,
+                    Action::Cluster(ClusterFault::ConcurrentWriters {
+                        writers,
+                        length_ns: len,
+                    }),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One scenario of a run, resolved.
+pub struct Planned<'a> {
+    /// The scenario.
+    pub spec: &'a ScenarioSpec,
+    /// Its level and scaled faults.
+    pub scaled: Scaled,
+    /// When its clock starts, after the scenario clock of the run (0 for
+    /// concurrent scenarios; later waves of a stress test start later).
+    pub offset_ns: u64,
+}
+
+/// What a run produced: one outcome per scenario and the final state of
+/// the platform.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// One outcome per planned scenario, in order.
+    pub outcomes: Vec<Outcome>,
+    /// Kernels running at the end.
+    pub kernels_running_end: u32,
+    /// Kernels in the stack.
+    pub kernels_total: u32,
+    /// Events handled.
+    pub events: u64,
+    /// The run digest.
+    pub digest: Digest,
+    /// Every safeguard firing of the run.
+    pub safeguards: SafeguardLog,
+}
+
+/// Run the planned scenarios together on one stack instance starting at
+/// `start`; returns one outcome per scenario, in order.
+pub fn run_together(
+    stack_spec: &StackSpec,
+    planned: &[Planned<'_>],
+    deployed: SafeguardSet,
+    known_fixes: SafeguardSet,
+    seed: SeedPath,
+    start: SimTime,
+) -> Result<RunResult> {
+    let specs: Vec<&ScenarioSpec> = planned.iter().map(|p| p.spec).collect();
+    let layers = layers_for(&specs);
+    let mut stack = Stack::new(stack_spec, layers, deployed, seed, start);
+    stack.l1.set_known_fixes(known_fixes);
+    let t0 = start.as_nanos() + BOOT_SETTLE_NS;
+    let mut actions = Vec::new();
+    let mut at = Vec::new();
+    let mut tracking = Vec::new();
+    let mut end_ns = t0;
+    let mut faults_over_ns = t0;
+    for p in planned {
+        let resolved = resolve(&stack, p.spec, &p.scaled, seed)?;
+        let t0 = t0 + p.offset_ns;
+        let first = resolved.iter().map(|(o, _)| *o).min().unwrap_or(0);
+        let last_end = p
+            .scaled
+            .faults
+            .iter()
+            .map(|f| f.start_ns + f.length_ns)
+            .max()
+            .unwrap_or(0);
+        let ends = t0 + p.scaled.window_ns.max(last_end) + p.spec.recovery_limit_ns + STABLE_FOR_NS;
+        end_ns = end_ns.max(ends);
+        faults_over_ns = faults_over_ns.max(t0 + p.scaled.window_ns.max(last_end));
+        for (offset, a) in resolved {
+            at.push(t0 + offset);
+            actions.push(a);
+        }
+        tracking.push(Tracking {
+            probes: p.spec.steady_state.clone(),
+            tracker: RecoveryTracker::new(SimDuration::from_nanos(STABLE_FOR_NS)),
+            faults_at_ns: t0 + first,
+            ends_at_ns: ends,
+            healthy_before: true,
+            fired: SafeguardSet::EMPTY,
+        });
+    }
+    assert!(actions.len() < u16::MAX as usize, "too many fault actions");
+    let quiet_after_ns = faults_over_ns + SETTLE_AFTER_FAULTS_NS;
+    let model = RunModel {
+        stack,
+        actions,
+        tracking,
+        end_ns,
+        quiet_after_ns,
+        last_counts: [0; 32],
+    };
+    let mut sim = Simulation::starting_at(model, seed, start);
+    sim.with_ctx(|m, ctx| m.stack.boot(ctx));
+    for (i, t) in at.iter().enumerate() {
+        sim.schedule_at(
+            SimTime::from_nanos(*t),
+            StackEvent::Driver(DriverEvent::Fault(i as u16)),
+        );
+    }
+    sim.schedule_at(
+        SimTime::from_nanos(t0 - SAMPLE_EVERY_NS),
+        StackEvent::Driver(DriverEvent::Sample),
+    );
+    if layers.cluster {
+        // Jepsen's final phase: heal everything before the last stretch.
+        let heal_at = faults_over_ns;
+        let idx = sim.model().actions.len();
+        sim.model_mut()
+            .actions
+            .push(Action::Cluster(crate::model::cluster::ClusterFault::Heal));
+        sim.schedule_at(
+            SimTime::from_nanos(heal_at),
+            StackEvent::Driver(DriverEvent::Fault(idx as u16)),
+        );
+    }
+    sim.run_until(SimTime::from_nanos(end_ns))?;
+    let events = sim.events_handled();
+    let digest = sim.digest();
+    let end = sim.now();
+    let model = sim.into_model();
+    let log = model.stack.safeguards();
+    let anomalies = model
+        .stack
+        .cluster
+        .as_ref()
+        .map(|c| c.check().anomalies())
+        .unwrap_or(0);
+    let outcomes = planned
+        .iter()
+        .zip(&model.tracking)
+        .map(|(p, t)| verdict(p, t, deployed, anomalies, events, digest))
+        .collect();
+    let l1 = model.stack.l1.probe(end);
+    Ok(RunResult {
+        outcomes,
+        kernels_running_end: l1.kernels_running as u32,
+        kernels_total: model.stack.l1.kernel_count() as u32,
+        events,
+        digest,
+        safeguards: log,
+    })
+}
+
+fn verdict(
+    p: &Planned<'_>,
+    t: &Tracking,
+    deployed: SafeguardSet,
+    anomalies: u64,
+    events: u64,
+    digest: Digest,
+) -> Outcome {
+    let limit_ns = p.spec.recovery_limit_ns;
+    let recovery = t.tracker.recovery();
+    let mut kinds = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
+    if !t.healthy_before {
+        kinds.push(FailureKind::NotSteadyBefore);
+        reasons.push("steady state did not hold before the faults".into());
+    }
+    match recovery {
+        Recovery::NotRecovered { violated_at } => {
+            kinds.push(FailureKind::NotRecovered);
+            let since = (t.ends_at_ns.saturating_sub(violated_at.as_nanos())) as f64 / 1e9;
+            reasons.push(format!(
+                "steady state not restored: violated for {since:.1} s, limit {:.0} s",
+                limit_ns as f64 / 1e9
+            ));
+        }
+        Recovery::Recovered {
+            violated_at,
+            restored_at,
+        } => {
+            let took = (restored_at - violated_at).as_nanos();
+            if took > limit_ns {
+                kinds.push(FailureKind::RecoveryExceeded);
+                reasons.push(format!(
+                    "recovery exceeded limit by {:.1} s",
+                    (took - limit_ns) as f64 / 1e9
+                ));
+            }
+        }
+        Recovery::NeverViolated => {}
+    }
+    if anomalies > 0 && p.spec.layer == 3 {
+        kinds.push(FailureKind::Anomalies);
+        reasons.push(format!("consistency check found {anomalies} anomalies"));
+    }
+    let fired = t.fired;
+    let missing = p.spec.expected_safeguards.difference(fired);
+    for sg in missing.iter() {
+        if deployed.contains(sg) {
+            kinds.push(FailureKind::SafeguardSilent);
+            reasons.push(format!("safeguard {sg} did not fire"));
+        } else {
+            kinds.push(FailureKind::SafeguardMissing);
+            reasons.push(format!("safeguard {sg} did not fire (not deployed)"));
+        }
+    }
+    let passed = kinds.is_empty();
+    Outcome {
+        id: p.spec.id.clone(),
+        difficulty: p.scaled.level.level,
+        passed,
+        recovery_s: recovery.duration().map(|d| d.as_secs_f64()),
+        recovery_limit_s: limit_ns as f64 / 1e9,
+        failure_reason: reasons.into_iter().next(),
+        failure_kinds: kinds,
+        safeguards_expected: p.spec.expected_safeguards,
+        safeguards_fired: fired,
+        safeguards_missing: missing,
+        safeguards_deployed: deployed,
+        anomalies,
+        events,
+        digest,
+    }
+}
+
+/// The real executor: a catalogue and a stack description.
+pub struct Runner<'a> {
+    /// The scenarios.
+    pub catalogue: &'a Catalogue,
+    /// The stack.
+    pub stack: &'a StackSpec,
+    /// Threads for the independent items of one execution (1 = in turn).
+    pub threads: usize,
+}
+
+impl Executor for Runner<'_> {
+    fn execute(&self, exec: &Execution) -> Result<Vec<Outcome>> {
+        let plan = |i: usize| -> Result<Planned<'_>> {
+            let it = &exec.items[i];
+            let spec = self.catalogue.require(&it.scenario)?;
+            Ok(Planned {
+                spec,
+                scaled: difficulty::scale(spec, it.difficulty),
+                offset_ns: 0,
+            })
+        };
+        let base = exec.seed_path();
+        if exec.concurrent {
+            let planned = (0..exec.items.len())
+                .map(plan)
+                .collect::<Result<Vec<_>>>()?;
+            let known = exec
+                .items
+                .iter()
+                .fold(SafeguardSet::EMPTY, |a, it| a.union(it.known_fixes));
+            Ok(
+                run_together(self.stack, &planned, exec.deployed, known, base, exec.start)?
+                    .outcomes,
+            )
+        } else {
+            // Independent items run on their own threads (each builds its
+            // own stack inside its thread); results are joined in item order,
+            // so the outcome does not depend on the thread count.
+            let run_item = |i: usize| -> Result<Outcome> {
+                let p = plan(i)?;
+                let seed = base.child("item").child_u64(i as u64);
+                let known = exec.items[i].known_fixes;
+                let mut r = run_together(self.stack, &[p], exec.deployed, known, seed, exec.start)?;
+                Ok(r.outcomes.remove(0))
+            };
+            if exec.items.len() < 2 || self.threads < 2 {
+                return (0..exec.items.len()).map(run_item).collect();
+            }
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (1..exec.items.len())
+                    .map(|i| scope.spawn(move || run_item(i)))
+                    .collect();
+                let mut out = vec![run_item(0)];
+                out.extend(
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("scenario thread panicked")),
+                );
+                out.into_iter().collect()
+            })
+        }
+    }
+}

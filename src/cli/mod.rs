@@ -30,6 +30,8 @@ macro_rules! outln {
     }};
 }
 
+mod report;
+
 /// Deterministic discrete-event simulator of a resilience stack and of the
 /// chaos-engineering programme that tests it.
 #[derive(Parser, Debug)]
@@ -84,6 +86,11 @@ enum Command {
     ///
     /// Example: chaosim merge shards/1 shards/2 shards/3 --out reports/sweep
     Merge(sweep::MergeArgs),
+    /// Render plots (SVG + PNG), index.html and summary.md from a year folder,
+    /// a sweep folder or a single-run timeline CSV.
+    ///
+    /// Example: chaosim report reports/sweep --out reports/sweep/report
+    Report(report::ReportArgs),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -117,6 +124,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => phold(lps, events, seconds, seed),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => sweep::merge_cmd(args),
+        Command::Report(args) => report::report_cmd(args),
     }
 }
 

@@ -40,7 +40,7 @@ impl Executor for Scripted<'_> {
                 );
                 let limit_s = spec.recovery_limit_ns as f64 / 1e9;
                 let v = digest.value();
-                let recovered = missing.is_empty() || v % 3 != 0;
+                let recovered = missing.is_empty() || !v.is_multiple_of(3);
                 let recovery = limit_s
                     * (0.1
                         + (v % 1000) as f64 / 1000.0 * if missing.is_empty() { 0.8 } else { 1.6 });
@@ -466,7 +466,7 @@ fn folds_are_bounded_by_what_is_drawn_not_by_rows() {
             i % 14,
             sc,
             1 + (i % 10) as u8,
-            i % 3 != 0,
+            !i.is_multiple_of(3),
             Some((i % 997) as f64 / 10.0),
             60.0,
             "not_recovered",

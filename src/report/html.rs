@@ -57,8 +57,8 @@ dl.facts dt{color:#555}dl.facts dd{margin:0;font-weight:bold}\
 figure{margin:16px 0;background:#fff;border:1px solid #ddd;padding:8px}figure img{width:100%;height:auto;display:block}\
 figcaption{font-size:13px;color:#444;padding:6px 4px 0}figcaption a{color:#0366d6}\
 nav{font-size:14px;margin:8px 0}nav a{margin-right:12px;color:#0366d6}\
-table{border-collapse:collapse;font-size:13px;background:#fff;width:100%}th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}\
-th{background:#eee}td:first-child,th:first-child{text-align:left}tr:nth-child(even) td{background:#f6f6f6}";
+table{border-collapse:collapse;font-size:13px;background:#fff;width:100%}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}td.n{text-align:right}\
+th{background:#eee}tr:nth-child(even) td{background:#f6f6f6}";
 
 /// Write `OUT/index.html` and `OUT/summary.md`; returns their paths.
 pub fn write(out: &Path, page: &Page) -> Result<(PathBuf, PathBuf)> {
@@ -109,7 +109,12 @@ pub fn write(out: &Path, page: &Page) -> Result<(PathBuf, PathBuf)> {
         for r in &t.rows {
             h.push_str("<tr>");
             for c in r {
-                let _ = write!(h, "<td>{}</td>", escape(c));
+                let numeric = c
+                    .chars()
+                    .next()
+                    .is_some_and(|ch| ch.is_ascii_digit() || ch == '-' || ch == '[');
+                let class = if numeric { " class=\"n\"" } else { "" };
+                let _ = write!(h, "<td{class}>{}</td>", escape(c));
             }
             h.push_str("</tr>\n");
         }

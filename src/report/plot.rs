@@ -114,6 +114,7 @@ pub fn empty<DB: DrawingBackend>(
         .d()?;
     chart
         .configure_mesh()
+        .light_line_style(TRANSPARENT)
         .x_desc(x_desc)
         .y_desc(y_desc)
         .axis_desc_style((font::FAMILY, LABEL_PX))
@@ -145,4 +146,31 @@ pub fn padded(lo: f64, hi: f64) -> std::ops::Range<f64> {
     }
     let pad = (hi - lo) * 0.05;
     (lo - pad)..(hi + pad)
+}
+
+/// A tick label without noise: `10` rather than `10.0`, `0.25` rather than
+/// `0.250000`.
+pub fn tick(v: &f64) -> String {
+    let v = *v;
+    if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
+        return format!("{}", v.round() as i64);
+    }
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A tick label for a log axis: only 1, 2 and 5 times a power of ten are
+/// labelled (the others stay blank, so labels never crowd).
+pub fn log_tick(v: &f64) -> String {
+    let v = *v;
+    if v <= 0.0 {
+        return String::new();
+    }
+    let e = v.log10().floor();
+    let m = v / 10f64.powf(e);
+    if [1.0, 2.0, 5.0].iter().any(|k| (m - k).abs() < 1e-6) {
+        tick(&v)
+    } else {
+        String::new()
+    }
 }

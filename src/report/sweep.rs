@@ -126,10 +126,13 @@ impl Figure for Success<'_> {
             .d()?;
         chart
             .configure_mesh()
+            .light_line_style(TRANSPARENT)
             .x_desc("injected failure rate (fraction of calls)")
             .y_desc("workflow success rate (fraction)")
             .axis_desc_style((font::FAMILY, plot::LABEL_PX))
             .label_style((font::FAMILY, plot::TICK_PX))
+            .x_label_formatter(&plot::tick)
+            .y_label_formatter(&plot::tick)
             .draw()
             .d()?;
         for (i, s) in self.0.iter().enumerate() {
@@ -184,10 +187,13 @@ impl Figure for Latency<'_> {
             .d()?;
         chart
             .configure_mesh()
+            .light_line_style(TRANSPARENT)
             .x_desc("injected failure rate (fraction of calls)")
             .y_desc("latency (ms)")
             .axis_desc_style((font::FAMILY, plot::LABEL_PX))
             .label_style((font::FAMILY, plot::TICK_PX))
+            .x_label_formatter(&plot::tick)
+            .y_label_formatter(&plot::tick)
             .draw()
             .d()?;
         type Pick = fn(&SweepPoint) -> f64;
@@ -267,10 +273,13 @@ impl Figure for Retries<'_> {
                 .d()?;
             chart
                 .configure_mesh()
+                .light_line_style(TRANSPARENT)
                 .x_desc("injected failure rate (fraction)")
                 .y_desc(ydesc)
                 .axis_desc_style((font::FAMILY, plot::LABEL_PX))
                 .label_style((font::FAMILY, plot::TICK_PX))
+                .x_label_formatter(&plot::tick)
+                .y_label_formatter(&plot::tick)
                 .draw()
                 .d()?;
             for (i, s) in self.0.iter().enumerate() {

@@ -283,7 +283,7 @@ impl Figure for Panels<'_> {
             P {
                 title: "Kernels",
                 y: "kernels (count)",
-                lines: &[("running", |s| s.running), ("total", |s| s.total)],
+                lines: &[("total", |s| s.total), ("running", |s| s.running)],
                 unit_range: false,
             },
             P {
@@ -328,8 +328,11 @@ impl Figure for Panels<'_> {
                 .build_cartesian_2d(t0..t_hi, 0f64..y_hi)
                 .d()?;
             let mut mesh = chart.configure_mesh();
+            mesh.light_line_style(TRANSPARENT);
             mesh.y_desc(p.y)
                 .y_labels(5)
+                .x_label_formatter(&plot::tick)
+                .y_label_formatter(&plot::tick)
                 .axis_desc_style((font::FAMILY, plot::TICK_PX + 1))
                 .label_style((font::FAMILY, plot::TICK_PX - 1));
             if k == 3 {
@@ -346,7 +349,12 @@ impl Figure for Panels<'_> {
                     .d()?;
             }
             for (i, (name, g)) in p.lines.iter().enumerate() {
-                let col = colour(i);
+                // The configured total is context, not data: grey, drawn first.
+                let col = if *name == "total" {
+                    RGBColor(150, 150, 150)
+                } else {
+                    colour(i)
+                };
                 chart
                     .draw_series(LineSeries::new(
                         f.kept.iter().map(|s| (s.t, g(s))),

@@ -175,6 +175,11 @@ impl YearFold {
         }
     }
 
+    /// Scenarios sorted by id.
+    pub fn scenarios_by_id(&self) -> Vec<&ScenarioFold> {
+        self.index.values().map(|&i| &self.scenarios[i]).collect()
+    }
+
     /// Days covered.
     pub fn days(&self) -> usize {
         self.per_day.len()
@@ -289,8 +294,11 @@ impl Figure for PassRate<'_> {
             .build_cartesian_2d(-0.5f64..(days - 0.5).max(1.0), 0f64..1.05f64)
             .d()?;
         let mut m = chart.configure_mesh();
+        m.light_line_style(TRANSPARENT);
         m.x_desc("day of the programme")
-            .y_desc("pass rate (fraction of executions)");
+            .y_desc("pass rate (fraction of executions)")
+            .x_label_formatter(&plot::tick)
+            .y_label_formatter(&plot::tick);
         mesh_fonts(&mut m);
         m.draw().d()?;
         let daily = colour(5);
@@ -376,13 +384,14 @@ impl Figure for Heatmap<'_> {
         let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 - 90);
         let n = f.scenarios.len() as i32;
         let weeks = f.weeks() as i32;
-        let names: Vec<&str> = f.scenarios.iter().map(|s| s.id.as_str()).collect();
+        let rows: Vec<&ScenarioFold> = f.scenarios_by_id().into_iter().rev().collect();
+        let names: Vec<&str> = rows.iter().map(|s| s.id.as_str()).collect();
         let mut chart = ChartBuilder::on(&main)
             .caption(title, (font::FAMILY, plot::TITLE_PX))
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(250)
-            .build_cartesian_2d((0..weeks).into_segmented(), (0..n).into_segmented())
+            .build_cartesian_2d((0..weeks - 1).into_segmented(), (0..n - 1).into_segmented())
             .d()?;
         let name_of = |v: &SegmentValue<i32>| match v {
             SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names
@@ -396,6 +405,7 @@ impl Figure for Heatmap<'_> {
             SegmentValue::Last => String::new(),
         };
         let mut m = chart.configure_mesh();
+        m.light_line_style(TRANSPARENT);
         m.x_desc("week of the programme (level at the week's last execution)")
             .y_desc("scenario")
             .y_labels(n as usize)
@@ -405,10 +415,10 @@ impl Figure for Heatmap<'_> {
             .disable_x_mesh()
             .disable_y_mesh()
             .axis_desc_style((font::FAMILY, plot::LABEL_PX))
-            .label_style((font::FAMILY, plot::TICK_PX - 2));
+            .label_style((font::FAMILY, plot::TICK_PX - 1));
         m.draw().d()?;
         let mut cells = Vec::new();
-        for (i, s) in f.scenarios.iter().enumerate() {
+        for (i, s) in rows.iter().enumerate() {
             for (w, &lv) in s.level_by_week.iter().enumerate() {
                 if lv > 0 {
                     cells.push(Rectangle::new(
@@ -487,13 +497,14 @@ impl Figure for Recovery<'_> {
         }
         let lo = (lo * 0.5).max(0.01);
         let hi = (hi * 2.0).max(lo * 10.0);
-        let names: Vec<&str> = f.scenarios.iter().map(|s| s.id.as_str()).collect();
+        let rows: Vec<&ScenarioFold> = f.scenarios_by_id().into_iter().rev().collect();
+        let names: Vec<&str> = rows.iter().map(|s| s.id.as_str()).collect();
         let mut chart = ChartBuilder::on(root)
             .caption(title, (font::FAMILY, plot::TITLE_PX))
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(250)
-            .build_cartesian_2d((lo..hi).log_scale(), (0..n).into_segmented())
+            .build_cartesian_2d((lo..hi).log_scale(), (0..n - 1).into_segmented())
             .d()?;
         let name_of = |v: &SegmentValue<i32>| match v {
             SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names
@@ -503,18 +514,21 @@ impl Figure for Recovery<'_> {
             SegmentValue::Last => String::new(),
         };
         let mut m = chart.configure_mesh();
+        m.light_line_style(TRANSPARENT);
         m.x_desc("recovery time (s, log scale)")
+            .x_labels(30)
+            .x_label_formatter(&plot::log_tick)
             .y_desc("scenario")
             .y_labels(n as usize)
             .y_label_formatter(&name_of)
             .disable_y_mesh()
             .axis_desc_style((font::FAMILY, plot::LABEL_PX))
-            .label_style((font::FAMILY, plot::TICK_PX - 2));
+            .label_style((font::FAMILY, plot::TICK_PX - 1));
         m.draw().d()?;
         let box_c = colour(0);
         let lim_c = RGBColor(200, 30, 30);
         let mut first = true;
-        for (i, s) in f.scenarios.iter().enumerate() {
+        for (i, s) in rows.iter().enumerate() {
             let i = i as i32;
             let y0 = SegmentValue::Exact(i);
             let y1 = SegmentValue::Exact(i + 1);
@@ -592,17 +606,22 @@ impl Figure for SafeguardTimeline<'_> {
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(220)
-            .build_cartesian_2d(-0.5f64..days, (0..n).into_segmented())
+            .build_cartesian_2d(-0.5f64..days, (0..n - 1).into_segmented())
             .d()?;
         let names = &f.safeguards;
+        // Row n-1 (top) is the safeguard with the earliest event.
+        let row = |sg: usize| n - 1 - sg as i32;
         let name_of = |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                names.get(*i as usize).cloned().unwrap_or_default()
-            }
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names
+                .get((n - 1 - *i) as usize)
+                .cloned()
+                .unwrap_or_default(),
             SegmentValue::Last => String::new(),
         };
         let mut m = chart.configure_mesh();
+        m.light_line_style(TRANSPARENT);
         m.x_desc("day of the programme")
+            .x_label_formatter(&plot::tick)
             .y_desc("safeguard")
             .y_labels(n as usize)
             .y_label_formatter(&name_of)
@@ -616,7 +635,7 @@ impl Figure for SafeguardTimeline<'_> {
                 .safeguard_events
                 .iter()
                 .filter(|e| e.event == k)
-                .map(|e| (e.day as f64, SegmentValue::CenterOf(e.safeguard as i32)))
+                .map(|e| (e.day as f64, SegmentValue::CenterOf(row(e.safeguard))))
                 .collect();
             let label = format!(
                 "{} ({})",
@@ -679,7 +698,7 @@ impl Figure for FailureModes<'_> {
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(80)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..hi.max(1.0))
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..hi.max(1.0))
             .d()?;
         let name_of = |v: &SegmentValue<i32>| match v {
             SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => kinds
@@ -689,8 +708,10 @@ impl Figure for FailureModes<'_> {
             SegmentValue::Last => String::new(),
         };
         let mut m = chart.configure_mesh();
+        m.light_line_style(TRANSPARENT);
         m.x_desc("failure kind")
             .y_desc("failed executions (count)")
+            .y_label_formatter(&plot::tick)
             .x_labels(n as usize)
             .x_label_formatter(&name_of)
             .disable_x_mesh()
@@ -716,7 +737,12 @@ impl Figure for FailureModes<'_> {
                 Text::new(
                     k.1.to_string(),
                     (SegmentValue::CenterOf(i as i32), *k.1 as f64 + hi * 0.02),
-                    (font::FAMILY, plot::TICK_PX).into_font(),
+                    TextStyle::from((font::FAMILY, plot::TICK_PX).into_font()).pos(
+                        plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Bottom,
+                        ),
+                    ),
                 )
             }))
             .d()?;
@@ -863,7 +889,7 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
         .collect(),
         rows: Vec::new(),
     };
-    for s in &f.scenarios {
+    for s in f.scenarios_by_id() {
         let q = quartet(&s.recovery_ms);
         let g = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
         rec_table.rows.push(vec![

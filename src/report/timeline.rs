@@ -353,7 +353,7 @@ impl Figure for Panels<'_> {
                 let col = if *name == "total" {
                     RGBColor(150, 150, 150)
                 } else {
-                    colour(i)
+                    colour(if p.lines[0].0 == "total" { i - 1 } else { i })
                 };
                 chart
                     .draw_series(LineSeries::new(

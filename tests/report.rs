@@ -435,6 +435,16 @@ fn neither_kind_is_a_clear_usage_error_with_exit_2() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "one clear line: {err}");
     assert!(err.starts_with("error: "), "{err}");
+    // A timeline with a broken row: a located syntax error, also exit 2.
+    let bad = dir.join("bad_timeline.csv");
+    std::fs::write(
+        &bad,
+        format!("{}1,2,3\n", chaosim::report::timeline::TIMELINE_HEADER),
+    )
+    .unwrap();
+    let e = report::render_any(&bad, None).unwrap_err();
+    assert!(e.is_input(), "{e}");
+    assert!(e.to_string().contains("bad_timeline.csv:2:"), "{e}");
 }
 
 #[test]

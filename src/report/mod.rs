@@ -161,13 +161,14 @@ pub(crate) fn bad_csv(path: &Path, field: &str, message: impl Into<String>) -> E
 /// Map a `csv` error to a located error.
 pub(crate) fn csv_err(path: &Path, e: csv::Error) -> Error {
     let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+    let message = e.to_string();
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io(path, io),
-        other => Error::Syntax {
+        _ => Error::Syntax {
             path: path.to_path_buf(),
             line,
             column: 1,
-            message: format!("{other:?}"),
+            message,
         },
     }
 }

@@ -20,6 +20,7 @@
 //! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue |
 //! | [`input`] | reading RON input files with located errors |
 //! | [`check`] | observers: recovery measurement, invariants, consistency checks |
+//! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep or a single-run timeline, from one streaming pass over the CSVs |
 //! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge |
 //! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals |
 //! | [`model::cluster`] | the replicated log Jepsen-style: nodes with local clocks, partitions, nemesis ([`NemesisSchedule`](model::cluster::NemesisSchedule)), clients and history; checked by [`check::consistency`] |
@@ -99,6 +100,7 @@ pub mod model;
 pub mod playbook;
 pub mod program;
 pub mod record;
+pub mod report;
 pub mod safeguard;
 pub mod scenario;
 pub mod sweep;

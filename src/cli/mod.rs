@@ -30,6 +30,7 @@ macro_rules! outln {
     }};
 }
 
+mod report;
 mod sim;
 
 /// Deterministic discrete-event simulator of a resilience stack and of the
@@ -156,6 +157,11 @@ enum Command {
     ///
     /// Example: chaosim merge shards/1 shards/2 shards/3 --out reports/sweep
     Merge(sweep::MergeArgs),
+    /// Render plots (SVG + PNG), index.html and summary.md from a year folder,
+    /// a sweep folder or a single-run timeline CSV.
+    ///
+    /// Example: chaosim report reports/sweep --out reports/sweep/report
+    Report(report::ReportArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -227,6 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => sweep::merge_cmd(args),
+        Command::Report(args) => report::report_cmd(args),
     }
 }
 

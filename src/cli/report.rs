@@ -1,0 +1,35 @@
+//! `chaosim report PATH [--out DIR]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use chaosim::Result;
+use chaosim::report;
+
+/// Arguments of `chaosim report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A year folder (runs.csv + outcomes.csv), a sweep folder (summary.csv)
+    /// or a single-run timeline CSV file.
+    #[arg(value_name = "DIR")]
+    pub path: PathBuf,
+    /// Output folder (default: DIR/report, or FILE.report for a timeline).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Render the report and print where it is.
+pub fn report_cmd(args: ReportArgs) -> Result<ExitCode> {
+    let index = report::render_any(&args.path, args.out.as_deref())?;
+    outln!(
+        "{} report: {} plots (SVG + PNG) in {}",
+        index.kind.name(),
+        index.plots.len(),
+        index.out.display()
+    );
+    outln!("open {}", index.html.display());
+    outln!("summary {}", index.summary_md.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,212 @@
+//! Reports: plots (SVG and PNG, with plotters), a self-contained
+//! `index.html` and a `summary.md`, rendered from the files a year, a sweep or
+//! a single run wrote.
+//!
+//! Every renderer reads its input in **one streaming pass** with the `csv`
+//! crate and folds each row into fixed-size accumulators (see
+//! [`year::YearFold`]), so the memory used does not grow with the number of
+//! rows, only with what is drawn (one point per day, one cell per scenario and
+//! week).
+//!
+//! Text is drawn with a bundled font ([`font`]), so a machine without any
+//! system font draws the same PNGs, byte for byte. Rendering the same input
+//! twice gives byte-identical files.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! let index = chaosim::report::render_any(Path::new("reports/sweep"), None)?;
+//! println!("{}", index.html.display());
+//! # Ok::<(), chaosim::Error>(())
+//! ```
+
+pub mod font;
+pub mod html;
+pub mod plot;
+pub mod sweep;
+pub mod timeline;
+pub mod year;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// What kind of input a report was made from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportKind {
+    /// A programme output folder (`runs.csv`, `outcomes.csv`, ...).
+    Year,
+    /// A sweep output folder (`summary.csv`).
+    Sweep,
+    /// A single-run timeline CSV file.
+    Timeline,
+}
+
+impl ReportKind {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportKind::Year => "year",
+            ReportKind::Sweep => "sweep",
+            ReportKind::Timeline => "timeline",
+        }
+    }
+}
+
+/// One plot written as SVG and PNG.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlotFile {
+    /// File stem (`pass_rate`): the files are `STEM.svg` and `STEM.png`.
+    pub stem: String,
+    /// The plot's title (also drawn in the plot).
+    pub title: String,
+    /// One sentence for the reader, shown under the plot.
+    pub caption: String,
+}
+
+/// What a renderer wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportIndex {
+    /// The kind of input.
+    pub kind: ReportKind,
+    /// The output folder.
+    pub out: PathBuf,
+    /// The plots, in page order.
+    pub plots: Vec<PlotFile>,
+    /// `OUT/index.html`.
+    pub html: PathBuf,
+    /// `OUT/summary.md`.
+    pub summary_md: PathBuf,
+}
+
+/// Files that mark a year folder.
+pub const YEAR_FILES: [&str; 2] = ["runs.csv", "outcomes.csv"];
+/// The file that marks a sweep folder.
+pub const SWEEP_FILE: &str = "summary.csv";
+
+/// Detect the kind of `path`: a folder with `runs.csv` and `outcomes.csv` is
+/// a year, a folder with `summary.csv` a sweep, a file whose first line is
+/// [`timeline::TIMELINE_HEADER`] a timeline. Anything else is an
+/// [`Error::Usage`] (exit code 2) that says what was expected.
+pub fn detect(path: &Path) -> Result<ReportKind> {
+    if path.is_dir() {
+        if YEAR_FILES.iter().all(|f| path.join(f).is_file()) {
+            return Ok(ReportKind::Year);
+        }
+        if path.join(SWEEP_FILE).is_file() {
+            return Ok(ReportKind::Sweep);
+        }
+        return Err(Error::Usage {
+            flag: "DIR".into(),
+            message: format!(
+                "{} is neither a year folder (runs.csv + outcomes.csv) nor a sweep folder (summary.csv)",
+                path.display()
+            ),
+        });
+    }
+    if path.is_file() {
+        if timeline::is_timeline(path)? {
+            return Ok(ReportKind::Timeline);
+        }
+        return Err(Error::Usage {
+            flag: "DIR".into(),
+            message: format!(
+                "{} is not a timeline CSV (expected the header `{}`)",
+                path.display(),
+                timeline::TIMELINE_HEADER.trim_end()
+            ),
+        });
+    }
+    Err(Error::Usage {
+        flag: "DIR".into(),
+        message: format!("{} does not exist", path.display()),
+    })
+}
+
+/// The default output folder: `DIR/report` for a folder, `FILE.report` for a
+/// timeline file.
+pub fn default_out(path: &Path, kind: ReportKind) -> PathBuf {
+    match kind {
+        ReportKind::Year | ReportKind::Sweep => path.join("report"),
+        ReportKind::Timeline => {
+            let mut s = path.as_os_str().to_owned();
+            s.push(".report");
+            PathBuf::from(s)
+        }
+    }
+}
+
+/// Detect the kind of `path` and render it into `out` (default:
+/// [`default_out`]).
+pub fn render_any(path: &Path, out: Option<&Path>) -> Result<ReportIndex> {
+    let kind = detect(path)?;
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_out(path, kind));
+    match kind {
+        ReportKind::Year => year::render(path, &out),
+        ReportKind::Sweep => sweep::render(path, &out),
+        ReportKind::Timeline => timeline::render(path, &out),
+    }
+}
+
+/// An [`Error::Invalid`] about a CSV input file.
+pub(crate) fn bad_csv(path: &Path, field: &str, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        path: path.to_path_buf(),
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Map a `csv` error to a located error.
+pub(crate) fn csv_err(path: &Path, e: csv::Error) -> Error {
+    let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::io(path, io),
+        _ => Error::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column: 1,
+            message,
+        },
+    }
+}
+
+/// Column positions by name, checked against a header.
+pub(crate) struct Columns {
+    idx: Vec<usize>,
+}
+
+impl Columns {
+    /// Find each of `names` in `header`, or say which one is missing.
+    pub(crate) fn find(path: &Path, header: &csv::StringRecord, names: &[&str]) -> Result<Columns> {
+        let mut idx = Vec::with_capacity(names.len());
+        for n in names {
+            match header.iter().position(|h| h == *n) {
+                Some(i) => idx.push(i),
+                None => return Err(bad_csv(path, n, "missing column in the header")),
+            }
+        }
+        Ok(Columns { idx })
+    }
+
+    /// The field for column number `k` (in the order given to `find`).
+    pub(crate) fn get<'r>(&self, rec: &'r csv::StringRecord, k: usize) -> &'r str {
+        rec.get(self.idx[k]).unwrap_or("")
+    }
+}
+
+/// Parse a field or give a located error.
+pub(crate) fn parse<T: std::str::FromStr>(
+    path: &Path,
+    line: u64,
+    field: &str,
+    s: &str,
+) -> Result<T> {
+    s.trim().parse::<T>().map_err(|_| Error::Invalid {
+        path: path.to_path_buf(),
+        field: format!("line {line}: {field}"),
+        message: format!("cannot parse {s:?}"),
+    })
+}

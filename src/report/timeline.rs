@@ -1,0 +1,477 @@
+//! The single-run timeline: its CSV format ([`TimelineRow`]), the streaming
+//! [`TimelineWriter`] the scenario runner calls every sample, and the report
+//! (kernels running, queue depth, resource use and bus latency over time,
+//! fault windows shaded).
+//!
+//! # Format
+//! A CSV file whose first line is exactly [`TIMELINE_HEADER`], then one row
+//! per sample in time order. `faults_active` is the `;`-joined list of the
+//! fault kinds active at `t_s` (empty when none); a fault window is a maximal
+//! run of samples with the same non-empty `faults_active`.
+//!
+//! # Memory
+//! The renderer reads the file once. It keeps at most [`MAX_POINTS`] samples:
+//! when the buffer is full it drops every other kept sample and doubles the
+//! stride (so a long run is drawn at a coarser, uniform resolution), and at
+//! most [`MAX_WINDOWS`] fault windows (later windows are counted, not drawn).
+
+use std::io::Write;
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::html::{self, Page, Table};
+use super::plot::{self, DrawResult, Figure, OrText, colour};
+use super::{ReportIndex, ReportKind, csv_err, font};
+use crate::error::{Error, Result};
+
+/// The first line of a timeline file.
+pub const TIMELINE_HEADER: &str = "t_s,kernels_running,kernels_total,queue_depth,cpu_utilisation,memory_utilisation,bus_latency_ms,api_success_rate,healthy,faults_active\n";
+
+/// Samples kept for drawing (see the module docs).
+pub const MAX_POINTS: usize = 4096;
+/// Fault windows kept for drawing.
+pub const MAX_WINDOWS: usize = 512;
+
+/// One sample of a single run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineRow {
+    /// Simulated time since the start of the run, seconds.
+    pub t_s: f64,
+    /// Kernels up and serving.
+    pub kernels_running: u32,
+    /// Kernels configured.
+    pub kernels_total: u32,
+    /// Tasks waiting in the queue.
+    pub queue_depth: u64,
+    /// CPU utilisation, 0..=1.
+    pub cpu_utilisation: f64,
+    /// Memory utilisation, 0..=1.
+    pub memory_utilisation: f64,
+    /// Message-bus latency, milliseconds.
+    pub bus_latency_ms: f64,
+    /// Share of API calls that succeeded in the last sample interval, 0..=1.
+    pub api_success_rate: f64,
+    /// Whether the steady-state check holds.
+    pub healthy: bool,
+    /// `;`-joined fault kinds active at `t_s` (empty when none).
+    pub faults_active: String,
+}
+
+/// Streams [`TimelineRow`]s as CSV to any writer: the header on creation,
+/// one line per [`write`](TimelineWriter::write). Call
+/// [`finish`](TimelineWriter::finish) to flush and surface write errors.
+pub struct TimelineWriter<W: Write> {
+    inner: csv::Writer<W>,
+    rows: u64,
+}
+
+impl<W: Write> TimelineWriter<W> {
+    /// Write the header to `w`.
+    pub fn new(mut w: W) -> std::io::Result<TimelineWriter<W>> {
+        w.write_all(TIMELINE_HEADER.as_bytes())?;
+        Ok(TimelineWriter {
+            inner: csv::WriterBuilder::new().has_headers(false).from_writer(w),
+            rows: 0,
+        })
+    }
+
+    /// Append one sample.
+    pub fn write(&mut self, row: &TimelineRow) -> std::io::Result<()> {
+        self.inner.serialize(row).map_err(std::io::Error::other)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Flush and return the inner writer.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.inner
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+/// Whether `path` starts with [`TIMELINE_HEADER`].
+pub fn is_timeline(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; TIMELINE_HEADER.len()];
+    let mut got = 0;
+    while got < buf.len() {
+        let n = f.read(&mut buf[got..]).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got == buf.len() && buf == TIMELINE_HEADER.as_bytes())
+}
+
+/// A drawn sample (the numeric fields of a row).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Sample {
+    t: f64,
+    running: f64,
+    total: f64,
+    queue: f64,
+    cpu: f64,
+    mem: f64,
+    bus: f64,
+    api: f64,
+}
+
+/// A fault window: `[start_s, end_s)` with the faults active.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultWindow {
+    /// Start, seconds.
+    pub start_s: f64,
+    /// End, seconds (the first sample without these faults, or the last sample).
+    pub end_s: f64,
+    /// `;`-joined fault kinds.
+    pub faults: String,
+}
+
+/// The fold over a timeline file.
+#[derive(Debug, Default)]
+pub struct TimelineFold {
+    kept: Vec<Sample>,
+    stride: u64,
+    seen: u64,
+    /// Fault windows (at most [`MAX_WINDOWS`]).
+    pub windows: Vec<FaultWindow>,
+    /// Windows beyond [`MAX_WINDOWS`], counted only.
+    pub windows_dropped: u64,
+    open: Option<(f64, String)>,
+    last_t: f64,
+    healthy_samples: u64,
+    /// Samples where `healthy` was false.
+    pub unhealthy_samples: u64,
+    min_running: Option<u32>,
+    max_queue: u64,
+}
+
+impl TimelineFold {
+    fn push(&mut self, r: &TimelineRow) {
+        if self.stride == 0 {
+            self.stride = 1;
+        }
+        if self.seen.is_multiple_of(self.stride) {
+            if self.kept.len() == MAX_POINTS {
+                let mut i = 0;
+                self.kept.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                self.stride *= 2;
+            }
+            if self.seen.is_multiple_of(self.stride) {
+                self.kept.push(Sample {
+                    t: r.t_s,
+                    running: r.kernels_running as f64,
+                    total: r.kernels_total as f64,
+                    queue: r.queue_depth as f64,
+                    cpu: r.cpu_utilisation,
+                    mem: r.memory_utilisation,
+                    bus: r.bus_latency_ms,
+                    api: r.api_success_rate,
+                });
+            }
+        }
+        self.seen += 1;
+        if r.healthy {
+            self.healthy_samples += 1;
+        } else {
+            self.unhealthy_samples += 1;
+        }
+        self.min_running = Some(
+            self.min_running
+                .map_or(r.kernels_running, |m| m.min(r.kernels_running)),
+        );
+        self.max_queue = self.max_queue.max(r.queue_depth);
+        let changed = match &self.open {
+            Some((_, f)) => *f != r.faults_active,
+            None => !r.faults_active.is_empty(),
+        };
+        if changed {
+            self.close(r.t_s);
+            if !r.faults_active.is_empty() {
+                self.open = Some((r.t_s, r.faults_active.clone()));
+            }
+        }
+        self.last_t = r.t_s;
+    }
+
+    fn close(&mut self, end: f64) {
+        if let Some((start, faults)) = self.open.take() {
+            if self.windows.len() < MAX_WINDOWS {
+                self.windows.push(FaultWindow {
+                    start_s: start,
+                    end_s: end,
+                    faults,
+                });
+            } else {
+                self.windows_dropped += 1;
+            }
+        }
+    }
+
+    /// Samples read.
+    pub fn samples(&self) -> u64 {
+        self.seen
+    }
+}
+
+/// Read a timeline file in one pass.
+pub fn fold(path: &Path) -> Result<TimelineFold> {
+    if !is_timeline(path)? {
+        return Err(Error::Usage {
+            flag: "FILE".into(),
+            message: format!("{} is not a timeline CSV", path.display()),
+        });
+    }
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
+    let mut fold = TimelineFold::default();
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {
+        let row: TimelineRow = rec.deserialize(None).map_err(|e| csv_err(path, e))?;
+        fold.push(&row);
+    }
+    let end = fold.last_t;
+    fold.close(end);
+    Ok(fold)
+}
+
+struct Panels<'a>(&'a TimelineFold, Vec<String>);
+
+impl Panels<'_> {
+    fn fault_colour(&self, faults: &str) -> RGBColor {
+        let i = self.1.iter().position(|f| f == faults).unwrap_or(0);
+        // Skip the series colours 0..=2 so shading never looks like a line.
+        let c = colour(3 + i % 4);
+        RGBColor(c.0, c.1, c.2)
+    }
+}
+
+impl Figure for Panels<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let f = self.0;
+        let root = root
+            .titled(
+                "Single run: kernels, queue, resources and bus latency over time",
+                (font::FAMILY, plot::TITLE_PX),
+            )
+            .d()?;
+        let areas = root.split_evenly((4, 1));
+        let t_hi = f.kept.last().map(|s| s.t).unwrap_or(1.0).max(1e-9);
+        let t0 = f.kept.first().map(|s| s.t).unwrap_or(0.0).min(t_hi);
+        type Pick = fn(&Sample) -> f64;
+        struct P {
+            title: &'static str,
+            y: &'static str,
+            lines: &'static [(&'static str, Pick)],
+            unit_range: bool,
+        }
+        let panels = [
+            P {
+                title: "Kernels",
+                y: "kernels (count)",
+                lines: &[("total", |s| s.total), ("running", |s| s.running)],
+                unit_range: false,
+            },
+            P {
+                title: "Queue depth",
+                y: "tasks waiting (count)",
+                lines: &[("queue depth", |s| s.queue)],
+                unit_range: false,
+            },
+            P {
+                title: "Resource use and API success",
+                y: "fraction (0-1)",
+                lines: &[
+                    ("CPU", |s| s.cpu),
+                    ("memory", |s| s.mem),
+                    ("API success", |s| s.api),
+                ],
+                unit_range: true,
+            },
+            P {
+                title: "Bus latency",
+                y: "latency (ms)",
+                lines: &[("bus latency", |s| s.bus)],
+                unit_range: false,
+            },
+        ];
+        for (k, (area, p)) in areas.iter().zip(panels.iter()).enumerate() {
+            let y_hi = if p.unit_range {
+                1.05
+            } else {
+                f.kept
+                    .iter()
+                    .flat_map(|s| p.lines.iter().map(move |(_, g)| g(s)))
+                    .fold(0.0f64, f64::max)
+                    .max(1.0)
+                    * 1.1
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(p.title, (font::FAMILY, plot::LABEL_PX))
+                .margin(8)
+                .x_label_area_size(if k == 3 { 45 } else { 25 })
+                .y_label_area_size(80)
+                .build_cartesian_2d(t0..t_hi, 0f64..y_hi)
+                .d()?;
+            let mut mesh = chart.configure_mesh();
+            mesh.light_line_style(TRANSPARENT);
+            mesh.y_desc(p.y)
+                .y_labels(5)
+                .x_label_formatter(&plot::tick)
+                .y_label_formatter(&plot::tick)
+                .axis_desc_style((font::FAMILY, plot::TICK_PX + 1))
+                .label_style((font::FAMILY, plot::TICK_PX - 1));
+            if k == 3 {
+                mesh.x_desc("simulated time (s)");
+            }
+            mesh.draw().d()?;
+            for w in &f.windows {
+                let c = self.fault_colour(&w.faults);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(w.start_s, 0.0), (w.end_s.max(w.start_s), y_hi)],
+                        c.mix(0.18).filled(),
+                    )))
+                    .d()?;
+            }
+            for (i, (name, g)) in p.lines.iter().enumerate() {
+                // The configured total is context, not data: grey, drawn first.
+                let col = if *name == "total" {
+                    RGBColor(150, 150, 150)
+                } else {
+                    colour(if p.lines[0].0 == "total" { i - 1 } else { i })
+                };
+                chart
+                    .draw_series(LineSeries::new(
+                        f.kept.iter().map(|s| (s.t, g(s))),
+                        col.stroke_width(2),
+                    ))
+                    .d()?
+                    .label(*name)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
+                    });
+            }
+            if k == 0 {
+                for (i, faults) in self.1.iter().enumerate().take(4) {
+                    let c = self.fault_colour(faults);
+                    let _ = i;
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(t0, 0.0), (t0, 0.0)],
+                            c.mix(0.3).filled(),
+                        )))
+                        .d()?
+                        .label(format!("fault: {faults}"))
+                        .legend(move |(x, y)| {
+                            Rectangle::new([(x, y - 6), (x + 20, y + 6)], c.mix(0.35).filled())
+                        });
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font((font::FAMILY, plot::TICK_PX - 1))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .d()?;
+        }
+        Ok(())
+    }
+}
+
+/// Render the timeline file `path` into `out`.
+pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
+    let f = fold(path)?;
+    html::create_out(out)?;
+    let mut kinds: Vec<String> = Vec::new();
+    for w in &f.windows {
+        if !kinds.contains(&w.faults) {
+            kinds.push(w.faults.clone());
+        }
+    }
+    let plots = vec![plot::save(
+        out,
+        "timeline",
+        "Kernels, queue, resources and bus latency over time",
+        "Shaded spans are the fault windows (one colour per set of active faults, see the legend of the top panel).",
+        (plot::WIDTH_PX, 1000),
+        &Panels(&f, kinds),
+    )?];
+    let duration = f.last_t - f.kept.first().map(|s| s.t).unwrap_or(0.0);
+    let facts = vec![
+        ("samples".into(), f.seen.to_string()),
+        ("duration (s)".into(), format!("{duration:.1}")),
+        (
+            "unhealthy samples".into(),
+            format!(
+                "{} of {} ({:.1}%)",
+                f.unhealthy_samples,
+                f.seen,
+                100.0 * f.unhealthy_samples as f64 / f.seen.max(1) as f64
+            ),
+        ),
+        (
+            "fewest kernels running".into(),
+            f.min_running
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("deepest queue (tasks)".into(), f.max_queue.to_string()),
+        (
+            "fault windows".into(),
+            format!("{} (+{} not drawn)", f.windows.len(), f.windows_dropped),
+        ),
+    ];
+    let table = Table {
+        title: "Fault windows".into(),
+        header: vec![
+            "faults".into(),
+            "start (s)".into(),
+            "end (s)".into(),
+            "length (s)".into(),
+        ],
+        rows: f
+            .windows
+            .iter()
+            .map(|w| {
+                vec![
+                    w.faults.clone(),
+                    format!("{:.2}", w.start_s),
+                    format!("{:.2}", w.end_s),
+                    format!("{:.2}", w.end_s - w.start_s),
+                ]
+            })
+            .collect(),
+    };
+    let page = Page {
+        title: "chaosim single-run report".into(),
+        source: path.display().to_string(),
+        facts,
+        plots,
+        tables: vec![table],
+    };
+    let (html, summary_md) = html::write(out, &page)?;
+    Ok(ReportIndex {
+        kind: ReportKind::Timeline,
+        out: out.to_path_buf(),
+        plots: page.plots,
+        html,
+        summary_md,
+    })
+}

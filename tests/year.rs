@@ -8,7 +8,9 @@ use std::process::Command as Std;
 use assert_cmd::Command;
 
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("year").join(name);
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("year")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.parent().unwrap()).unwrap();
     d
@@ -17,17 +19,33 @@ fn scratch(name: &str) -> PathBuf {
 fn year(out: &Path, extra: &[&str]) -> std::process::Output {
     Command::cargo_bin("chaosim")
         .unwrap()
-        .args(["year", "--days", "3", "--seed", "11", "--no-report", "--quiet", "--out"])
+        .args([
+            "year",
+            "--days",
+            "3",
+            "--seed",
+            "11",
+            "--no-report",
+            "--quiet",
+            "--out",
+        ])
         .arg(out)
         .args(extra)
         .output()
         .unwrap()
 }
 
-const FILES: [&str; 5] = ["runs.csv", "outcomes.csv", "safeguards.csv", "audit.jsonl", "learning.ron"];
+const FILES: [&str; 5] = [
+    "runs.csv",
+    "outcomes.csv",
+    "safeguards.csv",
+    "audit.jsonl",
+    "learning.ron",
+];
 
 fn read(dir: &Path, f: &str) -> String {
-    std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
+    std::fs::read_to_string(dir.join(f))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
 }
 
 #[test]
@@ -39,16 +57,33 @@ fn same_seed_same_bytes_any_thread_count() {
     for f in FILES {
         assert_eq!(read(&a, f), read(&b, f), "{f}");
     }
-    assert_eq!(read(&a, "runs.csv").lines().count(), 1 + 15, "5 runs a day for 3 days");
+    assert_eq!(
+        read(&a, "runs.csv").lines().count(),
+        1 + 15,
+        "5 runs a day for 3 days"
+    );
     let c = scratch("det_c");
     let out = Command::cargo_bin("chaosim")
         .unwrap()
-        .args(["year", "--days", "3", "--seed", "12", "--no-report", "--quiet", "--out"])
+        .args([
+            "year",
+            "--days",
+            "3",
+            "--seed",
+            "12",
+            "--no-report",
+            "--quiet",
+            "--out",
+        ])
         .arg(&c)
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_ne!(read(&a, "outcomes.csv"), read(&c, "outcomes.csv"), "another seed, other outcomes");
+    assert_ne!(
+        read(&a, "outcomes.csv"),
+        read(&c, "outcomes.csv"),
+        "another seed, other outcomes"
+    );
 }
 
 #[test]
@@ -56,10 +91,24 @@ fn every_run_replays_alone_with_matching_digests() {
     let dir = scratch("replay");
     assert!(year(&dir, &[]).status.success());
     for run in [0u64, 3, 7, 14] {
-        let out = Command::cargo_bin("chaosim").unwrap().arg("replay").arg(&dir).args(["--run", &run.to_string()]).output().unwrap();
+        let out = Command::cargo_bin("chaosim")
+            .unwrap()
+            .arg("replay")
+            .arg(&dir)
+            .args(["--run", &run.to_string()])
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "run {run}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(stdout.matches("matches").count(), 3, "three scenarios per run: {stdout}");
+        assert!(
+            out.status.success(),
+            "run {run}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout.matches("matches").count(),
+            3,
+            "three scenarios per run: {stdout}"
+        );
     }
     // A tampered digest is a mismatch: exit 1, naming the run.
     let path = dir.join("outcomes.csv");
@@ -67,7 +116,13 @@ fn every_run_replays_alone_with_matching_digests() {
     let first_row = text.lines().nth(1).unwrap();
     let digest = first_row.rsplit(',').next().unwrap();
     std::fs::write(&path, text.replacen(digest, "0000000000000000", 1)).unwrap();
-    let out = Command::cargo_bin("chaosim").unwrap().arg("replay").arg(&dir).args(["--run", "0"]).output().unwrap();
+    let out = Command::cargo_bin("chaosim")
+        .unwrap()
+        .arg("replay")
+        .arg(&dir)
+        .args(["--run", "0"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("MISMATCH"));
 }
@@ -76,18 +131,53 @@ fn every_run_replays_alone_with_matching_digests() {
 fn the_audit_log_verifies_and_any_edit_fails_verification() {
     let dir = scratch("audit");
     assert!(year(&dir, &[]).status.success());
-    let ok = Command::cargo_bin("chaosim").unwrap().args(["audit", "verify"]).arg(&dir).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::cargo_bin("chaosim")
+        .unwrap()
+        .args(["audit", "verify"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let text = read(&dir, "audit.jsonl");
-    std::fs::write(dir.join("audit.jsonl"), text.replacen("\"failed\"", "\"passed\"", 1)).unwrap();
-    let bad = Command::cargo_bin("chaosim").unwrap().args(["audit", "verify"]).arg(&dir).output().unwrap();
+    std::fs::write(
+        dir.join("audit.jsonl"),
+        text.replacen("\"failed\"", "\"passed\"", 1),
+    )
+    .unwrap();
+    let bad = Command::cargo_bin("chaosim")
+        .unwrap()
+        .args(["audit", "verify"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("audit chain broken"));
     // Cutting the tail is caught against the checkpoint.
     let lines: Vec<&str> = text.lines().collect();
-    std::fs::write(dir.join("audit.jsonl"), lines[..lines.len() - 2].iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
-    let cut = Command::cargo_bin("chaosim").unwrap().args(["audit", "verify"]).arg(&dir).output().unwrap();
-    assert_eq!(cut.status.code(), Some(1), "{}", String::from_utf8_lossy(&cut.stderr));
+    std::fs::write(
+        dir.join("audit.jsonl"),
+        lines[..lines.len() - 2]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let cut = Command::cargo_bin("chaosim")
+        .unwrap()
+        .args(["audit", "verify"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        cut.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
 }
 
 #[test]
@@ -95,7 +185,16 @@ fn resume_after_kill_9_ends_byte_identical() {
     let straight = scratch("straight");
     let out = Command::cargo_bin("chaosim")
         .unwrap()
-        .args(["year", "--days", "6", "--seed", "5", "--no-report", "--quiet", "--out"])
+        .args([
+            "year",
+            "--days",
+            "6",
+            "--seed",
+            "5",
+            "--no-report",
+            "--quiet",
+            "--out",
+        ])
         .arg(&straight)
         .output()
         .unwrap();
@@ -103,7 +202,16 @@ fn resume_after_kill_9_ends_byte_identical() {
     for (i, delay_ms) in [60u64, 200, 500].into_iter().enumerate() {
         let dir = scratch(&format!("killed_{i}"));
         let mut child = Std::new(env!("CARGO_BIN_EXE_chaosim"))
-            .args(["year", "--days", "6", "--seed", "5", "--no-report", "--quiet", "--out"])
+            .args([
+                "year",
+                "--days",
+                "6",
+                "--seed",
+                "5",
+                "--no-report",
+                "--quiet",
+                "--out",
+            ])
             .arg(&dir)
             .spawn()
             .unwrap();
@@ -112,13 +220,31 @@ fn resume_after_kill_9_ends_byte_identical() {
         let _ = child.wait();
         let out = Command::cargo_bin("chaosim")
             .unwrap()
-            .args(["year", "--days", "6", "--seed", "5", "--no-report", "--quiet", "--resume", "--out"])
+            .args([
+                "year",
+                "--days",
+                "6",
+                "--seed",
+                "5",
+                "--no-report",
+                "--quiet",
+                "--resume",
+                "--out",
+            ])
             .arg(&dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         for f in FILES {
-            assert_eq!(read(&straight, f), read(&dir, f), "{f} after kill at {delay_ms} ms");
+            assert_eq!(
+                read(&straight, f),
+                read(&dir, f),
+                "{f} after kill at {delay_ms} ms"
+            );
         }
     }
 }
@@ -144,7 +270,11 @@ fn a_broken_input_file_is_refused_before_anything_is_written() {
     assert!(err.contains("stack.ron:1:"), "{err}");
     assert!(!dir.exists(), "no output folder left behind");
     let bad_prog = dir.with_extension("programme.ron");
-    std::fs::write(&bad_prog, chaosim::program::spec::DEFAULT_PROGRAMME_RON.replace("severity: 2", "severity: 9")).unwrap();
+    std::fs::write(
+        &bad_prog,
+        chaosim::program::spec::DEFAULT_PROGRAMME_RON.replace("severity: 2", "severity: 9"),
+    )
+    .unwrap();
     let out = year(&dir, &["--programme", bad_prog.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("slots[0].severity"));

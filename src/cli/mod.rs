@@ -73,6 +73,10 @@ enum Command {
         /// Print the outcome as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Stream the run's timeline (one CSV row per 100 ms sample) to FILE;
+        /// render it with `chaosim report FILE`.
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<PathBuf>,
         /// Stack and scenarios.
         #[command(flatten)]
         inputs: sim::Inputs,
@@ -213,8 +217,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             at,
             day,
             json,
+            timeline,
             inputs,
-        } => sim::run(&id, seed, difficulty, &safeguards, &at, day, json, &inputs),
+        } => sim::run(
+            &id,
+            seed,
+            difficulty,
+            &safeguards,
+            &at,
+            day,
+            json,
+            timeline.as_deref(),
+            &inputs,
+        ),
         Command::Stress {
             seed,
             safeguards,

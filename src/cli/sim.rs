@@ -12,7 +12,8 @@ use chaosim::model::stack::StackSpec;
 use chaosim::program::year::{Checkpoint, run_start};
 use chaosim::program::{Programme, YearConfig, audit, run_programme};
 use chaosim::safeguard::{Safeguard, SafeguardSet};
-use chaosim::scenario::run::Runner;
+use chaosim::scenario::difficulty;
+use chaosim::scenario::run::{Planned, Runner, run_together};
 use chaosim::scenario::stress::{StressReport, run_stress};
 use chaosim::scenario::{Catalogue, Execution, Executor, Item, Outcome};
 use chaosim::{Error, Result};
@@ -94,6 +95,7 @@ pub fn run(
     at: &str,
     day: u64,
     json: bool,
+    timeline: Option<&Path>,
     inputs: &Inputs,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
@@ -124,12 +126,44 @@ pub fn run(
         }],
         deployed,
     };
-    let runner = Runner {
-        catalogue: &loaded.catalogue,
-        stack: &loaded.stack,
-        threads: 1,
+    let o = match timeline {
+        None => {
+            let runner = Runner {
+                catalogue: &loaded.catalogue,
+                stack: &loaded.stack,
+                threads: 1,
+            };
+            runner.execute(&exec)?.remove(0)
+        }
+        Some(path) => {
+            // The same execution as the runner's (same seed path), with a
+            // timeline row streamed at every sample.
+            let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+            let w: Box<dyn std::io::Write> = Box::new(std::io::BufWriter::new(file));
+            let planned = Planned {
+                spec,
+                scaled: difficulty::scale(spec, difficulty),
+                offset_ns: 0,
+            };
+            let seed = exec.seed_path().child("item").child_u64(0);
+            let r = run_together(
+                &loaded.stack,
+                &[planned],
+                deployed,
+                SafeguardSet::EMPTY,
+                seed,
+                start,
+                Some(w),
+            );
+            match r {
+                Ok(mut r) => r.outcomes.remove(0),
+                Err(e) => {
+                    let _ = std::fs::remove_file(path);
+                    return Err(e);
+                }
+            }
+        }
     };
-    let o = runner.execute(&exec)?.remove(0);
     if json {
         let v = serde_json::to_value(&o).expect("outcome serializes");
         outln!("{}", serde_json::to_string(&v).expect("json"));
@@ -323,6 +357,10 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
     })?;
     bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
+    if !a.no_report {
+        let index = chaosim::report::year::render(&out, &out.join("report"))?;
+        outln!("report: {}", index.html.display());
+    }
     outln!(
         "chaos programme: {} runs, seed {}, output {}",
         s.lifetime_runs,

@@ -23,6 +23,10 @@ use crate::model::layer2::Layer2Fault;
 use crate::model::stack::{Layers, Stack, StackEvent, StackSpec};
 use crate::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
 
+use std::io::Write;
+
+use crate::report::timeline::{TimelineRow, TimelineWriter};
+
 use super::catalogue::Catalogue;
 use super::difficulty::{self, Scaled};
 use super::execution::{Execution, Executor};
@@ -108,6 +112,51 @@ pub struct RunModel {
     quiet_after_ns: u64,
     /// Firing counts at the previous sample, to attribute new firings.
     last_counts: [u32; 32],
+    /// Optional streamed timeline: one row per sample.
+    timeline: Option<TimelineWriter<Box<dyn Write>>>,
+    /// Fault windows `(start_ns, end_ns, kind)` for the timeline.
+    windows: Vec<(u64, u64, String)>,
+    /// The first timeline write error, reported at the end of the run.
+    timeline_error: Option<std::io::Error>,
+    /// When the run started (timeline times are relative to it).
+    start_ns: u64,
+}
+
+impl RunModel {
+    fn write_timeline(&mut self, now: SimTime, healthy: bool) {
+        let Some(w) = self.timeline.as_mut() else {
+            return;
+        };
+        let t = now.as_nanos();
+        let active: Vec<&str> = self
+            .windows
+            .iter()
+            .filter(|(a, b, _)| *a <= t && t < (*b).max(*a + SAMPLE_EVERY_NS))
+            .map(|(_, _, k)| k.as_str())
+            .collect();
+        let l1 = self.stack.l1.probe(now);
+        let row = TimelineRow {
+            t_s: (now.as_nanos() - self.start_ns) as f64 / 1e9,
+            kernels_running: l1.kernels_running as u32,
+            kernels_total: l1.kernels_total as u32,
+            queue_depth: self
+                .stack
+                .l2
+                .as_ref()
+                .map(|l| l.probe(now).queue_depth as u64)
+                .unwrap_or(0),
+            cpu_utilisation: l1.cpu_permille as f64 / 1000.0,
+            memory_utilisation: l1.memory_permille as f64 / 1000.0,
+            bus_latency_ms: l1.bus_latency_ms as f64,
+            api_success_rate: l1.api_success_permille as f64 / 1000.0,
+            healthy,
+            faults_active: active.join(";"),
+        };
+        if let Err(e) = w.write(&row) {
+            self.timeline_error.get_or_insert(e);
+            self.timeline = None;
+        }
+    }
 }
 
 impl Model for RunModel {
@@ -145,6 +194,13 @@ impl Model for RunModel {
                     if now.as_nanos() >= t.faults_at_ns && now.as_nanos() <= t.ends_at_ns {
                         t.fired = t.fired.union(new);
                     }
+                }
+                if self.timeline.is_some() {
+                    let healthy = self
+                        .tracking
+                        .iter()
+                        .all(|t| steady(&self.stack, &t.probes, now));
+                    self.write_timeline(now, healthy);
                 }
                 for t in &mut self.tracking {
                     if now.as_nanos() > t.ends_at_ns {
@@ -648,6 +704,7 @@ pub fn run_together(
     known_fixes: SafeguardSet,
     seed: SeedPath,
     start: SimTime,
+    timeline: Option<Box<dyn Write>>,
 ) -> Result<RunResult> {
     let specs: Vec<&ScenarioSpec> = planned.iter().map(|p| p.spec).collect();
     let layers = layers_for(&specs);
@@ -659,6 +716,7 @@ pub fn run_together(
     let mut tracking = Vec::new();
     let mut end_ns = t0;
     let mut faults_over_ns = t0;
+    let mut windows = Vec::new();
     for p in planned {
         let resolved = resolve(&stack, p.spec, &p.scaled, seed)?;
         let t0 = t0 + p.offset_ns;
@@ -677,6 +735,13 @@ pub fn run_together(
             at.push(t0 + offset);
             actions.push(a);
         }
+        for f in &p.scaled.faults {
+            windows.push((
+                t0 + f.start_ns,
+                t0 + f.start_ns + f.length_ns,
+                format!("{:?}", f.kind),
+            ));
+        }
         tracking.push(Tracking {
             probes: p.spec.steady_state.clone(),
             tracker: RecoveryTracker::new(SimDuration::from_nanos(STABLE_FOR_NS)),
@@ -688,6 +753,10 @@ pub fn run_together(
     }
     assert!(actions.len() < u16::MAX as usize, "too many fault actions");
     let quiet_after_ns = faults_over_ns + SETTLE_AFTER_FAULTS_NS;
+    let timeline = match timeline {
+        Some(w) => Some(TimelineWriter::new(w).map_err(|e| Error::io("timeline", e))?),
+        None => None,
+    };
     let model = RunModel {
         stack,
         actions,
@@ -695,6 +764,10 @@ pub fn run_together(
         end_ns,
         quiet_after_ns,
         last_counts: [0; 32],
+        timeline,
+        windows,
+        timeline_error: None,
+        start_ns: start.as_nanos(),
     };
     let mut sim = Simulation::starting_at(model, seed, start);
     sim.with_ctx(|m, ctx| m.stack.boot(ctx));
@@ -724,7 +797,13 @@ pub fn run_together(
     let events = sim.events_handled();
     let digest = sim.digest();
     let end = sim.now();
-    let model = sim.into_model();
+    let mut model = sim.into_model();
+    if let Some(e) = model.timeline_error.take() {
+        return Err(Error::io("timeline", e));
+    }
+    if let Some(w) = model.timeline.take() {
+        w.finish().map_err(|e| Error::io("timeline", e))?;
+    }
     let log = model.stack.safeguards();
     let anomalies = model
         .stack
@@ -852,10 +931,16 @@ impl Executor for Runner<'_> {
                 .items
                 .iter()
                 .fold(SafeguardSet::EMPTY, |a, it| a.union(it.known_fixes));
-            Ok(
-                run_together(self.stack, &planned, exec.deployed, known, base, exec.start)?
-                    .outcomes,
-            )
+            Ok(run_together(
+                self.stack,
+                &planned,
+                exec.deployed,
+                known,
+                base,
+                exec.start,
+                None,
+            )?
+            .outcomes)
         } else {
             // Independent items run on their own threads (each builds its
             // own stack inside its thread); results are joined in item order,
@@ -864,7 +949,15 @@ impl Executor for Runner<'_> {
                 let p = plan(i)?;
                 let seed = base.child("item").child_u64(i as u64);
                 let known = exec.items[i].known_fixes;
-                let mut r = run_together(self.stack, &[p], exec.deployed, known, seed, exec.start)?;
+                let mut r = run_together(
+                    self.stack,
+                    &[p],
+                    exec.deployed,
+                    known,
+                    seed,
+                    exec.start,
+                    None,
+                )?;
                 Ok(r.outcomes.remove(0))
             };
             if exec.items.len() < 2 || self.threads < 2 {

@@ -93,6 +93,7 @@ pub fn run_stress(
         SafeguardSet::EMPTY,
         SeedPath::root(seed).child("stress"),
         SimTime::ZERO,
+        None,
     )?;
     let mut waves: Vec<WaveReport> = (0..WAVES.len())
         .map(|_| WaveReport {

@@ -33,7 +33,7 @@ pub fn score(
     let mut s = 0u64;
     let recent = rec
         .last_executed_ns
-        .is_some_and(|t| now_ns.saturating_sub(t) < prog.not_tested_within_ns);
+        .is_some_and(|t| now_ns.saturating_sub(t) <= prog.not_tested_within_ns);
     if !recent {
         s += prog.not_tested_bonus as u64;
     }

@@ -751,6 +751,19 @@ pub fn run_together(
             fired: SafeguardSet::EMPTY,
         });
     }
+    // Concurrent scenarios (same offset) share one experiment: the steady
+    // state is checked before the first fault of any of them, and recovery is
+    // observed from there on.
+    for i in 0..tracking.len() {
+        let wave_start = planned
+            .iter()
+            .zip(&tracking)
+            .filter(|(p, _)| p.offset_ns == planned[i].offset_ns)
+            .map(|(_, t)| t.faults_at_ns)
+            .min()
+            .expect("the scenario itself");
+        tracking[i].faults_at_ns = wave_start;
+    }
     assert!(actions.len() < u16::MAX as usize, "too many fault actions");
     let quiet_after_ns = faults_over_ns + SETTLE_AFTER_FAULTS_NS;
     let timeline = match timeline {

@@ -749,7 +749,15 @@ impl Cluster {
         let was = node.role;
         node.role = Role::Follower;
         node.votes = 0;
+        // Appends still waiting for a quorum when the leader steps down never
+        // committed: quorum_ack withheld their acknowledgements (without it
+        // they were acknowledged already, and are now lost).
+        let withheld = !node.pending.is_empty();
         node.pending.clear();
+        if withheld && self.quorum_ack {
+            fire(&mut self.safeguards, Safeguard::QuorumAck, ctx.now());
+        }
+        let node = &mut self.nodes[i];
         if was == Role::Leader {
             node.leader_hint = None;
             if let Some(k) = node.heartbeat_key.take() {
@@ -1496,10 +1504,14 @@ impl Cluster {
                 me.fault_gen += 1;
                 me.role = Role::Follower;
                 me.votes = 0;
+                let withheld = !me.pending.is_empty();
                 me.pending.clear();
                 me.leader_hint = None;
                 me.last_heard_mono_ns = None;
                 let generation = me.fault_gen;
+                if withheld && self.quorum_ack {
+                    fire(&mut self.safeguards, Safeguard::QuorumAck, ctx.now());
+                }
                 ctx.schedule_in(
                     SimDuration::from_nanos(length_ns),
                     ClusterEvent::NodeRestart {

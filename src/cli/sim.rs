@@ -357,10 +357,6 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
     })?;
     bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
-    if !a.no_report {
-        let index = chaosim::report::year::render(&out, &out.join("report"))?;
-        outln!("report: {}", index.html.display());
-    }
     outln!(
         "chaos programme: {} runs, seed {}, output {}",
         s.lifetime_runs,
@@ -398,6 +394,10 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         s.lifetime_runs as f64 / secs,
         s.totals.events as f64 / secs / 1e6
     );
+    if !a.no_report {
+        let index = chaosim::report::year::render(&out, &out.join("report"))?;
+        outln!("report: {}", index.html.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

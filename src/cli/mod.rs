@@ -77,6 +77,10 @@ enum Command {
         /// render it with `chaosim report FILE`.
         #[arg(long, value_name = "FILE")]
         timeline: Option<PathBuf>,
+        /// Stream Layer-2 decision narratives (5W1H JSONL: who, what, when,
+        /// where, why, how) to FILE; empty for scenarios without Layer 2.
+        #[arg(long, value_name = "FILE")]
+        narrative: Option<PathBuf>,
         /// Stack and scenarios.
         #[command(flatten)]
         inputs: sim::Inputs,
@@ -218,6 +222,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             day,
             json,
             timeline,
+            narrative,
             inputs,
         } => sim::run(
             &id,
@@ -228,6 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             day,
             json,
             timeline.as_deref(),
+            narrative.as_deref(),
             &inputs,
         ),
         Command::Stress {

@@ -13,7 +13,7 @@ use chaosim::program::year::{Checkpoint, run_start};
 use chaosim::program::{Programme, YearConfig, audit, run_programme};
 use chaosim::safeguard::{Safeguard, SafeguardSet};
 use chaosim::scenario::difficulty;
-use chaosim::scenario::run::{Planned, Runner, run_together};
+use chaosim::scenario::run::{Planned, RunOutputs, Runner, run_together};
 use chaosim::scenario::stress::{StressReport, run_stress};
 use chaosim::scenario::{Catalogue, Execution, Executor, Item, Outcome};
 use chaosim::{Error, Result};
@@ -27,6 +27,9 @@ pub struct Inputs {
     /// Read the stack description from this RON file instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub stack: Option<PathBuf>,
+    /// Read the recovery playbooks from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub playbooks: Option<PathBuf>,
 }
 
 /// Everything loaded and validated, before any output is written.
@@ -50,7 +53,13 @@ impl Inputs {
             }
             None => (StackSpec::embedded(), StackSpec::embedded_text()),
         };
-        let stack_fingerprint = chaosim::engine::rng::fnv1a64(0x05, text.as_bytes());
+        let mut stack = stack;
+        let mut stack_fingerprint = chaosim::engine::rng::fnv1a64(0x05, text.as_bytes());
+        if let Some(dir) = &self.playbooks {
+            stack.load_playbooks(dir)?;
+            let listing = format!("{:?}", stack.playbooks);
+            stack_fingerprint ^= chaosim::engine::rng::fnv1a64(0x06, listing.as_bytes());
+        }
         Ok(Loaded {
             catalogue,
             stack,
@@ -96,6 +105,7 @@ pub fn run(
     day: u64,
     json: bool,
     timeline: Option<&Path>,
+    narrative: Option<&Path>,
     inputs: &Inputs,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
@@ -126,42 +136,43 @@ pub fn run(
         }],
         deployed,
     };
-    let o = match timeline {
-        None => {
-            let runner = Runner {
-                catalogue: &loaded.catalogue,
-                stack: &loaded.stack,
-                threads: 1,
-            };
-            runner.execute(&exec)?.remove(0)
-        }
-        Some(path) => {
-            // The same execution as the runner's (same seed path), with a
-            // timeline row streamed at every sample.
-            let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-            let w: Box<dyn std::io::Write> = Box::new(std::io::BufWriter::new(file));
-            let planned = Planned {
-                spec,
-                scaled: difficulty::scale(spec, difficulty),
-                offset_ns: 0,
-            };
-            let seed = exec.seed_path().child("item").child_u64(0);
-            let r = run_together(
-                &loaded.stack,
-                &[planned],
-                deployed,
-                SafeguardSet::EMPTY,
-                seed,
-                start,
-                Some(w),
-            );
-            match r {
-                Ok(mut r) => r.outcomes.remove(0),
-                Err(e) => {
-                    let _ = std::fs::remove_file(path);
-                    return Err(e);
-                }
+    // The runner's execution of one sequential item (same seed path as
+    // `Runner`, so digests agree with `year` rows), with optional streams.
+    let open = |p: Option<&Path>| -> Result<Option<Box<dyn std::io::Write>>> {
+        match p {
+            None => Ok(None),
+            Some(p) => {
+                let f = std::fs::File::create(p).map_err(|e| Error::io(p, e))?;
+                Ok(Some(Box::new(std::io::BufWriter::new(f))))
             }
+        }
+    };
+    let outputs = RunOutputs {
+        timeline: open(timeline)?,
+        narrative: open(narrative)?,
+    };
+    let planned = Planned {
+        spec,
+        scaled: difficulty::scale(spec, difficulty),
+        offset_ns: 0,
+    };
+    let path = exec.seed_path().child("item").child_u64(0);
+    let r = run_together(
+        &loaded.stack,
+        &[planned],
+        deployed,
+        SafeguardSet::EMPTY,
+        path,
+        start,
+        outputs,
+    );
+    let o = match r {
+        Ok(mut r) => r.outcomes.remove(0),
+        Err(e) => {
+            for p in [timeline, narrative].into_iter().flatten() {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
         }
     };
     if json {

@@ -26,6 +26,10 @@ pub struct StackSpec {
     pub layer2: Layer2Spec,
     /// The replicated immutable log.
     pub cluster: ClusterSpec,
+    /// Recovery playbooks loaded from a `--playbooks DIR` (validated against
+    /// Layer 1 when loaded); `None` = the embedded `playbooks/*.ron`.
+    #[serde(skip)]
+    pub playbooks: Option<crate::playbook::PlaybookSet>,
 }
 
 impl StackSpec {
@@ -45,6 +49,7 @@ impl StackSpec {
                 .expect("the embedded Layer-2 spec is valid (tested)"),
             cluster: ClusterSpec::embedded_default()
                 .expect("the embedded cluster spec is valid (tested)"),
+            playbooks: None,
         }
     }
 
@@ -86,6 +91,32 @@ impl StackSpec {
         self.layer1.validate().map_err(|m| wrap("layer1", m))?;
         self.layer2.validate().map_err(|m| wrap("layer2", m))?;
         self.cluster.validate().map_err(|m| wrap("cluster", m))?;
+        Ok(())
+    }
+
+    /// Use the playbooks of `dir` instead of the embedded ones, checking that
+    /// they provide every playbook Layer 1 needs.
+    pub fn load_playbooks(&mut self, dir: &Path) -> Result<()> {
+        let set = crate::playbook::PlaybookSet::load_dir(dir)?;
+        Layer1::with_playbooks(
+            &self.layer1,
+            SafeguardSet::EMPTY,
+            SeedPath::root(0),
+            SimTime::ZERO,
+            &set,
+        )
+        .map_err(|m| {
+            let (field, message) = m
+                .split_once(": ")
+                .map(|(f, m)| (f.to_string(), m.to_string()))
+                .unwrap_or(("playbooks".into(), m));
+            Error::Invalid {
+                path: dir.to_path_buf(),
+                field,
+                message,
+            }
+        })?;
+        self.playbooks = Some(set);
         Ok(())
     }
 
@@ -194,8 +225,15 @@ impl Stack {
         seed: SeedPath,
         start: SimTime,
     ) -> Stack {
+        let l1 = match &spec.playbooks {
+            None => Layer1::new(&spec.layer1, deployed, seed.child("layer1"), start),
+            Some(set) => {
+                Layer1::with_playbooks(&spec.layer1, deployed, seed.child("layer1"), start, set)
+                    .expect("playbooks are validated against the stack when loaded")
+            }
+        };
         Stack {
-            l1: Layer1::new(&spec.layer1, deployed, seed.child("layer1"), start),
+            l1,
             l2: layers
                 .layer2
                 .then(|| Layer2::new(&spec.layer2, deployed, seed.child("layer2"), start)),

@@ -234,11 +234,21 @@ impl PlaybookSet {
 
     /// Load every `*.ron` file of `dir` (in file-name order).
     pub fn load_dir(dir: &Path) -> Result<PlaybookSet> {
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| crate::input::not_found_is_input(dir, e))?;
         let mut paths = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
             let p = entry.path();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // `api_*.ron` are API-agent playbooks (sweeps, another schema);
+            // `auto_generated_*.ron` are the programme's generation records.
+            if name.starts_with("api_") || name.starts_with("auto_generated_") {
+                continue;
+            }
             if p.extension().is_some_and(|x| x == "ron") {
                 paths.push(p);
             }
@@ -246,7 +256,7 @@ impl PlaybookSet {
         paths.sort();
         let mut set = PlaybookSet::default();
         for p in paths {
-            let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            let text = crate::input::read_text(&p)?;
             let pb = Playbook::from_ron(&text, &p)?;
             set.insert(pb, &p)?;
         }

@@ -677,6 +677,15 @@ pub struct Planned<'a> {
     pub offset_ns: u64,
 }
 
+/// Optional streamed outputs of a run (all off by default: zero cost).
+#[derive(Default)]
+pub struct RunOutputs {
+    /// One CSV row per sample (`report::timeline` format).
+    pub timeline: Option<Box<dyn Write>>,
+    /// Layer-2 5W1H decision narratives, JSONL (empty if the run has no Layer 2).
+    pub narrative: Option<Box<dyn Write>>,
+}
+
 /// What a run produced: one outcome per scenario and the final state of
 /// the platform.
 #[derive(Clone, Debug)]
@@ -704,12 +713,16 @@ pub fn run_together(
     known_fixes: SafeguardSet,
     seed: SeedPath,
     start: SimTime,
-    timeline: Option<Box<dyn Write>>,
+    outputs: RunOutputs,
 ) -> Result<RunResult> {
     let specs: Vec<&ScenarioSpec> = planned.iter().map(|p| p.spec).collect();
     let layers = layers_for(&specs);
     let mut stack = Stack::new(stack_spec, layers, deployed, seed, start);
     stack.l1.set_known_fixes(known_fixes);
+    if let (Some(w), Some(l2)) = (outputs.narrative, stack.l2.as_mut()) {
+        l2.attach_narrative(w);
+    }
+    let timeline = outputs.timeline;
     let t0 = start.as_nanos() + BOOT_SETTLE_NS;
     let mut actions = Vec::new();
     let mut at = Vec::new();
@@ -816,6 +829,9 @@ pub fn run_together(
     }
     if let Some(w) = model.timeline.take() {
         w.finish().map_err(|e| Error::io("timeline", e))?;
+    }
+    if let Some(l2) = model.stack.l2.as_mut() {
+        l2.flush_outputs().map_err(|e| Error::io("narrative", e))?;
     }
     let log = model.stack.safeguards();
     let anomalies = model
@@ -951,7 +967,7 @@ impl Executor for Runner<'_> {
                 known,
                 base,
                 exec.start,
-                None,
+                RunOutputs::default(),
             )?
             .outcomes)
         } else {
@@ -969,7 +985,7 @@ impl Executor for Runner<'_> {
                     known,
                     seed,
                     exec.start,
-                    None,
+                    RunOutputs::default(),
                 )?;
                 Ok(r.outcomes.remove(0))
             };

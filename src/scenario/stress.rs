@@ -11,7 +11,7 @@ use crate::safeguard::{Safeguard, SafeguardSet};
 use super::catalogue::Catalogue;
 use super::difficulty;
 use super::outcome::{FailureKind, Outcome};
-use super::run::{Planned, STABLE_FOR_NS, run_together};
+use super::run::{Planned, RunOutputs, STABLE_FOR_NS, run_together};
 
 /// The waves: scenario ids and the difficulty they run at.
 pub const WAVES: [(&[&str], u8); 3] = [
@@ -93,7 +93,7 @@ pub fn run_stress(
         SafeguardSet::EMPTY,
         SeedPath::root(seed).child("stress"),
         SimTime::ZERO,
-        None,
+        RunOutputs::default(),
     )?;
     let mut waves: Vec<WaveReport> = (0..WAVES.len())
         .map(|_| WaveReport {

@@ -1,0 +1,174 @@
+//! The CLI as a user meets it: `run --json`, streams, `stress`, playbooks.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn chaosim(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("chaosim")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn run_json_has_the_documented_fields() {
+    let out = chaosim(&["run", "FIT01_api_flood", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for f in [
+        "id",
+        "passed",
+        "recovery_s",
+        "recovery_limit_s",
+        "failure_reason",
+        "safeguards_expected",
+        "safeguards_fired",
+        "safeguards_missing",
+        "anomalies",
+        "events",
+        "digest",
+    ] {
+        assert!(v.get(f).is_some(), "missing {f} in {v}");
+    }
+    assert_eq!(v["passed"], false, "FIT01 fails without rate_limiter");
+    let out = chaosim(&[
+        "run",
+        "FIT01_api_flood",
+        "--json",
+        "--safeguards=+rate_limiter",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], true);
+    assert!(
+        v["safeguards_fired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "rate_limiter")
+    );
+}
+
+#[test]
+fn timeline_and_narrative_stream_without_changing_the_run() {
+    let d = scratch("streams");
+    let (tl, nar) = (d.join("t.csv"), d.join("n.jsonl"));
+    let plain = chaosim(&["run", "L2_HTM_queue_flood_stress", "--json"]);
+    let with = chaosim(&[
+        "run",
+        "L2_HTM_queue_flood_stress",
+        "--json",
+        "--timeline",
+        tl.to_str().unwrap(),
+        "--narrative",
+        nar.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        plain.stdout, with.stdout,
+        "outputs do not change the outcome or digest"
+    );
+    let timeline = std::fs::read_to_string(&tl).unwrap();
+    assert!(timeline.starts_with("t_s,kernels_running"));
+    assert!(
+        timeline.lines().any(|l| l.ends_with("QueueFlood")),
+        "the fault window is marked"
+    );
+    let narrative = std::fs::read_to_string(&nar).unwrap();
+    let first: serde_json::Value = serde_json::from_str(narrative.lines().next().unwrap()).unwrap();
+    for f in ["who", "what", "when_ns", "where", "why", "how"] {
+        assert!(first.get(f).is_some(), "5W1H field {f}");
+    }
+}
+
+#[test]
+fn stress_shows_the_source_shape_and_safeguards_remove_it() {
+    let out = chaosim(&["stress"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = |wave: &str, id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(wave) && l.contains(id))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        row("1 ", "S01_heartbeat_pause").ends_with("passed"),
+        "{text}"
+    );
+    assert!(row("2 ", "S02_acl_spam").contains("FAILED"), "{text}");
+    assert!(row("2 ", "S03_cpu_spike").contains("FAILED"), "{text}");
+    let final_line = text
+        .lines()
+        .find(|l| l.starts_with("final kernels"))
+        .unwrap();
+    let running: u32 = final_line
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(running < 10, "the platform degrades: {final_line}");
+
+    let out = chaosim(&[
+        "stress",
+        "--safeguards=+acl_violation_monitor,+resource_pressure_monitor",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("failed           0"), "{text}");
+    assert!(text.contains("final kernels    20/20"), "{text}");
+}
+
+#[test]
+fn a_playbook_folder_missing_a_needed_playbook_is_refused() {
+    let d = scratch("playbooks");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap() != "critical_kernel_restart.ron" {
+            std::fs::copy(&p, d.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = chaosim(&[
+        "run",
+        "S01_heartbeat_pause",
+        "--playbooks",
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("critical_kernel_restart"));
+    // The shipped folder gives the same run as the embedded playbooks.
+    let a = chaosim(&["run", "S01_heartbeat_pause", "--json"]);
+    let b = chaosim(&[
+        "run",
+        "S01_heartbeat_pause",
+        "--json",
+        "--playbooks",
+        src.to_str().unwrap(),
+    ]);
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn unknown_scenario_and_bad_flags_are_usage_errors() {
+    let out = chaosim(&["run", "S02_acl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean S02_acl_spam"));
+    let out = chaosim(&["run", "S02_acl_spam", "--difficulty", "11"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = chaosim(&["run", "S02_acl_spam", "--safeguards=+nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown safeguard 'nope'"));
+}

@@ -9,21 +9,31 @@
 //!
 //! ## Map of the code
 //!
+//! Data flow: `scenarios/*.ron` + the stack (`model::stack`) + playbooks ->
+//! [`scenario::run`] (one execution: faults on a stack, steady-state probes,
+//! verdict) -> [`scenario::Outcome`]; [`program`] calls the runner for every
+//! slot of a year and streams CSVs, the audit log and checkpoints; [`report`]
+//! reads those files in one pass; [`sweep`] runs A/B grids of small API
+//! experiments in parallel.
+//!
 //! | module | owns |
 //! |---|---|
 //! | [`engine`] | [`SimTime`](engine::SimTime)/[`SimDuration`](engine::SimDuration), the event queue, [`Simulation`](engine::Simulation), [`Ctx`](engine::Ctx), seeded streams, the digest |
-//! | [`model`] | the stack under test as [`Component`](model::Component)s: layers 1-3 and the replicated log |
-//! | [`model::layer2`] | orchestration: HTM queue, workers, scheduler, trigger mesh, policies, watchdog, replicas (sandbox fallback, canary), Layer-2 safeguards; the reusable queueing-station API in [`model::layer2::queue`] |
-//! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an intent routed by [`governance`](model::governance)), embedded defaults, lookup by trigger |
-//! | [`safeguard`] | the safeguard catalogue by name, [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
+//! | [`model`] | the stack under test as [`Component`](model::Component)s |
+//! | [`model::layer1`] | kernels, control plane, bus with ACLs, resources, API ingress, the Layer-1 safeguards and the playbook executor (a safeguard table in its docs) |
+//! | [`model::governance`] | Layer 3: autonomy tiers 0-4, human approvals slower at night, votes, storms |
+//! | [`model::layer2`] | orchestration: HTM queue, workers, scheduler, trigger mesh, policies, watchdog, replicas (sandbox fallback, canary), Layer-2 safeguards; the queueing-station API in [`model::layer2::queue`] |
+//! | [`model::cluster`] | the replicated log Jepsen-style: local clocks, partitions, nemesis, clients and history; checked by [`check::consistency`] |
+//! | [`model::stack`] | the stack description (`--stack`) and the composition of the layers into one model |
+//! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an intent routed by governance) |
+//! | [`safeguard`] | the safeguard catalogue by name (and where each lives), [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
+//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue, the runner, the stress test |
 //! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume |
-//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue |
-//! | [`input`] | reading RON input files with located errors |
-//! | [`check`] | observers: recovery measurement, invariants, consistency checks |
-//! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep or a single-run timeline, from one streaming pass over the CSVs |
+//! | [`check`] | observers: recovery measurement, history, consistency and linearizability checkers |
+//! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep or a single-run timeline |
 //! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge |
 //! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals |
-//! | [`model::cluster`] | the replicated log Jepsen-style: nodes with local clocks, partitions, nemesis ([`NemesisSchedule`](model::cluster::NemesisSchedule)), clients and history; checked by [`check::consistency`] |
+//! | [`input`] | reading RON input files with located errors |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
 //!
@@ -32,6 +42,12 @@
 //!
 //! **Invariant:** nothing inside a simulation reads the wall clock, iterates a
 //! `HashMap` into an output, or orders by floats.
+//!
+//! **Invariant:** model code never decides pass/fail: the runner measures the
+//! steady state with probes and checks which safeguards fired.
+//!
+//! **Invariant:** nothing grows with simulated time, runs or experiments: rows
+//! are streamed, aggregates are fixed-size, learning records are bounded.
 //!
 //! ## A tiny model: an M/M/1 queue
 //!

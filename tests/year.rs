@@ -280,3 +280,91 @@ fn a_broken_input_file_is_refused_before_anything_is_written() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("slots[0].severity"));
     assert!(!dir.exists());
 }
+
+/// The escalation rule, replayed independently over the real runner's
+/// outcomes, predicts every recorded level and the final learning state.
+#[test]
+fn escalation_rule_holds_over_real_outcomes() {
+    let dir = scratch("escalation");
+    let out = Command::cargo_bin("chaosim")
+        .unwrap()
+        .args([
+            "year",
+            "--days",
+            "12",
+            "--seed",
+            "3",
+            "--no-report",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = read(&dir, "outcomes.csv");
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (c_sc, c_lv, c_ok) = (col("scenario"), col("difficulty"), col("passed"));
+    let mut state: std::collections::BTreeMap<String, (u8, u32, u32)> = Default::default();
+    let mut escalations = 0;
+    for row in rdr.records() {
+        let row = row.unwrap();
+        let e = state.entry(row[c_sc].to_string()).or_insert((1, 0, 0));
+        assert_eq!(
+            row[c_lv].parse::<u8>().unwrap(),
+            e.0,
+            "level of {}",
+            &row[c_sc]
+        );
+        e.1 += 1;
+        e.2 += (&row[c_ok] == "true") as u32;
+        if e.2 >= 5 && e.2 * 1000 >= 800 * e.1 && e.0 < 10 {
+            *e = (e.0 + 1, 0, 0);
+            escalations += 1;
+        }
+    }
+    assert!(escalations > 0);
+    let learning: Vec<chaosim::program::LearningRecord> =
+        ron::from_str(&read(&dir, "learning.ron")).unwrap();
+    for rec in learning {
+        assert_eq!(
+            rec.difficulty_level,
+            state.get(&rec.id).map(|e| e.0).unwrap_or(1),
+            "{}",
+            rec.id
+        );
+    }
+}
+
+/// Constant memory, in the state that persists between runs: the checkpoint
+/// after 20 days is no larger than a few percent over the one after 5 days.
+#[test]
+fn programme_state_does_not_grow_with_runs() {
+    let size = |days: &str, name: &str| {
+        let dir = scratch(name);
+        let out = Command::cargo_bin("chaosim")
+            .unwrap()
+            .args([
+                "year",
+                "--days",
+                days,
+                "--seed",
+                "9",
+                "--no-report",
+                "--quiet",
+                "--out",
+            ])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        std::fs::metadata(dir.join("checkpoint.ron")).unwrap().len()
+    };
+    let (small, large) = (size("5", "state_5"), size("20", "state_20"));
+    assert!(
+        large * 100 <= small * 110,
+        "checkpoint grew from {small} to {large} bytes"
+    );
+}

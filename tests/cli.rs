@@ -172,3 +172,46 @@ fn unknown_scenario_and_bad_flags_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown safeguard 'nope'"));
 }
+
+#[test]
+fn a_partial_stack_file_takes_defaults_and_bad_values_are_located() {
+    let d = scratch("stack");
+    let partial = d.join("partial.ron");
+    std::fs::write(
+        &partial,
+        "(layer1: (dump_interval_ns: 5000000000), cluster: (nodes: 5))",
+    )
+    .unwrap();
+    let a = chaosim(&["run", "S01_heartbeat_pause", "--json"]);
+    let b = chaosim(&[
+        "run",
+        "S01_heartbeat_pause",
+        "--json",
+        "--stack",
+        partial.to_str().unwrap(),
+    ]);
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(a.stdout, b.stdout, "defaults fill what the file leaves out");
+    let bad = d.join("bad.ron");
+    std::fs::write(&bad, "(layer1: (kernels: []))").unwrap();
+    let out = chaosim(&[
+        "run",
+        "S01_heartbeat_pause",
+        "--stack",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("layer1.kernels"));
+    // The printed default stack is itself a valid stack file.
+    let printed = chaosim(&["stack"]);
+    let full = d.join("full.ron");
+    std::fs::write(&full, &printed.stdout).unwrap();
+    let c = chaosim(&[
+        "run",
+        "S01_heartbeat_pause",
+        "--json",
+        "--stack",
+        full.to_str().unwrap(),
+    ]);
+    assert_eq!(a.stdout, c.stdout, "{}", String::from_utf8_lossy(&c.stderr));
+}

@@ -229,7 +229,7 @@ pub struct SteadyStateSpec {
 
 /// The whole Layer-1 description.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Layer1Spec {
     /// The kernels (MISSION: 20), by index.
     pub kernels: Vec<KernelSpec>,

@@ -16,15 +16,16 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn year(out: &Path, extra: &[&str]) -> std::process::Output {
+/// `chaosim year --days DAYS --seed SEED --no-report --quiet --out OUT EXTRA...`
+fn year_with(out: &Path, days: &str, seed: &str, extra: &[&str]) -> std::process::Output {
     Command::cargo_bin("chaosim")
         .unwrap()
         .args([
             "year",
             "--days",
-            "3",
+            days,
             "--seed",
-            "11",
+            seed,
             "--no-report",
             "--quiet",
             "--out",
@@ -33,6 +34,10 @@ fn year(out: &Path, extra: &[&str]) -> std::process::Output {
         .args(extra)
         .output()
         .unwrap()
+}
+
+fn year(out: &Path, extra: &[&str]) -> std::process::Output {
+    year_with(out, "3", "11", extra)
 }
 
 const FILES: [&str; 5] = [
@@ -63,21 +68,7 @@ fn same_seed_same_bytes_any_thread_count() {
         "5 runs a day for 3 days"
     );
     let c = scratch("det_c");
-    let out = Command::cargo_bin("chaosim")
-        .unwrap()
-        .args([
-            "year",
-            "--days",
-            "3",
-            "--seed",
-            "12",
-            "--no-report",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&c)
-        .output()
-        .unwrap();
+    let out = year_with(&c, "3", "12", &[]);
     assert!(out.status.success());
     assert_ne!(
         read(&a, "outcomes.csv"),
@@ -183,21 +174,7 @@ fn the_audit_log_verifies_and_any_edit_fails_verification() {
 #[test]
 fn resume_after_kill_9_ends_byte_identical() {
     let straight = scratch("straight");
-    let out = Command::cargo_bin("chaosim")
-        .unwrap()
-        .args([
-            "year",
-            "--days",
-            "6",
-            "--seed",
-            "5",
-            "--no-report",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&straight)
-        .output()
-        .unwrap();
+    let out = year_with(&straight, "6", "5", &[]);
     assert!(out.status.success());
     for (i, delay_ms) in [60u64, 200, 500].into_iter().enumerate() {
         let dir = scratch(&format!("killed_{i}"));
@@ -218,22 +195,7 @@ fn resume_after_kill_9_ends_byte_identical() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let out = Command::cargo_bin("chaosim")
-            .unwrap()
-            .args([
-                "year",
-                "--days",
-                "6",
-                "--seed",
-                "5",
-                "--no-report",
-                "--quiet",
-                "--resume",
-                "--out",
-            ])
-            .arg(&dir)
-            .output()
-            .unwrap();
+        let out = year_with(&dir, "6", "5", &["--resume"]);
         assert!(
             out.status.success(),
             "{}",
@@ -286,21 +248,7 @@ fn a_broken_input_file_is_refused_before_anything_is_written() {
 #[test]
 fn escalation_rule_holds_over_real_outcomes() {
     let dir = scratch("escalation");
-    let out = Command::cargo_bin("chaosim")
-        .unwrap()
-        .args([
-            "year",
-            "--days",
-            "12",
-            "--seed",
-            "3",
-            "--no-report",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = year_with(&dir, "12", "3", &[]);
     assert!(out.status.success());
     let text = read(&dir, "outcomes.csv");
     let mut rdr = csv::Reader::from_reader(text.as_bytes());

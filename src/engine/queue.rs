@@ -58,7 +58,7 @@ struct Slot<E> {
 }
 
 /// Below this many stale entries the queue never bothers to compact.
-const COMPACT_FLOOR: usize = 4_096;
+const COMPACT_FLOOR: usize = 256;
 /// Number of radix buckets: bucket 0 holds keys equal to `last`, buckets
 /// 1..=64 hold keys whose highest differing bit is 0..=63.
 const BUCKETS: usize = 65;

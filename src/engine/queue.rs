@@ -26,8 +26,6 @@
 //! ones (and pass a small floor), the buckets are compacted, so memory stays
 //! proportional to the pending events, never to the events handled.
 
-use std::collections::VecDeque;
-
 use super::time::SimTime;
 
 /// A handle on a scheduled event, for [`cancel`](EventQueue::cancel) and
@@ -68,10 +66,17 @@ const BUCKETS: usize = 65;
 /// Monotone: every push must be at or after the time of the last popped event
 /// (checked; a violation is a model bug and panics with the two times).
 pub struct EventQueue<E> {
-    /// Bucket 0: entries whose time equals `last_ns`, in FIFO order.
-    ready: VecDeque<Entry>,
+    /// Bucket 0: entries whose time equals `last_ns`, in FIFO order; the
+    /// front is `ready[ready_head]` (a plain vector consumed from a head
+    /// index, emptied when fully consumed).
+    ready: Vec<Entry>,
+    /// Index of the front of `ready`.
+    ready_head: usize,
     /// Buckets 1..=64 (index 0 unused).
     buckets: Vec<Vec<Entry>>,
+    /// Bit `b - 1` is set when bucket `b` may be non-empty (never clear
+    /// while it holds entries), so a refill finds the lowest bucket at once.
+    nonempty: u64,
     /// The radix base: the minimum found by the last refill (a peek can move
     /// it ahead of the last popped time).
     last_ns: u64,
@@ -108,8 +113,10 @@ impl<E> EventQueue<E> {
     /// An empty queue that accepts events at or after `start`.
     pub fn starting_at(start: SimTime) -> Self {
         EventQueue {
-            ready: VecDeque::new(),
+            ready: Vec::new(),
+            ready_head: 0,
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            nonempty: 0,
             last_ns: start.as_nanos(),
             popped_ns: start.as_nanos(),
             slots: Vec::new(),
@@ -192,9 +199,18 @@ impl<E> EventQueue<E> {
             version: s.version,
         };
         self.scheduled_total += 1;
-        match bucket_of(time_ns, self.last_ns) {
-            0 => self.ready.push_back(entry),
-            b => self.buckets[b].push(entry),
+        self.place(entry, self.last_ns);
+    }
+
+    /// Put `e` in its bucket relative to the base `base_ns`.
+    #[inline]
+    fn place(&mut self, e: Entry, base_ns: u64) {
+        match bucket_of(e.time_ns, base_ns) {
+            0 => self.ready.push(e),
+            b => {
+                self.buckets[b].push(e);
+                self.nonempty |= 1 << (b - 1);
+            }
         }
     }
 
@@ -205,16 +221,16 @@ impl<E> EventQueue<E> {
     /// bucket (keys equal to the old base) has no key in common with others.
     fn rebase(&mut self, base_ns: u64) {
         debug_assert!(base_ns < self.last_ns && base_ns >= self.popped_ns);
-        let mut all: Vec<Entry> = self.ready.drain(..).collect();
+        let mut all: Vec<Entry> = self.ready.drain(self.ready_head..).collect();
+        self.ready.clear();
+        self.ready_head = 0;
         for b in &mut self.buckets {
             all.append(b);
         }
+        self.nonempty = 0;
         self.last_ns = base_ns;
         for e in all {
-            match bucket_of(e.time_ns, base_ns) {
-                0 => self.ready.push_back(e),
-                b => self.buckets[b].push(e),
-            }
+            self.place(e, base_ns);
         }
     }
 
@@ -273,49 +289,54 @@ impl<E> EventQueue<E> {
             let s = &slots[e.slot as usize];
             s.version == e.version && s.event.is_some()
         };
+        self.ready.drain(..self.ready_head);
+        self.ready_head = 0;
         self.ready.retain(live);
-        for b in &mut self.buckets {
+        self.nonempty = 0;
+        for (i, b) in self.buckets.iter_mut().enumerate().skip(1) {
             b.retain(live);
+            if !b.is_empty() {
+                self.nonempty |= 1 << (i - 1);
+            }
         }
         self.stale = 0;
     }
 
     /// Make sure `ready` is non-empty with a live entry at its front, unless
     /// no event is pending. Returns `false` if the queue is empty.
+    ///
+    /// A refill takes the lowest non-empty bucket, moves the base to the
+    /// smallest key in it (live or stale: every key left in the heap is at or
+    /// above it, and it never exceeds the smallest live key, so pushes after
+    /// the next pop never fall below the base) and redistributes its live
+    /// entries front to back, dropping the stale ones.
     fn settle(&mut self) -> bool {
         loop {
-            while let Some(front) = self.ready.front() {
+            while let Some(front) = self.ready.get(self.ready_head) {
                 if self.is_live(front) {
                     return true;
                 }
-                self.ready.pop_front();
+                self.ready_head += 1;
                 self.stale -= 1;
             }
+            self.ready.clear();
+            self.ready_head = 0;
             if self.live == 0 {
                 // Only stale entries can remain; drop them all.
                 for b in &mut self.buckets {
                     b.clear();
                 }
+                self.nonempty = 0;
                 self.stale = 0;
                 return false;
             }
             // Refill: the lowest non-empty bucket holds the minimum.
-            let Some(b) = (1..BUCKETS).find(|&b| !self.buckets[b].is_empty()) else {
-                unreachable!("live events but no entries");
-            };
+            debug_assert!(self.nonempty != 0, "live events but no entries");
+            let b = self.nonempty.trailing_zeros() as usize + 1;
+            self.nonempty &= !(1 << (b - 1));
             let mut bucket = std::mem::take(&mut self.buckets[b]);
-            let mut min_ns: Option<u64> = None;
-            for e in &bucket {
-                if self.is_live(e) {
-                    min_ns = Some(min_ns.map_or(e.time_ns, |m| m.min(e.time_ns)));
-                }
-            }
-            let Some(min_ns) = min_ns else {
-                // Only stale entries here: drop them and look further up.
-                self.stale -= bucket.len();
-                bucket.clear();
-                self.buckets[b] = bucket;
-                continue;
+            let Some(min_ns) = bucket.iter().map(|e| e.time_ns).min() else {
+                continue; // the bit was set but the bucket emptied since
             };
             debug_assert!(min_ns >= self.last_ns);
             self.last_ns = min_ns;
@@ -325,13 +346,8 @@ impl<E> EventQueue<E> {
                     self.stale -= 1;
                     continue;
                 }
-                match bucket_of(e.time_ns, min_ns) {
-                    0 => self.ready.push_back(e),
-                    nb => {
-                        debug_assert!(nb < b);
-                        self.buckets[nb].push(e)
-                    }
-                }
+                debug_assert!(bucket_of(e.time_ns, min_ns) < b);
+                self.place(e, min_ns);
             }
             self.buckets[b] = bucket; // keep the allocation
         }
@@ -340,7 +356,7 @@ impl<E> EventQueue<E> {
     /// The time of the next event, without removing it.
     pub fn peek_time(&mut self) -> Option<SimTime> {
         if self.settle() {
-            self.ready.front().map(|e| SimTime::from_nanos(e.time_ns))
+            Some(SimTime::from_nanos(self.ready[self.ready_head].time_ns))
         } else {
             None
         }
@@ -351,7 +367,8 @@ impl<E> EventQueue<E> {
         if !self.settle() {
             return None;
         }
-        let e = self.ready.pop_front().expect("settle left an entry");
+        let e = self.ready[self.ready_head];
+        self.ready_head += 1;
         self.popped_ns = e.time_ns;
         let event = self.release(e.slot).expect("live entry has a payload");
         Some((SimTime::from_nanos(e.time_ns), event))

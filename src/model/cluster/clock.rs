@@ -28,7 +28,16 @@ impl LocalClock {
     }
 
     fn elapsed_local(&self, now: SimTime) -> i64 {
-        let d = now.as_nanos().saturating_sub(self.anchor_true_ns) as i128;
+        let d = now.as_nanos().saturating_sub(self.anchor_true_ns);
+        // Fast path in 64 bits when the product fits (always, for drifts
+        // and spans a run meets): same truncating division, same result as
+        // the 128-bit formula, without a 128-bit division per reading.
+        if let Ok(d64) = i64::try_from(d)
+            && let Some(p) = d64.checked_mul(self.drift_ppm as i64)
+        {
+            return d64.wrapping_add(p / PPM as i64);
+        }
+        let d = d as i128;
         (d + d * self.drift_ppm as i128 / PPM) as i64
     }
 
@@ -78,8 +87,17 @@ impl LocalClock {
 
     /// The true duration a timer of `local` local nanoseconds takes.
     pub fn true_duration(&self, local: SimDuration) -> SimDuration {
+        let den = PPM + self.drift_ppm as i128;
+        if let Some(num) = i64::try_from(local.as_nanos())
+            .ok()
+            .and_then(|l| l.checked_mul(PPM as i64))
+        {
+            // 64-bit fast path, same truncating division as below.
+            let t = num / den as i64;
+            return SimDuration::from_nanos(t.max(0) as u64);
+        }
         let l = local.as_nanos() as i128;
-        let t = l * PPM / (PPM + self.drift_ppm as i128);
+        let t = l * PPM / den;
         SimDuration::from_nanos(t.max(0) as u64)
     }
 }

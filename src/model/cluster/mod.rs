@@ -649,6 +649,19 @@ impl Cluster {
         body: Body,
         ctx: &mut Ctx<'_, E>,
     ) {
+        self.send_with_entries(from, to, body, &[], ctx);
+    }
+
+    /// [`send`](Self::send) with the append entries the message carries (kept
+    /// in the slab beside it).
+    fn send_with_entries<E: From<ClusterEvent>>(
+        &mut self,
+        from: u16,
+        to: u16,
+        body: Body,
+        entries: &[LogEntry],
+        ctx: &mut Ctx<'_, E>,
+    ) {
         self.stats.messages_sent += 1;
         let loss = self.spec.link_loss_per_million as u64;
         if loss > 0 && self.net_rng.ratio(loss, 1_000_000) {
@@ -657,7 +670,7 @@ impl Cluster {
         }
         let span = self.spec.link_delay_max_ns - self.spec.link_delay_min_ns;
         let d = self.spec.link_delay_min_ns + self.net_rng.below(span + 1);
-        let slot = self.slab.put(Msg { from, to, body });
+        let slot = self.slab.put_with_entries(Msg { from, to, body }, entries);
         ctx.schedule_in(
             SimDuration::from_nanos(d),
             ClusterEvent::Deliver { slot, to }.into(),
@@ -714,20 +727,22 @@ impl Cluster {
         let prev_index = next - 1;
         let prev_term = node.term_at(prev_index);
         let end = (prev_index as usize + ENTRIES_PER_MESSAGE_MAX).min(len as usize);
-        let mut entries = [LogEntry::default(); ENTRIES_PER_MESSAGE_MAX];
-        let slice = &node.log[prev_index as usize..end];
-        entries[..slice.len()].copy_from_slice(slice);
+        let n = end - prev_index as usize;
         let body = Body::Append {
             epoch: node.epoch,
             prev_index,
             prev_term,
-            n: slice.len() as u8,
-            entries,
+            n: n as u8,
             commit: node.commit,
             lease_clock_ns,
             wall_ns: node.clock.wall(now),
         };
-        self.send(i as u16, f as u16, body, ctx);
+        // The entries are copied once, straight from the log into the slab;
+        // the log is not touched by `send` (it only borrows the slab and the
+        // network generator), so a copy of the slice range suffices.
+        let mut buf = [LogEntry::default(); ENTRIES_PER_MESSAGE_MAX];
+        buf[..n].copy_from_slice(&node.log[prev_index as usize..end]);
+        self.send_with_entries(i as u16, f as u16, body, &buf[..n], ctx);
     }
 
     fn broadcast_append<E: From<ClusterEvent>>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
@@ -881,7 +896,15 @@ impl Cluster {
 
     // ----- node message handling ---------------------------------------
 
-    fn on_node_msg<E: From<ClusterEvent>>(&mut self, i: usize, msg: Msg, ctx: &mut Ctx<'_, E>) {
+    /// Handle `msg`, delivered from slab `slot` (already taken: an append's
+    /// entries are read from the slab before anything is sent).
+    fn on_node_msg<E: From<ClusterEvent>>(
+        &mut self,
+        i: usize,
+        slot: u32,
+        msg: Msg,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let now = ctx.now();
         let from = msg.from as usize;
         match msg.body {
@@ -890,7 +913,6 @@ impl Cluster {
                 prev_index,
                 prev_term,
                 n,
-                entries,
                 commit,
                 lease_clock_ns,
                 wall_ns,
@@ -943,7 +965,9 @@ impl Cluster {
                     self.send(i as u16, from as u16, body, ctx);
                     return;
                 }
-                for (k, e) in entries[..n as usize].iter().enumerate() {
+                // No message was sent since the take: the slot's entries are intact.
+                let entries = self.slab.entries(slot, n as usize);
+                for (k, e) in entries.iter().enumerate() {
                     let pos = prev_index as usize + k;
                     if pos < me.log.len() {
                         if me.log[pos].term != e.term {
@@ -1654,7 +1678,7 @@ impl Component for Cluster {
                         self.stats.messages_dropped += 1;
                         return;
                     }
-                    self.on_node_msg(to, msg, ctx);
+                    self.on_node_msg(to, slot, msg, ctx);
                 } else {
                     self.on_client_msg(to - self.n, msg, ctx);
                 }

@@ -65,10 +65,9 @@ pub enum Body {
         prev_index: u32,
         /// Term at `prev_index`.
         prev_term: u32,
-        /// Number of valid `entries`.
+        /// Number of entries carried; they sit in the slab beside the
+        /// message ([`Slab::entries`]), so the body stays small.
         n: u8,
-        /// The entries.
-        entries: [LogEntry; ENTRIES_PER_MESSAGE_MAX],
         /// Leader's commit index.
         commit: u32,
         /// Leader's lease clock at send (echoed back).
@@ -136,23 +135,47 @@ pub struct Msg {
     pub body: Body,
 }
 
+const _: () = assert!(std::mem::size_of::<Msg>() <= 48);
+
 /// In-flight messages, reused by slot. Holds what is in flight, nothing more.
+///
+/// An append's entries live in a side array indexed by the same slot, so a
+/// message (heartbeats included) moves as a small value and only the entries
+/// it really carries are copied.
 #[derive(Debug, Default)]
 pub struct Slab {
     slots: Vec<Option<Msg>>,
+    entries: Vec<[LogEntry; ENTRIES_PER_MESSAGE_MAX]>,
     free: Vec<u32>,
 }
 
 impl Slab {
     /// Store a message; returns its slot.
     pub fn put(&mut self, m: Msg) -> u32 {
-        if let Some(s) = self.free.pop() {
+        self.put_with_entries(m, &[])
+    }
+
+    /// Store a message with the append entries it carries (at most
+    /// [`ENTRIES_PER_MESSAGE_MAX`]); returns its slot.
+    pub fn put_with_entries(&mut self, m: Msg, entries: &[LogEntry]) -> u32 {
+        let s = if let Some(s) = self.free.pop() {
             self.slots[s as usize] = Some(m);
             s
         } else {
             self.slots.push(Some(m));
+            self.entries
+                .push([LogEntry::default(); ENTRIES_PER_MESSAGE_MAX]);
             (self.slots.len() - 1) as u32
-        }
+        };
+        self.entries[s as usize][..entries.len()].copy_from_slice(entries);
+        s
+    }
+
+    /// The first `n` entries stored with the message of `slot`. They stay
+    /// readable after [`take`](Self::take) until the next `put`, which may
+    /// reuse the slot: read them before sending anything.
+    pub fn entries(&self, slot: u32, n: usize) -> &[LogEntry] {
+        &self.entries[slot as usize][..n]
     }
 
     /// Take the message out of `slot`.

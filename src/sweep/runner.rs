@@ -489,6 +489,10 @@ impl Aggregate for CellAggregate {
     }
 }
 
+/// Runs experiments `lo..hi` of a cell: `(cell, lo, hi, rows)` gives the
+/// chunk's aggregate and event count.
+pub type ChunkFn<'a, A> = dyn Fn(u64, u64, u64, &mut String) -> Result<(A, u64)> + Sync + 'a;
+
 /// The parallel ordered engine shared by every kind of sweep: runs the
 /// global experiment `range` (experiments numbered `cell · n + experiment`)
 /// in chunks of at most [`CHUNK_EXPERIMENTS`] on `threads` workers,
@@ -502,7 +506,7 @@ pub fn run_ordered<A: Aggregate>(
     n: u64,
     range: (u64, u64),
     sink: &mut CsvSink,
-    run: &(dyn Fn(u64, u64, u64, &mut String) -> Result<(A, u64)> + Sync),
+    run: &ChunkFn<'_, A>,
     on_cell: &mut dyn FnMut(u64, A),
 ) -> Result<u64> {
     let window = 4 * threads as u64;

@@ -139,7 +139,7 @@ impl Param {
                         format!("{} = {v} is out of range (allowed: 0 to 1)", self.name()),
                     ));
                 }
-                if value_micro % 1000 != 0 {
+                if !value_micro.is_multiple_of(1000) {
                     return Err(usage(
                         FLAG,
                         format!("{} = {v}: intensity resolution is 0.001", self.name()),

@@ -6,17 +6,43 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use chaosim::safeguard::SafeguardSet;
 use chaosim::sweep::agent::{ApiModel, ApiModelConfig};
 use chaosim::sweep::merge::merge;
 use chaosim::sweep::playbook::ApiPlaybook;
 use chaosim::sweep::runner::{
     SweepOptions, SweepSpec, format_rate, parse_rates, parse_variants, resolve_shard, run_sweep,
 };
+use chaosim::sweep::scenario_sweep::{
+    Param, ScenarioSweepSpec, format_value, parse_values, run_scenario_sweep,
+};
 use chaosim::{Error, Result};
 
 /// The flags of `chaosim sweep`, as typed.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
+    /// Sweep a catalogue scenario instead of the API agent: vary --param
+    /// over --values, --n seeds per value.
+    #[arg(long, value_name = "ID", requires_all = ["param", "values"],
+          conflicts_with_all = ["rates", "variants", "playbook", "model"])]
+    scenario: Option<String>,
+    /// Scenario parameter: intensity (all faults, 0..=1), fault[i].intensity,
+    /// fault[i].length_s, fault[i].start_s, recovery_limit_s.
+    #[arg(long, value_name = "NAME", requires = "scenario")]
+    param: Option<String>,
+    /// Parameter values FROM:TO:STEP, inclusive of TO (or one value).
+    #[arg(long, value_name = "FROM:TO:STEP", requires = "scenario")]
+    values: Option<String>,
+    /// Scenario sweep: deployed safeguards (default, none, all, or
+    /// +name,-name edits to the default set).
+    #[arg(long, default_value = "default", allow_hyphen_values = true)]
+    safeguards: String,
+    /// Scenario sweep: difficulty level, 1 to 10.
+    #[arg(long, default_value_t = 1)]
+    difficulty: u8,
+    /// Scenario sweep: scenarios, stack and playbooks.
+    #[command(flatten)]
+    inputs: super::sim::Inputs,
     /// Failure rates FROM:TO:STEP, inclusive of TO (or one rate).
     #[arg(long, default_value = "0:0.5:0.05")]
     rates: String,
@@ -99,6 +125,9 @@ fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel>
 
 /// Run `chaosim sweep`.
 pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
+    if args.scenario.is_some() {
+        return scenario_sweep(args);
+    }
     let spec = SweepSpec {
         seed: args.seed,
         n: args.n,
@@ -175,6 +204,94 @@ pub fn merge_cmd(args: MergeArgs) -> Result<ExitCode> {
             report.shards,
             report.experiments,
             report.cells,
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run `chaosim sweep --scenario ID --param NAME --values FROM:TO:STEP`.
+fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
+    let id = args.scenario.clone().unwrap_or_default();
+    let loaded = args.inputs.load()?;
+    let base = loaded.catalogue.require(&id)?;
+    let param = Param::parse(args.param.as_deref().unwrap_or_default(), base)?;
+    let values_micro = parse_values(args.values.as_deref().unwrap_or_default(), param)?;
+    let deployed = SafeguardSet::from_spec(&args.safeguards, loaded.stack.default_safeguards())
+        .map_err(|message| Error::Usage {
+            flag: "--safeguards".into(),
+            message,
+        })?;
+    let spec = ScenarioSweepSpec {
+        scenario: id,
+        param,
+        values_micro,
+        n: args.n,
+        seed: args.seed,
+        difficulty: args.difficulty,
+        deployed,
+    };
+    spec.validate(base)?;
+    let shard = resolve_shard(args.shard.as_deref(), args.shard_count, &|k| {
+        std::env::var(k).ok()
+    })?;
+    let threads = match args.threads {
+        Some(t) => t,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let opts = SweepOptions {
+        threads,
+        shard,
+        out: args.out.clone(),
+        force: args.force,
+    };
+    let quiet = args.quiet;
+    let name = param.name();
+    let wall = Instant::now();
+    let report = run_scenario_sweep(
+        &loaded.catalogue,
+        &loaded.stack,
+        loaded.stack_fingerprint,
+        &spec,
+        &opts,
+        &mut |s| {
+            if !quiet {
+                let p = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "{name} {:<10} n {:>7}  pass {:6.2}% [{:6.2}, {:6.2}]  recovery p50 {} p90 {} p99 {} s  anomalies {:.2}",
+                    format_value(s.value_micro),
+                    s.n,
+                    100.0 * s.pass_rate,
+                    100.0 * s.pass_ci.low,
+                    100.0 * s.pass_ci.high,
+                    p(s.recovery_p50_s),
+                    p(s.recovery_p90_s),
+                    p(s.recovery_p99_s),
+                    s.anomalies_mean
+                );
+            }
+        },
+    )?;
+    let secs = wall.elapsed().as_secs_f64();
+    if !quiet {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "sweep {} {}: shard {}/{}, {} experiments, {} events in {:.3} s ({:.0} experiments/s on {} threads)",
+            spec.scenario,
+            name,
+            shard.index,
+            shard.count,
+            report.experiments,
+            report.events,
+            secs,
+            report.experiments as f64 / secs.max(1e-9),
+            threads
+        );
+        let _ = writeln!(
+            out,
+            "wrote {}/experiments.csv, summary.csv, shard.ron",
             args.out.display()
         );
     }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::agent::{ExperimentOutcome, Variant};
 use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, Shard, format_rate};
+use super::scenario_sweep::{ScenarioCellRecord, ScenarioParams, merge_scenario};
 use crate::error::{Error, Result};
 use crate::record::csv::{CsvSink, Fnv64, push_field};
 use crate::record::stats::{IntMoments, Interval, LogSketch, t_interval, wilson_interval};
@@ -334,13 +335,21 @@ pub struct SweepParams {
     pub rates_ppm: Vec<u32>,
     /// Variants, in output order.
     pub variants: Vec<Variant>,
-    /// [`ApiModel::fingerprint`](super::agent::ApiModel::fingerprint) in hex.
+    /// [`ApiModel::fingerprint`](super::agent::ApiModel::fingerprint) in hex
+    /// (for a scenario sweep: the scenario's and the stack's fingerprints).
     pub model_fingerprint: String,
+    /// Set for a scenario sweep (`--scenario`): then the cells are the
+    /// parameter values and `rates_ppm` and `variants` are empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioParams>,
 }
 
 impl SweepParams {
     /// Number of cells.
     pub fn cells(&self) -> u64 {
+        if let Some(sc) = &self.scenario {
+            return sc.values_micro.len() as u64;
+        }
         self.rates_ppm.len() as u64 * self.variants.len() as u64
     }
 
@@ -423,6 +432,9 @@ pub struct ShardMeta {
     pub experiments_fnv: String,
     /// Aggregates of the cells this shard touched, by cell number.
     pub cells: Vec<CellRecord>,
+    /// For a scenario sweep: aggregates of the values this shard touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenario_cells: Vec<ScenarioCellRecord>,
 }
 
 impl ShardMeta {
@@ -505,6 +517,7 @@ pub fn shard_meta(
         experiments_bytes: experiments.0,
         experiments_fnv: format!("{:016x}", experiments.1),
         cells: cells.iter().map(|(c, a)| a.to_record(*c)).collect(),
+        scenario_cells: Vec::new(),
     }
 }
 
@@ -645,6 +658,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
             });
         }
     }
+    if let Some(sc) = &params.scenario {
+        return merge_scenario(&params, sc, &metas, &by_index, out, force);
+    }
     // Parse all aggregates before writing anything.
     let mut cells: Vec<Option<CellAggregate>> = vec![None; params.cells() as usize];
     for slot in &by_index {
@@ -665,7 +681,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         }
     }
     prepare_out_dir(out, force, "--out")?;
-    let result = copy_experiments(&metas, &by_index, out);
+    let result = copy_experiments(&metas, &by_index, out, EXPERIMENTS_HEADER);
     let (bytes, fnv) = match result {
         Ok(x) => x,
         Err(e) => {
@@ -711,16 +727,24 @@ fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
     if a.model_fingerprint != b.model_fingerprint {
         return Some("model or playbook (fingerprint)".into());
     }
+    if a.scenario != b.scenario {
+        return Some(
+            "scenario sweep (scenario, parameter, values, difficulty or safeguards)".into(),
+        );
+    }
     None
 }
 
-fn copy_experiments(
+/// Concatenate the shards' `experiments.csv` (after `header`) into `out`,
+/// checking each file's header and checksum.
+pub(crate) fn copy_experiments(
     metas: &[(PathBuf, ShardMeta)],
     by_index: &[Option<usize>],
     out: &Path,
+    expected_header: &str,
 ) -> Result<(u64, u64)> {
     let mut sink = CsvSink::create(out.join(EXPERIMENTS_FILE))?;
-    sink.write_raw(EXPERIMENTS_HEADER.as_bytes())?;
+    sink.write_raw(expected_header.as_bytes())?;
     let mut buf = vec![0u8; 1 << 20];
     for slot in by_index {
         let (dir, m) = &metas[slot.expect("checked")];
@@ -731,7 +755,7 @@ fn copy_experiments(
         reader
             .read_line(&mut header)
             .map_err(|e| Error::io(&path, e))?;
-        if header != EXPERIMENTS_HEADER {
+        if header != expected_header {
             return Err(Error::Usage {
                 flag: path.display().to_string(),
                 message: "unexpected header: not a chaosim sweep file".into(),

@@ -25,9 +25,10 @@
 //! are fixed-size, and workers run at most a bounded window ahead of the
 //! writer.
 //!
-//! A future scenario sweep (`--scenario ID --param NAME`) plugs in as
-//! another kind of cell: the grid, chunking, ordering, shards, aggregates
-//! and merge are independent of what one experiment simulates.
+//! - [`scenario_sweep`]: sweeps over the stack model (`--scenario ID
+//!   --param NAME`): one numeric parameter of a catalogue scenario varied
+//!   over seeds, on the same ordered engine
+//!   ([`run_ordered`](runner::run_ordered)), shards and merge.
 
 pub mod agent;
 pub mod backoff;
@@ -36,3 +37,4 @@ pub mod merge;
 pub mod playbook;
 pub mod proxy;
 pub mod runner;
+pub mod scenario_sweep;

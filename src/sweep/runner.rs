@@ -337,6 +337,7 @@ impl SweepSpec {
             rates_ppm: self.rates_ppm.clone(),
             variants: self.variants.clone(),
             model_fingerprint: format!("{:016x}", model.fingerprint()),
+            scenario: None,
         }
     }
 }
@@ -463,16 +464,140 @@ impl Cursor {
     }
 }
 
-struct ChunkOut {
+struct ChunkOut<A> {
     idx: u64,
     cell: u64,
     rows: String,
-    result: Result<(CellAggregate, u64)>,
+    result: Result<(A, u64)>,
 }
 
 struct Gate {
     written: Mutex<(u64, bool)>,
     cv: Condvar,
+}
+
+/// An aggregate of experiments that merges exactly (integer counts and
+/// sketches), so chunk aggregates fold into the cell's aggregate.
+pub trait Aggregate: Default + Send {
+    /// Fold in another aggregate of the same cell.
+    fn merge_from(&mut self, other: &Self);
+}
+
+impl Aggregate for CellAggregate {
+    fn merge_from(&mut self, other: &Self) {
+        self.merge(other);
+    }
+}
+
+/// Runs experiments `lo..hi` of a cell: `(cell, lo, hi, rows)` gives the
+/// chunk's aggregate and event count.
+pub type ChunkFn<'a, A> = dyn Fn(u64, u64, u64, &mut String) -> Result<(A, u64)> + Sync + 'a;
+
+/// The parallel ordered engine shared by every kind of sweep: runs the
+/// global experiment `range` (experiments numbered `cell · n + experiment`)
+/// in chunks of at most [`CHUNK_EXPERIMENTS`] on `threads` workers,
+/// `run(cell, lo, hi, rows)` runs experiments `lo..hi` of `cell`, appends
+/// their rows and returns their aggregate and event count. Rows are written
+/// to `sink` strictly in order; `on_cell(cell, aggregate)` is called in cell
+/// order when a cell's last chunk is written. Workers run at most `4 ·
+/// threads` chunks ahead of the writer. Returns the events summed.
+pub fn run_ordered<A: Aggregate>(
+    threads: usize,
+    n: u64,
+    range: (u64, u64),
+    sink: &mut CsvSink,
+    run: &ChunkFn<'_, A>,
+    on_cell: &mut dyn FnMut(u64, A),
+) -> Result<u64> {
+    let window = 4 * threads as u64;
+    let cursor = Mutex::new(Cursor {
+        next_global: range.0,
+        end: range.1,
+        n,
+        idx: 0,
+    });
+    let gate = Gate {
+        written: Mutex::new((0, false)),
+        cv: Condvar::new(),
+    };
+    let mut events_total = 0u64;
+
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<ChunkOut<A>>();
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (cursor, gate) = (&cursor, &gate);
+            scope.spawn(move || {
+                loop {
+                    let Some(chunk) = cursor.lock().expect("cursor").next() else {
+                        break;
+                    };
+                    {
+                        let mut w = gate.written.lock().expect("gate");
+                        while chunk.idx >= w.0 + window && !w.1 {
+                            w = gate.cv.wait(w).expect("gate");
+                        }
+                        if w.1 {
+                            break;
+                        }
+                    }
+                    let mut rows = String::with_capacity(((chunk.hi - chunk.lo) * 96) as usize);
+                    let result = run(chunk.cell, chunk.lo, chunk.hi, &mut rows);
+                    let out = ChunkOut {
+                        idx: chunk.idx,
+                        cell: chunk.cell,
+                        rows,
+                        result,
+                    };
+                    if tx.send(out).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let abort = |gate: &Gate| {
+            let mut w = gate.written.lock().expect("gate");
+            w.1 = true;
+            gate.cv.notify_all();
+        };
+        let mut pending: BTreeMap<u64, ChunkOut<A>> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut current: Option<(u64, A)> = None;
+        for out in rx {
+            pending.insert(out.idx, out);
+            while let Some(out) = pending.remove(&next) {
+                let step = (|| -> Result<()> {
+                    let (agg, events) = out.result?;
+                    sink.write_raw(out.rows.as_bytes())?;
+                    events_total += events;
+                    match current.as_mut() {
+                        Some((c, a)) if *c == out.cell => a.merge_from(&agg),
+                        _ => {
+                            if let Some((c, a)) = current.take() {
+                                on_cell(c, a);
+                            }
+                            current = Some((out.cell, agg));
+                        }
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = step {
+                    abort(&gate);
+                    return Err(e);
+                }
+                next += 1;
+                let mut w = gate.written.lock().expect("gate");
+                w.0 = next;
+                gate.cv.notify_all();
+            }
+        }
+        if let Some((c, a)) = current.take() {
+            on_cell(c, a);
+        }
+        Ok(())
+    })?;
+    Ok(events_total)
 }
 
 /// Run a sweep (or one shard of it) and write `experiments.csv`,
@@ -503,111 +628,24 @@ pub fn run_sweep(
     let mut sink = CsvSink::create(opts.out.join(EXPERIMENTS_FILE))?;
     sink.write_raw(EXPERIMENTS_HEADER.as_bytes())?;
 
-    let window = 4 * opts.threads as u64;
-    let cursor = Mutex::new(Cursor {
-        next_global: range.0,
-        end: range.1,
-        n: spec.n,
-        idx: 0,
-    });
-    let gate = Gate {
-        written: Mutex::new((0, false)),
-        cv: Condvar::new(),
-    };
     let mut cells: Vec<(u32, CellAggregate)> = Vec::new();
-    let mut events_total = 0u64;
     let mut summaries = Vec::new();
-
-    let outcome: Result<()> = std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<ChunkOut>();
-        for _ in 0..opts.threads {
-            let tx = tx.clone();
-            let (cursor, gate, params) = (&cursor, &gate, &params);
-            scope.spawn(move || {
-                loop {
-                    let Some(chunk) = cursor.lock().expect("cursor").next() else {
-                        break;
-                    };
-                    {
-                        let mut w = gate.written.lock().expect("gate");
-                        while chunk.idx >= w.0 + window && !w.1 {
-                            w = gate.cv.wait(w).expect("gate");
-                        }
-                        if w.1 {
-                            break;
-                        }
-                    }
-                    let mut rows = String::with_capacity(((chunk.hi - chunk.lo) * 96) as usize);
-                    let result = run_cell_range(
-                        model,
-                        params.seed,
-                        params.cell(chunk.cell),
-                        chunk.lo..chunk.hi,
-                        Some(&mut rows),
-                    );
-                    let out = ChunkOut {
-                        idx: chunk.idx,
-                        cell: chunk.cell,
-                        rows,
-                        result,
-                    };
-                    if tx.send(out).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let abort = |gate: &Gate| {
-            let mut w = gate.written.lock().expect("gate");
-            w.1 = true;
-            gate.cv.notify_all();
-        };
-        let mut pending: BTreeMap<u64, ChunkOut> = BTreeMap::new();
-        let mut next = 0u64;
-        let mut current: Option<(u64, CellAggregate)> = None;
-        for out in rx {
-            pending.insert(out.idx, out);
-            while let Some(out) = pending.remove(&next) {
-                let step = (|| -> Result<()> {
-                    let (agg, events) = out.result?;
-                    sink.write_raw(out.rows.as_bytes())?;
-                    events_total += events;
-                    match current.as_mut() {
-                        Some((c, a)) if *c == out.cell => a.merge(&agg),
-                        _ => {
-                            if let Some((c, a)) = current.take() {
-                                let (_, rate, v) = params.cell(c);
-                                let s = a.summarize(rate, v);
-                                on_cell(&s);
-                                summaries.push(s);
-                                cells.push((c as u32, a));
-                            }
-                            current = Some((out.cell, agg));
-                        }
-                    }
-                    Ok(())
-                })();
-                if let Err(e) = step {
-                    abort(&gate);
-                    return Err(e);
-                }
-                next += 1;
-                let mut w = gate.written.lock().expect("gate");
-                w.0 = next;
-                gate.cv.notify_all();
-            }
-        }
-        if let Some((c, a)) = current.take() {
+    let events_total = run_ordered(
+        opts.threads,
+        spec.n,
+        range,
+        &mut sink,
+        &|cell, lo, hi, rows: &mut String| {
+            run_cell_range(model, params.seed, params.cell(cell), lo..hi, Some(rows))
+        },
+        &mut |c, a: CellAggregate| {
             let (_, rate, v) = params.cell(c);
             let s = a.summarize(rate, v);
             on_cell(&s);
             summaries.push(s);
             cells.push((c as u32, a));
-        }
-        Ok(())
-    });
-    outcome?;
+        },
+    )?;
     let bytes = sink.bytes_written();
     let fnv = sink.checksum();
     sink.finish()?;

@@ -172,23 +172,14 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     })?;
     let secs = wall.elapsed().as_secs_f64();
     if !quiet {
-        // A closed stdout (`| head`) is not an error of the sweep.
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "sweep: shard {}/{}, {} experiments, {} events in {:.3} s ({:.0} experiments/s on {} threads)",
-            shard.index,
-            shard.count,
+        print_done(
+            "sweep:",
+            shard,
             report.experiments,
             report.events,
             secs,
-            report.experiments as f64 / secs.max(1e-9),
-            threads
-        );
-        let _ = writeln!(
-            out,
-            "wrote {}/experiments.csv, summary.csv, shard.ron",
-            args.out.display()
+            threads,
+            &args.out,
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -275,25 +266,42 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
     )?;
     let secs = wall.elapsed().as_secs_f64();
     if !quiet {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "sweep {} {}: shard {}/{}, {} experiments, {} events in {:.3} s ({:.0} experiments/s on {} threads)",
-            spec.scenario,
-            name,
-            shard.index,
-            shard.count,
+        let label = format!("sweep {} {}:", spec.scenario, name);
+        print_done(
+            &label,
+            shard,
             report.experiments,
             report.events,
             secs,
-            report.experiments as f64 / secs.max(1e-9),
-            threads
-        );
-        let _ = writeln!(
-            out,
-            "wrote {}/experiments.csv, summary.csv, shard.ron",
-            args.out.display()
+            threads,
+            &args.out,
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The closing lines of a sweep (a closed stdout, e.g. `| head`, is not an
+/// error of the sweep).
+fn print_done(
+    label: &str,
+    shard: chaosim::sweep::runner::Shard,
+    experiments: u64,
+    events: u64,
+    secs: f64,
+    threads: usize,
+    out_dir: &std::path::Path,
+) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{label} shard {}/{}, {experiments} experiments, {events} events in {secs:.3} s ({:.0} experiments/s on {threads} threads)",
+        shard.index,
+        shard.count,
+        experiments as f64 / secs.max(1e-9),
+    );
+    let _ = writeln!(
+        out,
+        "wrote {}/experiments.csv, summary.csv, shard.ron",
+        out_dir.display()
+    );
 }

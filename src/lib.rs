@@ -28,7 +28,7 @@
 //! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an intent routed by governance) |
 //! | [`safeguard`] | the safeguard catalogue by name (and where each lives), [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
 //! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue, the runner, the stress test |
-//! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume |
+//! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume; `program::speculate` runs the likely next runs on idle cores without changing a byte |
 //! | [`check`] | observers: recovery measurement, history, consistency and linearizability checkers |
 //! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep or a single-run timeline |
 //! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge |

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use chaosim::engine::SimTime;
 use chaosim::model::stack::StackSpec;
+use chaosim::program::speculate::with_speculation;
 use chaosim::program::year::{Checkpoint, run_start};
 use chaosim::program::{Programme, YearConfig, audit, run_programme};
 use chaosim::safeguard::{Safeguard, SafeguardSet};
@@ -307,7 +308,9 @@ pub struct YearArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Threads for the scenarios of one run (default: the machine's cores).
+    /// Worker threads (default: the machine's cores). With 2 or more, idle
+    /// workers run the executions the programme will most likely need next
+    /// (planned ahead on a copy of the state; wrong guesses are discarded).
     /// Output bytes do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
@@ -344,10 +347,11 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
             ^ loaded.catalogue.fingerprint()
             ^ loaded.stack_fingerprint,
     };
+    let workers = threads(a.threads);
     let runner = Runner {
         catalogue: &loaded.catalogue,
         stack: &loaded.stack,
-        threads: threads(a.threads),
+        threads: 1,
     };
     let bar = if a.quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -363,9 +367,18 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         b
     };
     let wall = std::time::Instant::now();
-    let s = run_programme(&cfg, &prog, &loaded.catalogue, &runner, &mut |done, _| {
-        bar.set_position(done)
-    })?;
+    let mut progress = |done, _| bar.set_position(done);
+    let (s, ahead) = if workers < 2 {
+        let s = run_programme(&cfg, &prog, &loaded.catalogue, &runner, &mut progress)?;
+        (s, None)
+    } else {
+        // A pool that also runs the likely next executions (outputs are
+        // those of a sequential run whatever the thread count).
+        with_speculation(&runner, workers, |ex| {
+            run_programme(&cfg, &prog, &loaded.catalogue, ex, &mut progress)
+                .map(|s| (s, Some(ex.stats())))
+        })?
+    };
     bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
     outln!(
@@ -405,6 +418,14 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         s.lifetime_runs as f64 / secs,
         s.totals.events as f64 / secs / 1e6
     );
+    if let Some(st) = ahead {
+        outln!(
+            "planned ahead         {workers} workers; {} of {} units started before their run, {} guesses discarded",
+            st.guessed_right,
+            st.wanted,
+            st.dropped
+        );
+    }
     if !a.no_report {
         let index = chaosim::report::year::render(&out, &out.join("report"))?;
         outln!("report: {}", index.html.display());

@@ -8,7 +8,7 @@
 //! the chain at that line, which [`verify`] reports.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -50,9 +50,44 @@ fn seal(prev: &str, unsealed_json: &str) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where a programme output goes: a file, or nowhere (the dry runs the
+/// year driver makes to plan ahead; see `year::run_programme`).
+#[derive(Debug)]
+pub enum Sink {
+    /// An open file.
+    File(File),
+    /// Discards every byte; its position stays 0.
+    Discard,
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Discard => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Discard => Ok(()),
+        }
+    }
+}
+
+impl Seek for Sink {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        match self {
+            Sink::File(f) => f.seek(pos),
+            Sink::Discard => Ok(0),
+        }
+    }
+}
+
 /// An open audit log being appended to.
 pub struct AuditLog {
-    out: BufWriter<File>,
+    out: BufWriter<Sink>,
     head: String,
     seq: u64,
 }
@@ -61,8 +96,13 @@ impl AuditLog {
     /// Continue a log whose last hash is `head` and next sequence number `seq`
     /// (a new log: [`GENESIS`], 0).
     pub fn new(file: File, head: String, seq: u64) -> Self {
+        Self::to_sink(Sink::File(file), head, seq)
+    }
+
+    /// A log writing to `sink`.
+    pub fn to_sink(sink: Sink, head: String, seq: u64) -> Self {
         AuditLog {
-            out: BufWriter::with_capacity(1 << 16, file),
+            out: BufWriter::with_capacity(1 << 16, sink),
             head,
             seq,
         }
@@ -108,8 +148,8 @@ impl AuditLog {
         self.seq
     }
 
-    /// Flush and return the underlying file.
-    pub fn flush(&mut self) -> Result<&mut File> {
+    /// Flush and return the underlying sink.
+    pub fn flush(&mut self) -> Result<&mut Sink> {
         self.out.flush().map_err(|e| Error::io("audit.jsonl", e))?;
         Ok(self.out.get_mut())
     }

@@ -6,6 +6,10 @@
 //! [`Executor`](crate::scenario::Executor) with a self-contained
 //! [`Execution`](crate::scenario::Execution), so every run can be replayed alone.
 //!
+//! **Invariant:** planning ahead ([`speculate`]) never changes an output:
+//! an execution is a pure function of its description, so a guessed one is
+//! used only when it equals the real one.
+//!
 //! **Invariant:** the state between runs is bounded (one record per
 //! scenario, one pending fix per safeguard); every row is streamed.
 
@@ -13,6 +17,7 @@ pub mod audit;
 pub mod learning;
 pub mod select;
 pub mod spec;
+pub mod speculate;
 pub mod year;
 
 pub use learning::LearningRecord;

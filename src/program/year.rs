@@ -13,9 +13,11 @@
 //! function of the state and the seed, the files end byte-identical to an
 //! uninterrupted run.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -25,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::safeguard::{Safeguard, SafeguardSet};
 use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome};
 
-use super::audit::{AuditLog, GENESIS};
+use super::audit::{AuditLog, GENESIS, Sink};
 use super::learning::LearningRecord;
 use super::select::select;
 use super::spec::{Perspective, Programme};
@@ -198,9 +200,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 struct Outputs {
     dir: PathBuf,
-    runs: BufWriter<File>,
-    outcomes: BufWriter<File>,
-    safeguards: BufWriter<File>,
+    /// Writes nothing (planning ahead): no playbook files either.
+    dry: bool,
+    runs: BufWriter<Sink>,
+    outcomes: BufWriter<Sink>,
+    safeguards: BufWriter<Sink>,
     audit: AuditLog,
 }
 
@@ -225,9 +229,10 @@ impl Outputs {
         audit_seq: u64,
     ) -> Result<Outputs> {
         std::fs::create_dir_all(dir.join("playbooks")).map_err(io(dir))?;
-        let buf = |f| BufWriter::with_capacity(1 << 16, f);
+        let buf = |f| BufWriter::with_capacity(1 << 16, Sink::File(f));
         let mut out = Outputs {
             dir: dir.to_path_buf(),
+            dry: false,
             runs: buf(open_truncated(&dir.join("runs.csv"), files.runs)?),
             outcomes: buf(open_truncated(&dir.join("outcomes.csv"), files.outcomes)?),
             safeguards: buf(open_truncated(
@@ -254,9 +259,22 @@ impl Outputs {
         Ok(out)
     }
 
+    /// Outputs that discard everything.
+    fn dry() -> Outputs {
+        let buf = || BufWriter::with_capacity(0, Sink::Discard);
+        Outputs {
+            dir: PathBuf::new(),
+            dry: true,
+            runs: buf(),
+            outcomes: buf(),
+            safeguards: buf(),
+            audit: AuditLog::to_sink(Sink::Discard, GENESIS.to_string(), 0),
+        }
+    }
+
     fn lengths(&mut self) -> Result<FileLengths> {
         let dir = self.dir.clone();
-        let pos = |w: &mut BufWriter<File>| -> Result<u64> {
+        let pos = |w: &mut BufWriter<Sink>| -> Result<u64> {
             w.flush().map_err(io(&dir))?;
             w.get_mut().stream_position().map_err(io(&dir))
         };
@@ -457,9 +475,17 @@ pub fn run_programme(
     }
 
     let per_day = prog.slots.len() as u64;
+    let recorder = Recorder {
+        inner: executor,
+        last: Mutex::new(BTreeMap::new()),
+    };
     while state.next_run < cfg.runs_total {
         let r = state.next_run;
-        run_one(r, per_day, cfg, prog, cat, executor, &mut state, &mut out)?;
+        if executor.speculates() {
+            let last = recorder.last.lock().expect("outcomes").clone();
+            plan_ahead(r, per_day, cfg, prog, cat, executor, &state, &last);
+        }
+        run_one(r, per_day, cfg, prog, cat, &recorder, &mut state, &mut out)?;
         state.next_run += 1;
         let done = state.next_run == cfg.runs_total;
         if done || state.next_run.is_multiple_of(CHECKPOINT_EVERY_RUNS) {
@@ -471,6 +497,92 @@ pub fn run_programme(
         checkpoint(&mut out, cfg, &state, true)?;
     }
     Ok(summary(&state, prog, cfg.runs_total))
+}
+
+/// Runs planned ahead of the current one (see [`super::speculate`]).
+pub const LOOKAHEAD_RUNS: u64 = 3;
+
+/// Passes executions through and keeps each scenario's latest outcome: the
+/// prediction [`plan_ahead`] uses.
+struct Recorder<'a> {
+    inner: &'a dyn Executor,
+    last: Mutex<BTreeMap<String, Outcome>>,
+}
+
+impl Executor for Recorder<'_> {
+    fn execute(&self, exec: &Execution) -> Result<Vec<Outcome>> {
+        let outcomes = self.inner.execute(exec)?;
+        let mut last = self.last.lock().expect("outcomes");
+        for o in &outcomes {
+            last.insert(o.id.clone(), o.clone());
+        }
+        Ok(outcomes)
+    }
+}
+
+/// Answers with predicted outcomes (each scenario's latest real one) and
+/// passes every execution it is asked for on as a guess.
+struct Predictor<'a> {
+    inner: &'a dyn Executor,
+    last: &'a BTreeMap<String, Outcome>,
+}
+
+impl Executor for Predictor<'_> {
+    fn execute(&self, exec: &Execution) -> Result<Vec<Outcome>> {
+        self.inner.speculate(exec);
+        exec.items
+            .iter()
+            .map(|it| {
+                // A scenario never run yet: guess it behaves like the
+                // latest one that did (any guess is safe, see `speculate`).
+                let mut o = match self.last.get(&it.scenario) {
+                    Some(o) => o.clone(),
+                    None => {
+                        let mut o =
+                            self.last.values().next().cloned().ok_or_else(|| {
+                                Error::Check("no outcome to predict from yet".into())
+                            })?;
+                        o.id = it.scenario.clone();
+                        o
+                    }
+                };
+                o.difficulty = it.difficulty;
+                Ok(o)
+            })
+            .collect()
+    }
+}
+
+/// Replay the driver's own logic on a copy of the state, with outputs that
+/// write nothing and outcomes predicted from each scenario's latest one, for
+/// runs `r ..= r + LOOKAHEAD_RUNS`, handing each planned execution to
+/// `executor` as a guess. Exact for run `r` (its plan depends only on the
+/// state); a guess for later runs is right when the predicted outcomes lead
+/// to the same plan. Never touches the real state or outputs.
+#[allow(clippy::too_many_arguments)]
+fn plan_ahead(
+    r: u64,
+    per_day: u64,
+    cfg: &YearConfig,
+    prog: &Programme,
+    cat: &Catalogue,
+    executor: &dyn Executor,
+    state: &State,
+    last: &BTreeMap<String, Outcome>,
+) {
+    let predictor = Predictor {
+        inner: executor,
+        last,
+    };
+    let mut guess = state.clone();
+    let mut dry = Outputs::dry();
+    let end = (r + 1 + LOOKAHEAD_RUNS).min(cfg.runs_total);
+    for k in r..end {
+        if run_one(k, per_day, cfg, prog, cat, &predictor, &mut guess, &mut dry).is_err() {
+            break;
+        }
+        guess.next_run += 1;
+    }
 }
 
 fn checkpoint(out: &mut Outputs, cfg: &YearConfig, state: &State, complete: bool) -> Result<()> {
@@ -652,10 +764,12 @@ fn run_one(
                 state.generated.insert(sg);
                 state.totals.generated += 1;
                 let name = format!("auto_generated_{}_fix.ron", sg.name());
-                write_atomic(
-                    &out.dir.join("playbooks").join(&name),
-                    generated_playbook(sg, &o.id, r).as_bytes(),
-                )?;
+                if !out.dry {
+                    write_atomic(
+                        &out.dir.join("playbooks").join(&name),
+                        generated_playbook(sg, &o.id, r).as_bytes(),
+                    )?;
+                }
                 let delay = fix_delay_ns(cfg.seed, sg, 0, prog);
                 state.pending.push(PendingFix {
                     safeguard: sg,

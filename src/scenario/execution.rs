@@ -50,4 +50,16 @@ impl Execution {
 pub trait Executor: Sync {
     /// Run it; one outcome per item, in item order.
     fn execute(&self, exec: &Execution) -> Result<Vec<Outcome>>;
+
+    /// A hint from a driver planning ahead: `exec` is likely to be executed
+    /// soon. An executor with idle workers may start it now and keep the
+    /// outcomes for a later identical [`execute`](Self::execute). It must
+    /// never change what `execute` returns.
+    fn speculate(&self, _exec: &Execution) {}
+
+    /// Whether [`speculate`](Self::speculate) does anything (drivers skip
+    /// planning ahead otherwise).
+    fn speculates(&self) -> bool {
+        false
+    }
 }

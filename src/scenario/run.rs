@@ -940,70 +940,80 @@ pub struct Runner<'a> {
     pub threads: usize,
 }
 
+impl Runner<'_> {
+    fn plan<'s>(&'s self, exec: &Execution, i: usize) -> Result<Planned<'s>> {
+        let it = &exec.items[i];
+        let spec = self.catalogue.require(&it.scenario)?;
+        Ok(Planned {
+            spec,
+            scaled: difficulty::scale(spec, it.difficulty),
+            offset_ns: 0,
+        })
+    }
+
+    /// Run every item of a concurrent execution together on one stack.
+    pub fn execute_together(&self, exec: &Execution) -> Result<Vec<Outcome>> {
+        let planned = (0..exec.items.len())
+            .map(|i| self.plan(exec, i))
+            .collect::<Result<Vec<_>>>()?;
+        let known = exec
+            .items
+            .iter()
+            .fold(SafeguardSet::EMPTY, |a, it| a.union(it.known_fixes));
+        Ok(run_together(
+            self.stack,
+            &planned,
+            exec.deployed,
+            known,
+            exec.seed_path(),
+            exec.start,
+            RunOutputs::default(),
+        )?
+        .outcomes)
+    }
+
+    /// Run item `i` of a sequential execution alone on its own stack (seed
+    /// path `exec.seed_path() / "item" / i`). Its outcome depends on the
+    /// execution's seed, run, start and deployed set and on that item only.
+    pub fn execute_item(&self, exec: &Execution, i: usize) -> Result<Outcome> {
+        let p = self.plan(exec, i)?;
+        let seed = exec.seed_path().child("item").child_u64(i as u64);
+        let mut r = run_together(
+            self.stack,
+            &[p],
+            exec.deployed,
+            exec.items[i].known_fixes,
+            seed,
+            exec.start,
+            RunOutputs::default(),
+        )?;
+        Ok(r.outcomes.remove(0))
+    }
+}
+
 impl Executor for Runner<'_> {
     fn execute(&self, exec: &Execution) -> Result<Vec<Outcome>> {
-        let plan = |i: usize| -> Result<Planned<'_>> {
-            let it = &exec.items[i];
-            let spec = self.catalogue.require(&it.scenario)?;
-            Ok(Planned {
-                spec,
-                scaled: difficulty::scale(spec, it.difficulty),
-                offset_ns: 0,
-            })
-        };
-        let base = exec.seed_path();
         if exec.concurrent {
-            let planned = (0..exec.items.len())
-                .map(plan)
-                .collect::<Result<Vec<_>>>()?;
-            let known = exec
-                .items
-                .iter()
-                .fold(SafeguardSet::EMPTY, |a, it| a.union(it.known_fixes));
-            Ok(run_together(
-                self.stack,
-                &planned,
-                exec.deployed,
-                known,
-                base,
-                exec.start,
-                RunOutputs::default(),
-            )?
-            .outcomes)
-        } else {
-            // Independent items run on their own threads (each builds its
-            // own stack inside its thread); results are joined in item order,
-            // so the outcome does not depend on the thread count.
-            let run_item = |i: usize| -> Result<Outcome> {
-                let p = plan(i)?;
-                let seed = base.child("item").child_u64(i as u64);
-                let known = exec.items[i].known_fixes;
-                let mut r = run_together(
-                    self.stack,
-                    &[p],
-                    exec.deployed,
-                    known,
-                    seed,
-                    exec.start,
-                    RunOutputs::default(),
-                )?;
-                Ok(r.outcomes.remove(0))
-            };
-            if exec.items.len() < 2 || self.threads < 2 {
-                return (0..exec.items.len()).map(run_item).collect();
-            }
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (1..exec.items.len())
-                    .map(|i| scope.spawn(move || run_item(i)))
-                    .collect();
-                let mut out = vec![run_item(0)];
-                out.extend(
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().expect("scenario thread panicked")),
-                );
-                out.into_iter().collect()
-            })
+            return self.execute_together(exec);
         }
+        // Independent items run on their own threads (each builds its own
+        // stack inside its thread); results are joined in item order, so the
+        // outcome does not depend on the thread count.
+        let run_item = |i: usize| self.execute_item(exec, i);
+        if exec.items.len() < 2 || self.threads < 2 {
+            return (0..exec.items.len()).map(run_item).collect();
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..exec.items.len())
+                .map(|i| scope.spawn(move || run_item(i)))
+                .collect();
+            let mut out = vec![run_item(0)];
+            out.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("scenario thread panicked")),
+            );
+            out.into_iter().collect()
+        })
     }
 }

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod font;
+pub mod history;
 pub mod html;
 pub mod plot;
 pub mod sweep;
@@ -39,6 +40,8 @@ pub enum ReportKind {
     Sweep,
     /// A single-run timeline CSV file.
     Timeline,
+    /// An operation history (`chaosim run ID --history FILE`).
+    History,
 }
 
 impl ReportKind {
@@ -48,6 +51,7 @@ impl ReportKind {
             ReportKind::Year => "year",
             ReportKind::Sweep => "sweep",
             ReportKind::Timeline => "timeline",
+            ReportKind::History => "history",
         }
     }
 }
@@ -107,10 +111,13 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
         if timeline::is_timeline(path)? {
             return Ok(ReportKind::Timeline);
         }
+        if history::is_history(path)? {
+            return Ok(ReportKind::History);
+        }
         return Err(Error::Usage {
             flag: "DIR".into(),
             message: format!(
-                "{} is not a timeline CSV (expected the header `{}`)",
+                "{} is not a timeline CSV (expected the header `{}`) nor a history file (chaosim run ID --history FILE)",
                 path.display(),
                 timeline::TIMELINE_HEADER.trim_end()
             ),
@@ -127,7 +134,7 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
 pub fn default_out(path: &Path, kind: ReportKind) -> PathBuf {
     match kind {
         ReportKind::Year | ReportKind::Sweep => path.join("report"),
-        ReportKind::Timeline => {
+        ReportKind::Timeline | ReportKind::History => {
             let mut s = path.as_os_str().to_owned();
             s.push(".report");
             PathBuf::from(s)
@@ -146,6 +153,7 @@ pub fn render_any(path: &Path, out: Option<&Path>) -> Result<ReportIndex> {
         ReportKind::Year => year::render(path, &out),
         ReportKind::Sweep => sweep::render(path, &out),
         ReportKind::Timeline => timeline::render(path, &out),
+        ReportKind::History => history::render(path, &out),
     }
 }
 

@@ -292,7 +292,7 @@ fn thread_tid(evs: &[Value], name: &str) -> (u64, u64) {
         .unwrap_or_else(|| panic!("no track {name}"))
 }
 
-fn slices<'a>(evs: &'a [Value], track: (u64, u64)) -> Vec<&'a Value> {
+fn slices(evs: &[Value], track: (u64, u64)) -> Vec<&Value> {
     let mut v: Vec<&Value> = evs
         .iter()
         .filter(|e| e["ph"] == "X" && e["pid"] == track.0 && e["tid"] == track.1)

@@ -368,6 +368,24 @@ fn the_s01_trace_has_the_5s_pause_on_the_kernel_and_the_watchdog_and_restart_aft
     // The nemesis track has the fault's window too.
     let nem = slices(evs, thread_tid(evs, "fault 0: PauseHeartbeat"));
     assert_eq!(nem[0]["dur"].as_f64().unwrap(), 5e6);
+    // The offline view of the trace draws those tracks.
+    let dir = tempdir("s01-trace");
+    let file = dir.join("s01.json");
+    let buf = Buf::default();
+    plain(
+        &spec("S01_heartbeat_pause"),
+        "default",
+        RunOutputs {
+            trace: Some(Box::new(buf.clone())),
+            ..RunOutputs::default()
+        },
+    );
+    std::fs::write(&file, buf.bytes()).unwrap();
+    let idx = chaosim::report::render_any(&file, Some(&dir.join("report"))).unwrap();
+    assert_eq!(idx.kind, chaosim::report::ReportKind::Trace);
+    let html = std::fs::read_to_string(&idx.html).unwrap();
+    assert!(html.contains("coding_agent faults") && html.contains(">PauseHeartbeat</text>"));
+    assert!(html.contains("<title>PauseHeartbeat [") && html.contains("(5.000 s)</title>"));
     // Counters are sampled every 100 ms.
     let counters = evs
         .iter()

@@ -25,6 +25,7 @@ pub mod html;
 pub mod plot;
 pub mod sweep;
 pub mod timeline;
+pub mod trace;
 pub mod year;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ pub enum ReportKind {
     Timeline,
     /// An operation history (`chaosim run ID --history FILE`).
     History,
+    /// A Chrome trace (`chaosim run ID --trace FILE`).
+    Trace,
 }
 
 impl ReportKind {
@@ -52,6 +55,7 @@ impl ReportKind {
             ReportKind::Sweep => "sweep",
             ReportKind::Timeline => "timeline",
             ReportKind::History => "history",
+            ReportKind::Trace => "trace",
         }
     }
 }
@@ -114,10 +118,13 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
         if history::is_history(path)? {
             return Ok(ReportKind::History);
         }
+        if trace::is_trace(path)? {
+            return Ok(ReportKind::Trace);
+        }
         return Err(Error::Usage {
             flag: "DIR".into(),
             message: format!(
-                "{} is not a timeline CSV (expected the header `{}`) nor a history file (chaosim run ID --history FILE)",
+                "{} is not a timeline CSV (expected the header `{}`) nor a history or trace file (chaosim run ID --history/--trace FILE)",
                 path.display(),
                 timeline::TIMELINE_HEADER.trim_end()
             ),
@@ -134,7 +141,7 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
 pub fn default_out(path: &Path, kind: ReportKind) -> PathBuf {
     match kind {
         ReportKind::Year | ReportKind::Sweep => path.join("report"),
-        ReportKind::Timeline | ReportKind::History => {
+        ReportKind::Timeline | ReportKind::History | ReportKind::Trace => {
             let mut s = path.as_os_str().to_owned();
             s.push(".report");
             PathBuf::from(s)
@@ -154,6 +161,7 @@ pub fn render_any(path: &Path, out: Option<&Path>) -> Result<ReportIndex> {
         ReportKind::Sweep => sweep::render(path, &out),
         ReportKind::Timeline => timeline::render(path, &out),
         ReportKind::History => history::render(path, &out),
+        ReportKind::Trace => trace::render(path, &out),
     }
 }
 

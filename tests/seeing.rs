@@ -571,3 +571,47 @@ fn cli_run_control_json_and_report_of_timeline_with_control() {
         "{s}"
     );
 }
+
+#[test]
+fn traces_of_multi_fault_scenarios_at_difficulty_10_are_well_formed_and_nest() {
+    let stack = StackSpec::embedded();
+    let cat = Catalogue::embedded().unwrap();
+    let ids: Vec<String> = cat
+        .scenarios()
+        .iter()
+        .filter(|s| s.faults.len() > 1)
+        .map(|s| s.id.clone())
+        .collect();
+    assert!(ids.len() >= 5, "{ids:?}");
+    for id in ids {
+        let s = spec(&id);
+        let buf = Buf::default();
+        let planned = Planned {
+            spec: &s,
+            scaled: difficulty::scale(&s, 10),
+            offset_ns: 0,
+        };
+        run_together(
+            &stack,
+            &[planned],
+            deployed("default"),
+            SafeguardSet::EMPTY,
+            seed(),
+            start(),
+            RunOutputs {
+                trace: Some(Box::new(buf.clone())),
+                ..RunOutputs::default()
+            },
+        )
+        .unwrap();
+        let v: Value =
+            serde_json::from_slice(&buf.bytes()).unwrap_or_else(|e| panic!("{id}: not JSON: {e}"));
+        let evs = check_fields(&v);
+        check_nesting(evs);
+        let faults = evs
+            .iter()
+            .filter(|e| e["ph"] == "X" && e["pid"] == 3)
+            .count();
+        assert_eq!(faults, s.faults.len(), "{id}: one nemesis slice per fault");
+    }
+}

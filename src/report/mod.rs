@@ -2,6 +2,12 @@
 //! `index.html` and a `summary.md`, rendered from the files a year, a sweep or
 //! a single run wrote.
 //!
+//! A single run can also be seen through its operation history
+//! ([`history`]: a Jepsen-style timeline, inline SVG) and its Chrome trace
+//! ([`trace`]: one row per track, inline SVG); a timeline with a control
+//! group beside it ([`timeline::control_path`]) gains an experiment-against-
+//! control plot.
+//!
 //! Every renderer reads its input in **one streaming pass** with the `csv`
 //! crate and folds each row into fixed-size accumulators (see
 //! [`year::YearFold`]), so the memory used does not grow with the number of

@@ -285,7 +285,7 @@ fn print_control(c: &ControlReport) {
         "deviated from the control"
     };
     outln!(
-        "  control         {verdict} ({} samples, {:.1} s compared)",
+        "  control         {verdict} ({} samples, {:.1} s compared; times in s on the scenario clock)",
         c.samples,
         c.compared_s
     );

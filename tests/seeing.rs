@@ -381,6 +381,8 @@ fn the_s01_trace_has_the_5s_pause_on_the_kernel_and_the_watchdog_and_restart_aft
         },
     );
     std::fs::write(&file, buf.bytes()).unwrap();
+    // Deterministic: the same run writes the same events.
+    assert_eq!(serde_json::from_slice::<Value>(&buf.bytes()).unwrap(), v);
     let idx = chaosim::report::render_any(&file, Some(&dir.join("report"))).unwrap();
     assert_eq!(idx.kind, chaosim::report::ReportKind::Trace);
     let html = std::fs::read_to_string(&idx.html).unwrap();

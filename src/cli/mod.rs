@@ -81,6 +81,9 @@ enum Command {
         /// where, why, how) to FILE; empty for scenarios without Layer 2.
         #[arg(long, value_name = "FILE")]
         narrative: Option<PathBuf>,
+        /// Control run, trace export, operation history.
+        #[command(flatten)]
+        seeing: sim::SeeingArgs,
         /// Stack and scenarios.
         #[command(flatten)]
         inputs: sim::Inputs,
@@ -223,6 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             timeline,
             narrative,
+            seeing,
             inputs,
         } => sim::run(
             &id,
@@ -235,6 +239,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             timeline.as_deref(),
             narrative.as_deref(),
             &inputs,
+            &seeing,
         ),
         Command::Stress {
             seed,

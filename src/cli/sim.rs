@@ -13,6 +13,7 @@ use chaosim::program::speculate::with_speculation;
 use chaosim::program::year::{Checkpoint, run_start};
 use chaosim::program::{Programme, YearConfig, audit, run_programme};
 use chaosim::safeguard::{Safeguard, SafeguardSet};
+use chaosim::scenario::control::{ControlReport, run_with_control};
 use chaosim::scenario::difficulty;
 use chaosim::scenario::run::{Planned, RunOutputs, Runner, run_together};
 use chaosim::scenario::stress::{StressReport, run_stress};
@@ -108,6 +109,7 @@ pub fn run(
     timeline: Option<&Path>,
     narrative: Option<&Path>,
     inputs: &Inputs,
+    seeing: &SeeingArgs,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
     let spec = loaded.catalogue.require(id)?;
@@ -151,6 +153,12 @@ pub fn run(
     let outputs = RunOutputs {
         timeline: open(timeline)?,
         narrative: open(narrative)?,
+        trace: open(seeing.trace.as_deref())?,
+        history: open(seeing.history.as_deref())?,
+    };
+    let control_timeline = match (seeing.control, timeline) {
+        (true, Some(p)) => open(Some(&chaosim::report::timeline::control_path(p)))?,
+        _ => None,
     };
     let planned = Planned {
         spec,
@@ -158,29 +166,65 @@ pub fn run(
         offset_ns: 0,
     };
     let path = exec.seed_path().child("item").child_u64(0);
-    let r = run_together(
-        &loaded.stack,
-        &[planned],
-        deployed,
-        SafeguardSet::EMPTY,
-        path,
-        start,
-        outputs,
-    );
-    let o = match r {
-        Ok(mut r) => r.outcomes.remove(0),
+    let r = if seeing.control {
+        run_with_control(
+            &loaded.stack,
+            &[planned],
+            deployed,
+            SafeguardSet::EMPTY,
+            path,
+            start,
+            outputs,
+            control_timeline,
+        )
+        .map(|(r, c)| (r, Some(c)))
+    } else {
+        run_together(
+            &loaded.stack,
+            &[planned],
+            deployed,
+            SafeguardSet::EMPTY,
+            path,
+            start,
+            outputs,
+        )
+        .map(|r| (r, None))
+    };
+    let (o, control) = match r {
+        Ok((mut r, c)) => (r.outcomes.remove(0), c),
         Err(e) => {
-            for p in [timeline, narrative].into_iter().flatten() {
+            let control_file = timeline
+                .filter(|_| seeing.control)
+                .map(chaosim::report::timeline::control_path);
+            for p in [
+                timeline,
+                narrative,
+                seeing.trace.as_deref(),
+                seeing.history.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .chain(control_file.as_deref())
+            {
                 let _ = std::fs::remove_file(p);
             }
             return Err(e);
         }
     };
     if json {
-        let v = serde_json::to_value(&o).expect("outcome serializes");
+        let mut v = serde_json::to_value(&o).expect("outcome serializes");
+        if let (Some(c), Some(obj)) = (&control, v.as_object_mut()) {
+            obj.insert(
+                "control".into(),
+                serde_json::to_value(c).expect("control report serializes"),
+            );
+        }
         outln!("{}", serde_json::to_string(&v).expect("json"));
     } else {
         print_outcome(&o, seed);
+        if let Some(c) = &control {
+            print_control(c);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -212,6 +256,68 @@ fn print_outcome(o: &Outcome, seed: u64) {
     outln!("  anomalies       {}", o.anomalies);
     outln!("  events          {}", o.events);
     outln!("  digest          {}", o.digest);
+}
+
+/// Options of `chaosim run` for seeing one run: a control group, a trace,
+/// the operation history.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SeeingArgs {
+    /// Also run the same seed and stack without the scenario's faults (the
+    /// control group) and compare the probes sample by sample; with
+    /// --timeline FILE, the control's timeline goes to FILE.control.csv and
+    /// `chaosim report FILE` plots experiment against control.
+    #[arg(long)]
+    pub control: bool,
+    /// Write the run as a Chrome trace (JSON; open in ui.perfetto.dev or
+    /// chrome://tracing): kernel and component states, faults, playbooks,
+    /// approvals, safeguard firings, counters. Times are simulated µs.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Stream the replicated log's operation history (JSONL, Jepsen style);
+    /// render it with `chaosim report FILE` as a timeline.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+fn print_control(c: &ControlReport) {
+    let verdict = if c.within_tolerance() {
+        "within tolerance of the control"
+    } else {
+        "deviated from the control"
+    };
+    outln!(
+        "  control         {verdict} ({} samples, {:.1} s compared; times in s on the scenario clock)",
+        c.samples,
+        c.compared_s
+    );
+    outln!(
+        "    {:<18} {:>10} {:>9} {:>11} {:>12} {:>10}",
+        "probe",
+        "max dev",
+        "at (s)",
+        "outside (s)",
+        "first out (s)",
+        "return (s)"
+    );
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
+    for p in &c.probes {
+        let back = match (p.first_outside_s, p.time_to_return_s, p.returned) {
+            (None, _, _) => "-".to_string(),
+            (_, Some(d), _) => format!("{d:.1}"),
+            (_, None, false) => "not back".to_string(),
+            (_, None, true) => "-".to_string(),
+        };
+        outln!(
+            "    {:<18} {:>10} {:>9} {:>11.1} {:>12} {:>10}",
+            p.probe.name(),
+            format!("{:.3}", p.max_deviation),
+            opt(p.max_at_s),
+            p.outside_s,
+            opt(p.first_outside_s),
+            back
+        );
+    }
+    outln!("  control digest  {}", c.control_digest);
 }
 
 /// `chaosim stress`.

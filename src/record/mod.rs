@@ -3,6 +3,7 @@
 //!
 //! - [`csv`]: [`CsvSink`](csv::CsvSink), a buffered CSV file writer whose
 //!   `finish` flushes and syncs and reports the path on error.
+//! - [`trace`]: the Chrome Trace Event export of one run ([`TraceWriter`](trace::TraceWriter), [`StackTracer`](trace::StackTracer)).
 //! - [`stats`]: mergeable aggregates. [`Welford`](stats::Welford) (float
 //!   mean/variance, Chan merge), [`IntMoments`](stats::IntMoments) (exact
 //!   integer sums: merging in any grouping gives the same bits),
@@ -16,3 +17,4 @@
 
 pub mod csv;
 pub mod stats;
+pub mod trace;

@@ -2,6 +2,12 @@
 //! `index.html` and a `summary.md`, rendered from the files a year, a sweep or
 //! a single run wrote.
 //!
+//! A single run can also be seen through its operation history
+//! ([`history`]: a Jepsen-style timeline, inline SVG) and its Chrome trace
+//! ([`trace`]: one row per track, inline SVG); a timeline with a control
+//! group beside it ([`timeline::control_path`]) gains an experiment-against-
+//! control plot.
+//!
 //! Every renderer reads its input in **one streaming pass** with the `csv`
 //! crate and folds each row into fixed-size accumulators (see
 //! [`year::YearFold`]), so the memory used does not grow with the number of
@@ -20,10 +26,12 @@
 //! ```
 
 pub mod font;
+pub mod history;
 pub mod html;
 pub mod plot;
 pub mod sweep;
 pub mod timeline;
+pub mod trace;
 pub mod year;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +47,10 @@ pub enum ReportKind {
     Sweep,
     /// A single-run timeline CSV file.
     Timeline,
+    /// An operation history (`chaosim run ID --history FILE`).
+    History,
+    /// A Chrome trace (`chaosim run ID --trace FILE`).
+    Trace,
 }
 
 impl ReportKind {
@@ -48,6 +60,8 @@ impl ReportKind {
             ReportKind::Year => "year",
             ReportKind::Sweep => "sweep",
             ReportKind::Timeline => "timeline",
+            ReportKind::History => "history",
+            ReportKind::Trace => "trace",
         }
     }
 }
@@ -107,10 +121,16 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
         if timeline::is_timeline(path)? {
             return Ok(ReportKind::Timeline);
         }
+        if history::is_history(path)? {
+            return Ok(ReportKind::History);
+        }
+        if trace::is_trace(path)? {
+            return Ok(ReportKind::Trace);
+        }
         return Err(Error::Usage {
             flag: "DIR".into(),
             message: format!(
-                "{} is not a timeline CSV (expected the header `{}`)",
+                "{} is not a timeline CSV (expected the header `{}`) nor a history or trace file (chaosim run ID --history/--trace FILE)",
                 path.display(),
                 timeline::TIMELINE_HEADER.trim_end()
             ),
@@ -127,7 +147,7 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
 pub fn default_out(path: &Path, kind: ReportKind) -> PathBuf {
     match kind {
         ReportKind::Year | ReportKind::Sweep => path.join("report"),
-        ReportKind::Timeline => {
+        ReportKind::Timeline | ReportKind::History | ReportKind::Trace => {
             let mut s = path.as_os_str().to_owned();
             s.push(".report");
             PathBuf::from(s)
@@ -146,6 +166,8 @@ pub fn render_any(path: &Path, out: Option<&Path>) -> Result<ReportIndex> {
         ReportKind::Year => year::render(path, &out),
         ReportKind::Sweep => sweep::render(path, &out),
         ReportKind::Timeline => timeline::render(path, &out),
+        ReportKind::History => history::render(path, &out),
+        ReportKind::Trace => trace::render(path, &out),
     }
 }
 

@@ -99,6 +99,21 @@ impl<W: Write> TimelineWriter<W> {
     }
 }
 
+/// Where `chaosim run --control --timeline FILE` writes the control group's
+/// timeline: `run.csv` -> `run.control.csv` (`FILE.control.csv` for a name
+/// without the `.csv` extension). [`render`] plots experiment against
+/// control when this file exists beside the timeline.
+pub fn control_path(path: &Path) -> std::path::PathBuf {
+    match path.extension() {
+        Some(e) if e == "csv" => path.with_extension("control.csv"),
+        _ => {
+            let mut s = path.as_os_str().to_owned();
+            s.push(".control.csv");
+            std::path::PathBuf::from(s)
+        }
+    }
+}
+
 /// Whether `path` starts with [`TIMELINE_HEADER`].
 pub fn is_timeline(path: &Path) -> Result<bool> {
     use std::io::Read;
@@ -395,9 +410,119 @@ impl Figure for Panels<'_> {
     }
 }
 
-/// Render the timeline file `path` into `out`.
+/// Experiment (solid) against control (dashed grey), fault windows of the
+/// experiment shaded.
+struct ControlPanels<'a>(&'a TimelineFold, &'a TimelineFold, Vec<String>);
+
+impl Figure for ControlPanels<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let (e, c) = (self.0, self.1);
+        let root = root
+            .titled(
+                "Experiment against control (same seed, faults withheld)",
+                (font::FAMILY, plot::TITLE_PX),
+            )
+            .d()?;
+        type Pick = fn(&Sample) -> f64;
+        let panels: [(&str, &str, Pick, bool); 5] = [
+            ("Kernels running", "kernels (count)", |s| s.running, false),
+            ("API success rate", "fraction (0-1)", |s| s.api, true),
+            ("Bus latency", "latency (ms)", |s| s.bus, false),
+            ("Queue depth", "tasks waiting (count)", |s| s.queue, false),
+            ("CPU utilisation", "fraction (0-1)", |s| s.cpu, true),
+        ];
+        let areas = root.split_evenly((panels.len(), 1));
+        let t_hi = e.kept.last().map(|s| s.t).unwrap_or(1.0).max(1e-9);
+        let t0 = e.kept.first().map(|s| s.t).unwrap_or(0.0).min(t_hi);
+        let shade = Panels(e, self.2.clone());
+        let last = panels.len() - 1;
+        for (k, (area, (title, y, g, unit))) in areas.iter().zip(panels.iter()).enumerate() {
+            let y_hi = if *unit {
+                1.05
+            } else {
+                e.kept
+                    .iter()
+                    .chain(c.kept.iter())
+                    .map(g)
+                    .fold(0.0f64, f64::max)
+                    .max(1.0)
+                    * 1.1
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(*title, (font::FAMILY, plot::LABEL_PX))
+                .margin(8)
+                .x_label_area_size(if k == last { 45 } else { 25 })
+                .y_label_area_size(80)
+                .build_cartesian_2d(t0..t_hi, 0f64..y_hi)
+                .d()?;
+            let mut mesh = chart.configure_mesh();
+            mesh.light_line_style(TRANSPARENT);
+            mesh.y_desc(*y)
+                .y_labels(4)
+                .x_label_formatter(&plot::tick)
+                .y_label_formatter(&plot::tick)
+                .axis_desc_style((font::FAMILY, plot::TICK_PX + 1))
+                .label_style((font::FAMILY, plot::TICK_PX - 1));
+            if k == last {
+                mesh.x_desc("simulated time (s)");
+            }
+            mesh.draw().d()?;
+            for w in &e.windows {
+                let col = shade.fault_colour(&w.faults);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(w.start_s, 0.0), (w.end_s.max(w.start_s), y_hi)],
+                        col.mix(0.18).filled(),
+                    )))
+                    .d()?;
+            }
+            let grey = RGBColor(110, 110, 110);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    c.kept.iter().map(|s| (s.t, g(s))),
+                    6,
+                    4,
+                    grey.stroke_width(2),
+                ))
+                .d()?
+                .label("control")
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(3))
+                });
+            let col = colour(1);
+            chart
+                .draw_series(LineSeries::new(
+                    e.kept.iter().map(|s| (s.t, g(s))),
+                    col.stroke_width(2),
+                ))
+                .d()?
+                .label("experiment")
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
+                });
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font((font::FAMILY, plot::TICK_PX - 1))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .d()?;
+        }
+        Ok(())
+    }
+}
+
+/// Render the timeline file `path` into `out` (with the experiment-against-
+/// control plot when [`control_path`] exists beside it).
 pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
     let f = fold(path)?;
+    let control_file = control_path(path);
+    let control = if control_file.is_file() {
+        Some(fold(&control_file)?)
+    } else {
+        None
+    };
     html::create_out(out)?;
     let mut kinds: Vec<String> = Vec::new();
     for w in &f.windows {
@@ -405,14 +530,24 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
             kinds.push(w.faults.clone());
         }
     }
-    let plots = vec![plot::save(
+    let mut plots = vec![plot::save(
         out,
         "timeline",
         "Kernels, queue, resources and bus latency over time",
         "Shaded spans are the fault windows (one colour per set of active faults, see the legend of the top panel).",
         (plot::WIDTH_PX, 1000),
-        &Panels(&f, kinds),
+        &Panels(&f, kinds.clone()),
     )?];
+    if let Some(c) = &control {
+        plots.push(plot::save(
+            out,
+            "control",
+            "Experiment against control",
+            "The same seed and stack with the faults withheld (dashed grey) against the experiment (orange); shaded spans are the experiment's fault windows. Every gap between the lines is caused by the faults.",
+            (plot::WIDTH_PX, 1150),
+            &ControlPanels(&f, c, kinds),
+        )?);
+    }
     let duration = f.last_t - f.kept.first().map(|s| s.t).unwrap_or(0.0);
     let facts = vec![
         ("samples".into(), f.seen.to_string()),

@@ -8,8 +8,11 @@
 //! - [`execution`]: [`Execution`] (what to run, replayable from a row) and
 //!   the [`Executor`] trait.
 //! - [`outcome`]: [`Outcome`] and [`FailureKind`].
+//! - [`control`]: the experiment compared with a fault-free control group
+//!   ([`run_with_control`](control::run_with_control)).
 
 pub mod catalogue;
+pub mod control;
 pub mod difficulty;
 pub mod execution;
 pub mod outcome;

@@ -25,6 +25,7 @@ use crate::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
 
 use std::io::Write;
 
+use crate::record::trace::{self, StackTracer, TraceWriter};
 use crate::report::timeline::{TimelineRow, TimelineWriter};
 
 use super::catalogue::Catalogue;
@@ -120,6 +121,8 @@ pub struct RunModel {
     timeline_error: Option<std::io::Error>,
     /// When the run started (timeline times are relative to it).
     start_ns: u64,
+    /// Optional trace export (`record::trace`): observes every event.
+    trace: Option<Box<StackTracer>>,
 }
 
 impl RunModel {
@@ -162,9 +165,59 @@ impl RunModel {
 impl Model for RunModel {
     type Event = Ev;
     fn handle(&mut self, ev: Ev, ctx: &mut Ctx<'_, Ev>) {
-        let Some(d) = self.stack.handle(ev, ctx) else {
-            return;
-        };
+        if let Some(d) = self.stack.handle(ev, ctx) {
+            self.drive(d, ctx);
+        }
+        if let Some(tr) = self.trace.as_mut() {
+            tr.observe(&self.stack, ctx.now());
+        }
+    }
+}
+
+impl RunModel {
+    fn drive(&mut self, d: DriverEvent, ctx: &mut Ctx<'_, Ev>) {
+        if let (DriverEvent::Fault(i), Some(tr)) = (d, self.trace.as_mut()) {
+            let a = &self.actions[i as usize];
+            if let Action::L1(f) = a {
+                let (k, name, len) = match *f {
+                    Layer1Fault::KillKernel { kernel } => (kernel, "KillKernel", 0),
+                    Layer1Fault::PauseHeartbeat { kernel, length_ns } => {
+                        (kernel, "PauseHeartbeat", length_ns)
+                    }
+                    Layer1Fault::AclFlood {
+                        publisher,
+                        length_ns,
+                        ..
+                    } => (publisher, "AclFlood", length_ns),
+                    Layer1Fault::CpuSpike {
+                        kernel, length_ns, ..
+                    } => (kernel, "CpuSpike", length_ns),
+                    Layer1Fault::MemoryLeak {
+                        kernel, length_ns, ..
+                    } => (kernel, "MemoryLeak", length_ns),
+                    Layer1Fault::DiskFill {
+                        kernel, length_ns, ..
+                    } => (kernel, "DiskFill", length_ns),
+                    Layer1Fault::NetworkSaturation {
+                        kernel, length_ns, ..
+                    } => (kernel, "NetworkSaturation", length_ns),
+                    _ => (u16::MAX, "", 0),
+                };
+                tr.kernel_fault(k, name, ctx.now(), len);
+            }
+            let what = format!("{a:?}");
+            tr.writer().instant(
+                trace::pid::NEMESIS,
+                0,
+                "inject",
+                "fault",
+                ctx.now().as_nanos(),
+                &[("action", trace::Arg::Str(&what))],
+            );
+        }
+        if let (DriverEvent::Sample, Some(tr)) = (d, self.trace.as_mut()) {
+            tr.sample(&self.stack, ctx.now());
+        }
         match d {
             DriverEvent::Fault(i) => match &self.actions[i as usize] {
                 Action::L1(f) => self.stack.l1.inject(f, ctx),
@@ -684,6 +737,13 @@ pub struct RunOutputs {
     pub timeline: Option<Box<dyn Write>>,
     /// Layer-2 5W1H decision narratives, JSONL (empty if the run has no Layer 2).
     pub narrative: Option<Box<dyn Write>>,
+    /// The run in the Chrome Trace Event format (`record::trace`).
+    pub trace: Option<Box<dyn Write>>,
+    /// The replicated log's operation history, JSONL (`check::history`
+    /// lines between a header line and trailer lines with the fault windows
+    /// and the checker's anomalies; see `report::history`). Only the header
+    /// and trailer for runs without the replicated log.
+    pub history: Option<Box<dyn Write>>,
 }
 
 /// What a run produced: one outcome per scenario and the final state of
@@ -715,6 +775,73 @@ pub fn run_together(
     start: SimTime,
     outputs: RunOutputs,
 ) -> Result<RunResult> {
+    let mut b = build(
+        stack_spec,
+        planned,
+        deployed,
+        known_fixes,
+        seed,
+        start,
+        outputs,
+        Faults::Injected,
+    )?;
+    b.sim.run_until(SimTime::from_nanos(b.end_ns))?;
+    finish(b, planned, deployed)
+}
+
+/// Whether a built run injects its scenarios' faults (the experiment) or
+/// not (the control group of [`super::control`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Faults {
+    /// Inject every resolved fault action (and the final heal).
+    Injected,
+    /// Resolve the faults exactly as the experiment does (same nemesis
+    /// stream, same run length and layers) but inject none of them, and
+    /// never stop early.
+    Withheld,
+}
+
+/// A run ready to be advanced: the simulation and its planned end.
+pub(crate) struct Built {
+    /// The simulation (stack + driver), booted, faults scheduled.
+    pub(crate) sim: Simulation<RunModel>,
+    /// The latest end of the run.
+    pub(crate) end_ns: u64,
+    /// The scenario clock's zero (boot + settle).
+    pub(crate) t0_ns: u64,
+    /// Fault windows `(start_ns, end_ns, kind)`.
+    pub(crate) windows: Vec<(u64, u64, String)>,
+    /// Where to write the history trailer, if a history is streamed.
+    history: Option<SharedSink>,
+}
+
+/// A writer shared between the cluster's history recorder and the runner
+/// (which writes the history file's header and trailer lines).
+#[derive(Clone)]
+struct SharedSink(std::rc::Rc<std::cell::RefCell<Box<dyn Write>>>);
+
+impl Write for SharedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
+/// Build one run (see [`run_together`]); `faults` says whether the fault
+/// actions are scheduled.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build(
+    stack_spec: &StackSpec,
+    planned: &[Planned<'_>],
+    deployed: SafeguardSet,
+    known_fixes: SafeguardSet,
+    seed: SeedPath,
+    start: SimTime,
+    outputs: RunOutputs,
+    faults: Faults,
+) -> Result<Built> {
     let specs: Vec<&ScenarioSpec> = planned.iter().map(|p| p.spec).collect();
     let layers = layers_for(&specs);
     let mut stack = Stack::new(stack_spec, layers, deployed, seed, start);
@@ -778,9 +905,56 @@ pub fn run_together(
         tracking[i].faults_at_ns = wave_start;
     }
     assert!(actions.len() < u16::MAX as usize, "too many fault actions");
-    let quiet_after_ns = faults_over_ns + SETTLE_AFTER_FAULTS_NS;
+    let quiet_after_ns = match faults {
+        Faults::Injected => faults_over_ns + SETTLE_AFTER_FAULTS_NS,
+        // The control group runs as long as its experiment is driven.
+        Faults::Withheld => u64::MAX,
+    };
     let timeline = match timeline {
         Some(w) => Some(TimelineWriter::new(w).map_err(|e| Error::io("timeline", e))?),
+        None => None,
+    };
+    let history = match outputs.history {
+        Some(w) => {
+            let mut sink = SharedSink(std::rc::Rc::new(std::cell::RefCell::new(w)));
+            let ids: Vec<&str> = planned.iter().map(|p| p.spec.id.as_str()).collect();
+            writeln!(
+                sink,
+                "{{\"chaosim_history\":1,\"scenarios\":{},\"start_ns\":{},\"t0_ns\":{}}}",
+                serde_json::to_string(&ids).expect("strings serialize"),
+                start.as_nanos(),
+                t0
+            )
+            .map_err(|e| Error::io("history", e))?;
+            if let Some(c) = stack.cluster.as_mut() {
+                c.set_history_sink(Box::new(sink.clone()));
+            }
+            Some(sink)
+        }
+        None => None,
+    };
+    let trace = match outputs.trace {
+        Some(w) => {
+            let mut tr = StackTracer::new(
+                TraceWriter::new(w).map_err(|e| Error::io("trace", e))?,
+                &stack,
+            );
+            let tw = tr.writer();
+            for (j, (a, b, kind)) in windows.iter().enumerate() {
+                let tid = j as u32 + 1;
+                tw.thread_name(trace::pid::NEMESIS, tid, &format!("fault {j}: {kind}"));
+                tw.slice(
+                    trace::pid::NEMESIS,
+                    tid,
+                    kind,
+                    "fault",
+                    *a,
+                    b - a,
+                    &[("fault", trace::Arg::U64(j as u64))],
+                );
+            }
+            Some(Box::new(tr))
+        }
         None => None,
     };
     let model = RunModel {
@@ -791,24 +965,29 @@ pub fn run_together(
         quiet_after_ns,
         last_counts: [0; 32],
         timeline,
-        windows,
+        windows: windows.clone(),
         timeline_error: None,
         start_ns: start.as_nanos(),
+        trace,
     };
     let mut sim = Simulation::starting_at(model, seed, start);
     sim.with_ctx(|m, ctx| m.stack.boot(ctx));
-    for (i, t) in at.iter().enumerate() {
-        sim.schedule_at(
-            SimTime::from_nanos(*t),
-            StackEvent::Driver(DriverEvent::Fault(i as u16)),
-        );
+    if faults == Faults::Injected {
+        for (i, t) in at.iter().enumerate() {
+            sim.schedule_at(
+                SimTime::from_nanos(*t),
+                StackEvent::Driver(DriverEvent::Fault(i as u16)),
+            );
+        }
     }
     sim.schedule_at(
         SimTime::from_nanos(t0 - SAMPLE_EVERY_NS),
         StackEvent::Driver(DriverEvent::Sample),
     );
-    if layers.cluster {
-        // Jepsen's final phase: heal everything before the last stretch.
+    if layers.cluster && faults == Faults::Injected && !at.is_empty() {
+        // Jepsen's final phase: heal everything before the last stretch
+        // (part of the nemesis: withheld from the control group, and
+        // nothing to heal when no fault was resolved).
         let heal_at = faults_over_ns;
         let idx = sim.model().actions.len();
         sim.model_mut()
@@ -819,7 +998,28 @@ pub fn run_together(
             StackEvent::Driver(DriverEvent::Fault(idx as u16)),
         );
     }
-    sim.run_until(SimTime::from_nanos(end_ns))?;
+    Ok(Built {
+        sim,
+        end_ns,
+        t0_ns: t0,
+        windows,
+        history,
+    })
+}
+
+/// Finish a run that was advanced to its end: flush the streams, check, and
+/// give the verdicts.
+pub(crate) fn finish(
+    b: Built,
+    planned: &[Planned<'_>],
+    deployed: SafeguardSet,
+) -> Result<RunResult> {
+    let Built {
+        sim,
+        windows,
+        history,
+        ..
+    } = b;
     let events = sim.events_handled();
     let digest = sim.digest();
     let end = sim.now();
@@ -833,13 +1033,23 @@ pub fn run_together(
     if let Some(l2) = model.stack.l2.as_mut() {
         l2.flush_outputs().map_err(|e| Error::io("narrative", e))?;
     }
+    if let Some(tr) = model.trace.take() {
+        tr.finish(end).map_err(|e| Error::io("trace", e))?;
+    }
     let log = model.stack.safeguards();
-    let anomalies = model
-        .stack
-        .cluster
-        .as_ref()
-        .map(|c| c.check().anomalies())
-        .unwrap_or(0);
+    let report = model.stack.cluster.as_ref().map(|c| c.check());
+    let anomalies = report.as_ref().map(|r| r.anomalies()).unwrap_or(0);
+    if let Some(mut sink) = history {
+        if let Some(c) = model.stack.cluster.as_ref() {
+            c.finish_history().map_err(|e| Error::io("history", e))?;
+        }
+        let final_log = match (model.stack.cluster.as_ref(), report.as_ref()) {
+            (Some(c), Some(r)) => r.reference_node.map(|n| (n, c.log_of(n))),
+            _ => None,
+        };
+        write_history_trailer(&mut sink, &windows, report.as_ref(), final_log, end)
+            .map_err(|e| Error::io("history", e))?;
+    }
     let outcomes = planned
         .iter()
         .zip(&model.tracking)
@@ -854,6 +1064,59 @@ pub fn run_together(
         digest,
         safeguards: log,
     })
+}
+
+/// The trailer of a history file: one line per fault window, one per
+/// anomaly kind the checker found (its count and first example), and an end
+/// line.
+fn write_history_trailer(
+    w: &mut dyn Write,
+    windows: &[(u64, u64, String)],
+    report: Option<&crate::check::consistency::ConsistencyReport>,
+    final_log: Option<(u16, &[crate::check::consistency::LogEntry])>,
+    end: SimTime,
+) -> std::io::Result<()> {
+    for (a, b, kind) in windows {
+        writeln!(
+            w,
+            "{{\"nemesis\":\"{kind}\",\"start_ns\":{a},\"end_ns\":{b}}}"
+        )?;
+    }
+    if let Some(r) = report {
+        for (kind, ex) in &r.examples {
+            let line = serde_json::json!({
+                "anomaly": kind.name(),
+                "count": r.counts.get(*kind),
+                "values": ex.values,
+                "times_ns": ex.times_ns,
+                "index": ex.index,
+                "nodes": ex.nodes,
+            });
+            writeln!(w, "{line}")?;
+        }
+        writeln!(
+            w,
+            "{{\"checker\":{{\"valid\":\"{:?}\",\"anomalies\":{},\"appends_ok\":{},\"reads_ok\":{}}}}}",
+            r.valid,
+            r.anomalies(),
+            r.appends_ok,
+            r.reads_ok
+        )?;
+    }
+    if let Some((node, log)) = final_log {
+        // The reference replica's final log (values in order), so a reader
+        // can tell every acknowledged append that is missing from it.
+        write!(w, "{{\"final_log\":{{\"node\":{node},\"values\":[")?;
+        for (i, e) in log.iter().enumerate() {
+            if i > 0 {
+                write!(w, ",")?;
+            }
+            write!(w, "{}", e.value)?;
+        }
+        writeln!(w, "]}}}}")?;
+    }
+    writeln!(w, "{{\"end_ns\":{}}}", end.as_nanos())?;
+    w.flush()
 }
 
 fn verdict(

@@ -200,6 +200,26 @@ struct Pending {
     arg: u8,
 }
 
+/// What an observer sees of one busy playbook-executor slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlaybookSlotView<'a> {
+    /// The playbook's name.
+    pub playbook: &'a str,
+    /// Its target (a kernel index for kernel playbooks).
+    pub target: u16,
+    /// Current step index (0-based).
+    pub step: u8,
+    /// Steps in the playbook.
+    pub steps: u8,
+    /// `false`: the step waits for its governance routing (approval, vote);
+    /// `true`: the step's action is running.
+    pub acting: bool,
+    /// The current step's action.
+    pub action: crate::playbook::Action,
+    /// The current step's intent (its governance tier).
+    pub intent: crate::model::governance::Intent,
+}
+
 /// Runs of one playbook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlaybookRuns {
@@ -546,6 +566,45 @@ bus_latency_ms,api_success_permille\n";
                 Process::Booting | Process::Running => KernelState::Running,
             },
         }
+    }
+
+    /// What kernel `k`'s process is doing, as the machine sees it (not the
+    /// control plane): `"booting"`, `"running"`, `"paused"`, `"dead"` or
+    /// `"down"`. For observers (the trace export); no allocation.
+    pub fn kernel_process_name(&self, k: u16) -> &'static str {
+        match self.kernels[k as usize].process {
+            Process::Booting => "booting",
+            Process::Running => "running",
+            Process::Paused => "paused",
+            Process::Dead => "dead",
+            Process::Down => "down",
+        }
+    }
+
+    /// Messages waiting in the bus buffer (as of the bus's last update).
+    pub fn bus_backlog(&self) -> u64 {
+        self.bus.backlog()
+    }
+
+    /// Number of playbook-executor slots.
+    pub fn playbook_slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// What executor slot `i` is doing (`None` if idle or out of range).
+    pub fn playbook_slot(&self, i: usize) -> Option<PlaybookSlotView<'_>> {
+        let e = self.slots.get(i)?.exec?;
+        let pb = &self.playbooks[e.pb as usize];
+        let step = pb.steps[e.step as usize];
+        Some(PlaybookSlotView {
+            playbook: &pb.name,
+            target: e.target,
+            step: e.step,
+            steps: pb.steps.len() as u8,
+            acting: e.acting,
+            action: step.action,
+            intent: step.intent,
+        })
     }
 
     /// Restarts of kernel `k` so far.

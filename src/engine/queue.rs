@@ -7,7 +7,9 @@
 //! first-out. No `seq` is stored: a radix heap keyed on the time alone keeps
 //! the insertion order of equal keys, because equal keys always land in the
 //! same bucket, are appended at its end, and redistribution walks a bucket
-//! front to back (see `pop`).
+//! front to back (see `pop`). A small bucket is not split further: it is
+//! insertion-sorted (stable) into a sorted front run, and a push that falls
+//! inside that run is inserted after the keys equal to it.
 //!
 //! # Why a radix heap
 //! A discrete-event simulation is *monotone*: nothing is scheduled before the
@@ -55,6 +57,10 @@ struct Slot<E> {
     version: u32,
 }
 
+/// A refill sorts a bucket of at most this many entries into the front run
+/// instead of redistributing it.
+const SORTED_REFILL_MAX: usize = 16;
+
 /// Below this many stale entries the queue never bothers to compact.
 const COMPACT_FLOOR: usize = 256;
 /// Number of radix buckets: bucket 0 holds keys equal to `last`, buckets
@@ -66,9 +72,10 @@ const BUCKETS: usize = 65;
 /// Monotone: every push must be at or after the time of the last popped event
 /// (checked; a violation is a model bug and panics with the two times).
 pub struct EventQueue<E> {
-    /// Bucket 0: entries whose time equals `last_ns`, in FIFO order; the
-    /// front is `ready[ready_head]` (a plain vector consumed from a head
-    /// index, emptied when fully consumed).
+    /// The front run ("bucket 0"): every entry whose time is at most
+    /// `last_ns`, sorted by `(time, seq)`; the front is `ready[ready_head]`
+    /// (a plain vector consumed from a head index, emptied when fully
+    /// consumed). Every bucket entry is later than all of it.
     ready: Vec<Entry>,
     /// Index of the front of `ready`.
     ready_head: usize,
@@ -77,8 +84,9 @@ pub struct EventQueue<E> {
     /// Bit `b - 1` is set when bucket `b` may be non-empty (never clear
     /// while it holds entries), so a refill finds the lowest bucket at once.
     nonempty: u64,
-    /// The radix base: the minimum found by the last refill (a peek can move
-    /// it ahead of the last popped time).
+    /// The radix base: the minimum found by the last refill, or the largest
+    /// key of a small bucket sorted into the front run (so it can be ahead
+    /// of the last popped time).
     last_ns: u64,
     /// The time of the last popped event: pushes must not precede it.
     popped_ns: u64,
@@ -186,11 +194,6 @@ impl<E> EventQueue<E> {
             time,
             SimTime::from_nanos(self.popped_ns)
         );
-        if time_ns < self.last_ns {
-            // A peek moved the base past this time (a driver scheduling
-            // between `run_until` calls): lower the base and re-bucket.
-            self.rebase(time_ns);
-        }
         let s = &mut self.slots[slot as usize];
         s.version = s.version.wrapping_add(1);
         let entry = Entry {
@@ -199,7 +202,15 @@ impl<E> EventQueue<E> {
             version: s.version,
         };
         self.scheduled_total += 1;
-        self.place(entry, self.last_ns);
+        if time_ns <= self.last_ns {
+            // Into the sorted front run, after the keys equal to it (FIFO).
+            // (A key below the base: a peek moved the base past it.)
+            let at = self.ready_head
+                + self.ready[self.ready_head..].partition_point(|e| e.time_ns <= time_ns);
+            self.ready.insert(at, entry);
+        } else {
+            self.place(entry, self.last_ns);
+        }
     }
 
     /// Put `e` in its bucket relative to the base `base_ns`.
@@ -211,26 +222,6 @@ impl<E> EventQueue<E> {
                 self.buckets[b].push(e);
                 self.nonempty |= 1 << (b - 1);
             }
-        }
-    }
-
-    /// Lower the radix base to `base_ns` (< `last_ns`, >= `popped_ns`) and
-    /// re-bucket every entry. O(entries); happens only when something is
-    /// scheduled from outside the model after a peek. Equal keys keep their
-    /// order: they share one bucket, walked front to back, and the ready
-    /// bucket (keys equal to the old base) has no key in common with others.
-    fn rebase(&mut self, base_ns: u64) {
-        debug_assert!(base_ns < self.last_ns && base_ns >= self.popped_ns);
-        let mut all: Vec<Entry> = self.ready.drain(self.ready_head..).collect();
-        self.ready.clear();
-        self.ready_head = 0;
-        for b in &mut self.buckets {
-            all.append(b);
-        }
-        self.nonempty = 0;
-        self.last_ns = base_ns;
-        for e in all {
-            self.place(e, base_ns);
         }
     }
 
@@ -335,6 +326,31 @@ impl<E> EventQueue<E> {
             let b = self.nonempty.trailing_zeros() as usize + 1;
             self.nonempty &= !(1 << (b - 1));
             let mut bucket = std::mem::take(&mut self.buckets[b]);
+            if bucket.len() <= SORTED_REFILL_MAX {
+                // A small bucket becomes the front run at once, sorted by
+                // time (insertion sort: stable, so equal keys keep their
+                // order), instead of being split again and again.
+                for e in bucket.drain(..) {
+                    if !self.is_live(&e) {
+                        self.stale -= 1;
+                        continue;
+                    }
+                    let mut at = self.ready.len();
+                    while at > 0 && self.ready[at - 1].time_ns > e.time_ns {
+                        at -= 1;
+                    }
+                    self.ready.insert(at, e);
+                }
+                self.buckets[b] = bucket; // keep the allocation
+                if let Some(last) = self.ready.last() {
+                    // Every other bucket's keys exceed this bucket's and keep
+                    // their buckets relative to its largest key, which shares
+                    // the old base's bits above bit `b - 1`.
+                    debug_assert!(last.time_ns >= self.last_ns);
+                    self.last_ns = last.time_ns;
+                }
+                continue;
+            }
             let Some(min_ns) = bucket.iter().map(|e| e.time_ns).min() else {
                 continue; // the bit was set but the bucket emptied since
             };

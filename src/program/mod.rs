@@ -10,6 +10,7 @@
 //! scenario, one pending fix per safeguard); every row is streamed.
 
 pub mod audit;
+pub mod ensemble;
 pub mod learning;
 pub mod select;
 pub mod spec;
@@ -17,4 +18,4 @@ pub mod year;
 
 pub use learning::LearningRecord;
 pub use spec::{Perspective, Programme};
-pub use year::{Summary, YearConfig, run_programme};
+pub use year::{RunObservation, Summary, YearConfig, run_programme, run_programme_quiet};

@@ -198,6 +198,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 struct Outputs {
     dir: PathBuf,
+    /// Rows go to the null device; no checkpoint, playbook or directory
+    /// is written ([`run_programme_quiet`]).
+    discard: bool,
     runs: BufWriter<File>,
     outcomes: BufWriter<File>,
     safeguards: BufWriter<File>,
@@ -228,6 +231,7 @@ impl Outputs {
         let buf = |f| BufWriter::with_capacity(1 << 16, f);
         let mut out = Outputs {
             dir: dir.to_path_buf(),
+            discard: false,
             runs: buf(open_truncated(&dir.join("runs.csv"), files.runs)?),
             outcomes: buf(open_truncated(&dir.join("outcomes.csv"), files.outcomes)?),
             safeguards: buf(open_truncated(
@@ -252,6 +256,22 @@ impl Outputs {
                 .map_err(io(dir))?;
         }
         Ok(out)
+    }
+
+    /// Outputs whose rows are formatted as usual and dropped by the null
+    /// device (the same code path as a real year, so nothing can diverge).
+    fn null() -> Result<Outputs> {
+        let dev = Path::new(if cfg!(windows) { "NUL" } else { "/dev/null" });
+        let open = || OpenOptions::new().write(true).open(dev).map_err(io(dev));
+        let buf = |f| BufWriter::with_capacity(1 << 16, f);
+        Ok(Outputs {
+            dir: PathBuf::new(),
+            discard: true,
+            runs: buf(open()?),
+            outcomes: buf(open()?),
+            safeguards: buf(open()?),
+            audit: AuditLog::new(open()?, GENESIS.to_string(), 0),
+        })
     }
 
     fn lengths(&mut self) -> Result<FileLengths> {
@@ -473,7 +493,77 @@ pub fn run_programme(
     Ok(summary(&state, prog, cfg.runs_total))
 }
 
+/// What one run of the programme did, as seen by the observer of
+/// [`run_programme_quiet`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunObservation {
+    /// The run index (0-based).
+    pub run: u64,
+    /// Its day index.
+    pub day: u64,
+    /// Scenario executions that passed in this run.
+    pub passed: u64,
+    /// Scenario executions that failed in this run.
+    pub failed: u64,
+    /// Safeguards whose fix was deployed at the start of this run.
+    pub newly_deployed: SafeguardSet,
+}
+
+/// Run a whole programme from the start without writing any file: the same
+/// state machine, executor calls and therefore the same [`Summary`] and
+/// digest as [`run_programme`] with this seed, run count and initial set
+/// (rows are formatted and dropped by the null device; no checkpoint, no
+/// playbook, no folder). `observe` is called after every run. Used by seed
+/// ensembles, where only the year's summary is kept.
+pub fn run_programme_quiet(
+    seed: u64,
+    runs_total: u64,
+    initial_deployed: SafeguardSet,
+    prog: &Programme,
+    cat: &Catalogue,
+    executor: &dyn Executor,
+    observe: &mut dyn FnMut(&RunObservation),
+) -> Result<Summary> {
+    let cfg = YearConfig {
+        seed,
+        runs_total,
+        out: PathBuf::new(),
+        resume: false,
+        force: false,
+        initial_deployed,
+        inputs_fingerprint: 0,
+    };
+    let mut state = new_state(cat, initial_deployed);
+    let mut out = Outputs::null()?;
+    out.audit.append(
+        "chaos_loop",
+        "programme_started",
+        "programme",
+        "ok",
+        json!({"seed": seed, "runs_total": runs_total, "deployed": initial_deployed.join(";")}),
+    )?;
+    let per_day = prog.slots.len() as u64;
+    while state.next_run < runs_total {
+        let r = state.next_run;
+        let (passes, failures, deployed) =
+            (state.totals.passes, state.totals.failures, state.deployed);
+        run_one(r, per_day, &cfg, prog, cat, executor, &mut state, &mut out)?;
+        state.next_run += 1;
+        observe(&RunObservation {
+            run: r,
+            day: r / per_day,
+            passed: state.totals.passes - passes,
+            failed: state.totals.failures - failures,
+            newly_deployed: state.deployed.difference(deployed),
+        });
+    }
+    Ok(summary(&state, prog, runs_total))
+}
+
 fn checkpoint(out: &mut Outputs, cfg: &YearConfig, state: &State, complete: bool) -> Result<()> {
+    if out.discard {
+        return Ok(());
+    }
     let files = out.lengths()?;
     let cp = Checkpoint {
         version: CHECKPOINT_VERSION,
@@ -652,10 +742,12 @@ fn run_one(
                 state.generated.insert(sg);
                 state.totals.generated += 1;
                 let name = format!("auto_generated_{}_fix.ron", sg.name());
-                write_atomic(
-                    &out.dir.join("playbooks").join(&name),
-                    generated_playbook(sg, &o.id, r).as_bytes(),
-                )?;
+                if !out.discard {
+                    write_atomic(
+                        &out.dir.join("playbooks").join(&name),
+                        generated_playbook(sg, &o.id, r).as_bytes(),
+                    )?;
+                }
                 let delay = fix_delay_ns(cfg.seed, sg, 0, prog);
                 state.pending.push(PendingFix {
                     safeguard: sg,

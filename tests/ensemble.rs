@@ -35,7 +35,15 @@ fn chaosim() -> Command {
 /// `chaosim ensemble --seeds SEEDS --days 1 --quiet --no-report --out OUT EXTRA...`
 fn ensemble(out: &Path, seeds: &str, extra: &[&str]) -> std::process::Output {
     chaosim()
-        .args(["ensemble", "--seeds", seeds, "--days", "1", "--quiet", "--no-report"])
+        .args([
+            "ensemble",
+            "--seeds",
+            seeds,
+            "--days",
+            "1",
+            "--quiet",
+            "--no-report",
+        ])
         .arg("--out")
         .arg(out)
         .args(extra)
@@ -59,7 +67,12 @@ fn same_files(a: &Path, b: &Path) {
     for f in FILES {
         let x = std::fs::read(a.join(f)).unwrap();
         let y = std::fs::read(b.join(f)).unwrap();
-        assert!(x == y, "{f} differs between {} and {}", a.display(), b.display());
+        assert!(
+            x == y,
+            "{f} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
     }
 }
 
@@ -81,7 +94,15 @@ fn a_seed_row_has_the_digest_chaosim_year_prints() {
         assert_eq!(row.len(), header.len());
         let year_out = tmp(&format!("year-{}", row[0]));
         let o = chaosim()
-            .args(["year", "--seed", row[0], "--days", "1", "--quiet", "--no-report"])
+            .args([
+                "year",
+                "--seed",
+                row[0],
+                "--days",
+                "1",
+                "--quiet",
+                "--no-report",
+            ])
             .arg("--out")
             .arg(&year_out)
             .output()
@@ -130,12 +151,36 @@ fn threads_and_shards_give_the_same_bytes() {
     assert!(summary.starts_with("quantity,n,mean,ci_low,ci_high,min,p10,"));
     assert!(summary.contains("\nmastered,6,"));
     assert!(summary.contains("\ndeployed_day:"));
+    // `chaosim report DIR` recognises an ensemble folder.
+    let o = chaosim().arg("report").arg(&one).output().unwrap();
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("ensemble report: 3 plots"));
+    for f in [
+        "mastered.svg",
+        "deployment_day.png",
+        "pass_rate_weekly.svg",
+        "index.html",
+    ] {
+        assert!(one.join("report").join(f).is_file(), "{f}");
+    }
 
     let shards: Vec<PathBuf> = (1..=3).map(|k| tmp(&format!("s{k}"))).collect();
     // Shard 2 from a Slurm array (--array=1-3 gives IDs 1..3), others by flag.
-    ok(&ensemble(&shards[0], "0:5", &["--shard", "1/3", "--threads", "1"]));
+    ok(&ensemble(
+        &shards[0],
+        "0:5",
+        &["--shard", "1/3", "--threads", "1"],
+    ));
     let o = chaosim()
-        .args(["ensemble", "--seeds", "0:5", "--days", "1", "--quiet", "--no-report"])
+        .args([
+            "ensemble",
+            "--seeds",
+            "0:5",
+            "--days",
+            "1",
+            "--quiet",
+            "--no-report",
+        ])
         .arg("--out")
         .arg(&shards[1])
         .env("SLURM_ARRAY_TASK_ID", "2")
@@ -146,7 +191,15 @@ fn threads_and_shards_give_the_same_bytes() {
         .unwrap();
     ok(&o);
     let o = chaosim()
-        .args(["ensemble", "--seeds", "0:5", "--days", "1", "--quiet", "--no-report"])
+        .args([
+            "ensemble",
+            "--seeds",
+            "0:5",
+            "--days",
+            "1",
+            "--quiet",
+            "--no-report",
+        ])
         .arg("--out")
         .arg(&shards[2])
         .args(["--shard-count", "3"])
@@ -180,7 +233,11 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
     let b_again = tmp("r2-again");
     ok(&ensemble(&a, "0:3", &["--shard", "1/2", "--threads", "1"]));
     ok(&ensemble(&b, "0:3", &["--shard", "2/2", "--threads", "1"]));
-    ok(&ensemble(&b_again, "0:3", &["--shard", "2/2", "--threads", "1"]));
+    ok(&ensemble(
+        &b_again,
+        "0:3",
+        &["--shard", "2/2", "--threads", "1"],
+    ));
     let merge = |dirs: &[&PathBuf]| {
         chaosim()
             .arg("merge")
@@ -195,7 +252,15 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
     // A shard of a 2-day programme (other --days) is foreign.
     let short = tmp("r-long");
     let o = chaosim()
-        .args(["ensemble", "--seeds", "0:3", "--days", "2", "--quiet", "--no-report"])
+        .args([
+            "ensemble",
+            "--seeds",
+            "0:3",
+            "--days",
+            "2",
+            "--quiet",
+            "--no-report",
+        ])
         .args(["--shard", "2/2", "--threads", "1", "--out"])
         .arg(&short)
         .output()
@@ -207,12 +272,18 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
     refused(&o, &short.display().to_string());
     // Other seeds.
     let seeds = tmp("r-seeds");
-    ok(&ensemble(&seeds, "1:4", &["--shard", "2/2", "--threads", "1"]));
+    ok(&ensemble(
+        &seeds,
+        "1:4",
+        &["--shard", "2/2", "--threads", "1"],
+    ));
     refused(&merge(&[&a, &seeds]), "seeds (1:4 vs 0:3)");
     // An API sweep shard is foreign too.
     let sweep = tmp("r-sweep");
     ok(&chaosim()
-        .args(["sweep", "--n", "3", "--rates", "0.1", "--quiet", "--shard", "2/2"])
+        .args([
+            "sweep", "--n", "3", "--rates", "0.1", "--quiet", "--shard", "2/2",
+        ])
         .arg("--out")
         .arg(&sweep)
         .output()
@@ -242,7 +313,15 @@ fn bad_ensemble_flags_exit_2_with_one_clear_line() {
         refused(&o, needle);
     }
     let o = chaosim()
-        .args(["ensemble", "--seeds", "0:3", "--days", "1", "--quiet", "--no-report"])
+        .args([
+            "ensemble",
+            "--seeds",
+            "0:3",
+            "--days",
+            "1",
+            "--quiet",
+            "--no-report",
+        ])
         .arg("--out")
         .arg(&out)
         .env("SLURM_ARRAY_TASK_ID", "5")
@@ -254,7 +333,10 @@ fn bad_ensemble_flags_exit_2_with_one_clear_line() {
         .unwrap();
     refused(&o, "SLURM_ARRAY_TASK_ID");
     assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
-    assert!(!out.join("seeds.csv").exists(), "nothing written on refusal");
+    assert!(
+        !out.join("seeds.csv").exists(),
+        "nothing written on refusal"
+    );
 }
 
 fn env_of(vars: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {

@@ -25,7 +25,11 @@ struct Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let t = Instant::now();
-        let st = Command::new("bash").arg(script()).arg("down").arg(&self.dir).status();
+        let st = Command::new("bash")
+            .arg(script())
+            .arg("down")
+            .arg(&self.dir)
+            .status();
         eprintln!(
             "slurm: cluster down ({:?}) in {:.1} s",
             st.map(|s| s.code()),
@@ -45,7 +49,12 @@ fn up(dir: &Path) -> Option<Cluster> {
         return None;
     }
     let _ = std::fs::remove_dir_all(dir);
-    let out = match Command::new("bash").arg(script()).arg("up").arg(dir).output() {
+    let out = match Command::new("bash")
+        .arg(script())
+        .arg("up")
+        .arg(dir)
+        .output()
+    {
         Ok(o) => o,
         Err(e) => {
             eprintln!("SKIPPED slurm test: cannot run bash: {e}");
@@ -59,12 +68,19 @@ fn up(dir: &Path) -> Option<Cluster> {
             conf: dir.join("etc/slurm.conf"),
         }),
         Some(3) => {
-            eprintln!("SKIPPED slurm test: Slurm cannot be started here: {}", err.trim());
+            eprintln!(
+                "SKIPPED slurm test: Slurm cannot be started here: {}",
+                err.trim()
+            );
             None
         }
         _ => {
             // Started something, maybe: tear it down, then fail loudly.
-            let _ = Command::new("bash").arg(script()).arg("down").arg(dir).status();
+            let _ = Command::new("bash")
+                .arg(script())
+                .arg("down")
+                .arg(dir)
+                .status();
             panic!("slurm-cluster.sh up failed ({:?}): {err}", out.status);
         }
     }
@@ -74,8 +90,18 @@ impl Cluster {
     fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.env("SLURM_CONF", &self.conf);
-        c.env("PATH", format!("{}:/usr/sbin:/sbin", std::env::var("PATH").unwrap_or_default()));
-        for k in ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "SLURM_JOB_ID"] {
+        c.env(
+            "PATH",
+            format!(
+                "{}:/usr/sbin:/sbin",
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+        for k in [
+            "SLURM_ARRAY_TASK_ID",
+            "JOB_COMPLETION_INDEX",
+            "SLURM_JOB_ID",
+        ] {
             c.env_remove(k);
         }
         c
@@ -234,7 +260,14 @@ fn sharded_commands_on_a_real_slurm_array_merge_to_the_unsharded_bytes() {
         Case {
             name: "sweep",
             args: vec![
-                "sweep", "--n", "40", "--rates", "0:0.2:0.1", "--seed", "3", "--quiet",
+                "sweep",
+                "--n",
+                "40",
+                "--rates",
+                "0:0.2:0.1",
+                "--seed",
+                "3",
+                "--quiet",
             ],
             array: "1-4",
             ids: vec![1, 2, 3, 4],
@@ -242,7 +275,13 @@ fn sharded_commands_on_a_real_slurm_array_merge_to_the_unsharded_bytes() {
         Case {
             name: "ensemble",
             args: vec![
-                "ensemble", "--seeds", "0:7", "--days", "3", "--quiet", "--no-report",
+                "ensemble",
+                "--seeds",
+                "0:7",
+                "--days",
+                "3",
+                "--quiet",
+                "--no-report",
             ],
             // A stepped array: IDs 0, 2, 4, 6 map to shards 1..4.
             array: "0-6:2",
@@ -252,7 +291,14 @@ fn sharded_commands_on_a_real_slurm_array_merge_to_the_unsharded_bytes() {
     if has_swarm() {
         cases.push(Case {
             name: "swarm",
-            args: vec!["swarm", "--scenarios", "S02_acl_spam", "--seeds", "8", "--quiet"],
+            args: vec![
+                "swarm",
+                "--scenarios",
+                "S02_acl_spam",
+                "--seeds",
+                "8",
+                "--quiet",
+            ],
             array: "1-4",
             ids: vec![1, 2, 3, 4],
         });
@@ -367,7 +413,10 @@ fn sharded_commands_on_a_real_slurm_array_merge_to_the_unsharded_bytes() {
         );
         let dir = work.join(c.name);
         same_files(&dir.join("reference"), &dir.join("merged"));
-        eprintln!("slurm: {} merged byte-identical to the unsharded run", c.name);
+        eprintln!(
+            "slurm: {} merged byte-identical to the unsharded run",
+            c.name
+        );
     }
 
     // The failed task: exit 2, the afterok merge cancelled, the afterany

@@ -69,11 +69,13 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
         Some(p) => Programme::load(p)?,
         None => Programme::embedded(),
     };
-    let initial_deployed = SafeguardSet::from_spec(&a.safeguards, loaded.stack.default_safeguards())
-        .map_err(|message| Error::Usage {
-            flag: "--safeguards".into(),
-            message,
-        })?;
+    let initial_deployed =
+        SafeguardSet::from_spec(&a.safeguards, loaded.stack.default_safeguards()).map_err(
+            |message| Error::Usage {
+                flag: "--safeguards".into(),
+                message,
+            },
+        )?;
     let runs_total = match a.days {
         Some(d) => d as u64 * prog.slots.len() as u64,
         None => a.years as u64 * prog.runs_per_year(),
@@ -108,27 +110,20 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
     let done = AtomicU64::new(0);
     let quiet = a.quiet;
     let wall = Instant::now();
-    let report = run_ensemble(
-        &spec,
-        &prog,
-        &loaded.catalogue,
-        &runner,
-        &opts,
-        &|r| {
-            let k = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if !quiet {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "seed {:>8} ({k} done): mastered {:>3}, still failing {:>3}, {} executions, digest {}",
-                    r.seed,
-                    r.mastered,
-                    r.still_failing,
-                    r.executions,
-                    r.digest
-                );
-            }
-        },
-    )?;
+    let report = run_ensemble(&spec, &prog, &loaded.catalogue, &runner, &opts, &|r| {
+        let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if !quiet {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "seed {:>8} ({k} done): mastered {:>3}, still failing {:>3}, {} executions, digest {}",
+                r.seed,
+                r.mastered,
+                r.still_failing,
+                r.executions,
+                r.digest
+            );
+        }
+    })?;
     let secs = wall.elapsed().as_secs_f64();
     if !quiet {
         let agg = &report.aggregate;
@@ -167,11 +162,7 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
     if !a.no_report {
         let index = chaosim::report::render_any(&a.out, None)?;
         if !quiet {
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "report: {}",
-                index.html.display()
-            );
+            let _ = writeln!(std::io::stdout().lock(), "report: {}", index.html.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -97,10 +97,7 @@ pub fn parse_seeds(text: &str) -> Result<(u64, u64)> {
         ));
     }
     if to - from >= N_MAX {
-        return Err(usage(
-            FLAG,
-            format!("'{text}' has more than {N_MAX} seeds"),
-        ));
+        return Err(usage(FLAG, format!("'{text}' has more than {N_MAX} seeds")));
     }
     Ok((from, to))
 }
@@ -410,7 +407,8 @@ impl EnsembleAggregate {
         self.failures.push(r.failures);
         self.safeguards_deployed
             .push(r.deployed_run.iter().filter(|d| d.is_some()).count() as u64);
-        self.deployed_day.resize(r.deployed_run.len(), Hist::default());
+        self.deployed_day
+            .resize(r.deployed_run.len(), Hist::default());
         for (h, d) in self.deployed_day.iter_mut().zip(&r.deployed_run) {
             if let Some(run) = d {
                 h.push(run / p.runs_per_day.max(1));
@@ -547,7 +545,11 @@ pub fn summary_rows(a: &EnsembleAggregate, p: &EnsembleParams) -> String {
     ));
     out.push_str(&dist_row("executions", &a.executions, 1.0));
     out.push_str(&dist_row("failures", &a.failures, 1.0));
-    out.push_str(&dist_row("safeguards_deployed", &a.safeguards_deployed, 1.0));
+    out.push_str(&dist_row(
+        "safeguards_deployed",
+        &a.safeguards_deployed,
+        1.0,
+    ));
     let empty = Hist::default();
     for (i, name) in p.tracked.iter().enumerate() {
         let h = a.deployed_day.get(i).unwrap_or(&empty);
@@ -671,25 +673,26 @@ pub fn run_ensemble(
     prepare_out_dir(&opts.out, opts.force, "--out")?;
     let mut sink = CsvSink::create(opts.out.join(SEEDS_FILE))?;
     sink.write_raw(seeds_header(&p).as_bytes())?;
-    let run = |_cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(EnsembleAggregate, u64)> {
-        let mut agg = EnsembleAggregate::default();
-        let mut events = 0;
-        for e in lo..hi {
-            let r = run_seed(
-                spec.seed_from + e,
-                &p,
-                spec.initial_deployed,
-                prog,
-                cat,
-                executor,
-            )?;
-            events += r.events;
-            agg.push(&r, &p);
-            push_seed_row(rows, &r, &p);
-            on_seed(&r);
-        }
-        Ok((agg, events))
-    };
+    let run =
+        |_cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(EnsembleAggregate, u64)> {
+            let mut agg = EnsembleAggregate::default();
+            let mut events = 0;
+            for e in lo..hi {
+                let r = run_seed(
+                    spec.seed_from + e,
+                    &p,
+                    spec.initial_deployed,
+                    prog,
+                    cat,
+                    executor,
+                )?;
+                events += r.events;
+                agg.push(&r, &p);
+                push_seed_row(rows, &r, &p);
+                on_seed(&r);
+            }
+            Ok((agg, events))
+        };
     let mut agg = EnsembleAggregate::default();
     let events = run_ordered_chunked(
         opts.threads,
@@ -788,7 +791,13 @@ pub(crate) fn merge_ensemble(
     write_tables(out, &agg, p)?;
     write_shard_meta(
         out,
-        &meta_of(params, Shard::WHOLE, (0, params.total()), (bytes, fnv), &agg),
+        &meta_of(
+            params,
+            Shard::WHOLE,
+            (0, params.total()),
+            (bytes, fnv),
+            &agg,
+        ),
     )?;
     Ok(MergeReport {
         shards: by_index.len() as u32,

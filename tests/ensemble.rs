@@ -404,3 +404,175 @@ fn every_slurm_array_form_maps_to_shards_or_is_refused() {
         Shard { index: 1, count: 2 }
     );
 }
+
+/// A `chaosim` wrapper for the deploy files: the same commands, with the
+/// workload shrunk (`--n 2`, `--seeds 0:3`, `--days 1`) so they run in a
+/// second; every other argument reaches the real binary unchanged.
+fn shrinking_wrapper(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("chaosim");
+    std::fs::write(
+        &wrapper,
+        format!(
+            r#"#!/bin/bash
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --n) args+=(--n 2); shift 2 ;;
+    --seeds) args+=(--seeds 0:3); shift 2 ;;
+    --years|--days) args+=(--days 1); shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+exec {} "${{args[@]}}"
+"#,
+            env!("CARGO_BIN_EXE_chaosim")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+fn path_with(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn run_shell(program: &str, script: &str, envs: &[(&str, String)], path: &str) {
+    let mut c = std::process::Command::new(program);
+    c.arg("-c").arg(script).env("PATH", path);
+    for k in [
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_MIN",
+        "SLURM_ARRAY_TASK_STEP",
+        "SLURM_ARRAY_TASK_COUNT",
+        "JOB_COMPLETION_INDEX",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn deploy(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(path)
+}
+
+#[test]
+fn deploy_slurm_scripts_run_as_arrays_and_merge() {
+    let work = tmp("deploy-slurm");
+    let bin = shrinking_wrapper(&work);
+    let path = path_with(&bin);
+    for kind in ["sweep", "ensemble"] {
+        let array_script =
+            std::fs::read_to_string(deploy(&format!("slurm/{kind}.sbatch"))).unwrap();
+        let array = array_script
+            .lines()
+            .find_map(|l| l.strip_prefix("#SBATCH --array="))
+            .unwrap_or_else(|| panic!("{kind}.sbatch has no #SBATCH --array"));
+        let (a, b) = array.split_once('-').unwrap();
+        let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+        let out = work.join(kind);
+        for id in a..=b {
+            let envs = [
+                ("OUT", out.display().to_string()),
+                ("SLURM_ARRAY_TASK_ID", id.to_string()),
+                ("SLURM_ARRAY_TASK_MIN", a.to_string()),
+                ("SLURM_ARRAY_TASK_MAX", b.to_string()),
+                ("SLURM_ARRAY_TASK_STEP", "1".into()),
+                ("SLURM_ARRAY_TASK_COUNT", (b - a + 1).to_string()),
+            ];
+            run_shell("bash", &array_script, &envs, &path);
+        }
+        let merge = std::fs::read_to_string(deploy(&format!("slurm/{kind}-merge.sbatch"))).unwrap();
+        run_shell("bash", &merge, &[("OUT", out.display().to_string())], &path);
+        assert!(out.join("merged/shard.ron").is_file(), "{kind}");
+        assert!(out.join("merged/report/index.html").is_file(), "{kind}");
+    }
+}
+
+#[test]
+fn deploy_kubernetes_manifests_are_valid_yaml_and_their_commands_run() {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let work = tmp("deploy-k8s");
+    let bin = shrinking_wrapper(&work);
+    let path = path_with(&bin);
+    let results = work.join("results");
+    let load = |name: &str| -> Vec<Yaml> {
+        let text = std::fs::read_to_string(deploy(&format!("k8s/{name}"))).unwrap();
+        YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let pvc = load("results-pvc.yaml");
+    assert_eq!(pvc[0]["kind"].as_str(), Some("PersistentVolumeClaim"));
+    let claim = pvc[0]["metadata"]["name"].as_str().unwrap().to_string();
+    for kind in ["sweep", "ensemble"] {
+        for (file, indexed) in [
+            (format!("{kind}.yaml"), true),
+            (format!("{kind}-merge.yaml"), false),
+        ] {
+            let docs = load(&file);
+            assert_eq!(docs.len(), 1, "{file}");
+            let job = &docs[0];
+            assert_eq!(job["apiVersion"].as_str(), Some("batch/v1"), "{file}");
+            assert_eq!(job["kind"].as_str(), Some("Job"), "{file}");
+            let spec = &job["spec"];
+            let pod = &spec["template"]["spec"];
+            assert_eq!(pod["restartPolicy"].as_str(), Some("Never"), "{file}");
+            assert_eq!(
+                pod["volumes"][0]["persistentVolumeClaim"]["claimName"].as_str(),
+                Some(claim.as_str()),
+                "{file}"
+            );
+            let container = &pod["containers"][0];
+            assert_eq!(
+                container["volumeMounts"][0]["mountPath"].as_str(),
+                Some("/results")
+            );
+            let command: Vec<&str> = container["command"]
+                .as_vec()
+                .unwrap_or_else(|| panic!("{file}: no command"))
+                .iter()
+                .map(|y| y.as_str().unwrap())
+                .collect();
+            assert_eq!(&command[..2], ["sh", "-c"], "{file}");
+            let script = command[2].replace("/results", &results.display().to_string());
+            if indexed {
+                assert_eq!(spec["completionMode"].as_str(), Some("Indexed"), "{file}");
+                let n = spec["completions"].as_i64().unwrap();
+                assert!(
+                    script.contains(&format!("--shard-count {n}")),
+                    "{file}: --shard-count must equal completions ({n})"
+                );
+                for i in 0..n {
+                    run_shell(
+                        "sh",
+                        &script,
+                        &[("JOB_COMPLETION_INDEX", i.to_string())],
+                        &path,
+                    );
+                }
+            } else {
+                run_shell("sh", &script, &[], &path);
+                assert!(
+                    results.join(kind).join("merged/shard.ron").is_file(),
+                    "{file}"
+                );
+            }
+        }
+    }
+}

@@ -416,8 +416,8 @@ impl EnsembleAggregate {
         }
         self.week_pass_pct.resize(r.weeks.len(), Hist::default());
         for (h, &(passed, executed)) in self.week_pass_pct.iter_mut().zip(&r.weeks) {
-            if executed > 0 {
-                h.push((passed * 100 + executed / 2) / executed);
+            if let Some(pct) = (passed * 100 + executed / 2).checked_div(executed) {
+                h.push(pct);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The autonomous chaos programme: schedule, selection, learning records,
 //! escalation, safeguard generation and delayed deployment, knowledge base,
-//! the year driver with streamed outputs, checkpoint and resume.
+//! the year driver with streamed outputs, checkpoint and resume, and seed
+//! ensembles of the whole programme ([`ensemble`]).
 //!
 //! **Invariant:** the programme never simulates inside a run; it calls an
 //! [`Executor`](crate::scenario::Executor) with a self-contained

@@ -49,10 +49,14 @@ fn up(dir: &Path) -> Option<Cluster> {
         return None;
     }
     let _ = std::fs::remove_dir_all(dir);
+    // A port pair of its own, so that two test runs on one machine (two
+    // worktrees) do not collide.
+    let port = 16817 + 2 * (std::process::id() % 2000);
     let out = match Command::new("bash")
         .arg(script())
         .arg("up")
         .arg(dir)
+        .env("SLURM_CLUSTER_PORT", port.to_string())
         .output()
     {
         Ok(o) => o,

@@ -1,5 +1,6 @@
 //! clap commands. Every command is a thin shell over the library.
 
+mod ensemble;
 mod sweep;
 
 use std::process::ExitCode;
@@ -163,8 +164,14 @@ enum Command {
     ///
     /// Example: chaosim sweep --rates 0:0.5:0.05 --n 1000 --threads 2 --out reports/sweep
     Sweep(sweep::SweepArgs),
-    /// Merge the output directories of the shards of one sweep into the files
-    /// an unsharded run writes.
+    /// Seed ensemble of the programme: the year once per seed, one row per
+    /// seed (seeds.csv), the distribution of each quantity (summary.csv,
+    /// weeks.csv) and shard.ron for merge.
+    ///
+    /// Example: chaosim ensemble --seeds 0:199 --days 30 --threads 2 --out reports/ensemble
+    Ensemble(ensemble::EnsembleArgs),
+    /// Merge the output directories of the shards of one sweep or ensemble
+    /// into the files an unsharded run writes.
     ///
     /// Example: chaosim merge shards/1 shards/2 shards/3 --out reports/sweep
     Merge(sweep::MergeArgs),
@@ -258,6 +265,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sweep(args) => sweep::sweep(args),
+        Command::Ensemble(args) => ensemble::ensemble(args),
         Command::Merge(args) => sweep::merge_cmd(args),
         Command::Report(args) => report::report_cmd(args),
     }

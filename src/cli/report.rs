@@ -11,8 +11,9 @@ use chaosim::report;
 /// Arguments of `chaosim report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// A year folder (runs.csv + outcomes.csv), a sweep folder (summary.csv)
-    /// or a single-run timeline CSV file.
+    /// A year folder (runs.csv + outcomes.csv), a sweep folder (summary.csv),
+    /// an ensemble folder (seeds.csv + summary.csv) or a single-run timeline
+    /// CSV file.
     #[arg(value_name = "DIR")]
     pub path: PathBuf,
     /// Output folder (default: DIR/report, or FILE.report for a timeline).

@@ -1,6 +1,7 @@
 //! The autonomous chaos programme: schedule, selection, learning records,
 //! escalation, safeguard generation and delayed deployment, knowledge base,
-//! the year driver with streamed outputs, checkpoint and resume.
+//! the year driver with streamed outputs, checkpoint and resume, and seed
+//! ensembles of the whole programme ([`ensemble`]).
 //!
 //! **Invariant:** the programme never simulates inside a run; it calls an
 //! [`Executor`](crate::scenario::Executor) with a self-contained
@@ -14,6 +15,7 @@
 //! scenario, one pending fix per safeguard); every row is streamed.
 
 pub mod audit;
+pub mod ensemble;
 pub mod learning;
 pub mod select;
 pub mod spec;
@@ -22,4 +24,4 @@ pub mod year;
 
 pub use learning::LearningRecord;
 pub use spec::{Perspective, Programme};
-pub use year::{Summary, YearConfig, run_programme};
+pub use year::{RunObservation, Summary, YearConfig, run_programme, run_programme_quiet};

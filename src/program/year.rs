@@ -585,7 +585,77 @@ fn plan_ahead(
     }
 }
 
+/// What one run of the programme did, as seen by the observer of
+/// [`run_programme_quiet`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunObservation {
+    /// The run index (0-based).
+    pub run: u64,
+    /// Its day index.
+    pub day: u64,
+    /// Scenario executions that passed in this run.
+    pub passed: u64,
+    /// Scenario executions that failed in this run.
+    pub failed: u64,
+    /// Safeguards whose fix was deployed at the start of this run.
+    pub newly_deployed: SafeguardSet,
+}
+
+/// Run a whole programme from the start without writing any file: the same
+/// state machine, executor calls and therefore the same [`Summary`] and
+/// digest as [`run_programme`] with this seed, run count and initial set
+/// (rows are formatted and discarded; no checkpoint, no
+/// playbook, no folder). `observe` is called after every run. Used by seed
+/// ensembles, where only the year's summary is kept.
+pub fn run_programme_quiet(
+    seed: u64,
+    runs_total: u64,
+    initial_deployed: SafeguardSet,
+    prog: &Programme,
+    cat: &Catalogue,
+    executor: &dyn Executor,
+    observe: &mut dyn FnMut(&RunObservation),
+) -> Result<Summary> {
+    let cfg = YearConfig {
+        seed,
+        runs_total,
+        out: PathBuf::new(),
+        resume: false,
+        force: false,
+        initial_deployed,
+        inputs_fingerprint: 0,
+    };
+    let mut state = new_state(cat, initial_deployed);
+    let mut out = Outputs::dry();
+    out.audit.append(
+        "chaos_loop",
+        "programme_started",
+        "programme",
+        "ok",
+        json!({"seed": seed, "runs_total": runs_total, "deployed": initial_deployed.join(";")}),
+    )?;
+    let per_day = prog.slots.len() as u64;
+    while state.next_run < runs_total {
+        let r = state.next_run;
+        let (passes, failures, deployed) =
+            (state.totals.passes, state.totals.failures, state.deployed);
+        run_one(r, per_day, &cfg, prog, cat, executor, &mut state, &mut out)?;
+        state.next_run += 1;
+        observe(&RunObservation {
+            run: r,
+            day: r / per_day,
+            passed: state.totals.passes - passes,
+            failed: state.totals.failures - failures,
+            newly_deployed: state.deployed.difference(deployed),
+        });
+    }
+    Ok(summary(&state, prog, runs_total))
+}
+
 fn checkpoint(out: &mut Outputs, cfg: &YearConfig, state: &State, complete: bool) -> Result<()> {
+    if out.dry {
+        return Ok(());
+    }
     let files = out.lengths()?;
     let cp = Checkpoint {
         version: CHECKPOINT_VERSION,

@@ -25,6 +25,7 @@
 //! # Ok::<(), chaosim::Error>(())
 //! ```
 
+pub mod ensemble;
 pub mod font;
 pub mod history;
 pub mod html;
@@ -51,6 +52,8 @@ pub enum ReportKind {
     History,
     /// A Chrome trace (`chaosim run ID --trace FILE`).
     Trace,
+    /// A seed ensemble folder (`seeds.csv` + `summary.csv`).
+    Ensemble,
 }
 
 impl ReportKind {
@@ -62,6 +65,7 @@ impl ReportKind {
             ReportKind::Timeline => "timeline",
             ReportKind::History => "history",
             ReportKind::Trace => "trace",
+            ReportKind::Ensemble => "ensemble",
         }
     }
 }
@@ -98,7 +102,8 @@ pub const YEAR_FILES: [&str; 2] = ["runs.csv", "outcomes.csv"];
 pub const SWEEP_FILE: &str = "summary.csv";
 
 /// Detect the kind of `path`: a folder with `runs.csv` and `outcomes.csv` is
-/// a year, a folder with `summary.csv` a sweep, a file whose first line is
+/// a year, a folder with `seeds.csv` and `summary.csv` an ensemble, a folder
+/// with `summary.csv` a sweep, a file whose first line is
 /// [`timeline::TIMELINE_HEADER`] a timeline. Anything else is an
 /// [`Error::Usage`] (exit code 2) that says what was expected.
 pub fn detect(path: &Path) -> Result<ReportKind> {
@@ -106,13 +111,16 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
         if YEAR_FILES.iter().all(|f| path.join(f).is_file()) {
             return Ok(ReportKind::Year);
         }
+        if path.join(ensemble::SEEDS_FILE).is_file() && path.join(SWEEP_FILE).is_file() {
+            return Ok(ReportKind::Ensemble);
+        }
         if path.join(SWEEP_FILE).is_file() {
             return Ok(ReportKind::Sweep);
         }
         return Err(Error::Usage {
             flag: "DIR".into(),
             message: format!(
-                "{} is neither a year folder (runs.csv + outcomes.csv) nor a sweep folder (summary.csv)",
+                "{} is neither a year folder (runs.csv + outcomes.csv) nor a sweep or ensemble folder (summary.csv)",
                 path.display()
             ),
         });
@@ -146,7 +154,7 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
 /// timeline file.
 pub fn default_out(path: &Path, kind: ReportKind) -> PathBuf {
     match kind {
-        ReportKind::Year | ReportKind::Sweep => path.join("report"),
+        ReportKind::Year | ReportKind::Sweep | ReportKind::Ensemble => path.join("report"),
         ReportKind::Timeline | ReportKind::History | ReportKind::Trace => {
             let mut s = path.as_os_str().to_owned();
             s.push(".report");
@@ -168,6 +176,7 @@ pub fn render_any(path: &Path, out: Option<&Path>) -> Result<ReportIndex> {
         ReportKind::Timeline => timeline::render(path, &out),
         ReportKind::History => history::render(path, &out),
         ReportKind::Trace => trace::render(path, &out),
+        ReportKind::Ensemble => ensemble::render(path, &out),
     }
 }
 

@@ -23,6 +23,9 @@ use super::agent::{ExperimentOutcome, Variant};
 use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, Shard, format_rate};
 use super::scenario_sweep::{ScenarioCellRecord, ScenarioParams, merge_scenario};
 use crate::error::{Error, Result};
+use crate::program::ensemble::{
+    EnsembleAggregate, EnsembleParams, SEEDS_FILE, ensemble_difference, merge_ensemble,
+};
 use crate::record::csv::{CsvSink, Fnv64, push_field};
 use crate::record::stats::{IntMoments, Interval, LogSketch, t_interval, wilson_interval};
 
@@ -342,15 +345,31 @@ pub struct SweepParams {
     /// parameter values and `rates_ppm` and `variants` are empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<ScenarioParams>,
+    /// Set for a seed ensemble of the programme (`chaosim ensemble`): one
+    /// cell, `seed` is the first seed and `n` the number of seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleParams>,
 }
 
 impl SweepParams {
     /// Number of cells.
     pub fn cells(&self) -> u64 {
+        if self.ensemble.is_some() {
+            return 1;
+        }
         if let Some(sc) = &self.scenario {
             return sc.values_micro.len() as u64;
         }
         self.rates_ppm.len() as u64 * self.variants.len() as u64
+    }
+
+    /// The file of one row per experiment (`seeds.csv` for an ensemble).
+    pub fn rows_file(&self) -> &'static str {
+        if self.ensemble.is_some() {
+            SEEDS_FILE
+        } else {
+            EXPERIMENTS_FILE
+        }
     }
 
     /// Total experiments of the whole sweep.
@@ -435,6 +454,9 @@ pub struct ShardMeta {
     /// For a scenario sweep: aggregates of the values this shard touched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenario_cells: Vec<ScenarioCellRecord>,
+    /// For a seed ensemble: the aggregate of this shard's seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleAggregate>,
 }
 
 impl ShardMeta {
@@ -518,6 +540,7 @@ pub fn shard_meta(
         experiments_fnv: format!("{:016x}", experiments.1),
         cells: cells.iter().map(|(c, a)| a.to_record(*c)).collect(),
         scenario_cells: Vec::new(),
+        ensemble: None,
     }
 }
 
@@ -625,7 +648,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
                 ),
             });
         }
-        let csv = dir.join(EXPERIMENTS_FILE);
+        let csv = dir.join(params.rows_file());
         let len = fs::metadata(&csv).map_err(|e| Error::io(&csv, e))?.len();
         if len != m.experiments_bytes {
             return Err(Error::Usage {
@@ -660,6 +683,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
     }
     if let Some(sc) = &params.scenario {
         return merge_scenario(&params, sc, &metas, &by_index, out, force);
+    }
+    if let Some(en) = &params.ensemble {
+        return merge_ensemble(&params, en, &metas, &by_index, out, force);
     }
     // Parse all aggregates before writing anything.
     let mut cells: Vec<Option<CellAggregate>> = vec![None; params.cells() as usize];
@@ -712,6 +738,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
 }
 
 fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
+    if a.ensemble.is_some() || b.ensemble.is_some() {
+        return ensemble_difference(a, b);
+    }
     if a.seed != b.seed {
         return Some(format!("seed ({} vs {})", b.seed, a.seed));
     }
@@ -743,12 +772,24 @@ pub(crate) fn copy_experiments(
     out: &Path,
     expected_header: &str,
 ) -> Result<(u64, u64)> {
-    let mut sink = CsvSink::create(out.join(EXPERIMENTS_FILE))?;
+    copy_rows(metas, by_index, out, EXPERIMENTS_FILE, expected_header)
+}
+
+/// Concatenate the shards' `file` (after `header`) into `out/file`,
+/// checking each file's header and checksum.
+pub(crate) fn copy_rows(
+    metas: &[(PathBuf, ShardMeta)],
+    by_index: &[Option<usize>],
+    out: &Path,
+    file: &str,
+    expected_header: &str,
+) -> Result<(u64, u64)> {
+    let mut sink = CsvSink::create(out.join(file))?;
     sink.write_raw(expected_header.as_bytes())?;
     let mut buf = vec![0u8; 1 << 20];
     for slot in by_index {
         let (dir, m) = &metas[slot.expect("checked")];
-        let path = dir.join(EXPERIMENTS_FILE);
+        let path = dir.join(file);
         let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut header = String::new();

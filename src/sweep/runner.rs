@@ -338,6 +338,7 @@ impl SweepSpec {
             variants: self.variants.clone(),
             model_fingerprint: format!("{:016x}", model.fingerprint()),
             scenario: None,
+            ensemble: None,
         }
     }
 }
@@ -440,6 +441,7 @@ struct Cursor {
     end: u64,
     n: u64,
     idx: u64,
+    chunk: u64,
 }
 
 impl Cursor {
@@ -450,7 +452,7 @@ impl Cursor {
         let g = self.next_global;
         let cell = g / self.n;
         let lo = g % self.n;
-        let aligned = (lo / CHUNK_EXPERIMENTS + 1) * CHUNK_EXPERIMENTS;
+        let aligned = (lo / self.chunk + 1) * self.chunk;
         let hi = aligned.min(self.n).min(lo + (self.end - g));
         self.next_global = g + (hi - lo);
         let c = Chunk {
@@ -509,12 +511,28 @@ pub fn run_ordered<A: Aggregate>(
     run: &ChunkFn<'_, A>,
     on_cell: &mut dyn FnMut(u64, A),
 ) -> Result<u64> {
+    run_ordered_chunked(threads, n, range, CHUNK_EXPERIMENTS, sink, run, on_cell)
+}
+
+/// [`run_ordered`] with chunks of at most `chunk` experiments (at least 1),
+/// for experiments that take seconds each (seed ensembles use 1). The bytes
+/// written do not depend on `chunk` or on `threads`.
+pub fn run_ordered_chunked<A: Aggregate>(
+    threads: usize,
+    n: u64,
+    range: (u64, u64),
+    chunk: u64,
+    sink: &mut CsvSink,
+    run: &ChunkFn<'_, A>,
+    on_cell: &mut dyn FnMut(u64, A),
+) -> Result<u64> {
     let window = 4 * threads as u64;
     let cursor = Mutex::new(Cursor {
         next_global: range.0,
         end: range.1,
         n,
         idx: 0,
+        chunk: chunk.max(1),
     });
     let gate = Gate {
         written: Mutex::new((0, false)),

@@ -1,0 +1,169 @@
+//! `chaosim ensemble`: flag parsing and printing only; the work is in
+//! [`chaosim::program::ensemble`].
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use chaosim::program::Programme;
+use chaosim::program::ensemble::{EnsembleOptions, EnsembleSpec, parse_seeds, run_ensemble};
+use chaosim::safeguard::SafeguardSet;
+use chaosim::scenario::run::Runner;
+use chaosim::sweep::runner::resolve_shard;
+use chaosim::{Error, Result};
+
+/// The flags of `chaosim ensemble`.
+#[derive(clap::Args, Debug)]
+pub struct EnsembleArgs {
+    /// Seeds FROM:TO, inclusive (or one seed).
+    #[arg(long, value_name = "FROM:TO")]
+    seeds: String,
+    /// Programme years per seed.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    years: u32,
+    /// Run only this many days per seed (a short programme), instead of --years.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366_000), conflicts_with = "years")]
+    days: Option<u32>,
+    /// Worker threads, one seed each (default: available cores). Outputs do
+    /// not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run the K-th of N contiguous slices of the seeds (K in 1..=N). Without
+    /// it, SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX (with --shard-count)
+    /// select the shard.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Number of shards when the shard index comes from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "N")]
+    shard_count: Option<u32>,
+    /// Output directory.
+    #[arg(long, default_value = "reports/ensemble")]
+    out: PathBuf,
+    /// Overwrite a complete output directory.
+    #[arg(long)]
+    force: bool,
+    /// Safeguards deployed at the start (default, none, all, +name,-name).
+    #[arg(long, default_value = "default", allow_hyphen_values = true)]
+    safeguards: String,
+    /// Read the programme from this RON file instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    programme: Option<PathBuf>,
+    /// Do not write the report.
+    #[arg(long)]
+    no_report: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+    /// Stack and scenarios.
+    #[command(flatten)]
+    inputs: super::sim::Inputs,
+}
+
+/// Run `chaosim ensemble`.
+pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
+    let (seed_from, seed_to) = parse_seeds(&a.seeds)?;
+    let loaded = a.inputs.load()?;
+    let prog = match &a.programme {
+        Some(p) => Programme::load(p)?,
+        None => Programme::embedded(),
+    };
+    let initial_deployed =
+        SafeguardSet::from_spec(&a.safeguards, loaded.stack.default_safeguards()).map_err(
+            |message| Error::Usage {
+                flag: "--safeguards".into(),
+                message,
+            },
+        )?;
+    let runs_total = match a.days {
+        Some(d) => d as u64 * prog.slots.len() as u64,
+        None => a.years as u64 * prog.runs_per_year(),
+    };
+    let spec = EnsembleSpec {
+        seed_from,
+        seed_to,
+        runs_total,
+        initial_deployed,
+        inputs_fingerprint: prog.fingerprint
+            ^ loaded.catalogue.fingerprint()
+            ^ loaded.stack_fingerprint,
+    };
+    let shard = resolve_shard(a.shard.as_deref(), a.shard_count, &|k| {
+        std::env::var(k).ok()
+    })?;
+    let threads = match a.threads {
+        Some(t) => t,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let opts = EnsembleOptions {
+        threads,
+        shard,
+        out: a.out.clone(),
+        force: a.force,
+    };
+    let runner = Runner {
+        catalogue: &loaded.catalogue,
+        stack: &loaded.stack,
+        threads: 1,
+    };
+    let done = AtomicU64::new(0);
+    let quiet = a.quiet;
+    let wall = Instant::now();
+    let report = run_ensemble(&spec, &prog, &loaded.catalogue, &runner, &opts, &|r| {
+        let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if !quiet {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "seed {:>8} ({k} done): mastered {:>3}, still failing {:>3}, {} executions, digest {}",
+                r.seed,
+                r.mastered,
+                r.still_failing,
+                r.executions,
+                r.digest
+            );
+        }
+    })?;
+    let secs = wall.elapsed().as_secs_f64();
+    if !quiet {
+        let agg = &report.aggregate;
+        let mut out = std::io::stdout().lock();
+        let q = |h: &chaosim::program::ensemble::Hist| {
+            let f = |n| h.quantile(n, 100).map_or("-".into(), |v| v.to_string());
+            format!("p10 {} p50 {} p90 {}", f(10), f(50), f(90))
+        };
+        let _ = writeln!(
+            out,
+            "ensemble: shard {}/{}, {} seeds x {runs_total} runs, {} events in {secs:.2} s ({:.2} seeds/s on {threads} threads)",
+            shard.index,
+            shard.count,
+            report.seeds,
+            report.events,
+            report.seeds as f64 / secs.max(1e-9)
+        );
+        let _ = writeln!(
+            out,
+            "mastered at the end: mean {:.2}, {}",
+            agg.mastered.moments().0,
+            q(&agg.mastered)
+        );
+        let _ = writeln!(
+            out,
+            "still failing:       mean {:.2}, {}",
+            agg.still_failing.moments().0,
+            q(&agg.still_failing)
+        );
+        let _ = writeln!(
+            out,
+            "wrote {}/seeds.csv, summary.csv, weeks.csv, shard.ron",
+            a.out.display()
+        );
+    }
+    if !a.no_report {
+        let index = chaosim::report::render_any(&a.out, None)?;
+        if !quiet {
+            let _ = writeln!(std::io::stdout().lock(), "report: {}", index.html.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -8,11 +8,14 @@
 //! - [`execution`]: [`Execution`] (what to run, replayable from a row) and
 //!   the [`Executor`] trait.
 //! - [`outcome`]: [`Outcome`] and [`FailureKind`].
+//! - [`repro`]: [`Repro`], the one-line command that reproduces a recorded
+//!   outcome alone and checks its digest.
 
 pub mod catalogue;
 pub mod difficulty;
 pub mod execution;
 pub mod outcome;
+pub mod repro;
 pub mod run;
 pub mod spec;
 pub mod stress;
@@ -20,4 +23,5 @@ pub mod stress;
 pub use catalogue::Catalogue;
 pub use execution::{Execution, Executor, Item};
 pub use outcome::{FailureKind, Outcome};
+pub use repro::{FileIds, Repro};
 pub use spec::{FaultKind, ScenarioSpec};

@@ -31,6 +31,7 @@ macro_rules! outln {
 }
 
 mod report;
+mod selfcheck;
 mod sim;
 
 /// Deterministic discrete-event simulator of a resilience stack and of the
@@ -92,6 +93,13 @@ enum Command {
         #[command(flatten)]
         inputs: sim::Inputs,
     },
+    /// Determinism self-check: run the work twice (a sweep with 1 and with
+    /// N threads) and compare; on a difference name the first divergent
+    /// event (index, simulated time, kind, target) and exit 1.
+    ///
+    /// Example: chaosim selfcheck run S02_acl_spam --difficulty 3
+    #[command(subcommand)]
+    Selfcheck(selfcheck::SelfcheckCommand),
     /// Audit-log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -217,6 +225,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             inputs,
         } => sim::replay(&dir, run, &inputs, programme.as_ref()),
         Command::Audit(AuditCommand::Verify { dir }) => sim::audit_verify(&dir),
+        Command::Selfcheck(cmd) => selfcheck::selfcheck(cmd),
         Command::Stack => {
             outln!("{}", chaosim::model::stack::StackSpec::embedded_text());
             Ok(ExitCode::SUCCESS)

@@ -72,6 +72,8 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::sim::{Digest, EngineError, Model, Simulation};
@@ -373,11 +375,16 @@ struct Forwarder {
     simulation: u32,
     buf: Batch,
     tx: SyncSender<Batch>,
+    /// Set by the comparing thread when it has its answer.
+    done: Arc<AtomicBool>,
 }
 
 impl Observer for Forwarder {
     #[inline]
     fn observe(&mut self, record: &EventRecord) -> bool {
+        if self.done.load(Ordering::Relaxed) {
+            return false;
+        }
         self.buf.push((self.simulation, *record));
         if self.buf.len() >= BATCH_LEN {
             let full = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_LEN));
@@ -409,7 +416,11 @@ impl Iterator for Stream {
             if let Some(r) = self.batch.next() {
                 return Some(r);
             }
-            self.batch = self.rx.recv().ok()?.into_iter();
+            let batch = self.rx.recv().ok()?;
+            if batch.is_empty() {
+                return None; // the copy's closure returned
+            }
+            self.batch = batch.into_iter();
         }
     }
 }
@@ -434,7 +445,9 @@ pub struct ScopedLockstep<RA, RB> {
 ///
 /// The closures must create their simulations on their own thread (a
 /// library routine that spawns threads of its own is observed only on the
-/// calling thread: run it single-threaded).
+/// calling thread: run it single-threaded), and drop them before returning
+/// (return digests or outcomes, not a `Simulation`: the last events of a
+/// simulation are sent when it is dropped).
 pub fn lockstep_scoped<RA: Send, RB: Send>(
     a: impl FnOnce() -> RA + Send,
     b: impl FnOnce() -> RB + Send,
@@ -442,24 +455,32 @@ pub fn lockstep_scoped<RA: Send, RB: Send>(
 ) -> ScopedLockstep<RA, RB> {
     let (tx_a, rx_a) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let (tx_b, rx_b) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-    fn run_observed<R>(tx: SyncSender<Batch>, f: impl FnOnce() -> R) -> R {
+    let done = Arc::new(AtomicBool::new(false));
+    fn run_observed<R>(tx: SyncSender<Batch>, done: Arc<AtomicBool>, f: impl FnOnce() -> R) -> R {
         let mut n = 0u32;
-        observe_simulations(
+        let end = tx.clone();
+        let r = observe_simulations(
             move || {
                 let fwd = Forwarder {
                     simulation: n,
                     buf: Vec::with_capacity(BATCH_LEN),
                     tx: tx.clone(),
+                    done: done.clone(),
                 };
                 n += 1;
                 Box::new(fwd) as Box<dyn Observer>
             },
             f,
-        )
+        );
+        // End of this copy's stream (an empty batch), even if a simulation
+        // it returned is still alive.
+        let _ = end.send(Vec::new());
+        r
     }
     std::thread::scope(|scope| {
-        let ha = scope.spawn(move || run_observed(tx_a, a));
-        let hb = scope.spawn(move || run_observed(tx_b, b));
+        let (da, db) = (done.clone(), done.clone());
+        let ha = scope.spawn(move || run_observed(tx_a, da, a));
+        let hb = scope.spawn(move || run_observed(tx_b, db, b));
         let mut sa = Stream {
             rx: rx_a,
             batch: Vec::new().into_iter(),
@@ -516,7 +537,9 @@ pub fn lockstep_scoped<RA: Send, RB: Send>(
                 }
             }
         };
-        // Closing the channels interrupts both copies at their next batch.
+        // Both copies stop at their next event (or, blocked on a full
+        // channel, when it closes).
+        done.store(true, Ordering::Relaxed);
         drop(sa);
         drop(sb);
         let ra = ha.join().unwrap_or_else(|p| std::panic::resume_unwind(p));

@@ -48,7 +48,11 @@ struct Row {
 fn outcome_rows(dir: &Path) -> Vec<Row> {
     let mut rdr = csv::Reader::from_path(dir.join("outcomes.csv")).unwrap();
     let h = rdr.headers().unwrap().clone();
-    assert_eq!(h.iter().last(), Some("repro"), "repro is the last column");
+    assert_eq!(
+        h.iter().next_back(),
+        Some("repro"),
+        "repro is the last column"
+    );
     assert_eq!(
         h.get(19),
         Some("digest"),

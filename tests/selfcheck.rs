@@ -62,7 +62,7 @@ impl Model for Chain {
         } else {
             (next % 7) as u32
         };
-        let ev = if next % 2 == 0 {
+        let ev = if next.is_multiple_of(2) {
             Ev::Tick(target)
         } else {
             Ev::Tock(target)
@@ -237,11 +237,14 @@ fn scoped_lockstep_agrees_on_deterministic_copies() {
 fn an_observer_sees_every_event_and_can_interrupt() {
     let mut sim = chain(from_counter_c);
     let mut seen = 0u64;
-    let mut last = None;
+    let last_handled = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let last = last_handled.clone();
     sim.set_observer(Some(Box::new(move |r: &chaosim::engine::EventRecord| {
         assert_eq!(r.index, seen, "records arrive in order");
         seen += 1;
-        last = Some(r.digest);
+        if r.index < 2000 {
+            last.store(r.digest.value(), Ordering::Relaxed);
+        }
         r.index < 2000
     })));
     let err = sim.run_until(UNTIL).unwrap_err();

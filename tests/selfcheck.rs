@@ -138,6 +138,7 @@ fn lockstep_locates_a_process_global_counter_at_its_event() {
     );
     assert_eq!(d.last_agreed.unwrap().index, PLANTED - 1);
     let text = d.to_string();
+    println!("{text}");
     assert!(text.contains("event #1234"), "{text}");
     assert!(text.contains("tick (kind 1) target 100"), "{text}");
 }

@@ -526,7 +526,16 @@ impl Repro {
         if self.item != 0 {
             a.extend(["--item".into(), self.item.to_string()]);
         }
-        let levels: Vec<String> = e.items.iter().map(|i| i.difficulty.to_string()).collect();
+        // One level for all items when they agree (`--difficulty 3`).
+        let levels: Vec<String> = if e
+            .items
+            .iter()
+            .all(|i| i.difficulty == e.items[0].difficulty)
+        {
+            vec![e.items[0].difficulty.to_string()]
+        } else {
+            e.items.iter().map(|i| i.difficulty.to_string()).collect()
+        };
         a.extend(["--difficulty".into(), levels.join(",")]);
         if e.items.iter().any(|i| !i.known_fixes.is_empty()) {
             let f: Vec<String> = e.items.iter().map(|i| fixes_token(i.known_fixes)).collect();

@@ -335,12 +335,12 @@ fn selfcheck_passes_on_small_sweeps_with_1_and_n_threads() {
     let text = ok(&chaosim(&[
         "selfcheck",
         "sweep",
-        "--threads",
-        "3",
         "--rates",
         "0:0.2:0.1",
         "--n",
         "40",
+        "--threads",
+        "3",
     ]));
     assert!(text.contains("1 thread vs 3 threads"), "{text}");
     assert!(

@@ -365,20 +365,42 @@ fn locate_in_run(
 }
 
 fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
-    for f in &a.args {
-        let flag = f.split('=').next().unwrap_or("");
-        if ["--out", "--threads", "--force", "--quiet"].contains(&flag) {
-            return Err(Error::Usage {
-                flag: flag.into(),
-                message: "set by selfcheck (use selfcheck's own --out and --threads before the sweep flags)".into(),
-            });
+    // --threads and --out belong to the self-check wherever they are
+    // written; --quiet and --force are set for the child runs.
+    let mut threads = a.threads;
+    let mut out = a.out.clone();
+    let mut args = Vec::new();
+    let mut it = a.args.iter();
+    while let Some(f) = it.next() {
+        let (flag, inline) = match f.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => (k, Some(v.to_string())),
+            _ => (f.as_str(), None),
+        };
+        match flag {
+            "--threads" | "--out" => {
+                let v = inline
+                    .or_else(|| it.next().cloned())
+                    .ok_or_else(|| Error::Usage {
+                        flag: flag.into(),
+                        message: "needs a value".into(),
+                    })?;
+                if flag == "--out" {
+                    out = Some(PathBuf::from(v));
+                } else {
+                    threads = Some(v.parse().map_err(|_| Error::Usage {
+                        flag: flag.into(),
+                        message: format!("'{v}' is not a whole number"),
+                    })?);
+                }
+            }
+            "--quiet" | "--force" => {}
+            _ => args.push(f.clone()),
         }
     }
-    let n = a
-        .threads
+    let n = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(2);
-    let (base, temporary) = scratch(a.out.as_ref(), "sweep");
+    let (base, temporary) = scratch(out.as_ref(), "sweep");
     let exe = std::env::current_exe().map_err(|e| Error::io("chaosim", e))?;
     let wall = std::time::Instant::now();
     let mut dirs = Vec::new();
@@ -386,7 +408,7 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
         let dir = base.join(format!("threads-{threads}"));
         let out = std::process::Command::new(&exe)
             .arg("sweep")
-            .args(&a.args)
+            .args(&args)
             .args([
                 "--threads",
                 &threads.to_string(),

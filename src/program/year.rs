@@ -392,6 +392,24 @@ pub fn run_programme(
                     ),
                 });
             }
+            // A folder written before the `repro` column cannot be continued
+            // (its rows would have one column less).
+            let outcomes = dir.join("outcomes.csv");
+            let header = File::open(&outcomes).ok().and_then(|f| {
+                let mut line = String::new();
+                std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut line)
+                    .ok()
+                    .map(|_| line)
+            });
+            if header.as_deref() != Some(OUTCOMES_HEADER) {
+                return Err(Error::Usage {
+                    flag: "--resume".into(),
+                    message: format!(
+                        "{} has other columns than this version writes (it lacks the repro column); use --force to start over",
+                        outcomes.display()
+                    ),
+                });
+            }
             (cp.state, cp.files, cp.audit_head, cp.audit_seq)
         }
         Some(cp) if !cfg.force => {

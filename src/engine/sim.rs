@@ -455,21 +455,11 @@ impl<M: Model> Simulation<M> {
             self.same_instant_run = 1;
         }
         let digest = self.digest.fold(time, event.kind(), event.target());
-        if let Some(obs) = self.observer.as_mut() {
-            let record = EventRecord {
+        if self.observer.is_some() && !self.observe(time, &event, digest) {
+            return Err(EngineError::Interrupted {
                 index: self.events_handled,
-                time,
-                kind: event.kind(),
-                kind_name: event.kind_name(),
-                target: event.target(),
-                digest,
-            };
-            if !obs.observe(&record) {
-                return Err(EngineError::Interrupted {
-                    index: record.index,
-                    now: time,
-                });
-            }
+                now: time,
+            });
         }
         self.now = time;
         self.digest = digest;
@@ -482,6 +472,25 @@ impl<M: Model> Simulation<M> {
         };
         self.model.handle(event, &mut ctx);
         Ok(())
+    }
+
+    /// Show the event to the observer (out of line: the loop without an
+    /// observer pays one branch).
+    #[cold]
+    #[inline(never)]
+    fn observe(&mut self, time: SimTime, event: &M::Event, digest: Digest) -> bool {
+        let record = EventRecord {
+            index: self.events_handled,
+            time,
+            kind: event.kind(),
+            kind_name: event.kind_name(),
+            target: event.target(),
+            digest,
+        };
+        match self.observer.as_mut() {
+            Some(obs) => obs.observe(&record),
+            None => true,
+        }
     }
 
     /// Handle every event at or before `until`, then set the clock to `until`

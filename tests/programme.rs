@@ -81,6 +81,7 @@ fn config(out: PathBuf, runs_total: u64) -> YearConfig {
             .with(Safeguard::HeartbeatWatchdog)
             .with(Safeguard::KernelWatchdog),
         inputs_fingerprint: 1,
+        handles: Default::default(),
     }
 }
 

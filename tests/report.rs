@@ -99,6 +99,7 @@ fn year_folder(name: &str, days: u64) -> PathBuf {
             .with(Safeguard::HeartbeatWatchdog)
             .with(Safeguard::KernelWatchdog),
         inputs_fingerprint: 1,
+        handles: Default::default(),
     };
     run_programme(&cfg, &prog, &cat, &Scripted { cat: &cat }, &mut |_, _| {}).unwrap();
     dir

@@ -104,8 +104,16 @@ fn every_run_replays_alone_with_matching_digests() {
     // A tampered digest is a mismatch: exit 1, naming the run.
     let path = dir.join("outcomes.csv");
     let text = read(&dir, "outcomes.csv");
-    let first_row = text.lines().nth(1).unwrap();
-    let digest = first_row.rsplit(',').next().unwrap();
+    // (The digest column, by name: `repro` now follows it.)
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let c_digest = rdr
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "digest")
+        .unwrap();
+    let first = rdr.records().next().unwrap().unwrap();
+    let digest = &first[c_digest];
     std::fs::write(&path, text.replacen(digest, "0000000000000000", 1)).unwrap();
     let out = Command::cargo_bin("chaosim")
         .unwrap()

@@ -32,6 +32,7 @@ macro_rules! outln {
 }
 
 mod report;
+mod selfcheck;
 mod sim;
 
 /// Deterministic discrete-event simulator of a resilience stack and of the
@@ -50,45 +51,12 @@ enum Command {
     ///
     /// Example: chaosim year --seed 42 --out reports/year-42
     Year(sim::YearArgs),
-    /// Run one catalogue scenario and print its outcome.
+    /// Run catalogue scenarios and print their outcomes; a failed outcome
+    /// prints its reproduction handle (this command with every flag it
+    /// depended on).
     ///
     /// Example: chaosim run S02_acl_spam --safeguards=+acl_violation_monitor --json
-    Run {
-        /// Scenario id (see `chaosim list`).
-        id: String,
-        /// Root seed.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Difficulty level, 1 to 10.
-        #[arg(long, default_value_t = 1)]
-        difficulty: u8,
-        /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
-        #[arg(long, default_value = "default", allow_hyphen_values = true)]
-        safeguards: String,
-        /// Time of day the run starts (HH:MM): governance approvals are slower at night.
-        #[arg(long, default_value = "12:00")]
-        at: String,
-        /// Day index of the run.
-        #[arg(long, default_value_t = 0)]
-        day: u64,
-        /// Print the outcome as one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Stream the run's timeline (one CSV row per 100 ms sample) to FILE;
-        /// render it with `chaosim report FILE`.
-        #[arg(long, value_name = "FILE")]
-        timeline: Option<PathBuf>,
-        /// Stream Layer-2 decision narratives (5W1H JSONL: who, what, when,
-        /// where, why, how) to FILE; empty for scenarios without Layer 2.
-        #[arg(long, value_name = "FILE")]
-        narrative: Option<PathBuf>,
-        /// Control run, trace export, operation history.
-        #[command(flatten)]
-        seeing: sim::SeeingArgs,
-        /// Stack and scenarios.
-        #[command(flatten)]
-        inputs: sim::Inputs,
-    },
+    Run(sim::RunArgs),
     /// The Layer-1 stress test: waves of 1, 2 and 3 concurrent scenarios on one stack.
     ///
     /// Example: chaosim stress --safeguards=+acl_violation_monitor,+resource_pressure_monitor
@@ -99,6 +67,13 @@ enum Command {
         /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
         #[arg(long, default_value = "default", allow_hyphen_values = true)]
         safeguards: String,
+        /// Check the run digest against a handle's (exit 1 if it differs).
+        #[arg(long, value_name = "HEX")]
+        expect_digest: Option<String>,
+        /// Fingerprints of the non-default files a handle was recorded with
+        /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
+        #[arg(long, value_name = "LIST")]
+        files: Option<String>,
         /// Stack and scenarios.
         #[command(flatten)]
         inputs: sim::Inputs,
@@ -119,6 +94,13 @@ enum Command {
         #[command(flatten)]
         inputs: sim::Inputs,
     },
+    /// Determinism self-check: run the work twice (a sweep with 1 and with
+    /// N threads) and compare; on a difference name the first divergent
+    /// event (index, simulated time, kind, target) and exit 1.
+    ///
+    /// Example: chaosim selfcheck run S02_acl_spam --difficulty 3
+    #[command(subcommand)]
+    Selfcheck(selfcheck::SelfcheckCommand),
     /// Audit-log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -223,36 +205,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
         } => phold(lps, events, seconds, seed),
         Command::Year(args) => sim::year(&args),
-        Command::Run {
-            id,
-            seed,
-            difficulty,
-            safeguards,
-            at,
-            day,
-            json,
-            timeline,
-            narrative,
-            seeing,
-            inputs,
-        } => sim::run(
-            &id,
-            seed,
-            difficulty,
-            &safeguards,
-            &at,
-            day,
-            json,
-            timeline.as_deref(),
-            narrative.as_deref(),
-            &inputs,
-            &seeing,
+        Command::Run(a) => sim::run(
+            &a.handle(),
+            a.json,
+            a.timeline.as_deref(),
+            a.narrative.as_deref(),
+            &a.inputs,
+            &a.seeing,
         ),
         Command::Stress {
             seed,
             safeguards,
+            expect_digest,
+            files,
             inputs,
-        } => sim::stress(seed, &safeguards, &inputs),
+        } => sim::stress(
+            seed,
+            &safeguards,
+            expect_digest.as_deref(),
+            files.as_deref(),
+            &inputs,
+        ),
         Command::Replay {
             dir,
             run,
@@ -260,6 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             inputs,
         } => sim::replay(&dir, run, &inputs, programme.as_ref()),
         Command::Audit(AuditCommand::Verify { dir }) => sim::audit_verify(&dir),
+        Command::Selfcheck(cmd) => selfcheck::selfcheck(cmd),
         Command::Stack => {
             outln!("{}", chaosim::model::stack::StackSpec::embedded_text());
             Ok(ExitCode::SUCCESS)

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use chaosim::engine::SimTime;
 use chaosim::model::stack::StackSpec;
 use chaosim::program::speculate::with_speculation;
 use chaosim::program::year::{Checkpoint, run_start};
@@ -15,9 +14,12 @@ use chaosim::program::{Programme, YearConfig, audit, run_programme};
 use chaosim::safeguard::{Safeguard, SafeguardSet};
 use chaosim::scenario::control::{ControlReport, run_with_control};
 use chaosim::scenario::difficulty;
-use chaosim::scenario::run::{Planned, RunOutputs, Runner, run_together};
+use chaosim::scenario::repro::{
+    FileIds, HandleContext, Repro, ReproArgs, StressRepro, file_ids, item_from_fields,
+};
+use chaosim::scenario::run::{Planned, RunOutputs, Runner};
 use chaosim::scenario::stress::{StressReport, run_stress};
-use chaosim::scenario::{Catalogue, Execution, Executor, Item, Outcome};
+use chaosim::scenario::{Catalogue, Execution, Executor, Outcome};
 use chaosim::{Error, Result};
 
 /// Options shared by commands that load the stack and the catalogue.
@@ -42,6 +44,29 @@ pub struct Loaded {
     pub stack: StackSpec,
     /// Hash of the stack text.
     pub stack_fingerprint: u64,
+    /// Fingerprints (and paths) of the non-default inputs, for handles.
+    pub files: FileIds,
+}
+
+impl Loaded {
+    /// What handles printed for outcomes of these inputs need.
+    pub fn handles(&self) -> HandleContext {
+        HandleContext {
+            files: self.files.clone(),
+            baseline: self.stack.default_safeguards(),
+        }
+    }
+
+    /// Refuse to run a handle against other files than it was recorded
+    /// with.
+    pub fn check_files(&self, recorded: &FileIds) -> Result<()> {
+        recorded
+            .check_against(&self.files)
+            .map_err(|message| Error::Usage {
+                flag: "--files".into(),
+                message,
+            })
+    }
 }
 
 impl Inputs {
@@ -62,10 +87,18 @@ impl Inputs {
             let listing = format!("{:?}", stack.playbooks);
             stack_fingerprint ^= chaosim::engine::rng::fnv1a64(0x06, listing.as_bytes());
         }
+        let files = file_ids(
+            &stack,
+            &catalogue,
+            self.stack.as_deref(),
+            self.scenarios.as_deref(),
+            self.playbooks.as_deref(),
+        )?;
         Ok(Loaded {
             catalogue,
             stack,
             stack_fingerprint,
+            files,
         })
     }
 }
@@ -77,17 +110,6 @@ fn safeguards_from(spec: &str, default: SafeguardSet) -> Result<SafeguardSet> {
     })
 }
 
-fn level(difficulty: u8) -> Result<u8> {
-    if (1..=10).contains(&difficulty) {
-        Ok(difficulty)
-    } else {
-        Err(Error::Usage {
-            flag: "--difficulty".into(),
-            message: format!("{difficulty} is out of range (allowed: 1 to 10)"),
-        })
-    }
-}
-
 fn threads(flag: Option<u16>) -> usize {
     flag.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -96,15 +118,97 @@ fn threads(flag: Option<u16>) -> usize {
     })
 }
 
-/// `chaosim run`.
-#[allow(clippy::too_many_arguments)]
+/// Options of `chaosim run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Scenario id (see `chaosim list`), or several, comma-separated.
+    pub id: String,
+    /// Run the scenarios concurrently on one stack (as a Mixed slot of the
+    /// programme does) instead of each alone.
+    #[arg(long)]
+    pub together: bool,
+    /// Root seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Run index within a programme (part of the seed path; 0 for a lone run).
+    #[arg(long, default_value_t = 0)]
+    pub run: u64,
+    /// Position of the (first) scenario in the recorded run (part of the
+    /// seed path of a sequential item; names the failed one with --together).
+    #[arg(long, default_value_t = 0)]
+    pub item: u64,
+    /// Difficulty level 1 to 10: one for all scenarios, or one per scenario (3,4,2).
+    #[arg(long, default_value = "1")]
+    pub difficulty: String,
+    /// Safeguards the knowledge base knows fix each scenario (pre-approved
+    /// playbooks): one token per scenario, names joined by '+', '-' for none.
+    #[arg(long, value_name = "LIST")]
+    pub known_fixes: Option<String>,
+    /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
+    #[arg(long, default_value = "default", allow_hyphen_values = true)]
+    pub safeguards: String,
+    /// Time of day the run starts (HH:MM, HH:MM:SS or HH:MM:SS.NNNNNNNNN):
+    /// governance approvals are slower at night.
+    #[arg(long, default_value = "12:00")]
+    pub at: String,
+    /// Day index of the run.
+    #[arg(long, default_value_t = 0)]
+    pub day: u64,
+    /// Check the digest against a handle's: exit 0 on a match, 1 otherwise.
+    #[arg(long, value_name = "HEX")]
+    pub expect_digest: Option<String>,
+    /// Fingerprints of the non-default files a handle was recorded with
+    /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
+    #[arg(long, value_name = "LIST")]
+    pub files: Option<String>,
+    /// Print each outcome as one JSON object (with a `repro` field: the
+    /// handle of a failed outcome, null for a pass).
+    #[arg(long)]
+    pub json: bool,
+    /// Stream the run's timeline (one CSV row per 100 ms sample) to FILE;
+    /// render it with `chaosim report FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Stream Layer-2 decision narratives (5W1H JSONL: who, what, when,
+    /// where, why, how) to FILE; empty for scenarios without Layer 2.
+    #[arg(long, value_name = "FILE")]
+    pub narrative: Option<PathBuf>,
+    /// Control run, trace export, operation history.
+    #[command(flatten)]
+    pub seeing: SeeingArgs,
+    /// Stack and scenarios.
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
+impl RunArgs {
+    /// The flags as a handle's arguments (resolved against the stack later).
+    pub fn handle(&self) -> ReproArgs {
+        ReproArgs {
+            ids: self.id.clone(),
+            together: self.together,
+            swarm: false,
+            seed: Some(self.seed.to_string()),
+            run: Some(self.run.to_string()),
+            item: Some(self.item.to_string()),
+            difficulty: Some(self.difficulty.clone()),
+            known_fixes: self.known_fixes.clone(),
+            safeguards: Some(self.safeguards.clone()),
+            day: Some(self.day.to_string()),
+            at: Some(self.at.clone()),
+            files: self.files.clone(),
+            expect_digest: self.expect_digest.clone(),
+            stack: self.inputs.stack.clone(),
+            scenarios: self.inputs.scenarios.clone(),
+            playbooks: self.inputs.playbooks.clone(),
+        }
+    }
+}
+
+/// `chaosim run`: one or several scenarios (sequentially, each alone, or
+/// `--together` on one stack), optionally checking a handle's digest.
 pub fn run(
-    id: &str,
-    seed: u64,
-    difficulty: u8,
-    safeguards: &str,
-    at: &str,
-    day: u64,
+    args: &ReproArgs,
     json: bool,
     timeline: Option<&Path>,
     narrative: Option<&Path>,
@@ -112,35 +216,21 @@ pub fn run(
     seeing: &SeeingArgs,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
-    let spec = loaded.catalogue.require(id)?;
-    let difficulty = level(difficulty)?;
-    let deployed = safeguards_from(safeguards, loaded.stack.default_safeguards())?;
-    let (h, m) = at
-        .split_once(':')
-        .and_then(|(h, m)| Some((h.parse::<u64>().ok()?, m.parse::<u64>().ok()?)))
-        .filter(|&(h, m)| h < 24 && m < 60)
-        .ok_or_else(|| Error::Usage {
-            flag: "--at".into(),
-            message: format!("'{at}' is not a time (allowed: HH:MM)"),
-        })?;
-    let start = SimTime::from_day_time(day, h, m, 0).ok_or_else(|| Error::Usage {
-        flag: "--day".into(),
-        message: "too large".into(),
-    })?;
-    let exec = Execution {
-        seed,
-        run: 0,
-        start,
-        concurrent: false,
-        items: vec![Item {
-            scenario: spec.id.clone(),
-            difficulty,
-            known_fixes: SafeguardSet::EMPTY,
-        }],
-        deployed,
-    };
-    // The runner's execution of one sequential item (same seed path as
-    // `Runner`, so digests agree with `year` rows), with optional streams.
+    let resolved = args.resolve(loaded.stack.default_safeguards())?;
+    let repro = &resolved.repro;
+    for it in &repro.exec.items {
+        loaded.catalogue.require(&it.scenario)?;
+    }
+    if resolved.digest_expected.is_some() && !repro.exec.concurrent && repro.exec.items.len() > 1 {
+        return Err(Error::Usage {
+            flag: "--expect-digest".into(),
+            message: "needs one scenario, or several with --together".into(),
+        });
+    }
+    // A handle names the files it was recorded with: refuse others.
+    if resolved.digest_expected.is_some() || resolved.files_recorded.is_some() {
+        loaded.check_files(&resolved.files_recorded.clone().unwrap_or_default())?;
+    }
     let open = |p: Option<&Path>| -> Result<Option<Box<dyn std::io::Write>>> {
         match p {
             None => Ok(None),
@@ -160,38 +250,48 @@ pub fn run(
         (true, Some(p)) => open(Some(&chaosim::report::timeline::control_path(p)))?,
         _ => None,
     };
-    let planned = Planned {
-        spec,
-        scaled: difficulty::scale(spec, difficulty),
-        offset_ns: 0,
-    };
-    let path = exec.seed_path().child("item").child_u64(0);
-    let r = if seeing.control {
+    let executed = if seeing.control {
+        // The experiment and its fault-free control, sample by sample, on
+        // the seed path `repro.execute` would use.
+        let [it] = repro.exec.items.as_slice() else {
+            return Err(Error::Usage {
+                flag: "--control".into(),
+                message: "needs exactly one scenario".into(),
+            });
+        };
+        let spec = loaded.catalogue.require(&it.scenario)?;
+        let planned = Planned {
+            spec,
+            scaled: difficulty::scale(spec, it.difficulty),
+            offset_ns: 0,
+        };
+        let path = if repro.exec.concurrent {
+            repro.exec.seed_path()
+        } else {
+            repro
+                .exec
+                .seed_path()
+                .child("item")
+                .child_u64(repro.item as u64)
+        };
         run_with_control(
             &loaded.stack,
             &[planned],
-            deployed,
-            SafeguardSet::EMPTY,
+            repro.exec.deployed,
+            it.known_fixes,
             path,
-            start,
+            repro.exec.start,
             outputs,
             control_timeline,
         )
-        .map(|(r, c)| (r, Some(c)))
+        .map(|(r, c)| (r.outcomes, Some(c)))
     } else {
-        run_together(
-            &loaded.stack,
-            &[planned],
-            deployed,
-            SafeguardSet::EMPTY,
-            path,
-            start,
-            outputs,
-        )
-        .map(|r| (r, None))
+        repro
+            .execute(&loaded.catalogue, &loaded.stack, outputs)
+            .map(|o| (o, None))
     };
-    let (o, control) = match r {
-        Ok((mut r, c)) => (r.outcomes.remove(0), c),
+    let (outcomes, control) = match executed {
+        Ok(x) => x,
         Err(e) => {
             let control_file = timeline
                 .filter(|_| seeing.control)
@@ -211,22 +311,65 @@ pub fn run(
             return Err(e);
         }
     };
-    if json {
-        let mut v = serde_json::to_value(&o).expect("outcome serializes");
-        if let (Some(c), Some(obj)) = (&control, v.as_object_mut()) {
-            obj.insert(
-                "control".into(),
-                serde_json::to_value(c).expect("control report serializes"),
-            );
-        }
-        outln!("{}", serde_json::to_string(&v).expect("json"));
-    } else {
-        print_outcome(&o, seed);
-        if let Some(c) = &control {
-            print_control(c);
+    let handles = loaded.handles();
+    for (k, o) in outcomes.iter().enumerate() {
+        let handle = (!o.passed).then(|| handle_of(repro, k, o, &handles));
+        if json {
+            let mut v = serde_json::to_value(o).expect("outcome serializes");
+            v["repro"] = match &handle {
+                Some(h) => serde_json::Value::String(h.to_string()),
+                None => serde_json::Value::Null,
+            };
+            if let Some(c) = &control {
+                v["control"] = serde_json::to_value(c).expect("control report serializes");
+            }
+            outln!("{}", serde_json::to_string(&v).expect("json"));
+        } else {
+            print_outcome(o, repro.exec.seed);
+            if let Some(h) = &handle {
+                outln!("  repro           {h}");
+            }
+            if let Some(c) = &control {
+                print_control(c);
+            }
         }
     }
+    if let Some(want) = resolved.digest_expected {
+        let got = repro.pick(&outcomes).expect("one outcome per item").digest;
+        if got != want {
+            return Err(Error::Check(format!(
+                "digest mismatch: the handle recorded {want}, this run gave {got} (the handle does not reproduce with this build)"
+            )));
+        }
+        eprintln!("reproduced: digest {got} matches the handle");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The handle of outcome `k` of the execution `repro` describes.
+fn handle_of(repro: &Repro, k: usize, o: &Outcome, handles: &HandleContext) -> Repro {
+    let exec = &repro.exec;
+    let (exec, position) = if exec.concurrent {
+        (exec.clone(), k)
+    } else {
+        (
+            Execution {
+                items: vec![exec.items[k].clone()],
+                ..exec.clone()
+            },
+            repro.item + k,
+        )
+    };
+    let mut h = Repro::for_outcome(
+        &exec,
+        if exec.concurrent { position } else { 0 },
+        handles.files.clone(),
+        handles.baseline,
+        o.digest,
+    );
+    h.item = position;
+    h.swarm = repro.swarm;
+    h
 }
 
 fn print_outcome(o: &Outcome, seed: u64) {
@@ -320,16 +463,59 @@ fn print_control(c: &ControlReport) {
     outln!("  control digest  {}", c.control_digest);
 }
 
-/// `chaosim stress`.
-pub fn stress(seed: u64, safeguards: &str, inputs: &Inputs) -> Result<ExitCode> {
+/// `chaosim stress`, optionally checking a handle's digest.
+pub fn stress(
+    seed: u64,
+    safeguards: &str,
+    expect_digest: Option<&str>,
+    files: Option<&str>,
+    inputs: &Inputs,
+) -> Result<ExitCode> {
     let loaded = inputs.load()?;
     let deployed = safeguards_from(safeguards, loaded.stack.default_safeguards())?;
+    let want = expect_digest.map(parse_digest).transpose()?;
+    if want.is_some() || files.is_some() {
+        loaded.check_files(
+            &files
+                .map(FileIds::parse_spec)
+                .transpose()?
+                .unwrap_or_default(),
+        )?;
+    }
     let report = run_stress(&loaded.stack, &loaded.catalogue, seed, deployed)?;
-    print_stress(&report, deployed);
+    let handle = StressRepro {
+        seed,
+        deployed,
+        baseline: loaded.stack.default_safeguards(),
+        files: loaded.files.clone(),
+        digest: report.digest,
+    };
+    print_stress(&report, deployed, &handle);
+    if let Some(want) = want {
+        if report.digest != want {
+            return Err(Error::Check(format!(
+                "digest mismatch: the handle recorded {want}, this run gave {} (the handle does not reproduce with this build)",
+                report.digest
+            )));
+        }
+        eprintln!("reproduced: digest {} matches the handle", report.digest);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_stress(r: &StressReport, deployed: SafeguardSet) {
+/// Parse a 16-hex-digit digest (`--expect-digest`).
+fn parse_digest(s: &str) -> Result<chaosim::engine::Digest> {
+    u64::from_str_radix(s.trim(), 16)
+        .ok()
+        .filter(|_| s.trim().len() == 16)
+        .map(chaosim::engine::Digest::from_value)
+        .ok_or_else(|| Error::Usage {
+            flag: "--expect-digest".into(),
+            message: format!("'{s}' is not 16 hex digits"),
+        })
+}
+
+fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) {
     outln!(
         "Layer-1 stress test (seed {}), safeguards: {}",
         r.seed,
@@ -363,6 +549,11 @@ fn print_stress(r: &StressReport, deployed: SafeguardSet) {
                 rec,
                 if wave.steady_before { "yes" } else { "no" }
             );
+            if !o.passed {
+                // The waves share one stack (damage carries over): a failed
+                // row reproduces with the whole stress run.
+                outln!("       repro: {handle}");
+            }
         }
     }
     outln!("");
@@ -452,6 +643,7 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         inputs_fingerprint: prog.fingerprint
             ^ loaded.catalogue.fingerprint()
             ^ loaded.stack_fingerprint,
+        handles: loaded.handles(),
     };
     let workers = threads(a.threads);
     let runner = Runner {
@@ -539,18 +731,19 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `chaosim replay DIR --run N`.
-pub fn replay(
-    dir: &Path,
-    run: u64,
-    inputs: &Inputs,
-    programme: Option<&PathBuf>,
-) -> Result<ExitCode> {
-    let loaded = inputs.load()?;
-    let prog = match programme {
-        Some(p) => Programme::load(p)?,
-        None => Programme::embedded(),
-    };
+/// One run of a programme output folder, rebuilt from its `runs.csv` and
+/// `outcomes.csv` rows: the execution and the digests it recorded (one per
+/// item). Shared by `replay` and `selfcheck year`; the fields are read by
+/// the same code as a reproduction handle's ([`item_from_fields`]).
+pub struct RecordedRun {
+    /// What ran.
+    pub exec: Execution,
+    /// The recorded digests, in item order.
+    pub digests: Vec<String>,
+}
+
+/// Rebuild run `run` of the programme output in `dir`.
+pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRun> {
     let runs_path = dir.join("runs.csv");
     let outcomes_path = dir.join("outcomes.csv");
     let mut rdr = csv::Reader::from_path(&runs_path).map_err(|e| csv_err(&runs_path, e))?;
@@ -562,10 +755,11 @@ pub fn replay(
             message: "column missing".into(),
         })
     };
+    let c_run = col(&headers, "run", &runs_path)?;
     let mut row = None;
     for rec in rdr.records() {
         let rec = rec.map_err(|e| csv_err(&runs_path, e))?;
-        if rec.get(col(&headers, "run", &runs_path)?) == Some(&run.to_string()) {
+        if rec.get(c_run) == Some(&run.to_string()) {
             row = Some(rec);
             break;
         }
@@ -609,33 +803,51 @@ pub fn replay(
         col(&oh, "digest", &outcomes_path)?,
     );
     let mut items = Vec::new();
-    let mut recorded = Vec::new();
+    let mut digests = Vec::new();
     for rec in ordr.records() {
         let rec = rec.map_err(|e| csv_err(&outcomes_path, e))?;
         if rec.get(c_run) != Some(&run.to_string()) {
             continue;
         }
-        let known = SafeguardSet::from_spec(&rec[c_kf].replace(';', ","), SafeguardSet::EMPTY)
-            .map_err(|m| Error::Invalid {
+        let item =
+            item_from_fields(&rec[c_sc], &rec[c_lv], &rec[c_kf]).map_err(|m| Error::Invalid {
                 path: outcomes_path.clone(),
-                field: "known_fixes".into(),
+                field: "known_fixes/difficulty".into(),
                 message: m,
             })?;
-        items.push(Item {
-            scenario: rec[c_sc].to_string(),
-            difficulty: rec[c_lv].parse().unwrap_or(1),
-            known_fixes: known,
-        });
-        recorded.push(rec[c_dg].to_string());
+        items.push(item);
+        digests.push(rec[c_dg].to_string());
     }
-    let exec = Execution {
-        seed,
-        run,
-        start: run_start(&prog, run),
-        concurrent: perspective == "Mixed",
-        items,
-        deployed,
+    Ok(RecordedRun {
+        exec: Execution {
+            seed,
+            run,
+            start: run_start(prog, run),
+            concurrent: perspective == "Mixed",
+            items,
+            deployed,
+        },
+        digests,
+    })
+}
+
+/// `chaosim replay DIR --run N`.
+pub fn replay(
+    dir: &Path,
+    run: u64,
+    inputs: &Inputs,
+    programme: Option<&PathBuf>,
+) -> Result<ExitCode> {
+    let loaded = inputs.load()?;
+    let prog = match programme {
+        Some(p) => Programme::load(p)?,
+        None => Programme::embedded(),
     };
+    let outcomes_path = dir.join("outcomes.csv");
+    let RecordedRun {
+        exec,
+        digests: recorded,
+    } = recorded_run(dir, run, &prog)?;
     let runner = Runner {
         catalogue: &loaded.catalogue,
         stack: &loaded.stack,

@@ -10,11 +10,14 @@
 //!   cheap cancellation and movable deadlines ([`EventKey`]).
 //! - [`sim`]: [`Model`], [`Ctx`], [`Simulation`], [`Digest`], [`EngineError`].
 //! - [`rng`]: [`SeedPath`] (stable seed derivation) and [`SimRng`].
+//! - [`trace`]: per-event [`EventRecord`]s, observers and lockstep
+//!   comparison of two runs (the determinism self-check).
 
 pub mod queue;
 pub mod rng;
 pub mod sim;
 pub mod time;
+pub mod trace;
 
 pub use queue::{EventKey, EventQueue};
 pub use rng::{RngDraws, SeedPath, SimRng};
@@ -23,3 +26,4 @@ pub use time::{
     NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MICRO, NANOS_PER_MILLI, NANOS_PER_MINUTE,
     NANOS_PER_SEC, SimDuration, SimTime,
 };
+pub use trace::{Divergence, EventRecord, Lockstep, Observer, Trail};

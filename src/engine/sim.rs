@@ -5,6 +5,7 @@ use std::fmt;
 use super::queue::{EventKey, EventQueue};
 use super::rng::{SeedPath, SimRng, mix64};
 use super::time::{SimDuration, SimTime};
+use super::trace::{EventRecord, Observer};
 
 /// What the engine needs to know of an event to fold it into the digest and
 /// to name it in diagnostics. Implemented by each model's event `enum`.
@@ -217,6 +218,15 @@ pub enum EngineError {
         /// The delay that overflowed.
         delay: SimDuration,
     },
+    /// An [`Observer`] asked to stop before the event at `index` (e.g. a
+    /// lockstep comparison found its divergence).
+    #[error("interrupted by an observer before event #{index} at {now}")]
+    Interrupted {
+        /// Index of the event that was not handled.
+        index: u64,
+        /// Its time.
+        now: SimTime,
+    },
 }
 
 /// Default cap on events handled by one simulation (a runaway guard).
@@ -249,6 +259,7 @@ pub struct Simulation<M: Model> {
     events_per_instant_max: u64,
     same_instant_run: u64,
     stop: bool,
+    observer: Option<Box<dyn Observer>>,
 }
 
 impl<M: Model> Simulation<M> {
@@ -273,7 +284,20 @@ impl<M: Model> Simulation<M> {
             events_per_instant_max: EVENTS_PER_INSTANT_MAX_DEFAULT,
             same_instant_run: 0,
             stop: false,
+            observer: super::trace::ambient_observer(),
         }
+    }
+
+    /// Install (or remove, with `None`) an [`Observer`] that sees every
+    /// event before it is handled and may interrupt the run. Replaces any
+    /// observer given by [`observe_simulations`](super::trace::observe_simulations).
+    pub fn set_observer(&mut self, observer: Option<Box<dyn Observer>>) {
+        self.observer = observer;
+    }
+
+    /// Whether an observer is installed.
+    pub fn is_observed(&self) -> bool {
+        self.observer.is_some()
     }
 
     /// Cap the number of events this simulation may handle.
@@ -375,6 +399,27 @@ impl<M: Model> Simulation<M> {
         self.queue.peek_time()
     }
 
+    /// Handle the next event, if any, and return its [`EventRecord`]
+    /// (index, time, kind, target and the digest after it): one step of a
+    /// lockstep comparison ([`lockstep`](super::trace::lockstep)).
+    pub fn step_traced(&mut self) -> Result<Option<EventRecord>, EngineError> {
+        let Some((time, event)) = self.queue.pop() else {
+            return Ok(None);
+        };
+        let (kind, kind_name, target) = (event.kind(), event.kind_name(), event.target());
+        let index = self.events_handled;
+        self.dispatch(time, event)?;
+        self.stop = false;
+        Ok(Some(EventRecord {
+            index,
+            time,
+            kind,
+            kind_name,
+            target,
+            digest: self.digest,
+        }))
+    }
+
     /// Handle the next event, if any; returns its time.
     pub fn step(&mut self) -> Result<Option<SimTime>, EngineError> {
         let Some((time, event)) = self.queue.pop() else {
@@ -409,8 +454,15 @@ impl<M: Model> Simulation<M> {
         } else {
             self.same_instant_run = 1;
         }
+        let digest = self.digest.fold(time, event.kind(), event.target());
+        if self.observer.is_some() && !self.observe(time, &event, digest) {
+            return Err(EngineError::Interrupted {
+                index: self.events_handled,
+                now: time,
+            });
+        }
         self.now = time;
-        self.digest = self.digest.fold(time, event.kind(), event.target());
+        self.digest = digest;
         self.events_handled += 1;
         let mut ctx = Ctx {
             now: time,
@@ -420,6 +472,25 @@ impl<M: Model> Simulation<M> {
         };
         self.model.handle(event, &mut ctx);
         Ok(())
+    }
+
+    /// Show the event to the observer (out of line: the loop without an
+    /// observer pays one branch).
+    #[cold]
+    #[inline(never)]
+    fn observe(&mut self, time: SimTime, event: &M::Event, digest: Digest) -> bool {
+        let record = EventRecord {
+            index: self.events_handled,
+            time,
+            kind: event.kind(),
+            kind_name: event.kind_name(),
+            target: event.target(),
+            digest,
+        };
+        match self.observer.as_mut() {
+            Some(obs) => obs.observe(&record),
+            None => true,
+        }
     }
 
     /// Handle every event at or before `until`, then set the clock to `until`

@@ -25,7 +25,8 @@ use serde_json::json;
 use crate::engine::{Digest, NANOS_PER_DAY, RngDraws, SeedPath, SimTime};
 use crate::error::{Error, Result};
 use crate::safeguard::{Safeguard, SafeguardSet};
-use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome};
+use crate::scenario::repro::HandleContext;
+use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome, Repro};
 
 use super::audit::{AuditLog, GENESIS, Sink};
 use super::learning::LearningRecord;
@@ -145,6 +146,9 @@ pub struct YearConfig {
     pub initial_deployed: SafeguardSet,
     /// Content hash of the inputs, recorded and checked on resume.
     pub inputs_fingerprint: u64,
+    /// What the `repro` column of `outcomes.csv` needs: the non-default
+    /// input files and the stack's default safeguards.
+    pub handles: HandleContext,
 }
 
 /// The learning summary printed at the end.
@@ -171,7 +175,7 @@ pub struct Summary {
 }
 
 const RUNS_HEADER: &str = "run,day,time,severity,perspective,scenarios,difficulties,passed,failed,deployed,events,digest,seed\n";
-const OUTCOMES_HEADER: &str = "run,day,time,scenario,family,layer,difficulty,passed,recovery_s,recovery_limit_s,failure_reason,failure_kind,safeguards_expected,safeguards_fired,safeguards_missing,safeguards_deployed,known_fixes,anomalies,events,digest\n";
+const OUTCOMES_HEADER: &str = "run,day,time,scenario,family,layer,difficulty,passed,recovery_s,recovery_limit_s,failure_reason,failure_kind,safeguards_expected,safeguards_fired,safeguards_missing,safeguards_deployed,known_fixes,anomalies,events,digest,repro\n";
 const SAFEGUARDS_HEADER: &str = "run,day,safeguard,event,scenario\n";
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -406,6 +410,24 @@ pub fn run_programme(
                     ),
                 });
             }
+            // A folder written before the `repro` column cannot be continued
+            // (its rows would have one column less).
+            let outcomes = dir.join("outcomes.csv");
+            let header = File::open(&outcomes).ok().and_then(|f| {
+                let mut line = String::new();
+                std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut line)
+                    .ok()
+                    .map(|_| line)
+            });
+            if header.as_deref() != Some(OUTCOMES_HEADER) {
+                return Err(Error::Usage {
+                    flag: "--resume".into(),
+                    message: format!(
+                        "{} has other columns than this version writes (it lacks the repro column); use --force to start over",
+                        outcomes.display()
+                    ),
+                });
+            }
             (cp.state, cp.files, cp.audit_head, cp.audit_seq)
         }
         Some(cp) if !cfg.force => {
@@ -624,6 +646,7 @@ pub fn run_programme_quiet(
         force: false,
         initial_deployed,
         inputs_fingerprint: 0,
+        handles: HandleContext::default(),
     };
     let mut state = new_state(cat, initial_deployed);
     let mut out = Outputs::dry();
@@ -784,6 +807,7 @@ fn run_one(
             &exec,
             i,
             &state.learning,
+            &cfg.handles,
         )?;
         out.audit.append(
             "chaos_loop",
@@ -894,17 +918,26 @@ fn write_outcome(
     exec: &Execution,
     i: usize,
     learning: &[LearningRecord],
+    handles: &HandleContext,
 ) -> Result<()> {
-    let known = exec
+    let position = exec
         .items
         .iter()
-        .find(|it| it.scenario == learning[i].id)
-        .map(|it| it.known_fixes)
+        .position(|it| it.scenario == learning[i].id);
+    let known = position
+        .map(|p| exec.items[p].known_fixes)
         .unwrap_or_default();
+    let repro = match position {
+        Some(p) if !o.passed => {
+            Repro::for_outcome(exec, p, handles.files.clone(), handles.baseline, o.digest)
+                .to_string()
+        }
+        _ => String::new(),
+    };
     let recovery = o.recovery_s.map(|s| format!("{s:.3}")).unwrap_or_default();
     writeln!(
         out.outcomes,
-        "{r},{day},{hhmm},{},{family},{layer},{},{},{recovery},{:.3},{},{},{},{},{},{},{},{},{},{}",
+        "{r},{day},{hhmm},{},{family},{layer},{},{},{recovery},{:.3},{},{},{},{},{},{},{},{},{},{},{}",
         o.id,
         o.difficulty,
         o.passed,
@@ -919,6 +952,7 @@ fn write_outcome(
         o.anomalies,
         o.events,
         o.digest,
+        csv_field(&repro),
     )
     .map_err(io(&out.dir))
 }

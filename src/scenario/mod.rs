@@ -10,12 +10,15 @@
 //! - [`outcome`]: [`Outcome`] and [`FailureKind`].
 //! - [`control`]: the experiment compared with a fault-free control group
 //!   ([`run_with_control`](control::run_with_control)).
+//! - [`repro`]: [`Repro`], the one-line command that reproduces a recorded
+//!   outcome alone and checks its digest.
 
 pub mod catalogue;
 pub mod control;
 pub mod difficulty;
 pub mod execution;
 pub mod outcome;
+pub mod repro;
 pub mod run;
 pub mod spec;
 pub mod stress;
@@ -23,4 +26,5 @@ pub mod stress;
 pub use catalogue::Catalogue;
 pub use execution::{Execution, Executor, Item};
 pub use outcome::{FailureKind, Outcome};
+pub use repro::{FileIds, Repro};
 pub use spec::{FaultKind, ScenarioSpec};

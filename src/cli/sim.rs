@@ -104,12 +104,15 @@ pub fn run(
     at: &str,
     day: u64,
     json: bool,
+    swarm: bool,
     timeline: Option<&Path>,
     narrative: Option<&Path>,
     inputs: &Inputs,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
-    let spec = loaded.catalogue.require(id)?;
+    let base = loaded.catalogue.require(id)?;
+    let drawn = swarm.then(|| chaosim::sweep::swarm::draw(base, seed));
+    let spec = drawn.as_ref().unwrap_or(base);
     let difficulty = level(difficulty)?;
     let deployed = safeguards_from(safeguards, loaded.stack.default_safeguards())?;
     let (h, m) = at
@@ -180,6 +183,12 @@ pub fn run(
         outln!("{}", serde_json::to_string(&v).expect("json"));
     } else {
         print_outcome(&o, seed);
+        if swarm {
+            outln!(
+                "  swarm config    {}",
+                chaosim::sweep::swarm::config_short(spec)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,12 +8,15 @@
 //! - [`execution`]: [`Execution`] (what to run, replayable from a row) and
 //!   the [`Executor`] trait.
 //! - [`outcome`]: [`Outcome`] and [`FailureKind`].
+//! - [`shrink`]: shrinking a failing configuration to a minimal regression
+//!   scenario ([`shrink_case`](shrink::shrink_case)).
 
 pub mod catalogue;
 pub mod difficulty;
 pub mod execution;
 pub mod outcome;
 pub mod run;
+pub mod shrink;
 pub mod spec;
 pub mod stress;
 

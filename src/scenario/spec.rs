@@ -173,6 +173,17 @@ pub enum PartitionShapeSpec {
     MajoritiesRing,
 }
 
+impl PartitionShapeSpec {
+    /// Every shape, in declaration order.
+    pub const ALL: [PartitionShapeSpec; 5] = [
+        PartitionShapeSpec::Bisect,
+        PartitionShapeSpec::RandomHalves,
+        PartitionShapeSpec::IsolateOne,
+        PartitionShapeSpec::Bridge,
+        PartitionShapeSpec::MajoritiesRing,
+    ];
+}
+
 /// One fault of a scenario, as written in the file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -273,6 +284,154 @@ pub struct ScenarioFile {
     /// Safeguards that must fire for a pass.
     #[serde(default)]
     pub expected_safeguards: Vec<String>,
+    /// Ranges for swarm runs (`chaosim swarm`); absent = [`SwarmSpec::default`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmFile>,
+}
+
+/// The optional `swarm: (...)` section of a scenario: the ranges a swarm run
+/// draws each fault's configuration from. Every field is optional; absent
+/// fields take the defaults of [`SwarmSpec::default`]. Probabilities are
+/// integer ratios and multipliers integer percentages, so draws stay exact.
+///
+/// ```ron
+/// swarm: (
+///     on: (3, 4),                 // each fault is on with probability 3/4
+///     intensity_pct: (50, 200),   // declared intensity x 50 %..200 % (capped at 1)
+///     start_pct: (0, 200),        // declared start x 0 %..200 %
+///     length_pct: (50, 200),      // declared length x 50 %..200 %
+///     partition_shapes: [Bisect, RandomHalves, IsolateOne, Bridge, MajoritiesRing],
+///     clock_faults: [ClockSkew, ClockStrobe],
+/// ),
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmFile {
+    /// Chance that a fault is on, `(numerator, denominator)`.
+    #[serde(default)]
+    pub on: Option<(u32, u32)>,
+    /// Intensity multiplier range, percent of the declared intensity.
+    #[serde(default)]
+    pub intensity_pct: Option<(u32, u32)>,
+    /// Start multiplier range, percent of the declared start.
+    #[serde(default)]
+    pub start_pct: Option<(u32, u32)>,
+    /// Length multiplier range, percent of the declared length.
+    #[serde(default)]
+    pub length_pct: Option<(u32, u32)>,
+    /// Shapes a `Partition` fault draws from.
+    #[serde(default)]
+    pub partition_shapes: Option<Vec<PartitionShapeSpec>>,
+    /// Kinds a clock fault (`ClockSkew` / `ClockStrobe`) draws from.
+    #[serde(default)]
+    pub clock_faults: Option<Vec<FaultKind>>,
+}
+
+/// Validated swarm ranges of a scenario (see [`SwarmFile`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmSpec {
+    /// A fault is on with probability `on.0 / on.1`.
+    pub on: (u32, u32),
+    /// Inclusive range of the intensity multiplier, percent.
+    pub intensity_pct: (u32, u32),
+    /// Inclusive range of the start multiplier, percent.
+    pub start_pct: (u32, u32),
+    /// Inclusive range of the length multiplier, percent.
+    pub length_pct: (u32, u32),
+    /// Shapes a partition draws from (non-empty, file order).
+    pub partition_shapes: Vec<PartitionShapeSpec>,
+    /// Clock-fault kinds a clock fault draws from (non-empty; only
+    /// `ClockSkew` and `ClockStrobe`).
+    pub clock_faults: Vec<FaultKind>,
+}
+
+/// Largest multiplier of a swarm range, percent (10x).
+pub const SWARM_PCT_MAX: u32 = 1000;
+/// Largest denominator of the swarm `on` ratio.
+pub const SWARM_DEN_MAX: u32 = 1_000_000;
+
+impl Default for SwarmSpec {
+    /// Each fault on with probability 3/4; intensity 1/2..2x, start 0..2x,
+    /// length 1/2..2x of the declared values; every partition shape; skew
+    /// and strobe.
+    fn default() -> Self {
+        SwarmSpec {
+            on: (3, 4),
+            intensity_pct: (50, 200),
+            start_pct: (0, 200),
+            length_pct: (50, 200),
+            partition_shapes: PartitionShapeSpec::ALL.to_vec(),
+            clock_faults: vec![FaultKind::ClockSkew, FaultKind::ClockStrobe],
+        }
+    }
+}
+
+impl SwarmFile {
+    /// Check the ranges and fill in the defaults; `path` names the source.
+    pub fn validate(self, path: &Path) -> Result<SwarmSpec> {
+        let d = SwarmSpec::default();
+        let on = self.on.unwrap_or(d.on);
+        if on.1 == 0 || on.1 > SWARM_DEN_MAX || on.0 > on.1 {
+            return Err(invalid(
+                path,
+                "swarm.on",
+                format!(
+                    "({}, {}) is out of range (allowed: (num, den) with 1 <= den <= {SWARM_DEN_MAX} and num <= den)",
+                    on.0, on.1
+                ),
+            ));
+        }
+        let range = |field: &str, v: Option<(u32, u32)>, def: (u32, u32), lo_min: u32| {
+            let r = v.unwrap_or(def);
+            if r.0 < lo_min || r.0 > r.1 || r.1 > SWARM_PCT_MAX {
+                return Err(invalid(
+                    path,
+                    format!("swarm.{field}"),
+                    format!(
+                        "({}, {}) is out of range (allowed: (lo, hi) with {lo_min} <= lo <= hi <= {SWARM_PCT_MAX} percent)",
+                        r.0, r.1
+                    ),
+                ));
+            }
+            Ok(r)
+        };
+        let intensity_pct = range("intensity_pct", self.intensity_pct, d.intensity_pct, 1)?;
+        let start_pct = range("start_pct", self.start_pct, d.start_pct, 0)?;
+        let length_pct = range("length_pct", self.length_pct, d.length_pct, 1)?;
+        let partition_shapes = self.partition_shapes.unwrap_or(d.partition_shapes);
+        if partition_shapes.is_empty() {
+            return Err(invalid(
+                path,
+                "swarm.partition_shapes",
+                "empty (allowed: one or more of Bisect, RandomHalves, IsolateOne, Bridge, MajoritiesRing)",
+            ));
+        }
+        let clock_faults = self.clock_faults.unwrap_or(d.clock_faults);
+        if clock_faults.is_empty() {
+            return Err(invalid(
+                path,
+                "swarm.clock_faults",
+                "empty (allowed: ClockSkew, ClockStrobe)",
+            ));
+        }
+        for (i, k) in clock_faults.iter().enumerate() {
+            if !matches!(k, FaultKind::ClockSkew | FaultKind::ClockStrobe) {
+                return Err(invalid(
+                    path,
+                    format!("swarm.clock_faults[{i}]"),
+                    format!("{k:?} is not a clock fault (allowed: ClockSkew, ClockStrobe)"),
+                ));
+            }
+        }
+        Ok(SwarmSpec {
+            on,
+            intensity_pct,
+            start_pct,
+            length_pct,
+            partition_shapes,
+            clock_faults,
+        })
+    }
 }
 
 /// A validated fault, in integer nanoseconds.
@@ -332,6 +491,9 @@ pub struct ScenarioSpec {
     /// FNV-1a hash of the file's text (identifies the exact scenario in
     /// reproduction handles and checkpoints).
     pub fingerprint: u64,
+    /// The ranges swarm runs draw from (defaults when the file has no
+    /// `swarm` section).
+    pub swarm: SwarmSpec,
 }
 
 /// Longest allowed scenario window or fault time: one simulated day.
@@ -458,6 +620,7 @@ impl ScenarioFile {
                 max: pr.max,
             });
         }
+        let swarm = self.swarm.unwrap_or_default().validate(p)?;
         let mut expected = SafeguardSet::EMPTY;
         for (i, name) in self.expected_safeguards.iter().enumerate() {
             let s = Safeguard::from_name(name).ok_or_else(|| {
@@ -485,6 +648,7 @@ impl ScenarioFile {
             expected_safeguards: expected,
             source: path.to_path_buf(),
             fingerprint: 0,
+            swarm,
         })
     }
 }
@@ -495,4 +659,59 @@ pub fn parse_scenario(text: &str, path: &Path) -> Result<ScenarioSpec> {
     let mut spec = file.validate(path)?;
     spec.fingerprint = crate::engine::rng::fnv1a64(0x04, text.as_bytes());
     Ok(spec)
+}
+
+impl ScenarioSpec {
+    /// The file form of this scenario (times in seconds, intensities in
+    /// 0..=1, no `swarm` section): validating it gives back the same faults,
+    /// probes, limits and expected safeguards. `extra_targets` is not part of
+    /// the file format and must be 0 (it is, for every validated spec).
+    pub fn to_file(&self) -> ScenarioFile {
+        debug_assert!(self.faults.iter().all(|f| f.extra_targets == 0));
+        let secs = |ns: u64| ns as f64 / 1e9;
+        ScenarioFile {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            family: self.family,
+            layer: self.layer,
+            severity: self.severity,
+            duration_s: secs(self.duration_ns),
+            recovery_limit_s: secs(self.recovery_limit_ns),
+            faults: self
+                .faults
+                .iter()
+                .map(|f| FaultFile {
+                    kind: f.kind,
+                    target: f.target.clone(),
+                    start_s: secs(f.start_ns),
+                    length_s: secs(f.length_ns),
+                    intensity: f.intensity_permille as f64 / 1000.0,
+                })
+                .collect(),
+            steady_state: self
+                .steady_state
+                .iter()
+                .map(|p| ProbeFile {
+                    probe: p.probe,
+                    min: p.min,
+                    max: p.max,
+                })
+                .collect(),
+            expected_safeguards: self
+                .expected_safeguards
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect(),
+            swarm: None,
+        }
+    }
+}
+
+/// A scenario file as RON text, one fault and one probe per line, in the
+/// form `chaosim validate` and the catalogue loader read.
+pub fn scenario_ron(file: &ScenarioFile) -> Result<String> {
+    let config = ron::ser::PrettyConfig::default().depth_limit(2);
+    let text = ron::ser::to_string_pretty(file, config)
+        .map_err(|e| Error::Check(format!("serializing scenario {}: {e}", file.id)))?;
+    Ok(text + "\n")
 }

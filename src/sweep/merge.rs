@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::agent::{ExperimentOutcome, Variant};
 use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, Shard, format_rate};
 use super::scenario_sweep::{ScenarioCellRecord, ScenarioParams, merge_scenario};
+use super::swarm::{SWARM_FILE, SwarmCellRecord, SwarmParams, merge_swarm};
 use crate::error::{Error, Result};
 use crate::record::csv::{CsvSink, Fnv64, push_field};
 use crate::record::stats::{IntMoments, Interval, LogSketch, t_interval, wilson_interval};
@@ -342,6 +343,11 @@ pub struct SweepParams {
     /// parameter values and `rates_ppm` and `variants` are empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<ScenarioParams>,
+    /// Set for a swarm (`chaosim swarm`): then the cells are the scenarios,
+    /// `n` the seeds per scenario and `seed` the first seed; the rows file
+    /// is `swarm.csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmParams>,
 }
 
 impl SweepParams {
@@ -350,7 +356,20 @@ impl SweepParams {
         if let Some(sc) = &self.scenario {
             return sc.values_micro.len() as u64;
         }
+        if let Some(sw) = &self.swarm {
+            return sw.scenarios.len() as u64;
+        }
         self.rates_ppm.len() as u64 * self.variants.len() as u64
+    }
+
+    /// The rows file of the directory: `experiments.csv`, or `swarm.csv`
+    /// for a swarm.
+    pub fn rows_file(&self) -> &'static str {
+        if self.swarm.is_some() {
+            SWARM_FILE
+        } else {
+            EXPERIMENTS_FILE
+        }
     }
 
     /// Total experiments of the whole sweep.
@@ -435,6 +454,9 @@ pub struct ShardMeta {
     /// For a scenario sweep: aggregates of the values this shard touched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenario_cells: Vec<ScenarioCellRecord>,
+    /// For a swarm: aggregates of the scenarios this shard touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swarm_cells: Vec<SwarmCellRecord>,
 }
 
 impl ShardMeta {
@@ -518,6 +540,7 @@ pub fn shard_meta(
         experiments_fnv: format!("{:016x}", experiments.1),
         cells: cells.iter().map(|(c, a)| a.to_record(*c)).collect(),
         scenario_cells: Vec::new(),
+        swarm_cells: Vec::new(),
     }
 }
 
@@ -625,7 +648,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
                 ),
             });
         }
-        let csv = dir.join(EXPERIMENTS_FILE);
+        let csv = dir.join(params.rows_file());
         let len = fs::metadata(&csv).map_err(|e| Error::io(&csv, e))?.len();
         if len != m.experiments_bytes {
             return Err(Error::Usage {
@@ -660,6 +683,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
     }
     if let Some(sc) = &params.scenario {
         return merge_scenario(&params, sc, &metas, &by_index, out, force);
+    }
+    if let Some(sw) = &params.swarm {
+        return merge_swarm(&params, sw, &metas, &by_index, out, force);
     }
     // Parse all aggregates before writing anything.
     let mut cells: Vec<Option<CellAggregate>> = vec![None; params.cells() as usize];
@@ -732,6 +758,9 @@ fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
             "scenario sweep (scenario, parameter, values, difficulty or safeguards)".into(),
         );
     }
+    if a.swarm != b.swarm {
+        return Some("swarm (scenarios, first seed, difficulty, safeguards or files)".into());
+    }
     None
 }
 
@@ -743,12 +772,23 @@ pub(crate) fn copy_experiments(
     out: &Path,
     expected_header: &str,
 ) -> Result<(u64, u64)> {
-    let mut sink = CsvSink::create(out.join(EXPERIMENTS_FILE))?;
+    copy_rows(metas, by_index, out, expected_header, EXPERIMENTS_FILE)
+}
+
+/// [`copy_experiments`] for a rows file named `file` (`swarm.csv`).
+pub(crate) fn copy_rows(
+    metas: &[(PathBuf, ShardMeta)],
+    by_index: &[Option<usize>],
+    out: &Path,
+    expected_header: &str,
+    file_name: &str,
+) -> Result<(u64, u64)> {
+    let mut sink = CsvSink::create(out.join(file_name))?;
     sink.write_raw(expected_header.as_bytes())?;
     let mut buf = vec![0u8; 1 << 20];
     for slot in by_index {
         let (dir, m) = &metas[slot.expect("checked")];
-        let path = dir.join(EXPERIMENTS_FILE);
+        let path = dir.join(file_name);
         let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut header = String::new();

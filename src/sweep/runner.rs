@@ -338,6 +338,7 @@ impl SweepSpec {
             variants: self.variants.clone(),
             model_fingerprint: format!("{:016x}", model.fingerprint()),
             scenario: None,
+            swarm: None,
         }
     }
 }

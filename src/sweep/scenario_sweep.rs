@@ -651,6 +651,7 @@ pub fn run_scenario_sweep(
         variants: Vec::new(),
         model_fingerprint: format!("{:016x}:{:016x}", base.fingerprint, stack_fingerprint),
         scenario: Some(sc.clone()),
+        swarm: None,
     };
     let total = params.total();
     let range = opts.shard.range(total);

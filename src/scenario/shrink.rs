@@ -18,6 +18,10 @@
 //! 5. **move starts later**, as far as the fault still ends inside the
 //!    scenario window.
 //!
+//! Changed times land on multiples of [`TIME_STEP_MIN_NS`] and changed
+//! intensities on multiples of [`INTENSITY_STEP_MIN_PERMILLE`], so the
+//! written file reads cleanly (`length_s: 12.5`, `intensity: 0.37`).
+//!
 //! Every kept change makes a fault shorter, weaker, narrower or later (or
 //! removes it), so the search terminates even without the budget.
 //!
@@ -179,25 +183,27 @@ impl Search<'_> {
         }
     }
 
-    /// Descend `get` towards smaller values: try `value - step` with `step`
-    /// starting at half the value, halving the step on every refusal.
+    /// Descend `get` towards smaller values: try `value - step` (rounded
+    /// down to a multiple of `quantum`) with `step` starting at half the
+    /// value, halving the step on every refusal, down to `quantum`.
     fn descend(
         &mut self,
         i: usize,
         get: fn(&ScenarioSpec, usize) -> u64,
         set: fn(&mut ScenarioSpec, usize, u64),
-        step_min: u64,
+        quantum: u64,
     ) -> Result<bool> {
         let mut any = false;
         let mut step = get(&self.best, i) / 2;
-        while step >= step_min && !self.out_of_budget() {
+        while step >= quantum && !self.out_of_budget() {
             let v = get(&self.best, i);
             step = step.min(v / 2);
-            if step < step_min {
+            let target = (v - step) / quantum * quantum;
+            if step < quantum || target == 0 || target >= v {
                 break;
             }
             let mut c = self.best.clone();
-            set(&mut c, i, v - step);
+            set(&mut c, i, target);
             if self.try_keep(c)? {
                 any = true;
             } else {
@@ -257,20 +263,24 @@ impl Search<'_> {
                 }
             }
         }
-        // 5. Move starts later, keeping the fault inside the window.
+        // 5. Move starts later (to multiples of the time quantum), keeping
+        //    the fault inside the window.
         for i in 0..self.best.faults.len() {
-            let room = |s: &ScenarioSpec| {
+            let latest = |s: &ScenarioSpec| {
                 let f = &s.faults[i];
-                s.duration_ns.saturating_sub(f.start_ns + f.length_ns)
+                let end = s.duration_ns.saturating_sub(f.length_ns);
+                end / TIME_STEP_MIN_NS * TIME_STEP_MIN_NS
             };
-            let mut step = room(&self.best);
+            let mut step = latest(&self.best).saturating_sub(self.best.faults[i].start_ns);
             while step >= TIME_STEP_MIN_NS && !self.out_of_budget() {
-                step = step.min(room(&self.best));
-                if step < TIME_STEP_MIN_NS {
+                let (v, hi) = (self.best.faults[i].start_ns, latest(&self.best));
+                step = step.min(hi.saturating_sub(v));
+                let target = (v + step).div_ceil(TIME_STEP_MIN_NS) * TIME_STEP_MIN_NS;
+                if step < TIME_STEP_MIN_NS || target > hi || target <= v {
                     break;
                 }
                 let mut c = self.best.clone();
-                c.faults[i].start_ns += step;
+                c.faults[i].start_ns = target;
                 if self.try_keep(c)? {
                     any = true;
                 } else {

@@ -285,8 +285,8 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub expected_safeguards: Vec<String>,
     /// Ranges for swarm runs (`chaosim swarm`); absent = [`SwarmSpec::default`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub swarm: Option<SwarmFile>,
+    #[serde(default, skip_serializing_if = "SwarmFile::is_default")]
+    pub swarm: SwarmFile,
 }
 
 /// The optional `swarm: (...)` section of a scenario: the ranges a swarm run
@@ -304,27 +304,43 @@ pub struct ScenarioFile {
 ///     clock_faults: [ClockSkew, ClockStrobe],
 /// ),
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SwarmFile {
     /// Chance that a fault is on, `(numerator, denominator)`.
-    #[serde(default)]
-    pub on: Option<(u32, u32)>,
+    pub on: (u32, u32),
     /// Intensity multiplier range, percent of the declared intensity.
-    #[serde(default)]
-    pub intensity_pct: Option<(u32, u32)>,
+    pub intensity_pct: (u32, u32),
     /// Start multiplier range, percent of the declared start.
-    #[serde(default)]
-    pub start_pct: Option<(u32, u32)>,
+    pub start_pct: (u32, u32),
     /// Length multiplier range, percent of the declared length.
-    #[serde(default)]
-    pub length_pct: Option<(u32, u32)>,
+    pub length_pct: (u32, u32),
     /// Shapes a `Partition` fault draws from.
-    #[serde(default)]
-    pub partition_shapes: Option<Vec<PartitionShapeSpec>>,
+    pub partition_shapes: Vec<PartitionShapeSpec>,
     /// Kinds a clock fault (`ClockSkew` / `ClockStrobe`) draws from.
-    #[serde(default)]
-    pub clock_faults: Option<Vec<FaultKind>>,
+    pub clock_faults: Vec<FaultKind>,
+}
+
+impl Default for SwarmFile {
+    /// The values of [`SwarmSpec::default`].
+    fn default() -> Self {
+        let d = SwarmSpec::default();
+        SwarmFile {
+            on: d.on,
+            intensity_pct: d.intensity_pct,
+            start_pct: d.start_pct,
+            length_pct: d.length_pct,
+            partition_shapes: d.partition_shapes,
+            clock_faults: d.clock_faults,
+        }
+    }
+}
+
+impl SwarmFile {
+    /// Whether every field has its default (then the section is not written).
+    pub fn is_default(&self) -> bool {
+        *self == SwarmFile::default()
+    }
 }
 
 /// Validated swarm ranges of a scenario (see [`SwarmFile`]).
@@ -367,10 +383,9 @@ impl Default for SwarmSpec {
 }
 
 impl SwarmFile {
-    /// Check the ranges and fill in the defaults; `path` names the source.
+    /// Check the ranges; `path` names the source.
     pub fn validate(self, path: &Path) -> Result<SwarmSpec> {
-        let d = SwarmSpec::default();
-        let on = self.on.unwrap_or(d.on);
+        let on = self.on;
         if on.1 == 0 || on.1 > SWARM_DEN_MAX || on.0 > on.1 {
             return Err(invalid(
                 path,
@@ -381,8 +396,7 @@ impl SwarmFile {
                 ),
             ));
         }
-        let range = |field: &str, v: Option<(u32, u32)>, def: (u32, u32), lo_min: u32| {
-            let r = v.unwrap_or(def);
+        let range = |field: &str, r: (u32, u32), lo_min: u32| {
             if r.0 < lo_min || r.0 > r.1 || r.1 > SWARM_PCT_MAX {
                 return Err(invalid(
                     path,
@@ -395,10 +409,10 @@ impl SwarmFile {
             }
             Ok(r)
         };
-        let intensity_pct = range("intensity_pct", self.intensity_pct, d.intensity_pct, 1)?;
-        let start_pct = range("start_pct", self.start_pct, d.start_pct, 0)?;
-        let length_pct = range("length_pct", self.length_pct, d.length_pct, 1)?;
-        let partition_shapes = self.partition_shapes.unwrap_or(d.partition_shapes);
+        let intensity_pct = range("intensity_pct", self.intensity_pct, 1)?;
+        let start_pct = range("start_pct", self.start_pct, 0)?;
+        let length_pct = range("length_pct", self.length_pct, 1)?;
+        let partition_shapes = self.partition_shapes;
         if partition_shapes.is_empty() {
             return Err(invalid(
                 path,
@@ -406,7 +420,7 @@ impl SwarmFile {
                 "empty (allowed: one or more of Bisect, RandomHalves, IsolateOne, Bridge, MajoritiesRing)",
             ));
         }
-        let clock_faults = self.clock_faults.unwrap_or(d.clock_faults);
+        let clock_faults = self.clock_faults;
         if clock_faults.is_empty() {
             return Err(invalid(
                 path,
@@ -620,7 +634,7 @@ impl ScenarioFile {
                 max: pr.max,
             });
         }
-        let swarm = self.swarm.unwrap_or_default().validate(p)?;
+        let swarm = self.swarm.validate(p)?;
         let mut expected = SafeguardSet::EMPTY;
         for (i, name) in self.expected_safeguards.iter().enumerate() {
             let s = Safeguard::from_name(name).ok_or_else(|| {
@@ -702,7 +716,7 @@ impl ScenarioSpec {
                 .iter()
                 .map(|s| s.name().to_string())
                 .collect(),
-            swarm: None,
+            swarm: SwarmFile::default(),
         }
     }
 }

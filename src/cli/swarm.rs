@@ -13,8 +13,8 @@ use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::shrink::{STEPS_MAX_DEFAULT, fault_time_ns, shrink_case};
 use chaosim::sweep::runner::{SweepOptions, resolve_shard};
 use chaosim::sweep::swarm::{
-    HandleFiles, SwarmConfig, config_short, draw, find_rows, fmt_secs, outcome_name,
-    run_swarm, safeguards_spec,
+    HandleFiles, SwarmConfig, config_short, draw, find_rows, fmt_secs, outcome_name, run_swarm,
+    safeguards_spec,
 };
 use chaosim::{Error, Result};
 
@@ -253,7 +253,11 @@ fn with_handle(outer: ShrinkArgs) -> Result<ShrinkArgs> {
     let argv = std::iter::once("shrink".to_string()).chain(words.iter().cloned());
     let inner = ShrinkArgs::try_parse_from(argv).map_err(|e| {
         let first = e.to_string();
-        let first = first.lines().next().unwrap_or("").trim_start_matches("error: ");
+        let first = first
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
         usage("HANDLE", format!("not a `chaosim run` handle: {first}"))
     })?;
     if outer.id.is_some() || outer.seed.is_some() || outer.from.is_some() {
@@ -338,14 +342,18 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
         args.scenarios_fp = sw.scenarios_fp.clone();
         args.stack_fp = sw.stack_fp.clone();
     }
-    let id = args
-        .id
-        .clone()
-        .ok_or_else(|| usage("ID", "required: ID --seed S, --from DIR --seed S, or -- HANDLE"))?;
+    let id = args.id.clone().ok_or_else(|| {
+        usage(
+            "ID",
+            "required: ID --seed S, --from DIR --seed S, or -- HANDLE",
+        )
+    })?;
     let want = |flag: &str, given: &Option<String>, have: Option<u64>| -> Result<()> {
         let given = given.as_deref().map(|h| parse_hex(flag, h)).transpose()?;
         if given != have {
-            let show = |x: Option<u64>| x.map_or("the built-in files".to_string(), |f| format!("{f:016x}"));
+            let show = |x: Option<u64>| {
+                x.map_or("the built-in files".to_string(), |f| format!("{f:016x}"))
+            };
             return Err(usage(
                 flag,
                 format!(

@@ -91,10 +91,7 @@ fn draw_pct(rng: &mut crate::engine::SimRng, range: (u32, u32)) -> u32 {
 /// resolves its targets from the same nemesis stream as `chaosim run`.
 pub fn draw(spec: &ScenarioSpec, seed: u64) -> ScenarioSpec {
     let sw = &spec.swarm;
-    let mut rng = SeedPath::root(seed)
-        .child("swarm")
-        .child(&spec.id)
-        .rng();
+    let mut rng = SeedPath::root(seed).child("swarm").child(&spec.id).rng();
     let mut on = Vec::with_capacity(spec.faults.len());
     let mut faults = Vec::with_capacity(spec.faults.len());
     for f in &spec.faults {
@@ -313,7 +310,10 @@ impl SwarmConfig {
         if self.from.checked_add(self.seeds - 1).is_none() {
             return Err(usage(
                 "--from",
-                format!("{} + {} seeds passes the largest seed", self.from, self.seeds),
+                format!(
+                    "{} + {} seeds passes the largest seed",
+                    self.from, self.seeds
+                ),
             ));
         }
         if !(1..=10).contains(&self.difficulty) {
@@ -685,10 +685,7 @@ pub fn run_swarm(
         n: config.seeds,
         rates_ppm: Vec::new(),
         variants: Vec::new(),
-        model_fingerprint: format!(
-            "{:016x}:{stack_fingerprint:016x}",
-            catalogue.fingerprint()
-        ),
+        model_fingerprint: format!("{:016x}:{stack_fingerprint:016x}", catalogue.fingerprint()),
         scenario: None,
         swarm: Some(sw.clone()),
     };
@@ -704,7 +701,14 @@ pub fn run_swarm(
         for e in lo..hi {
             let seed = config.from + e;
             let drawn = draw(base, seed);
-            let o = run_alone(stack, &drawn, seed, config.difficulty, config.deployed, start)?;
+            let o = run_alone(
+                stack,
+                &drawn,
+                seed,
+                config.difficulty,
+                config.deployed,
+                start,
+            )?;
             agg.push(seed, &o);
             push_swarm_row(rows, seed, &drawn, &o, &sw);
         }
@@ -919,7 +923,14 @@ mod tests {
         let e = SafeguardSet::EMPTY.with(Safeguard::ALL[1]);
         let spec = safeguards_spec(e, d);
         assert_eq!(SafeguardSet::from_spec(&spec, d).unwrap(), e);
-        let h = swarm_handle("S02_acl_spam", 7, 2, "default", Digest::from_value(0xab), HandleFiles::default());
+        let h = swarm_handle(
+            "S02_acl_spam",
+            7,
+            2,
+            "default",
+            Digest::from_value(0xab),
+            HandleFiles::default(),
+        );
         assert_eq!(
             h,
             "chaosim run S02_acl_spam --seed 7 --swarm --difficulty 2 --safeguards=default --expect-digest 00000000000000ab"

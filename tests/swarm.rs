@@ -604,3 +604,63 @@ fn the_swarm_section_sets_the_ranges_and_is_validated_with_located_errors() {
             .all(|s| s.swarm == Default::default())
     );
 }
+
+#[test]
+fn bad_swarm_and_shrink_input_is_exit_2_and_writes_nothing() {
+    let out = tmp("bad");
+    for args in [
+        vec!["swarm", "--scenarios", "NOPE", "--seeds", "3"],
+        vec!["swarm", "--scenarios", "S02_acl_spam,S02_acl_spam"],
+        vec!["swarm", "--scenarios", "S02_acl_spam", "--seeds", "0"],
+        vec!["swarm", "--scenarios", "S02_acl_spam", "--difficulty", "11"],
+        vec!["swarm", "--scenarios", "S02_acl_spam", "--safeguards=+nope"],
+        vec![
+            "swarm",
+            "--scenarios",
+            "S02_acl_spam",
+            "--from",
+            "18446744073709551615",
+            "--seeds",
+            "2",
+        ],
+    ] {
+        chaosim()
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(2);
+        assert!(!out.exists(), "{args:?}");
+    }
+    let file = out.join("x.ron");
+    for args in [
+        vec!["shrink", "S02_acl_spam"],
+        vec!["shrink", "--seed", "1"],
+        vec![
+            "shrink",
+            "--",
+            "chaosim",
+            "run",
+            "S02_acl_spam",
+            "--seed",
+            "1",
+            "--json",
+        ],
+        vec![
+            "shrink",
+            "S02_acl_spam",
+            "--seed",
+            "1",
+            "--scenarios-fp",
+            "0123456789abcdef",
+        ],
+    ] {
+        chaosim()
+            .args(&args)
+            .arg("--out")
+            .arg(&file)
+            .assert()
+            .code(2);
+        assert!(!file.exists(), "{args:?}");
+    }
+}

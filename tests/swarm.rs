@@ -303,6 +303,7 @@ fn shrinking_a_failing_multi_fault_case_keeps_its_failure_kind_and_the_ron_repro
         stack.default_safeguards(),
         default_start(),
         STEPS_MAX_DEFAULT,
+        Some(o.digest),
     )
     .unwrap();
     eprintln!(

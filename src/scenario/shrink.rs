@@ -32,7 +32,7 @@
 
 use std::path::Path;
 
-use crate::engine::SimTime;
+use crate::engine::{Digest, SimTime};
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
 use crate::safeguard::SafeguardSet;
@@ -368,9 +368,14 @@ pub struct ShrinkCase {
 /// [`default_start`]) and produce the
 /// RON text of the smallest failing configuration found, under a new id.
 ///
+/// With `expect_digest` (a handle's `--expect-digest`), the case must first
+/// reproduce that digest.
+///
 /// Errors: [`Error::Usage`] if the case passes (nothing to shrink);
-/// [`Error::Check`] if no new id keeps the failure kind, or if the written
-/// text does not reproduce the shrunk run (a bug).
+/// [`Error::Check`] if the case's digest differs from `expect_digest`, if
+/// no new id keeps the failure kind, or if the written text does not
+/// reproduce the shrunk run (a bug).
+#[allow(clippy::too_many_arguments)]
 pub fn shrink_case(
     stack: &StackSpec,
     spec: &ScenarioSpec,
@@ -379,9 +384,18 @@ pub fn shrink_case(
     deployed: SafeguardSet,
     start: SimTime,
     steps_max: u32,
+    expect_digest: Option<Digest>,
 ) -> Result<ShrinkCase> {
     let run = |s: &ScenarioSpec| run_alone(stack, s, seed, difficulty, deployed, start);
     let original_outcome = run(spec)?;
+    if let Some(want) = expect_digest
+        && want != original_outcome.digest
+    {
+        return Err(Error::Check(format!(
+            "{} seed {seed}: digest {} differs from the recorded {want} (different build or input files); nothing written",
+            spec.id, original_outcome.digest
+        )));
+    }
     let Some(kind) = original_outcome.failure_kind() else {
         return Err(Error::Usage {
             flag: "ID".into(),

@@ -16,7 +16,7 @@ use chaosim::safeguard::{Safeguard, SafeguardSet};
 use chaosim::scenario::shrink::{
     STEPS_MAX_DEFAULT, default_start, fault_time_ns, run_alone, shrink, shrink_case,
 };
-use chaosim::scenario::spec::parse_scenario;
+use chaosim::scenario::spec::{parse_scenario, scenario_ron};
 use chaosim::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
 use chaosim::sweep::merge::merge;
 use chaosim::sweep::runner::{Shard, SweepOptions};
@@ -664,4 +664,103 @@ fn bad_swarm_and_shrink_input_is_exit_2_and_writes_nothing() {
             .code(2);
         assert!(!file.exists(), "{args:?}");
     }
+}
+
+#[test]
+fn every_drawn_configuration_writes_as_ron_that_reads_back_the_same() {
+    let cat = Catalogue::embedded().unwrap();
+    for base in cat.scenarios() {
+        for seed in 0..5 {
+            let d = draw(base, seed);
+            let text = scenario_ron(&d.to_file()).unwrap();
+            let back = parse_scenario(&text, Path::new("d.ron")).unwrap();
+            assert_eq!(back.faults, d.faults, "{}", base.id);
+            assert_eq!(back.steady_state, d.steady_state, "{}", base.id);
+            assert_eq!(back.duration_ns, d.duration_ns);
+            assert_eq!(back.recovery_limit_ns, d.recovery_limit_ns);
+            assert_eq!(back.expected_safeguards, d.expected_safeguards);
+            assert_eq!(
+                (back.family, back.layer, back.severity),
+                (d.family, d.layer, d.severity)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_swarm_over_user_files_records_their_fingerprint_and_shrink_checks_it() {
+    let dir = tmp("userdir");
+    let scen = dir.join("scenarios");
+    std::fs::create_dir_all(&scen).unwrap();
+    let text = chaosim::scenario::catalogue::EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == "MF01_triple_threat.ron")
+        .unwrap()
+        .1
+        .trim_end()
+        .trim_end_matches(')')
+        .to_string()
+        + "    swarm: (on: (1, 2), length_pct: (100, 300)),\n)\n";
+    std::fs::write(scen.join("MF01_triple_threat.ron"), text).unwrap();
+    let out = dir.join("out");
+    chaosim()
+        .args([
+            "swarm",
+            "--scenarios",
+            "MF01_triple_threat",
+            "--seeds",
+            "8",
+            "--quiet",
+        ])
+        .arg("--scenario-dir")
+        .arg(&scen)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let hs = handles(&out);
+    assert!(!hs.is_empty());
+    assert!(
+        hs.iter().all(|(h, _)| h.contains(" --scenarios-fp ")),
+        "{hs:?}"
+    );
+    assert!(
+        hs.iter().all(|(h, _)| !h.contains(" --stack-fp ")),
+        "{hs:?}"
+    );
+    let words: Vec<String> = hs[0].0.split(' ').map(String::from).collect();
+    let seed = words[4].clone();
+    // Without the files the handle was recorded with: refused.
+    let refused = chaosim()
+        .args(["shrink", "--from"])
+        .arg(&out)
+        .args(["--seed", &seed, "--out"])
+        .arg(dir.join("x.ron"))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(err.contains("--scenarios-fp"), "{err}");
+    assert!(!dir.join("x.ron").exists());
+    // With them: shrunk, and the same through the handle.
+    let a = dir.join("a.ron");
+    chaosim()
+        .args(["shrink", "--from"])
+        .arg(&out)
+        .args(["--seed", &seed, "--scenarios"])
+        .arg(&scen)
+        .arg("--out")
+        .arg(&a)
+        .assert()
+        .success();
+    let b = dir.join("b.ron");
+    chaosim()
+        .args(["shrink", "--scenarios"])
+        .arg(&scen)
+        .arg("--out")
+        .arg(&b)
+        .arg("--")
+        .args(&words)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }

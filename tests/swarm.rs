@@ -16,7 +16,7 @@ use chaosim::safeguard::{Safeguard, SafeguardSet};
 use chaosim::scenario::shrink::{
     STEPS_MAX_DEFAULT, default_start, fault_time_ns, run_alone, shrink, shrink_case,
 };
-use chaosim::scenario::spec::{parse_scenario, scenario_ron};
+use chaosim::scenario::spec::{parse_scenario, responders_of, scenario_ron};
 use chaosim::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
 use chaosim::sweep::merge::merge;
 use chaosim::sweep::runner::{Shard, SweepOptions};
@@ -95,17 +95,58 @@ fn failures_by_kind(r: &SwarmReport) -> [u64; 7] {
     k
 }
 
+/// Re-run every failing row of a swarm directory alone (its digest must
+/// match) and check that each safeguard it found missing or silent, and
+/// each it expected, responds to a fault that was on in the row's draw.
+/// Returns the rows with a missing or silent safeguard.
+fn silent_safeguards_respond_to_faults_on(
+    dir: &Path,
+    stack: &StackSpec,
+    deployed: SafeguardSet,
+) -> u64 {
+    let cat = Catalogue::embedded().unwrap();
+    let mut r = csv::Reader::from_path(dir.join("swarm.csv")).unwrap();
+    let mut rows = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if &rec[3] == "1" {
+            continue;
+        }
+        let seed: u64 = rec[0].parse().unwrap();
+        let drawn = draw(cat.require(&rec[1]).unwrap(), seed);
+        let on = responders_of(&drawn.faults);
+        assert!(
+            drawn.expected_safeguards.difference(on).is_empty(),
+            "{} seed {seed}",
+            &rec[1]
+        );
+        let o = run_alone(stack, &drawn, seed, 1, deployed, default_start()).unwrap();
+        assert_eq!(o.digest.to_string(), &rec[7], "{} seed {seed}", &rec[1]);
+        let silent = o.safeguards_missing;
+        assert!(
+            silent.difference(on).is_empty(),
+            "{} seed {seed} ({}): {} silent without a fault it responds to",
+            &rec[1],
+            &rec[2],
+            silent.difference(on).join(", ")
+        );
+        rows += u64::from(!silent.is_empty());
+    }
+    rows
+}
+
 #[test]
 fn a_few_hundred_seeds_find_several_failure_kinds_and_fewer_with_every_safeguard() {
     let stack = StackSpec::embedded();
+    let (dir_default, dir_all) = (tmp("kinds_default"), tmp("kinds_all"));
     let base = swarm(
         100,
         stack.default_safeguards(),
         2,
         Shard::WHOLE,
-        &tmp("kinds_default"),
+        &dir_default,
     );
-    let all = swarm(100, SafeguardSet::all(), 2, Shard::WHOLE, &tmp("kinds_all"));
+    let all = swarm(100, SafeguardSet::all(), 2, Shard::WHOLE, &dir_all);
     let kb = failures_by_kind(&base);
     let ka = failures_by_kind(&all);
     let failed = |k: &[u64; 7]| k[1..].iter().sum::<u64>();
@@ -115,6 +156,7 @@ fn a_few_hundred_seeds_find_several_failure_kinds_and_fewer_with_every_safeguard
         (1..7).map(outcome_name).collect::<Vec<_>>()
     );
     assert_eq!(kb.iter().sum::<u64>(), 300);
+    assert_eq!(ka.iter().sum::<u64>(), 300);
     assert!(kinds >= 2, "only {kinds} failure kind(s): {kb:?}");
     assert!(
         failed(&ka) < failed(&kb),
@@ -122,9 +164,24 @@ fn a_few_hundred_seeds_find_several_failure_kinds_and_fewer_with_every_safeguard
         failed(&ka),
         failed(&kb)
     );
-    // With every safeguard deployed none can be missing.
+    // With every safeguard deployed none can be missing; and since a drawn
+    // configuration expects only the safeguards that respond to a fault
+    // still on, none is silent for want of a trigger: every one of the 300
+    // drawn configurations recovers (measured: default 14 passed, 60
+    // recovery_exceeded, 164 not_recovered, 62 safeguard_missing).
     assert_eq!(ka[1 + FailureKind::SafeguardMissing.index()], 0);
+    assert_eq!(ka[1 + FailureKind::SafeguardSilent.index()], 0);
+    assert_eq!(failed(&ka), 0, "{ka:?}");
     assert!(kb[1 + FailureKind::SafeguardMissing.index()] > 0);
+    // Row by row, on both stacks: every safeguard a failing row found
+    // missing or silent responds to a fault that was on in its draw.
+    let missing_rows =
+        silent_safeguards_respond_to_faults_on(&dir_default, &stack, stack.default_safeguards());
+    assert!(missing_rows > 0, "the check saw no missing safeguard");
+    assert_eq!(
+        silent_safeguards_respond_to_faults_on(&dir_all, &stack, SafeguardSet::all()),
+        0
+    );
 
     // The mechanism behind the difference, on S02's first failing seed: the
     // ACL-violation monitor is not in the default stack, so the flood is
@@ -154,6 +211,64 @@ fn a_few_hundred_seeds_find_several_failure_kinds_and_fewer_with_every_safeguard
         "{o:?}"
     );
     assert!(o.passed, "{o:?}");
+}
+
+#[test]
+fn a_draw_that_switches_the_acl_flood_off_no_longer_expects_the_acl_monitor() {
+    let cat = Catalogue::embedded().unwrap();
+    let stack = StackSpec::embedded();
+    let base = cat.require("MF01_triple_threat").unwrap();
+    assert!(
+        base.expected_safeguards
+            .contains(Safeguard::AclViolationMonitor)
+    );
+    let (seed, drawn) = (0..100)
+        .map(|seed| (seed, draw(base, seed)))
+        .find(|(_, d)| d.faults.iter().all(|f| f.kind != FaultKind::AclFlood))
+        .expect("a draw without the ACL flood");
+    // The drawn scenario keeps the safeguards of the faults still on.
+    assert!(
+        !drawn
+            .expected_safeguards
+            .contains(Safeguard::AclViolationMonitor)
+    );
+    assert_eq!(
+        drawn.expected_safeguards,
+        base.expected_safeguards
+            .intersection(responders_of(&drawn.faults))
+    );
+    assert!(!drawn.expected_safeguards.is_empty());
+    let o = run_alone(
+        &stack,
+        &drawn,
+        seed,
+        1,
+        SafeguardSet::all(),
+        default_start(),
+    )
+    .unwrap();
+    // Nothing flooded the bus: the deployed monitor had nothing to fire on.
+    assert!(!o.safeguards_fired.contains(Safeguard::AclViolationMonitor));
+    assert!(o.passed, "{} seed {seed}: {o:?}", config_short(&drawn));
+    // Held to the declared list, the same run (same digest: expectations
+    // do not enter the simulation) would fail by decree.
+    let mut decreed = drawn.clone();
+    decreed.expected_safeguards = base.expected_safeguards;
+    let d = run_alone(
+        &stack,
+        &decreed,
+        seed,
+        1,
+        SafeguardSet::all(),
+        default_start(),
+    )
+    .unwrap();
+    assert_eq!(d.digest, o.digest);
+    assert_eq!(d.failure_kind(), Some(FailureKind::SafeguardSilent));
+    assert_eq!(
+        d.safeguards_missing,
+        SafeguardSet::EMPTY.with(Safeguard::AclViolationMonitor)
+    );
 }
 
 #[test]
@@ -324,6 +439,23 @@ fn shrinking_a_failing_multi_fault_case_keeps_its_failure_kind_and_the_ron_repro
     );
     assert!(after != before, "nothing shrank: {before:?}");
     assert_eq!(case.shrunk.id, format!("MF01_triple_threat_shrunk_s{seed}"));
+    // Faults dropped take their responders out of the expected list, and
+    // the written file carries the reduced list.
+    let kept = drawn
+        .expected_safeguards
+        .intersection(responders_of(&case.shrunk.faults));
+    assert_eq!(case.shrunk.expected_safeguards, kept);
+    let parsed_expected = parse_scenario(&case.ron, Path::new("s.ron"))
+        .unwrap()
+        .expected_safeguards;
+    assert_eq!(parsed_expected, kept);
+    assert!(
+        !drawn.expected_safeguards.difference(kept).is_empty(),
+        "this case drops faults whose responders were expected"
+    );
+    for sg in drawn.expected_safeguards.difference(kept).iter() {
+        assert!(!case.ron.contains(sg.name()), "{sg} in\n{}", case.ron);
+    }
 
     // The text validates, and run as a catalogue scenario (as `chaosim run
     // NEW --scenarios DIR` runs it) it reproduces the shrunk run.

@@ -7,7 +7,10 @@
 //! same first [`FailureKind`]. The passes, repeated until a whole round keeps
 //! nothing or the budget of `steps_max` candidate runs is spent:
 //!
-//! 1. **drop faults**, one at a time (never the last one);
+//! 1. **drop faults**, one at a time (never the last one); the candidate
+//!    then expects only the safeguards that respond to a fault still on
+//!    ([`ScenarioSpec::restrict_expected_to_faults`]), and the written
+//!    regression file carries that reduced `expected_safeguards`;
 //! 2. **shorten lengths**: try half the length, then smaller steps (a
 //!    descent that halves its step on every refusal, down to
 //!    [`TIME_STEP_MIN_NS`]); only for kinds whose length matters;
@@ -220,6 +223,7 @@ impl Search<'_> {
         while i < self.best.faults.len() && self.best.faults.len() > 1 {
             let mut c = self.best.clone();
             c.faults.remove(i);
+            c.restrict_expected_to_faults();
             if self.try_keep(c)? {
                 any = true;
             } else {

@@ -122,6 +122,121 @@ pub enum FaultKind {
     GovernanceStorm,
 }
 
+/// The layer-1 safeguards that respond to a dead kernel (SIGKILL, or an
+/// OOM kill): its exit is detected and its restarts supervised
+/// (`kernel_watchdog`, `ExitDetected` in `model::layer1`), its heartbeats
+/// stop (`heartbeat_watchdog`, the deadline may lose the race to the exit
+/// detection), and a critical kernel silent for 30 s is detected
+/// (`critical_kernel_heartbeat_trigger`, `CriticalCheck`), which starts the
+/// emergency playbook (`emergency_protocol`).
+const DEAD_KERNEL: &[Safeguard] = &[
+    Safeguard::HeartbeatWatchdog,
+    Safeguard::KernelWatchdog,
+    Safeguard::CriticalKernelHeartbeatTrigger,
+    Safeguard::EmergencyProtocol,
+];
+
+impl FaultKind {
+    /// The safeguards that respond to this kind of fault: those whose
+    /// observed condition, in the model code, this fault can bring about
+    /// (directly, or through a consequence the model produces: an OOM kill
+    /// from a leak, starved heartbeats under a CPU hog, a queue backing up
+    /// behind failing calls). A safeguard that responds to none of the
+    /// faults of a run has nothing to fire on, so a drawn or shrunk
+    /// scenario expects only declared safeguards that respond to a fault
+    /// still on ([`ScenarioSpec::restrict_expected_to_faults`]).
+    ///
+    /// Derived from where each safeguard fires (`log.fire` / `fire` in
+    /// `model::layer1`, `model::layer2`, `model::cluster`):
+    ///
+    /// | fault | responders | what they observe |
+    /// |---|---|---|
+    /// | `KillKernel` | dead-kernel set (see below) | process exit, silent heartbeats, critical silence 30 s |
+    /// | `PauseHeartbeat` | `heartbeat_watchdog`, `critical_kernel_heartbeat_trigger`, `emergency_protocol` | missing heartbeats (a paused critical kernel is silent) |
+    /// | `AclFlood` | `acl_violation_monitor` | violations per second of a publisher on the bus |
+    /// | `CpuSpike` | `resource_pressure_monitor`, `heartbeat_watchdog` | sustained CPU utilisation with a hog; starved kernels' heartbeats arrive late |
+    /// | `MemoryLeak` | `resource_pressure_monitor`, dead-kernel set | sustained memory utilisation; the OOM killer kills the biggest kernel |
+    /// | `DiskFill`, `NetworkSaturation` | `resource_pressure_monitor` | sustained disk / network utilisation with a hog |
+    /// | `ApiFlood` | `rate_limiter` | per-client token bucket rejects at the API ingress |
+    /// | `CorruptSnapshots` | `snapshot_hygiene_manager` | corrupt snapshots met when a restore chooses one (needs a restore: a kernel recovery) |
+    /// | `DependencyFailure` | `circuit_breaker`, `htm_queue_depth_monitor`, `load_shedder` | failure share of calls; retried tasks back the HTM queue up |
+    /// | `QueueFlood` | `htm_queue_depth_monitor`, `load_shedder` | HTM queue depth past warning / critical |
+    /// | `TriggerStorm` | `trigger_mesh_backpressure` | mesh backlog past the high mark |
+    /// | `PauseScheduler` | `scheduler_watchdog`, `htm_queue_depth_monitor`, `load_shedder` | no dispatch progress with work queued; the queue grows meanwhile |
+    /// | `PolicyCascade` | `cascade_detector` | policy recursion past the limit |
+    /// | `WorkerDropout` | `worker_pool_recovery` | workers whose heartbeats are missing |
+    /// | `ReplicaFailure` | `sandbox_fallback` | consecutive failures of a serving replica |
+    /// | `Partition` | `quorum_ack`, `fencing_tokens`, `compare_and_set` | appends withheld at a step-down; appends / replies from another epoch; retried appends already in the log or at another length |
+    /// | `ClockSkew`, `ClockStrobe` | `lease_skew_bound` | wall-clock skew between leader and follower; entry timestamps going backwards |
+    /// | `KillNode` | `quorum_ack`, `fencing_tokens`, `compare_and_set` | appends withheld by the killed node; a new epoch; client retries |
+    /// | `PauseNode` | `quorum_ack`, `fencing_tokens`, `compare_and_set` | a paused leader deposed meanwhile; client retries |
+    /// | `SnapshotRollback` | `snapshot_hygiene_manager`, `compare_and_set` | a restore below the last log index; writers' lengths now stale |
+    /// | `ConcurrentWrites` | `compare_and_set` | appends at a stale expected length |
+    /// | `GovernanceStorm` | none | approvals queue in the governance model; no safeguard observes it |
+    ///
+    /// The dead-kernel set is `heartbeat_watchdog`, `kernel_watchdog`,
+    /// `critical_kernel_heartbeat_trigger`, `emergency_protocol`. With
+    /// several clients the cluster's `compare_and_set` also fires without
+    /// any fault (stale lengths of concurrent clients); it is listed only
+    /// where the fault makes it act.
+    pub const fn responder_list(self) -> &'static [Safeguard] {
+        use Safeguard as S;
+        match self {
+            FaultKind::KillKernel => DEAD_KERNEL,
+            FaultKind::PauseHeartbeat => &[
+                S::HeartbeatWatchdog,
+                S::CriticalKernelHeartbeatTrigger,
+                S::EmergencyProtocol,
+            ],
+            FaultKind::AclFlood => &[S::AclViolationMonitor],
+            FaultKind::CpuSpike => &[S::ResourcePressureMonitor, S::HeartbeatWatchdog],
+            FaultKind::MemoryLeak => &[
+                S::ResourcePressureMonitor,
+                S::HeartbeatWatchdog,
+                S::KernelWatchdog,
+                S::CriticalKernelHeartbeatTrigger,
+                S::EmergencyProtocol,
+            ],
+            FaultKind::DiskFill | FaultKind::NetworkSaturation => &[S::ResourcePressureMonitor],
+            FaultKind::ApiFlood => &[S::RateLimiter],
+            FaultKind::CorruptSnapshots => &[S::SnapshotHygieneManager],
+            FaultKind::DependencyFailure => {
+                &[S::CircuitBreaker, S::HtmQueueDepthMonitor, S::LoadShedder]
+            }
+            FaultKind::QueueFlood => &[S::HtmQueueDepthMonitor, S::LoadShedder],
+            FaultKind::TriggerStorm => &[S::TriggerMeshBackpressure],
+            FaultKind::PauseScheduler => &[
+                S::SchedulerWatchdog,
+                S::HtmQueueDepthMonitor,
+                S::LoadShedder,
+            ],
+            FaultKind::PolicyCascade => &[S::CascadeDetector],
+            FaultKind::WorkerDropout => &[S::WorkerPoolRecovery],
+            FaultKind::ReplicaFailure => &[S::SandboxFallback],
+            FaultKind::Partition | FaultKind::KillNode | FaultKind::PauseNode => {
+                &[S::QuorumAck, S::FencingTokens, S::CompareAndSet]
+            }
+            FaultKind::ClockSkew | FaultKind::ClockStrobe => &[S::LeaseSkewBound],
+            FaultKind::SnapshotRollback => &[S::SnapshotHygieneManager, S::CompareAndSet],
+            FaultKind::ConcurrentWrites => &[S::CompareAndSet],
+            FaultKind::GovernanceStorm => &[],
+        }
+    }
+
+    /// [`responder_list`](Self::responder_list) as a set.
+    pub fn responders(self) -> SafeguardSet {
+        self.responder_list().iter().copied().collect()
+    }
+}
+
+/// The safeguards that respond to at least one of `faults` (the union of
+/// their [`FaultKind::responders`]).
+pub fn responders_of(faults: &[FaultSpec]) -> SafeguardSet {
+    faults
+        .iter()
+        .fold(SafeguardSet::EMPTY, |acc, f| acc.union(f.kind.responders()))
+}
+
 /// Where a fault lands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
@@ -510,6 +625,19 @@ pub struct ScenarioSpec {
     pub swarm: SwarmSpec,
 }
 
+impl ScenarioSpec {
+    /// Keep only the expected safeguards that respond to a fault still on
+    /// ([`responders_of`]): after a swarm draw or a shrink step switched
+    /// faults off, a safeguard that responds to none of the remaining ones
+    /// has nothing to fire on, and its silence is no failure. Declared
+    /// expectations are never added to.
+    pub fn restrict_expected_to_faults(&mut self) {
+        self.expected_safeguards = self
+            .expected_safeguards
+            .intersection(responders_of(&self.faults));
+    }
+}
+
 /// Longest allowed scenario window or fault time: one simulated day.
 pub const SCENARIO_SECONDS_MAX: f64 = 86_400.0;
 
@@ -728,4 +856,56 @@ pub fn scenario_ron(file: &ScenarioFile) -> Result<String> {
     let text = ron::ser::to_string_pretty(file, config)
         .map_err(|e| Error::Check(format!("serializing scenario {}: {e}", file.id)))?;
     Ok(text + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Catalogue;
+
+    #[test]
+    fn every_declared_expected_safeguard_responds_to_one_of_its_scenarios_faults() {
+        let cat = Catalogue::embedded().unwrap();
+        for s in cat.scenarios() {
+            let uncovered = s.expected_safeguards.difference(responders_of(&s.faults));
+            assert!(
+                uncovered.is_empty(),
+                "{}: expects {} but none of its faults ({:?}) has it as a responder",
+                s.id,
+                uncovered.join(", "),
+                s.faults.iter().map(|f| f.kind).collect::<Vec<_>>()
+            );
+            // So restricting a catalogue scenario to its own faults keeps it.
+            let mut r = s.clone();
+            r.restrict_expected_to_faults();
+            assert_eq!(r.expected_safeguards, s.expected_safeguards, "{}", s.id);
+        }
+    }
+
+    #[test]
+    fn restricting_to_the_faults_still_on_drops_only_their_responders() {
+        let cat = Catalogue::embedded().unwrap();
+        let mut s = cat.require("MF01_triple_threat").unwrap().clone();
+        let acl = s
+            .faults
+            .iter()
+            .position(|f| f.kind == FaultKind::AclFlood)
+            .unwrap();
+        s.faults.remove(acl);
+        s.restrict_expected_to_faults();
+        assert!(
+            !s.expected_safeguards
+                .contains(Safeguard::AclViolationMonitor)
+        );
+        assert!(s.expected_safeguards.contains(Safeguard::KernelWatchdog));
+        assert!(
+            s.expected_safeguards
+                .contains(Safeguard::ResourcePressureMonitor)
+        );
+        // Never adds: a declared set without the CPU monitor stays without it.
+        let mut t = cat.require("S02_acl_spam").unwrap().clone();
+        t.faults[0].kind = FaultKind::CpuSpike;
+        t.restrict_expected_to_faults();
+        assert!(t.expected_safeguards.is_empty());
+    }
 }

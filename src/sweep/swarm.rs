@@ -7,7 +7,11 @@
 //! the declared values, in the scenario's `swarm` ranges), partition shapes
 //! and clock-fault kinds (from the scenario's sets). Every fault consumes
 //! the same number of draws whatever is on, so the draws of one fault never
-//! shift another's. The drawn scenario is then run by the normal runner
+//! shift another's. The drawn scenario expects only the declared safeguards
+//! that respond to a fault still on
+//! ([`ScenarioSpec::restrict_expected_to_faults`]): a draw that switches the
+//! ACL flood off no longer expects the ACL-violation monitor to fire. The
+//! drawn scenario is then run by the normal runner
 //! exactly as `chaosim run ID --seed S` runs a scenario
 //! ([`run_alone`]), so `chaosim run ID --seed S --swarm` reproduces a row
 //! alone, and its outcome comes from the mechanisms, not from the draw.
@@ -87,7 +91,8 @@ fn draw_pct(rng: &mut crate::engine::SimRng, range: (u32, u32)) -> u32 {
 }
 
 /// The swarm configuration of `spec` for `seed`: a copy of the scenario
-/// with the drawn faults (see the module docs). Same id, so the runner
+/// with the drawn faults, expecting only the declared safeguards that
+/// respond to one of them (see the module docs). Same id, so the runner
 /// resolves its targets from the same nemesis stream as `chaosim run`.
 pub fn draw(spec: &ScenarioSpec, seed: u64) -> ScenarioSpec {
     let sw = &spec.swarm;
@@ -129,6 +134,7 @@ pub fn draw(spec: &ScenarioSpec, seed: u64) -> ScenarioSpec {
         .zip(on)
         .filter_map(|(f, keep)| keep.then_some(f))
         .collect();
+    out.restrict_expected_to_faults();
     out
 }
 
@@ -885,6 +891,10 @@ mod tests {
                 assert_eq!(a, draw(spec, seed));
                 assert!(!a.faults.is_empty(), "{} seed {seed}", spec.id);
                 assert!(a.faults.len() <= spec.faults.len());
+                let kept = spec
+                    .expected_safeguards
+                    .intersection(crate::scenario::spec::responders_of(&a.faults));
+                assert_eq!(a.expected_safeguards, kept, "{} seed {seed}", spec.id);
                 for f in &a.faults {
                     assert!((1..=1000).contains(&f.intensity_permille) || !uses_intensity(f.kind));
                 }

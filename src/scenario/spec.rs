@@ -144,7 +144,8 @@ impl FaultKind {
     /// behind failing calls). A safeguard that responds to none of the
     /// faults of a run has nothing to fire on, so a drawn or shrunk
     /// scenario expects only declared safeguards that respond to a fault
-    /// still on ([`ScenarioSpec::restrict_expected_to_faults`]).
+    /// still on ([`ScenarioSpec::restrict_expected_to_faults`], which uses
+    /// [`responders_of`]).
     ///
     /// Derived from where each safeguard fires (`log.fire` / `fire` in
     /// `model::layer1`, `model::layer2`, `model::cluster`):
@@ -158,7 +159,7 @@ impl FaultKind {
     /// | `MemoryLeak` | `resource_pressure_monitor`, dead-kernel set | sustained memory utilisation; the OOM killer kills the biggest kernel |
     /// | `DiskFill`, `NetworkSaturation` | `resource_pressure_monitor` | sustained disk / network utilisation with a hog |
     /// | `ApiFlood` | `rate_limiter` | per-client token bucket rejects at the API ingress |
-    /// | `CorruptSnapshots` | `snapshot_hygiene_manager` | corrupt snapshots met when a restore chooses one (needs a restore: a kernel recovery) |
+    /// | `CorruptSnapshots` | `snapshot_hygiene_manager` | corrupt snapshots met when a restore chooses one (only with a fault that starts a kernel recovery, see [`responders_of`]) |
     /// | `DependencyFailure` | `circuit_breaker`, `htm_queue_depth_monitor`, `load_shedder` | failure share of calls; retried tasks back the HTM queue up |
     /// | `QueueFlood` | `htm_queue_depth_monitor`, `load_shedder` | HTM queue depth past warning / critical |
     /// | `TriggerStorm` | `trigger_mesh_backpressure` | mesh backlog past the high mark |
@@ -229,11 +230,43 @@ impl FaultKind {
     }
 }
 
-/// The safeguards that respond to at least one of `faults` (the union of
-/// their [`FaultKind::responders`]).
+/// The safeguards that start a layer-1 kernel recovery, whose playbook
+/// restores a snapshot (`start_recovery` in `model::layer1`: on a missed
+/// heartbeat deadline, a detected exit, a silent critical kernel).
+const RECOVERY_STARTERS: &[Safeguard] = &[
+    Safeguard::HeartbeatWatchdog,
+    Safeguard::KernelWatchdog,
+    Safeguard::CriticalKernelHeartbeatTrigger,
+];
+
+impl FaultKind {
+    /// Whether this fault only sets a stage that the stack meets when
+    /// another fault makes it act: corrupt snapshots are seen only when a
+    /// kernel recovery restores one (`choose_snapshot` in `model::layer1`),
+    /// so `CorruptSnapshots` alone has nothing for its responder to fire on.
+    pub const fn needs_a_kernel_recovery(self) -> bool {
+        matches!(self, FaultKind::CorruptSnapshots)
+    }
+
+    /// Whether this fault can start a layer-1 kernel recovery: one of its
+    /// responders is a watchdog or trigger that starts one.
+    pub fn starts_a_kernel_recovery(self) -> bool {
+        self.responder_list()
+            .iter()
+            .any(|s| RECOVERY_STARTERS.contains(s))
+    }
+}
+
+/// The safeguards that respond to at least one of `faults`: the union of
+/// their [`FaultKind::responders`], where a fault that
+/// [needs a kernel recovery](FaultKind::needs_a_kernel_recovery) counts
+/// only if another fault on can
+/// [start one](FaultKind::starts_a_kernel_recovery).
 pub fn responders_of(faults: &[FaultSpec]) -> SafeguardSet {
+    let recovery = faults.iter().any(|f| f.kind.starts_a_kernel_recovery());
     faults
         .iter()
+        .filter(|f| recovery || !f.kind.needs_a_kernel_recovery())
         .fold(SafeguardSet::EMPTY, |acc, f| acc.union(f.kind.responders()))
 }
 
@@ -907,5 +940,22 @@ mod tests {
         t.faults[0].kind = FaultKind::CpuSpike;
         t.restrict_expected_to_faults();
         assert!(t.expected_safeguards.is_empty());
+        // Corrupt snapshots are met only at a restore: DIRT02 without its
+        // kernel kill has no recovery, so nothing for the hygiene manager.
+        let d = cat.require("DIRT02_snapshot_apocalypse").unwrap();
+        let mut only_corrupt = d.clone();
+        only_corrupt
+            .faults
+            .retain(|f| f.kind == FaultKind::CorruptSnapshots);
+        assert_eq!(only_corrupt.faults.len(), 1);
+        only_corrupt.restrict_expected_to_faults();
+        assert!(only_corrupt.expected_safeguards.is_empty());
+        let mut with_a_pause = only_corrupt.clone();
+        with_a_pause.faults[0].kind = FaultKind::PauseHeartbeat;
+        with_a_pause.faults.push(only_corrupt.faults[0].clone());
+        assert!(responders_of(&with_a_pause.faults).contains(Safeguard::SnapshotHygieneManager));
+        // The cluster's hygiene manager answers a rollback by itself.
+        let j = cat.require("JEP03_snapshot_rollback").unwrap();
+        assert!(responders_of(&j.faults).contains(Safeguard::SnapshotHygieneManager));
     }
 }

@@ -1,5 +1,6 @@
 //! Engine benchmarks: PHOLD and a timer-heavy watchdog farm, each against
-//! hand-written baselines on the same trajectory (same random draws).
+//! hand-written baselines on the same trajectory (same random draws); and
+//! swarm rows and a shrink of the scenario runner.
 //!
 //! Run: `cargo bench --bench engine`. Throughput is reported in events/s.
 
@@ -185,5 +186,49 @@ fn timers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, phold, timers);
+/// Swarm rows (draw a fault mix from the seed, run it) of MF01, and one
+/// shrink of a failing MF01 swarm case (seed 1: 3 faults -> 1).
+fn swarm(c: &mut Criterion) {
+    use chaosim::model::stack::StackSpec;
+    use chaosim::scenario::Catalogue;
+    use chaosim::scenario::shrink::{STEPS_MAX_DEFAULT, default_start, run_alone, shrink_case};
+    use chaosim::sweep::swarm::draw;
+    let cat = Catalogue::embedded().unwrap();
+    let stack = StackSpec::embedded();
+    let base = cat.require("MF01_triple_threat").unwrap();
+    let deployed = stack.default_safeguards();
+    let mut g = c.benchmark_group("swarm_mf01");
+    g.throughput(Throughput::Elements(100));
+    g.sample_size(10).measurement_time(Duration::from_secs(6));
+    g.bench_function("100_rows", |b| {
+        b.iter(|| {
+            for seed in 0..100 {
+                let d = draw(base, seed);
+                black_box(run_alone(&stack, &d, seed, 1, deployed, default_start()).unwrap());
+            }
+        })
+    });
+    g.finish();
+    let mut g = c.benchmark_group("shrink_mf01");
+    g.sample_size(10).measurement_time(Duration::from_secs(6));
+    let case = draw(base, 1);
+    g.bench_function("seed_1", |b| {
+        b.iter(|| {
+            shrink_case(
+                &stack,
+                &case,
+                1,
+                1,
+                deployed,
+                default_start(),
+                STEPS_MAX_DEFAULT,
+                None,
+            )
+            .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, phold, timers, swarm);
 criterion_main!(benches);

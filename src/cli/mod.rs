@@ -1,6 +1,7 @@
 //! clap commands. Every command is a thin shell over the library.
 
 mod ensemble;
+mod swarm;
 mod sweep;
 
 use std::process::ExitCode;
@@ -157,6 +158,17 @@ enum Command {
     ///
     /// Example: chaosim merge shards/1 shards/2 shards/3 --out reports/sweep
     Merge(sweep::MergeArgs),
+    /// Swarm runs: for each seed, draw each scenario's fault mix (which
+    /// faults, how hard, when, how long, partition shapes, clock faults) from
+    /// the seed and run it; writes swarm.csv, summary.csv and shard.ron.
+    ///
+    /// Example: chaosim swarm --scenarios S02_acl_spam,MF01_triple_threat --seeds 500 --out reports/swarm
+    Swarm(swarm::SwarmArgs),
+    /// Shrink a failing case to a smaller one that fails the same way, and
+    /// write it as a scenario RON file (a regression test for a catalogue).
+    ///
+    /// Example: chaosim shrink MF01_triple_threat --seed 7 --swarm --out regressions/mf01.ron
+    Shrink(swarm::ShrinkArgs),
     /// Render plots (SVG + PNG), index.html and summary.md from a year folder,
     /// a sweep folder or a single-run timeline CSV.
     ///
@@ -241,6 +253,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sweep(args) => sweep::sweep(args),
         Command::Ensemble(args) => ensemble::ensemble(args),
         Command::Merge(args) => sweep::merge_cmd(args),
+        Command::Swarm(args) => swarm::swarm(args),
+        Command::Shrink(args) => swarm::shrink(args),
         Command::Report(args) => report::report_cmd(args),
     }
 }

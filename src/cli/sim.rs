@@ -173,6 +173,10 @@ pub struct RunArgs {
     /// where, why, how) to FILE; empty for scenarios without Layer 2.
     #[arg(long, value_name = "FILE")]
     pub narrative: Option<PathBuf>,
+    /// Draw the fault configuration from the seed, exactly as `chaosim
+    /// swarm` does for this seed (reproduces a swarm row alone).
+    #[arg(long)]
+    pub swarm: bool,
     /// Control run, trace export, operation history.
     #[command(flatten)]
     pub seeing: SeeingArgs,
@@ -187,7 +191,7 @@ impl RunArgs {
         ReproArgs {
             ids: self.id.clone(),
             together: self.together,
-            swarm: false,
+            swarm: self.swarm,
             seed: Some(self.seed.to_string()),
             run: Some(self.run.to_string()),
             item: Some(self.item.to_string()),
@@ -259,10 +263,10 @@ pub fn run(
                 message: "needs exactly one scenario".into(),
             });
         };
-        let spec = loaded.catalogue.require(&it.scenario)?;
+        let spec = repro.spec_of(&loaded.catalogue, &it.scenario)?;
         let planned = Planned {
-            spec,
-            scaled: difficulty::scale(spec, it.difficulty),
+            spec: &spec,
+            scaled: difficulty::scale(&spec, it.difficulty),
             offset_ns: 0,
         };
         let path = if repro.exec.concurrent {
@@ -326,6 +330,13 @@ pub fn run(
             outln!("{}", serde_json::to_string(&v).expect("json"));
         } else {
             print_outcome(o, repro.exec.seed);
+            if repro.swarm {
+                let spec = repro.spec_of(&loaded.catalogue, &o.id)?;
+                outln!(
+                    "  swarm config    {}",
+                    chaosim::sweep::swarm::config_short(&spec)
+                );
+            }
             if let Some(h) = &handle {
                 outln!("  repro           {h}");
             }

@@ -247,6 +247,7 @@ impl EnsembleSpec {
             variants: Vec::new(),
             model_fingerprint: format!("{:016x}", self.inputs_fingerprint),
             scenario: None,
+            swarm: None,
             ensemble: Some(EnsembleParams {
                 runs_total: self.runs_total,
                 runs_per_day: prog.slots.len() as u64,

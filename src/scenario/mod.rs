@@ -12,6 +12,8 @@
 //!   ([`run_with_control`](control::run_with_control)).
 //! - [`repro`]: [`Repro`], the one-line command that reproduces a recorded
 //!   outcome alone and checks its digest.
+//! - [`shrink`]: shrinking a failing configuration to a minimal regression
+//!   scenario ([`shrink_case`](shrink::shrink_case)).
 
 pub mod catalogue;
 pub mod control;
@@ -20,6 +22,7 @@ pub mod execution;
 pub mod outcome;
 pub mod repro;
 pub mod run;
+pub mod shrink;
 pub mod spec;
 pub mod stress;
 

@@ -40,7 +40,8 @@ use super::catalogue::Catalogue;
 use super::difficulty;
 use super::execution::{Execution, Item};
 use super::outcome::Outcome;
-use super::run::{Planned, RunOutputs, Runner, run_together};
+use super::run::{Planned, RunOutputs, run_together};
+use super::spec::ScenarioSpec;
 
 /// The fingerprint of one input file or folder, and the path it was read
 /// from (printed in the handle so it can be run as is).
@@ -431,6 +432,21 @@ impl Repro {
         }
     }
 
+    /// The scenario an item runs: the catalogue's, or with `--swarm` the
+    /// fault configuration drawn from the seed as `chaosim swarm` draws it.
+    pub fn spec_of<'c>(
+        &self,
+        catalogue: &'c Catalogue,
+        id: &str,
+    ) -> Result<std::borrow::Cow<'c, ScenarioSpec>> {
+        let spec = catalogue.require(id)?;
+        Ok(if self.swarm {
+            std::borrow::Cow::Owned(crate::sweep::swarm::draw(spec, self.exec.seed))
+        } else {
+            std::borrow::Cow::Borrowed(spec)
+        })
+    }
+
     /// Execute the handle: one outcome per item of [`exec`](Self::exec),
     /// in order (the same seed paths as [`Runner`], so digests agree with
     /// the recorded rows). `outputs` streams a timeline/narrative.
@@ -441,35 +457,25 @@ impl Repro {
         outputs: RunOutputs,
     ) -> Result<Vec<Outcome>> {
         let exec = &self.exec;
+        let specs = exec
+            .items
+            .iter()
+            .map(|it| self.spec_of(catalogue, &it.scenario))
+            .collect::<Result<Vec<_>>>()?;
+        let planned = |k: usize| Planned {
+            spec: &specs[k],
+            scaled: difficulty::scale(&specs[k], exec.items[k].difficulty),
+            offset_ns: 0,
+        };
         if exec.concurrent {
-            if outputs.timeline.is_none() && outputs.narrative.is_none() {
-                let runner = Runner {
-                    catalogue,
-                    stack,
-                    threads: 1,
-                };
-                use super::execution::Executor as _;
-                return runner.execute(exec);
-            }
-            let planned = exec
-                .items
-                .iter()
-                .map(|it| {
-                    let spec = catalogue.require(&it.scenario)?;
-                    Ok(Planned {
-                        spec,
-                        scaled: difficulty::scale(spec, it.difficulty),
-                        offset_ns: 0,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
             let known = exec
                 .items
                 .iter()
                 .fold(SafeguardSet::EMPTY, |a, it| a.union(it.known_fixes));
+            let all: Vec<Planned<'_>> = (0..specs.len()).map(planned).collect();
             return Ok(run_together(
                 stack,
-                &planned,
+                &all,
                 exec.deployed,
                 known,
                 exec.seed_path(),
@@ -483,16 +489,10 @@ impl Repro {
         let mut outputs = Some(outputs);
         let mut out = Vec::with_capacity(exec.items.len());
         for (k, it) in exec.items.iter().enumerate() {
-            let spec = catalogue.require(&it.scenario)?;
-            let planned = Planned {
-                spec,
-                scaled: difficulty::scale(spec, it.difficulty),
-                offset_ns: 0,
-            };
             let position = (self.item + k) as u64;
             let mut r = run_together(
                 stack,
-                &[planned],
+                &[planned(k)],
                 exec.deployed,
                 it.known_fixes,
                 exec.seed_path().child("item").child_u64(position),

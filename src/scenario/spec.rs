@@ -122,6 +122,154 @@ pub enum FaultKind {
     GovernanceStorm,
 }
 
+/// The layer-1 safeguards that respond to a dead kernel (SIGKILL, or an
+/// OOM kill): its exit is detected and its restarts supervised
+/// (`kernel_watchdog`, `ExitDetected` in `model::layer1`), its heartbeats
+/// stop (`heartbeat_watchdog`, the deadline may lose the race to the exit
+/// detection), and a critical kernel silent for 30 s is detected
+/// (`critical_kernel_heartbeat_trigger`, `CriticalCheck`), which starts the
+/// emergency playbook (`emergency_protocol`).
+const DEAD_KERNEL: &[Safeguard] = &[
+    Safeguard::HeartbeatWatchdog,
+    Safeguard::KernelWatchdog,
+    Safeguard::CriticalKernelHeartbeatTrigger,
+    Safeguard::EmergencyProtocol,
+];
+
+impl FaultKind {
+    /// The safeguards that respond to this kind of fault: those whose
+    /// observed condition, in the model code, this fault can bring about
+    /// (directly, or through a consequence the model produces: an OOM kill
+    /// from a leak, starved heartbeats under a CPU hog, a queue backing up
+    /// behind failing calls). A safeguard that responds to none of the
+    /// faults of a run has nothing to fire on, so a drawn or shrunk
+    /// scenario expects only declared safeguards that respond to a fault
+    /// still on ([`ScenarioSpec::restrict_expected_to_faults`], which uses
+    /// [`responders_of`]).
+    ///
+    /// Derived from where each safeguard fires (`log.fire` / `fire` in
+    /// `model::layer1`, `model::layer2`, `model::cluster`):
+    ///
+    /// | fault | responders | what they observe |
+    /// |---|---|---|
+    /// | `KillKernel` | dead-kernel set (see below) | process exit, silent heartbeats, critical silence 30 s |
+    /// | `PauseHeartbeat` | `heartbeat_watchdog`, `critical_kernel_heartbeat_trigger`, `emergency_protocol` | missing heartbeats (a paused critical kernel is silent) |
+    /// | `AclFlood` | `acl_violation_monitor` | violations per second of a publisher on the bus |
+    /// | `CpuSpike` | `resource_pressure_monitor`, `heartbeat_watchdog` | sustained CPU utilisation with a hog; starved kernels' heartbeats arrive late |
+    /// | `MemoryLeak` | `resource_pressure_monitor`, dead-kernel set | sustained memory utilisation; the OOM killer kills the biggest kernel |
+    /// | `DiskFill`, `NetworkSaturation` | `resource_pressure_monitor` | sustained disk / network utilisation with a hog |
+    /// | `ApiFlood` | `rate_limiter` | per-client token bucket rejects at the API ingress |
+    /// | `CorruptSnapshots` | `snapshot_hygiene_manager` | corrupt snapshots met when a restore chooses one (only with a fault that starts a kernel recovery, see [`responders_of`]) |
+    /// | `DependencyFailure` | `circuit_breaker`, `htm_queue_depth_monitor`, `load_shedder` | failure share of calls; retried tasks back the HTM queue up |
+    /// | `QueueFlood` | `htm_queue_depth_monitor`, `load_shedder` | HTM queue depth past warning / critical |
+    /// | `TriggerStorm` | `trigger_mesh_backpressure` | mesh backlog past the high mark |
+    /// | `PauseScheduler` | `scheduler_watchdog`, `htm_queue_depth_monitor`, `load_shedder` | no dispatch progress with work queued; the queue grows meanwhile |
+    /// | `PolicyCascade` | `cascade_detector` | policy recursion past the limit |
+    /// | `WorkerDropout` | `worker_pool_recovery` | workers whose heartbeats are missing |
+    /// | `ReplicaFailure` | `sandbox_fallback` | consecutive failures of a serving replica |
+    /// | `Partition` | `quorum_ack`, `fencing_tokens`, `compare_and_set` | appends withheld at a step-down; appends / replies from another epoch; retried appends already in the log or at another length |
+    /// | `ClockSkew`, `ClockStrobe` | `lease_skew_bound` | wall-clock skew between leader and follower; entry timestamps going backwards |
+    /// | `KillNode` | `quorum_ack`, `fencing_tokens`, `compare_and_set` | appends withheld by the killed node; a new epoch; client retries |
+    /// | `PauseNode` | `quorum_ack`, `fencing_tokens`, `compare_and_set` | a paused leader deposed meanwhile; client retries |
+    /// | `SnapshotRollback` | `snapshot_hygiene_manager`, `compare_and_set` | a restore below the last log index; writers' lengths now stale |
+    /// | `ConcurrentWrites` | `compare_and_set` | appends at a stale expected length |
+    /// | `GovernanceStorm` | none | approvals queue in the governance model; no safeguard observes it |
+    ///
+    /// The dead-kernel set is `heartbeat_watchdog`, `kernel_watchdog`,
+    /// `critical_kernel_heartbeat_trigger`, `emergency_protocol`. With
+    /// several clients the cluster's `compare_and_set` also fires without
+    /// any fault (stale lengths of concurrent clients); it is listed only
+    /// where the fault makes it act.
+    pub const fn responder_list(self) -> &'static [Safeguard] {
+        use Safeguard as S;
+        match self {
+            FaultKind::KillKernel => DEAD_KERNEL,
+            FaultKind::PauseHeartbeat => &[
+                S::HeartbeatWatchdog,
+                S::CriticalKernelHeartbeatTrigger,
+                S::EmergencyProtocol,
+            ],
+            FaultKind::AclFlood => &[S::AclViolationMonitor],
+            FaultKind::CpuSpike => &[S::ResourcePressureMonitor, S::HeartbeatWatchdog],
+            FaultKind::MemoryLeak => &[
+                S::ResourcePressureMonitor,
+                S::HeartbeatWatchdog,
+                S::KernelWatchdog,
+                S::CriticalKernelHeartbeatTrigger,
+                S::EmergencyProtocol,
+            ],
+            FaultKind::DiskFill | FaultKind::NetworkSaturation => &[S::ResourcePressureMonitor],
+            FaultKind::ApiFlood => &[S::RateLimiter],
+            FaultKind::CorruptSnapshots => &[S::SnapshotHygieneManager],
+            FaultKind::DependencyFailure => {
+                &[S::CircuitBreaker, S::HtmQueueDepthMonitor, S::LoadShedder]
+            }
+            FaultKind::QueueFlood => &[S::HtmQueueDepthMonitor, S::LoadShedder],
+            FaultKind::TriggerStorm => &[S::TriggerMeshBackpressure],
+            FaultKind::PauseScheduler => &[
+                S::SchedulerWatchdog,
+                S::HtmQueueDepthMonitor,
+                S::LoadShedder,
+            ],
+            FaultKind::PolicyCascade => &[S::CascadeDetector],
+            FaultKind::WorkerDropout => &[S::WorkerPoolRecovery],
+            FaultKind::ReplicaFailure => &[S::SandboxFallback],
+            FaultKind::Partition | FaultKind::KillNode | FaultKind::PauseNode => {
+                &[S::QuorumAck, S::FencingTokens, S::CompareAndSet]
+            }
+            FaultKind::ClockSkew | FaultKind::ClockStrobe => &[S::LeaseSkewBound],
+            FaultKind::SnapshotRollback => &[S::SnapshotHygieneManager, S::CompareAndSet],
+            FaultKind::ConcurrentWrites => &[S::CompareAndSet],
+            FaultKind::GovernanceStorm => &[],
+        }
+    }
+
+    /// [`responder_list`](Self::responder_list) as a set.
+    pub fn responders(self) -> SafeguardSet {
+        self.responder_list().iter().copied().collect()
+    }
+}
+
+/// The safeguards that start a layer-1 kernel recovery, whose playbook
+/// restores a snapshot (`start_recovery` in `model::layer1`: on a missed
+/// heartbeat deadline, a detected exit, a silent critical kernel).
+const RECOVERY_STARTERS: &[Safeguard] = &[
+    Safeguard::HeartbeatWatchdog,
+    Safeguard::KernelWatchdog,
+    Safeguard::CriticalKernelHeartbeatTrigger,
+];
+
+impl FaultKind {
+    /// Whether this fault only sets a stage that the stack meets when
+    /// another fault makes it act: corrupt snapshots are seen only when a
+    /// kernel recovery restores one (`choose_snapshot` in `model::layer1`),
+    /// so `CorruptSnapshots` alone has nothing for its responder to fire on.
+    pub const fn needs_a_kernel_recovery(self) -> bool {
+        matches!(self, FaultKind::CorruptSnapshots)
+    }
+
+    /// Whether this fault can start a layer-1 kernel recovery: one of its
+    /// responders is a watchdog or trigger that starts one.
+    pub fn starts_a_kernel_recovery(self) -> bool {
+        self.responder_list()
+            .iter()
+            .any(|s| RECOVERY_STARTERS.contains(s))
+    }
+}
+
+/// The safeguards that respond to at least one of `faults`: the union of
+/// their [`FaultKind::responders`], where a fault that
+/// [needs a kernel recovery](FaultKind::needs_a_kernel_recovery) counts
+/// only if another fault on can
+/// [start one](FaultKind::starts_a_kernel_recovery).
+pub fn responders_of(faults: &[FaultSpec]) -> SafeguardSet {
+    let recovery = faults.iter().any(|f| f.kind.starts_a_kernel_recovery());
+    faults
+        .iter()
+        .filter(|f| recovery || !f.kind.needs_a_kernel_recovery())
+        .fold(SafeguardSet::EMPTY, |acc, f| acc.union(f.kind.responders()))
+}
+
 /// Where a fault lands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
@@ -171,6 +319,17 @@ pub enum PartitionShapeSpec {
     Bridge,
     /// Every node sees a majority, no two the same.
     MajoritiesRing,
+}
+
+impl PartitionShapeSpec {
+    /// Every shape, in declaration order.
+    pub const ALL: [PartitionShapeSpec; 5] = [
+        PartitionShapeSpec::Bisect,
+        PartitionShapeSpec::RandomHalves,
+        PartitionShapeSpec::IsolateOne,
+        PartitionShapeSpec::Bridge,
+        PartitionShapeSpec::MajoritiesRing,
+    ];
 }
 
 /// One fault of a scenario, as written in the file.
@@ -273,6 +432,168 @@ pub struct ScenarioFile {
     /// Safeguards that must fire for a pass.
     #[serde(default)]
     pub expected_safeguards: Vec<String>,
+    /// Ranges for swarm runs (`chaosim swarm`); absent = [`SwarmSpec::default`].
+    #[serde(default, skip_serializing_if = "SwarmFile::is_default")]
+    pub swarm: SwarmFile,
+}
+
+/// The optional `swarm: (...)` section of a scenario: the ranges a swarm run
+/// draws each fault's configuration from. Every field is optional; absent
+/// fields take the defaults of [`SwarmSpec::default`]. Probabilities are
+/// integer ratios and multipliers integer percentages, so draws stay exact.
+///
+/// ```ron
+/// swarm: (
+///     on: (3, 4),                 // each fault is on with probability 3/4
+///     intensity_pct: (50, 200),   // declared intensity x 50 %..200 % (capped at 1)
+///     start_pct: (0, 200),        // declared start x 0 %..200 %
+///     length_pct: (50, 200),      // declared length x 50 %..200 %
+///     partition_shapes: [Bisect, RandomHalves, IsolateOne, Bridge, MajoritiesRing],
+///     clock_faults: [ClockSkew, ClockStrobe],
+/// ),
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SwarmFile {
+    /// Chance that a fault is on, `(numerator, denominator)`.
+    pub on: (u32, u32),
+    /// Intensity multiplier range, percent of the declared intensity.
+    pub intensity_pct: (u32, u32),
+    /// Start multiplier range, percent of the declared start.
+    pub start_pct: (u32, u32),
+    /// Length multiplier range, percent of the declared length.
+    pub length_pct: (u32, u32),
+    /// Shapes a `Partition` fault draws from.
+    pub partition_shapes: Vec<PartitionShapeSpec>,
+    /// Kinds a clock fault (`ClockSkew` / `ClockStrobe`) draws from.
+    pub clock_faults: Vec<FaultKind>,
+}
+
+impl Default for SwarmFile {
+    /// The values of [`SwarmSpec::default`].
+    fn default() -> Self {
+        let d = SwarmSpec::default();
+        SwarmFile {
+            on: d.on,
+            intensity_pct: d.intensity_pct,
+            start_pct: d.start_pct,
+            length_pct: d.length_pct,
+            partition_shapes: d.partition_shapes,
+            clock_faults: d.clock_faults,
+        }
+    }
+}
+
+impl SwarmFile {
+    /// Whether every field has its default (then the section is not written).
+    pub fn is_default(&self) -> bool {
+        *self == SwarmFile::default()
+    }
+}
+
+/// Validated swarm ranges of a scenario (see [`SwarmFile`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmSpec {
+    /// A fault is on with probability `on.0 / on.1`.
+    pub on: (u32, u32),
+    /// Inclusive range of the intensity multiplier, percent.
+    pub intensity_pct: (u32, u32),
+    /// Inclusive range of the start multiplier, percent.
+    pub start_pct: (u32, u32),
+    /// Inclusive range of the length multiplier, percent.
+    pub length_pct: (u32, u32),
+    /// Shapes a partition draws from (non-empty, file order).
+    pub partition_shapes: Vec<PartitionShapeSpec>,
+    /// Clock-fault kinds a clock fault draws from (non-empty; only
+    /// `ClockSkew` and `ClockStrobe`).
+    pub clock_faults: Vec<FaultKind>,
+}
+
+/// Largest multiplier of a swarm range, percent (10x).
+pub const SWARM_PCT_MAX: u32 = 1000;
+/// Largest denominator of the swarm `on` ratio.
+pub const SWARM_DEN_MAX: u32 = 1_000_000;
+
+impl Default for SwarmSpec {
+    /// Each fault on with probability 3/4; intensity 1/2..2x, start 0..2x,
+    /// length 1/2..2x of the declared values; every partition shape; skew
+    /// and strobe.
+    fn default() -> Self {
+        SwarmSpec {
+            on: (3, 4),
+            intensity_pct: (50, 200),
+            start_pct: (0, 200),
+            length_pct: (50, 200),
+            partition_shapes: PartitionShapeSpec::ALL.to_vec(),
+            clock_faults: vec![FaultKind::ClockSkew, FaultKind::ClockStrobe],
+        }
+    }
+}
+
+impl SwarmFile {
+    /// Check the ranges; `path` names the source.
+    pub fn validate(self, path: &Path) -> Result<SwarmSpec> {
+        let on = self.on;
+        if on.1 == 0 || on.1 > SWARM_DEN_MAX || on.0 > on.1 {
+            return Err(invalid(
+                path,
+                "swarm.on",
+                format!(
+                    "({}, {}) is out of range (allowed: (num, den) with 1 <= den <= {SWARM_DEN_MAX} and num <= den)",
+                    on.0, on.1
+                ),
+            ));
+        }
+        let range = |field: &str, r: (u32, u32), lo_min: u32| {
+            if r.0 < lo_min || r.0 > r.1 || r.1 > SWARM_PCT_MAX {
+                return Err(invalid(
+                    path,
+                    format!("swarm.{field}"),
+                    format!(
+                        "({}, {}) is out of range (allowed: (lo, hi) with {lo_min} <= lo <= hi <= {SWARM_PCT_MAX} percent)",
+                        r.0, r.1
+                    ),
+                ));
+            }
+            Ok(r)
+        };
+        let intensity_pct = range("intensity_pct", self.intensity_pct, 1)?;
+        let start_pct = range("start_pct", self.start_pct, 0)?;
+        let length_pct = range("length_pct", self.length_pct, 1)?;
+        let partition_shapes = self.partition_shapes;
+        if partition_shapes.is_empty() {
+            return Err(invalid(
+                path,
+                "swarm.partition_shapes",
+                "empty (allowed: one or more of Bisect, RandomHalves, IsolateOne, Bridge, MajoritiesRing)",
+            ));
+        }
+        let clock_faults = self.clock_faults;
+        if clock_faults.is_empty() {
+            return Err(invalid(
+                path,
+                "swarm.clock_faults",
+                "empty (allowed: ClockSkew, ClockStrobe)",
+            ));
+        }
+        for (i, k) in clock_faults.iter().enumerate() {
+            if !matches!(k, FaultKind::ClockSkew | FaultKind::ClockStrobe) {
+                return Err(invalid(
+                    path,
+                    format!("swarm.clock_faults[{i}]"),
+                    format!("{k:?} is not a clock fault (allowed: ClockSkew, ClockStrobe)"),
+                ));
+            }
+        }
+        Ok(SwarmSpec {
+            on,
+            intensity_pct,
+            start_pct,
+            length_pct,
+            partition_shapes,
+            clock_faults,
+        })
+    }
 }
 
 /// A validated fault, in integer nanoseconds.
@@ -332,6 +653,22 @@ pub struct ScenarioSpec {
     /// FNV-1a hash of the file's text (identifies the exact scenario in
     /// reproduction handles and checkpoints).
     pub fingerprint: u64,
+    /// The ranges swarm runs draw from (defaults when the file has no
+    /// `swarm` section).
+    pub swarm: SwarmSpec,
+}
+
+impl ScenarioSpec {
+    /// Keep only the expected safeguards that respond to a fault still on
+    /// ([`responders_of`]): after a swarm draw or a shrink step switched
+    /// faults off, a safeguard that responds to none of the remaining ones
+    /// has nothing to fire on, and its silence is no failure. Declared
+    /// expectations are never added to.
+    pub fn restrict_expected_to_faults(&mut self) {
+        self.expected_safeguards = self
+            .expected_safeguards
+            .intersection(responders_of(&self.faults));
+    }
 }
 
 /// Longest allowed scenario window or fault time: one simulated day.
@@ -458,6 +795,7 @@ impl ScenarioFile {
                 max: pr.max,
             });
         }
+        let swarm = self.swarm.validate(p)?;
         let mut expected = SafeguardSet::EMPTY;
         for (i, name) in self.expected_safeguards.iter().enumerate() {
             let s = Safeguard::from_name(name).ok_or_else(|| {
@@ -485,6 +823,7 @@ impl ScenarioFile {
             expected_safeguards: expected,
             source: path.to_path_buf(),
             fingerprint: 0,
+            swarm,
         })
     }
 }
@@ -495,4 +834,128 @@ pub fn parse_scenario(text: &str, path: &Path) -> Result<ScenarioSpec> {
     let mut spec = file.validate(path)?;
     spec.fingerprint = crate::engine::rng::fnv1a64(0x04, text.as_bytes());
     Ok(spec)
+}
+
+impl ScenarioSpec {
+    /// The file form of this scenario (times in seconds, intensities in
+    /// 0..=1, no `swarm` section): validating it gives back the same faults,
+    /// probes, limits and expected safeguards. `extra_targets` is not part of
+    /// the file format and must be 0 (it is, for every validated spec).
+    pub fn to_file(&self) -> ScenarioFile {
+        debug_assert!(self.faults.iter().all(|f| f.extra_targets == 0));
+        let secs = |ns: u64| ns as f64 / 1e9;
+        ScenarioFile {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            family: self.family,
+            layer: self.layer,
+            severity: self.severity,
+            duration_s: secs(self.duration_ns),
+            recovery_limit_s: secs(self.recovery_limit_ns),
+            faults: self
+                .faults
+                .iter()
+                .map(|f| FaultFile {
+                    kind: f.kind,
+                    target: f.target.clone(),
+                    start_s: secs(f.start_ns),
+                    length_s: secs(f.length_ns),
+                    intensity: f.intensity_permille as f64 / 1000.0,
+                })
+                .collect(),
+            steady_state: self
+                .steady_state
+                .iter()
+                .map(|p| ProbeFile {
+                    probe: p.probe,
+                    min: p.min,
+                    max: p.max,
+                })
+                .collect(),
+            expected_safeguards: self
+                .expected_safeguards
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect(),
+            swarm: SwarmFile::default(),
+        }
+    }
+}
+
+/// A scenario file as RON text, one fault and one probe per line, in the
+/// form `chaosim validate` and the catalogue loader read.
+pub fn scenario_ron(file: &ScenarioFile) -> Result<String> {
+    let config = ron::ser::PrettyConfig::default().depth_limit(2);
+    let text = ron::ser::to_string_pretty(file, config)
+        .map_err(|e| Error::Check(format!("serializing scenario {}: {e}", file.id)))?;
+    Ok(text + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Catalogue;
+
+    #[test]
+    fn every_declared_expected_safeguard_responds_to_one_of_its_scenarios_faults() {
+        let cat = Catalogue::embedded().unwrap();
+        for s in cat.scenarios() {
+            let uncovered = s.expected_safeguards.difference(responders_of(&s.faults));
+            assert!(
+                uncovered.is_empty(),
+                "{}: expects {} but none of its faults ({:?}) has it as a responder",
+                s.id,
+                uncovered.join(", "),
+                s.faults.iter().map(|f| f.kind).collect::<Vec<_>>()
+            );
+            // So restricting a catalogue scenario to its own faults keeps it.
+            let mut r = s.clone();
+            r.restrict_expected_to_faults();
+            assert_eq!(r.expected_safeguards, s.expected_safeguards, "{}", s.id);
+        }
+    }
+
+    #[test]
+    fn restricting_to_the_faults_still_on_drops_only_their_responders() {
+        let cat = Catalogue::embedded().unwrap();
+        let mut s = cat.require("MF01_triple_threat").unwrap().clone();
+        let acl = s
+            .faults
+            .iter()
+            .position(|f| f.kind == FaultKind::AclFlood)
+            .unwrap();
+        s.faults.remove(acl);
+        s.restrict_expected_to_faults();
+        assert!(
+            !s.expected_safeguards
+                .contains(Safeguard::AclViolationMonitor)
+        );
+        assert!(s.expected_safeguards.contains(Safeguard::KernelWatchdog));
+        assert!(
+            s.expected_safeguards
+                .contains(Safeguard::ResourcePressureMonitor)
+        );
+        // Never adds: a declared set without the CPU monitor stays without it.
+        let mut t = cat.require("S02_acl_spam").unwrap().clone();
+        t.faults[0].kind = FaultKind::CpuSpike;
+        t.restrict_expected_to_faults();
+        assert!(t.expected_safeguards.is_empty());
+        // Corrupt snapshots are met only at a restore: DIRT02 without its
+        // kernel kill has no recovery, so nothing for the hygiene manager.
+        let d = cat.require("DIRT02_snapshot_apocalypse").unwrap();
+        let mut only_corrupt = d.clone();
+        only_corrupt
+            .faults
+            .retain(|f| f.kind == FaultKind::CorruptSnapshots);
+        assert_eq!(only_corrupt.faults.len(), 1);
+        only_corrupt.restrict_expected_to_faults();
+        assert!(only_corrupt.expected_safeguards.is_empty());
+        let mut with_a_pause = only_corrupt.clone();
+        with_a_pause.faults[0].kind = FaultKind::PauseHeartbeat;
+        with_a_pause.faults.push(only_corrupt.faults[0].clone());
+        assert!(responders_of(&with_a_pause.faults).contains(Safeguard::SnapshotHygieneManager));
+        // The cluster's hygiene manager answers a rollback by itself.
+        let j = cat.require("JEP03_snapshot_rollback").unwrap();
+        assert!(responders_of(&j.faults).contains(Safeguard::SnapshotHygieneManager));
+    }
 }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::agent::{ExperimentOutcome, Variant};
 use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, Shard, format_rate};
 use super::scenario_sweep::{ScenarioCellRecord, ScenarioParams, merge_scenario};
+use super::swarm::{SWARM_FILE, SwarmCellRecord, SwarmParams, merge_swarm};
 use crate::error::{Error, Result};
 use crate::program::ensemble::{
     EnsembleAggregate, EnsembleParams, SEEDS_FILE, ensemble_difference, merge_ensemble,
@@ -349,6 +350,11 @@ pub struct SweepParams {
     /// cell, `seed` is the first seed and `n` the number of seeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<EnsembleParams>,
+    /// Set for a swarm (`chaosim swarm`): then the cells are the scenarios,
+    /// `n` the seeds per scenario and `seed` the first seed; the rows file
+    /// is `swarm.csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmParams>,
 }
 
 impl SweepParams {
@@ -360,13 +366,19 @@ impl SweepParams {
         if let Some(sc) = &self.scenario {
             return sc.values_micro.len() as u64;
         }
+        if let Some(sw) = &self.swarm {
+            return sw.scenarios.len() as u64;
+        }
         self.rates_ppm.len() as u64 * self.variants.len() as u64
     }
 
-    /// The file of one row per experiment (`seeds.csv` for an ensemble).
+    /// The file of one row per experiment: `experiments.csv`, `seeds.csv`
+    /// for an ensemble, `swarm.csv` for a swarm.
     pub fn rows_file(&self) -> &'static str {
         if self.ensemble.is_some() {
             SEEDS_FILE
+        } else if self.swarm.is_some() {
+            SWARM_FILE
         } else {
             EXPERIMENTS_FILE
         }
@@ -457,6 +469,9 @@ pub struct ShardMeta {
     /// For a seed ensemble: the aggregate of this shard's seeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<EnsembleAggregate>,
+    /// For a swarm: aggregates of the scenarios this shard touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swarm_cells: Vec<SwarmCellRecord>,
 }
 
 impl ShardMeta {
@@ -541,6 +556,7 @@ pub fn shard_meta(
         cells: cells.iter().map(|(c, a)| a.to_record(*c)).collect(),
         scenario_cells: Vec::new(),
         ensemble: None,
+        swarm_cells: Vec::new(),
     }
 }
 
@@ -687,6 +703,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
     if let Some(en) = &params.ensemble {
         return merge_ensemble(&params, en, &metas, &by_index, out, force);
     }
+    if let Some(sw) = &params.swarm {
+        return merge_swarm(&params, sw, &metas, &by_index, out, force);
+    }
     // Parse all aggregates before writing anything.
     let mut cells: Vec<Option<CellAggregate>> = vec![None; params.cells() as usize];
     for slot in &by_index {
@@ -760,6 +779,9 @@ fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
         return Some(
             "scenario sweep (scenario, parameter, values, difficulty or safeguards)".into(),
         );
+    }
+    if a.swarm != b.swarm {
+        return Some("swarm (scenarios, first seed, difficulty, safeguards or files)".into());
     }
     None
 }

@@ -29,6 +29,8 @@
 //!   --param NAME`): one numeric parameter of a catalogue scenario varied
 //!   over seeds, on the same ordered engine
 //!   ([`run_ordered`](runner::run_ordered)), shards and merge.
+//! - [`swarm`]: swarm runs (`chaosim swarm`): each seed draws a scenario's
+//!   fault mix, on the same ordered engine, shards and merge.
 
 pub mod agent;
 pub mod backoff;
@@ -38,3 +40,4 @@ pub mod playbook;
 pub mod proxy;
 pub mod runner;
 pub mod scenario_sweep;
+pub mod swarm;

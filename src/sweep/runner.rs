@@ -339,6 +339,7 @@ impl SweepSpec {
             model_fingerprint: format!("{:016x}", model.fingerprint()),
             scenario: None,
             ensemble: None,
+            swarm: None,
         }
     }
 }

@@ -652,6 +652,7 @@ pub fn run_scenario_sweep(
         model_fingerprint: format!("{:016x}:{:016x}", base.fingerprint, stack_fingerprint),
         scenario: Some(sc.clone()),
         ensemble: None,
+        swarm: None,
     };
     let total = params.total();
     let range = opts.shard.range(total);

@@ -1,0 +1,950 @@
+//! Swarm runs: the fault mix itself drawn from the seed, over many seeds.
+//!
+//! For each (scenario, seed), [`draw`] turns the catalogue scenario into a
+//! new [`ScenarioSpec`] from its own stream, `root(seed) / "swarm" / id`:
+//! which faults are on (each with the scenario's `swarm.on` ratio, at least
+//! one), their intensities, start times and lengths (integer percentages of
+//! the declared values, in the scenario's `swarm` ranges), partition shapes
+//! and clock-fault kinds (from the scenario's sets). Every fault consumes
+//! the same number of draws whatever is on, so the draws of one fault never
+//! shift another's. The drawn scenario expects only the declared safeguards
+//! that respond to a fault still on
+//! ([`ScenarioSpec::restrict_expected_to_faults`]): a draw that switches the
+//! ACL flood off no longer expects the ACL-violation monitor to fire. The
+//! drawn scenario is then run by the normal runner
+//! exactly as `chaosim run ID --seed S` runs a scenario
+//! ([`run_alone`]), so `chaosim run ID --seed S --swarm` reproduces a row
+//! alone, and its outcome comes from the mechanisms, not from the draw.
+//!
+//! `chaosim swarm` streams one row per (scenario, seed) to `swarm.csv`
+//! ([`SWARM_HEADER`]) and writes `summary.csv` ([`SWARM_SUMMARY_HEADER`]):
+//! per scenario and over all, each outcome (passed, then every
+//! [`FailureKind`]) with its count and its first seed, with that seed's
+//! reproduction handle.
+//!
+//! Cells are the scenarios and experiments the seeds (`global = scenario
+//! index · seeds + seed − from`), on the ordered engine of every sweep
+//! ([`run_ordered`]), with the same shards and [`merge`](super::merge::merge):
+//! `swarm.csv` lists rows in that order whatever the thread count, and the
+//! summary comes from exactly mergeable aggregates, so merged shards are
+//! byte-identical to one run.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::merge::{
+    MergeReport, SHARD_FILE, SUMMARY_FILE, ShardMeta, SweepParams, copy_rows, prepare_out_dir,
+    shard_meta, write_shard_meta,
+};
+use super::runner::{Aggregate, N_MAX, RATES_MAX, Shard, SweepOptions, THREADS_MAX, run_ordered};
+use crate::engine::rng::RngDraws as _;
+use crate::engine::{Digest, SeedPath};
+use crate::error::{Error, Result};
+use crate::model::stack::StackSpec;
+use crate::record::csv::{CsvSink, push_field};
+use crate::safeguard::{Safeguard, SafeguardSet};
+use crate::scenario::shrink::{default_start, run_alone, uses_intensity, uses_length};
+use crate::scenario::spec::{FaultSpec, PartitionShapeSpec, Target};
+use crate::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
+
+/// The rows file of a swarm directory.
+pub const SWARM_FILE: &str = "swarm.csv";
+/// The header of `swarm.csv`.
+pub const SWARM_HEADER: &str =
+    "seed,scenario,config,passed,failure_reason,anomalies,events,digest,repro\n";
+/// The header of a swarm's `summary.csv`.
+pub const SWARM_SUMMARY_HEADER: &str =
+    "scenario,outcome,count,share,first_seed,first_digest,first_repro\n";
+/// Outcome slots of a [`SwarmAggregate`]: `passed`, then
+/// [`FailureKind::ALL`] in order.
+pub const OUTCOMES: usize = 1 + FailureKind::ALL.len();
+
+fn usage(flag: &str, message: impl Into<String>) -> Error {
+    Error::Usage {
+        flag: flag.into(),
+        message: message.into(),
+    }
+}
+
+/// The name of outcome slot `i` (`passed` or a failure kind's name).
+pub fn outcome_name(i: usize) -> &'static str {
+    if i == 0 {
+        "passed"
+    } else {
+        FailureKind::ALL[i - 1].name()
+    }
+}
+
+/// The outcome slot of an outcome.
+pub fn outcome_slot(o: &Outcome) -> usize {
+    o.failure_kind().map_or(0, |k| 1 + k.index())
+}
+
+fn scale_pct(v: u64, pct: u32) -> u64 {
+    ((v as u128 * pct as u128) / 100) as u64
+}
+
+fn draw_pct(rng: &mut crate::engine::SimRng, range: (u32, u32)) -> u32 {
+    range.0 + rng.below((range.1 - range.0) as u64 + 1) as u32
+}
+
+/// The swarm configuration of `spec` for `seed`: a copy of the scenario
+/// with the drawn faults, expecting only the declared safeguards that
+/// respond to one of them (see the module docs). Same id, so the runner
+/// resolves its targets from the same nemesis stream as `chaosim run`.
+pub fn draw(spec: &ScenarioSpec, seed: u64) -> ScenarioSpec {
+    let sw = &spec.swarm;
+    let mut rng = SeedPath::root(seed).child("swarm").child(&spec.id).rng();
+    let mut on = Vec::with_capacity(spec.faults.len());
+    let mut faults = Vec::with_capacity(spec.faults.len());
+    for f in &spec.faults {
+        // Fixed draws per fault: on, intensity, start, length, shape, clock.
+        let is_on = rng.ratio(sw.on.0 as u64, sw.on.1 as u64);
+        let intensity = draw_pct(&mut rng, sw.intensity_pct);
+        let start = draw_pct(&mut rng, sw.start_pct);
+        let length = draw_pct(&mut rng, sw.length_pct);
+        let shape = sw.partition_shapes[rng.below(sw.partition_shapes.len() as u64) as usize];
+        let clock = sw.clock_faults[rng.below(sw.clock_faults.len() as u64) as usize];
+        let mut g = f.clone();
+        if uses_intensity(f.kind) {
+            g.intensity_permille =
+                scale_pct(f.intensity_permille as u64, intensity).clamp(1, 1000) as u16;
+        }
+        g.start_ns = scale_pct(f.start_ns, start);
+        if uses_length(f.kind) {
+            g.length_ns = scale_pct(f.length_ns, length);
+        }
+        match f.kind {
+            FaultKind::Partition => g.target = Target::Partition(shape),
+            FaultKind::ClockSkew | FaultKind::ClockStrobe => g.kind = clock,
+            _ => {}
+        }
+        on.push(is_on);
+        faults.push(g);
+    }
+    let forced = rng.below(spec.faults.len().max(1) as u64) as usize;
+    if !on.iter().any(|&x| x) && forced < on.len() {
+        on[forced] = true;
+    }
+    let mut out = spec.clone();
+    out.faults = faults
+        .into_iter()
+        .zip(on)
+        .filter_map(|(f, keep)| keep.then_some(f))
+        .collect();
+    out.restrict_expected_to_faults();
+    out
+}
+
+/// A fault kind's short name in configuration strings.
+pub fn kind_short(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::KillKernel => "kill",
+        FaultKind::PauseHeartbeat => "pause_hb",
+        FaultKind::AclFlood => "acl_flood",
+        FaultKind::CpuSpike => "cpu_spike",
+        FaultKind::MemoryLeak => "mem_leak",
+        FaultKind::DiskFill => "disk_fill",
+        FaultKind::NetworkSaturation => "net_sat",
+        FaultKind::ApiFlood => "api_flood",
+        FaultKind::CorruptSnapshots => "corrupt_snap",
+        FaultKind::DependencyFailure => "dep_fail",
+        FaultKind::QueueFlood => "queue_flood",
+        FaultKind::TriggerStorm => "trigger_storm",
+        FaultKind::PauseScheduler => "pause_sched",
+        FaultKind::PolicyCascade => "policy_cascade",
+        FaultKind::WorkerDropout => "worker_dropout",
+        FaultKind::ReplicaFailure => "replica_fail",
+        FaultKind::Partition => "partition",
+        FaultKind::ClockSkew => "skew",
+        FaultKind::ClockStrobe => "strobe",
+        FaultKind::KillNode => "kill_node",
+        FaultKind::PauseNode => "pause_node",
+        FaultKind::SnapshotRollback => "rollback",
+        FaultKind::ConcurrentWrites => "conc_writes",
+        FaultKind::GovernanceStorm => "gov_storm",
+    }
+}
+
+fn shape_short(s: PartitionShapeSpec) -> &'static str {
+    match s {
+        PartitionShapeSpec::Bisect => "bisect",
+        PartitionShapeSpec::RandomHalves => "halves",
+        PartitionShapeSpec::IsolateOne => "isolate",
+        PartitionShapeSpec::Bridge => "bridge",
+        PartitionShapeSpec::MajoritiesRing => "ring",
+    }
+}
+
+/// Seconds with up to three decimals, trailing zeros trimmed (`12.5`).
+pub fn fmt_secs(ns: u64) -> String {
+    let ms = (ns + 500_000) / 1_000_000;
+    let (s, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        return s.to_string();
+    }
+    let digits = format!("{frac:03}");
+    format!("{s}.{}", digits.trim_end_matches('0'))
+}
+
+/// One fault in short form: `kind[(shape)][:intensity]@start[/length]`, e.g.
+/// `acl_flood:0.9@7.5s/45s`, `partition(halves)@30s/20s`, `kill@12s`.
+/// Intensity and length appear only for kinds that use them.
+pub fn fault_short(f: &FaultSpec) -> String {
+    let mut s = kind_short(f.kind).to_string();
+    if let (FaultKind::Partition, Target::Partition(shape)) = (f.kind, &f.target) {
+        let _ = write!(s, "({})", shape_short(*shape));
+    }
+    if uses_intensity(f.kind) {
+        let _ = write!(s, ":{}", fmt_secs(f.intensity_permille as u64 * 1_000_000));
+    }
+    let _ = write!(s, "@{}s", fmt_secs(f.start_ns));
+    if uses_length(f.kind) {
+        let _ = write!(s, "/{}s", fmt_secs(f.length_ns));
+    }
+    s
+}
+
+/// A configuration in short form: its faults joined by `;`.
+pub fn config_short(spec: &ScenarioSpec) -> String {
+    spec.faults
+        .iter()
+        .map(fault_short)
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Identifiers of non-default input files, carried by reproduction handles
+/// (`None` = the built-in files).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HandleFiles {
+    /// The catalogue's [`fingerprint`](Catalogue::fingerprint), if not the built-in one.
+    pub scenarios_fp: Option<u64>,
+    /// The stack's fingerprint (stack text and playbooks), if not the built-in one.
+    pub stack_fp: Option<u64>,
+}
+
+impl HandleFiles {
+    /// Compare a catalogue and a stack fingerprint (as `chaosim`'s input
+    /// loader computes it: FNV-1a tag 5 of the stack text, xor the playbook
+    /// listing's) with the built-in ones.
+    pub fn detect(catalogue: &Catalogue, stack_fingerprint: u64) -> Result<HandleFiles> {
+        let builtin_cat = Catalogue::embedded()?.fingerprint();
+        let builtin_stack =
+            crate::engine::rng::fnv1a64(0x05, StackSpec::embedded_text().as_bytes());
+        let cat = catalogue.fingerprint();
+        Ok(HandleFiles {
+            scenarios_fp: (cat != builtin_cat).then_some(cat),
+            stack_fp: (stack_fingerprint != builtin_stack).then_some(stack_fingerprint),
+        })
+    }
+}
+
+/// The `--safeguards` spec of a deployed set: `default`, `all`, `none`, or
+/// `+name`/`-name` edits to the stack's default set (in catalogue order).
+pub fn safeguards_spec(deployed: SafeguardSet, default: SafeguardSet) -> String {
+    if deployed == default {
+        return "default".into();
+    }
+    if deployed == SafeguardSet::all() {
+        return "all".into();
+    }
+    if deployed.is_empty() {
+        return "none".into();
+    }
+    Safeguard::ALL
+        .iter()
+        .filter_map(|&s| match (deployed.contains(s), default.contains(s)) {
+            (true, false) => Some(format!("+{}", s.name())),
+            (false, true) => Some(format!("-{}", s.name())),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The reproduction handle of a swarm row: `chaosim run ID --seed S --swarm
+/// --difficulty D --safeguards=SPEC --expect-digest HEX`, plus
+/// `--scenarios-fp HEX` / `--stack-fp HEX` when non-default files were used.
+pub fn swarm_handle(
+    id: &str,
+    seed: u64,
+    difficulty: u8,
+    safeguards: &str,
+    digest: Digest,
+    files: HandleFiles,
+) -> String {
+    let mut s = format!(
+        "chaosim run {id} --seed {seed} --swarm --difficulty {difficulty} --safeguards={safeguards} --expect-digest {digest}"
+    );
+    if let Some(fp) = files.scenarios_fp {
+        let _ = write!(s, " --scenarios-fp {fp:016x}");
+    }
+    if let Some(fp) = files.stack_fp {
+        let _ = write!(s, " --stack-fp {fp:016x}");
+    }
+    s
+}
+
+/// What to swarm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmConfig {
+    /// Scenario ids, in output order (distinct).
+    pub scenarios: Vec<String>,
+    /// Seeds per scenario, 1..=10^12.
+    pub seeds: u64,
+    /// First seed.
+    pub from: u64,
+    /// Difficulty level 1..=10.
+    pub difficulty: u8,
+    /// Safeguards deployed.
+    pub deployed: SafeguardSet,
+}
+
+impl SwarmConfig {
+    /// Check the configuration against the catalogue (flags named as on the
+    /// command line).
+    pub fn validate(&self, catalogue: &Catalogue) -> Result<()> {
+        if !(1..=N_MAX).contains(&self.seeds) {
+            return Err(usage(
+                "--seeds",
+                format!("{} is outside 1..={N_MAX}", self.seeds),
+            ));
+        }
+        if self.from.checked_add(self.seeds - 1).is_none() {
+            return Err(usage(
+                "--from",
+                format!(
+                    "{} + {} seeds passes the largest seed",
+                    self.from, self.seeds
+                ),
+            ));
+        }
+        if !(1..=10).contains(&self.difficulty) {
+            return Err(usage(
+                "--difficulty",
+                format!("{} is out of range (allowed: 1 to 10)", self.difficulty),
+            ));
+        }
+        if self.scenarios.is_empty() || self.scenarios.len() > RATES_MAX {
+            return Err(usage(
+                "--scenarios",
+                format!("need 1..={RATES_MAX} scenarios"),
+            ));
+        }
+        for (i, id) in self.scenarios.iter().enumerate() {
+            catalogue.require(id)?;
+            if self.scenarios[..i].contains(id) {
+                return Err(usage("--scenarios", format!("'{id}' is given twice")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The swarm parameters recorded in `shard.ron`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmParams {
+    /// Scenario ids (the cells).
+    pub scenarios: Vec<String>,
+    /// First seed.
+    pub from: u64,
+    /// Difficulty level.
+    pub difficulty: u8,
+    /// Deployed safeguards as a `--safeguards` spec (see [`safeguards_spec`]).
+    pub safeguards: String,
+    /// Non-default catalogue fingerprint, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenarios_fp: Option<String>,
+    /// Non-default stack fingerprint, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_fp: Option<String>,
+}
+
+impl SwarmParams {
+    /// The handle files recorded.
+    pub fn files(&self) -> HandleFiles {
+        let hex = |s: &Option<String>| s.as_deref().and_then(|h| u64::from_str_radix(h, 16).ok());
+        HandleFiles {
+            scenarios_fp: hex(&self.scenarios_fp),
+            stack_fp: hex(&self.stack_fp),
+        }
+    }
+
+    /// The handle of `seed` of scenario `id` with `digest`.
+    pub fn handle(&self, id: &str, seed: u64, digest: Digest) -> String {
+        swarm_handle(
+            id,
+            seed,
+            self.difficulty,
+            &self.safeguards,
+            digest,
+            self.files(),
+        )
+    }
+}
+
+/// The aggregate of the seeds of one scenario. Fixed size; merges exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwarmAggregate {
+    /// Rows.
+    pub n: u64,
+    /// Events, summed.
+    pub events: u64,
+    /// Consistency anomalies, summed.
+    pub anomalies: u64,
+    /// Rows per outcome slot (`passed`, then [`FailureKind::ALL`]).
+    pub counts: [u64; OUTCOMES],
+    /// The lowest seed of each outcome slot, with its digest.
+    pub first: [Option<(u64, Digest)>; OUTCOMES],
+}
+
+impl Aggregate for SwarmAggregate {
+    fn merge_from(&mut self, other: &Self) {
+        self.merge(other);
+    }
+}
+
+impl SwarmAggregate {
+    /// Fold in one row.
+    pub fn push(&mut self, seed: u64, o: &Outcome) {
+        self.n += 1;
+        self.events += o.events;
+        self.anomalies += o.anomalies;
+        let i = outcome_slot(o);
+        self.counts[i] += 1;
+        if self.first[i].is_none_or(|(s, _)| seed < s) {
+            self.first[i] = Some((seed, o.digest));
+        }
+    }
+
+    /// Fold in another aggregate of the same scenario (exact).
+    pub fn merge(&mut self, other: &SwarmAggregate) {
+        self.n += other.n;
+        self.events += other.events;
+        self.anomalies += other.anomalies;
+        for i in 0..OUTCOMES {
+            self.counts[i] += other.counts[i];
+            if let Some((s, d)) = other.first[i]
+                && self.first[i].is_none_or(|(t, _)| s < t)
+            {
+                self.first[i] = Some((s, d));
+            }
+        }
+    }
+
+    /// Failed rows.
+    pub fn failures(&self) -> u64 {
+        self.n - self.counts[0]
+    }
+
+    fn to_record(&self, cell: u32) -> SwarmCellRecord {
+        SwarmCellRecord {
+            cell,
+            n: self.n,
+            events: self.events,
+            anomalies: self.anomalies,
+            counts: self.counts.to_vec(),
+            firsts: (0..OUTCOMES)
+                .filter_map(|i| self.first[i].map(|(s, d)| (i as u32, s, d.to_string())))
+                .collect(),
+        }
+    }
+
+    fn from_record(r: &SwarmCellRecord, path: &Path) -> Result<SwarmAggregate> {
+        let bad = |message: &str| Error::Invalid {
+            path: path.to_path_buf(),
+            field: format!("swarm_cells[{}]", r.cell),
+            message: message.into(),
+        };
+        let counts: [u64; OUTCOMES] = r
+            .counts
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad("counts must have 7 entries"))?;
+        if counts.iter().sum::<u64>() != r.n {
+            return Err(bad("counts disagree (corrupted file?)"));
+        }
+        let mut first = [None; OUTCOMES];
+        for (i, seed, digest) in &r.firsts {
+            let i = *i as usize;
+            let d = u64::from_str_radix(digest, 16).map_err(|_| bad("digest is not hex"))?;
+            if i >= OUTCOMES || counts[i] == 0 {
+                return Err(bad("first seed of an empty outcome"));
+            }
+            first[i] = Some((*seed, Digest::from_value(d)));
+        }
+        Ok(SwarmAggregate {
+            n: r.n,
+            events: r.events,
+            anomalies: r.anomalies,
+            counts,
+            first,
+        })
+    }
+}
+
+/// A scenario's aggregate as stored in `shard.ron`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmCellRecord {
+    /// The scenario index.
+    pub cell: u32,
+    /// See [`SwarmAggregate`].
+    pub n: u64,
+    /// See [`SwarmAggregate`].
+    pub events: u64,
+    /// See [`SwarmAggregate`].
+    pub anomalies: u64,
+    /// See [`SwarmAggregate`].
+    pub counts: Vec<u64>,
+    /// `(outcome slot, first seed, digest hex)` of the non-empty slots.
+    pub firsts: Vec<(u32, u64, String)>,
+}
+
+/// Format one `swarm.csv` row.
+pub fn push_swarm_row(
+    line: &mut String,
+    seed: u64,
+    drawn: &ScenarioSpec,
+    o: &Outcome,
+    params: &SwarmParams,
+) {
+    let _ = write!(line, "{seed},");
+    push_field(line, &drawn.id);
+    line.push(',');
+    push_field(line, &config_short(drawn));
+    let _ = write!(line, ",{},", o.passed as u8);
+    if let Some(k) = o.failure_kind() {
+        line.push_str(k.name());
+    }
+    let _ = write!(line, ",{},{},{},", o.anomalies, o.events, o.digest);
+    if !o.passed {
+        push_field(line, &params.handle(&drawn.id, seed, o.digest));
+    }
+    line.push('\n');
+}
+
+/// One line of a swarm summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryLine {
+    /// Scenario id, or `all`.
+    pub scenario: String,
+    /// Outcome slot (see [`outcome_name`]).
+    pub outcome: usize,
+    /// Rows with this outcome.
+    pub count: u64,
+    /// Rows of the scenario (or of all).
+    pub of: u64,
+    /// The first such row: scenario, seed, digest.
+    pub first: (String, u64, Digest),
+}
+
+/// The summary lines of `cells` (scenario index, aggregate), in cell order:
+/// per scenario, each non-empty outcome; then the same over all scenarios
+/// (`all`, first = lowest seed, earlier scenario on ties).
+pub fn summary_lines(params: &SwarmParams, cells: &[(u32, SwarmAggregate)]) -> Vec<SummaryLine> {
+    let mut lines = Vec::new();
+    let mut total_n = 0;
+    let mut totals = [0u64; OUTCOMES];
+    let mut firsts: [Option<(String, u64, Digest)>; OUTCOMES] = Default::default();
+    for (c, a) in cells {
+        let id = &params.scenarios[*c as usize];
+        total_n += a.n;
+        for i in 0..OUTCOMES {
+            let Some((seed, d)) = a.first[i] else {
+                continue;
+            };
+            lines.push(SummaryLine {
+                scenario: id.clone(),
+                outcome: i,
+                count: a.counts[i],
+                of: a.n,
+                first: (id.clone(), seed, d),
+            });
+            totals[i] += a.counts[i];
+            if firsts[i].as_ref().is_none_or(|(_, s, _)| seed < *s) {
+                firsts[i] = Some((id.clone(), seed, d));
+            }
+        }
+    }
+    if cells.len() > 1 {
+        for i in 0..OUTCOMES {
+            if let Some(first) = firsts[i].take() {
+                lines.push(SummaryLine {
+                    scenario: "all".into(),
+                    outcome: i,
+                    count: totals[i],
+                    of: total_n,
+                    first,
+                });
+            }
+        }
+    }
+    lines
+}
+
+fn write_swarm_summary(
+    dir: &Path,
+    params: &SwarmParams,
+    cells: &[(u32, SwarmAggregate)],
+) -> Result<()> {
+    let mut sink = CsvSink::create(dir.join(SUMMARY_FILE))?;
+    sink.write_raw(SWARM_SUMMARY_HEADER.as_bytes())?;
+    for l in summary_lines(params, cells) {
+        let share = if l.of == 0 {
+            0.0
+        } else {
+            l.count as f64 / l.of as f64
+        };
+        let (id, seed, d) = &l.first;
+        let repro = if l.outcome == 0 {
+            String::new()
+        } else {
+            params.handle(id, *seed, *d)
+        };
+        sink.write_record(&[
+            l.scenario.as_str(),
+            outcome_name(l.outcome),
+            &l.count.to_string(),
+            &format!("{share:.6}"),
+            &seed.to_string(),
+            &d.to_string(),
+            &repro,
+        ])?;
+    }
+    sink.finish()?;
+    Ok(())
+}
+
+fn meta_of(
+    params: &SweepParams,
+    shard: Shard,
+    range: (u64, u64),
+    rows: (u64, u64),
+    cells: &[(u32, SwarmAggregate)],
+) -> ShardMeta {
+    let mut meta = shard_meta(params, shard, range, rows, &[]);
+    meta.swarm_cells = cells.iter().map(|(c, a)| a.to_record(*c)).collect();
+    meta
+}
+
+/// What a swarm produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwarmReport {
+    /// Rows written.
+    pub rows: u64,
+    /// Simulation events handled, summed.
+    pub events: u64,
+    /// The parameters (as in `shard.ron`).
+    pub params: SwarmParams,
+    /// The aggregates of the scenarios this shard touched, in order.
+    pub cells: Vec<(u32, SwarmAggregate)>,
+}
+
+impl SwarmReport {
+    /// The summary lines (as in `summary.csv`).
+    pub fn summary(&self) -> Vec<SummaryLine> {
+        summary_lines(&self.params, &self.cells)
+    }
+}
+
+/// Run a swarm (or one shard of it) and write `swarm.csv`, `summary.csv`
+/// and `shard.ron` into `opts.out`. `stack_fingerprint` identifies the
+/// stack (as the input loader computes it); `files` the non-default inputs
+/// for the handles (see [`HandleFiles::detect`]). `on_cell(id, aggregate)`
+/// is called in order as each scenario completes.
+pub fn run_swarm(
+    catalogue: &Catalogue,
+    stack: &StackSpec,
+    stack_fingerprint: u64,
+    files: HandleFiles,
+    config: &SwarmConfig,
+    opts: &SweepOptions,
+    on_cell: &mut dyn FnMut(&str, &SwarmAggregate),
+) -> Result<SwarmReport> {
+    config.validate(catalogue)?;
+    if !(1..=THREADS_MAX).contains(&opts.threads) {
+        return Err(usage(
+            "--threads",
+            format!("{} is outside 1..={THREADS_MAX}", opts.threads),
+        ));
+    }
+    let bases: Vec<&ScenarioSpec> = config
+        .scenarios
+        .iter()
+        .map(|id| catalogue.require(id))
+        .collect::<Result<_>>()?;
+    let sw = SwarmParams {
+        scenarios: config.scenarios.clone(),
+        from: config.from,
+        difficulty: config.difficulty,
+        safeguards: safeguards_spec(config.deployed, stack.default_safeguards()),
+        scenarios_fp: files.scenarios_fp.map(|f| format!("{f:016x}")),
+        stack_fp: files.stack_fp.map(|f| format!("{f:016x}")),
+    };
+    let params = SweepParams {
+        seed: config.from,
+        n: config.seeds,
+        rates_ppm: Vec::new(),
+        variants: Vec::new(),
+        model_fingerprint: format!("{:016x}:{stack_fingerprint:016x}", catalogue.fingerprint()),
+        scenario: None,
+        ensemble: None,
+        swarm: Some(sw.clone()),
+    };
+    let range = opts.shard.range(params.total());
+    let start = default_start();
+    prepare_out_dir(&opts.out, opts.force, "--out")?;
+
+    let mut sink = CsvSink::create(opts.out.join(SWARM_FILE))?;
+    sink.write_raw(SWARM_HEADER.as_bytes())?;
+    let run = |cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(SwarmAggregate, u64)> {
+        let base = bases[cell as usize];
+        let mut agg = SwarmAggregate::default();
+        for e in lo..hi {
+            let seed = config.from + e;
+            let drawn = draw(base, seed);
+            let o = run_alone(
+                stack,
+                &drawn,
+                seed,
+                config.difficulty,
+                config.deployed,
+                start,
+            )?;
+            agg.push(seed, &o);
+            push_swarm_row(rows, seed, &drawn, &o, &sw);
+        }
+        let events = agg.events;
+        Ok((agg, events))
+    };
+    let mut cells: Vec<(u32, SwarmAggregate)> = Vec::new();
+    let events = run_ordered(
+        opts.threads,
+        config.seeds,
+        range,
+        &mut sink,
+        &run,
+        &mut |c, a| {
+            on_cell(&config.scenarios[c as usize], &a);
+            cells.push((c as u32, a));
+        },
+    )?;
+    let bytes = sink.bytes_written();
+    let fnv = sink.checksum();
+    sink.finish()?;
+    write_swarm_summary(&opts.out, &sw, &cells)?;
+    write_shard_meta(
+        &opts.out,
+        &meta_of(&params, opts.shard, range, (bytes, fnv), &cells),
+    )?;
+    Ok(SwarmReport {
+        rows: range.1 - range.0,
+        events,
+        params: sw,
+        cells,
+    })
+}
+
+/// The swarm half of [`merge`](super::merge::merge), called after the
+/// shards were checked to form one complete swarm.
+pub(crate) fn merge_swarm(
+    params: &SweepParams,
+    sw: &SwarmParams,
+    metas: &[(PathBuf, ShardMeta)],
+    by_index: &[Option<usize>],
+    out: &Path,
+    force: bool,
+) -> Result<MergeReport> {
+    let mut cells: Vec<Option<SwarmAggregate>> = vec![None; sw.scenarios.len()];
+    for slot in by_index {
+        let (dir, m) = &metas[slot.expect("checked")];
+        let path = dir.join(SHARD_FILE);
+        for r in &m.swarm_cells {
+            let agg = SwarmAggregate::from_record(r, &path)?;
+            match cells.get_mut(r.cell as usize) {
+                Some(Some(a)) => a.merge(&agg),
+                Some(c @ None) => *c = Some(agg),
+                None => {
+                    return Err(Error::Invalid {
+                        path,
+                        field: "swarm_cells".into(),
+                        message: format!("cell {} out of range", r.cell),
+                    });
+                }
+            }
+        }
+    }
+    prepare_out_dir(out, force, "--out")?;
+    let (bytes, fnv) = match copy_rows(metas, by_index, out, SWARM_FILE, SWARM_HEADER) {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_file(out.join(SWARM_FILE));
+            return Err(e);
+        }
+    };
+    let cells: Vec<(u32, SwarmAggregate)> = cells
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.map(|a| (i as u32, a)))
+        .collect();
+    let rows = cells.iter().map(|(_, a)| a.n).sum();
+    write_swarm_summary(out, sw, &cells)?;
+    write_shard_meta(
+        out,
+        &meta_of(
+            params,
+            Shard::WHOLE,
+            (0, params.total()),
+            (bytes, fnv),
+            &cells,
+        ),
+    )?;
+    Ok(MergeReport {
+        shards: by_index.len() as u32,
+        experiments: rows,
+        cells: cells.len() as u64,
+    })
+}
+
+/// One row of a `swarm.csv`, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmRow {
+    /// The seed.
+    pub seed: u64,
+    /// The scenario id.
+    pub scenario: String,
+    /// The configuration, short form.
+    pub config: String,
+    /// The verdict.
+    pub passed: bool,
+    /// The failure kind's name (empty for passes).
+    pub failure_reason: String,
+    /// The digest.
+    pub digest: Digest,
+}
+
+/// Read a swarm output directory: its parameters (`shard.ron`) and the rows
+/// of `swarm.csv` with seed `seed` (and scenario `scenario`, if given), in
+/// file order. One streaming pass over the file.
+pub fn find_rows(
+    dir: &Path,
+    seed: u64,
+    scenario: Option<&str>,
+) -> Result<(SwarmParams, Vec<SwarmRow>)> {
+    let meta = ShardMeta::read(dir)?;
+    let sw = meta.params.swarm.clone().ok_or_else(|| {
+        usage(
+            "--from",
+            format!("{} is a sweep output, not a swarm output", dir.display()),
+        )
+    })?;
+    let path = dir.join(SWARM_FILE);
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+    let bad = |line: u64, message: String| Error::Syntax {
+        path: path.clone(),
+        line: line as usize,
+        column: 1,
+        message,
+    };
+    let mut rows = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| bad(line, e.to_string()))?;
+        if rec.len() != 9 {
+            return Err(bad(line, format!("{} fields, expected 9", rec.len())));
+        }
+        let s: u64 = rec[0]
+            .parse()
+            .map_err(|_| bad(line, format!("seed '{}' is not a number", &rec[0])))?;
+        if s != seed || scenario.is_some_and(|id| id != &rec[1]) {
+            continue;
+        }
+        let d = u64::from_str_radix(&rec[7], 16)
+            .map_err(|_| bad(line, format!("digest '{}' is not hex", &rec[7])))?;
+        rows.push(SwarmRow {
+            seed: s,
+            scenario: rec[1].to_string(),
+            config: rec[2].to_string(),
+            passed: &rec[3] == "1",
+            failure_reason: rec[4].to_string(),
+            digest: Digest::from_value(d),
+        });
+    }
+    Ok((sw, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draw_is_deterministic_and_keeps_a_fault() {
+        let cat = Catalogue::embedded().unwrap();
+        for spec in cat.scenarios() {
+            for seed in 0..20 {
+                let a = draw(spec, seed);
+                assert_eq!(a, draw(spec, seed));
+                assert!(!a.faults.is_empty(), "{} seed {seed}", spec.id);
+                assert!(a.faults.len() <= spec.faults.len());
+                let kept = spec
+                    .expected_safeguards
+                    .intersection(crate::scenario::spec::responders_of(&a.faults));
+                assert_eq!(a.expected_safeguards, kept, "{} seed {seed}", spec.id);
+                for f in &a.faults {
+                    assert!((1..=1000).contains(&f.intensity_permille) || !uses_intensity(f.kind));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn draws_cover_the_ranges() {
+        let cat = Catalogue::embedded().unwrap();
+        let s = cat.require("MF01_triple_threat").unwrap();
+        let n = s.faults.len();
+        let mut sizes = vec![0u32; n + 1];
+        for seed in 0..400 {
+            sizes[draw(s, seed).faults.len()] += 1;
+        }
+        // 3/4 each: every size from 1 to all appears.
+        assert!(sizes[1..].iter().all(|&c| c > 0), "{sizes:?}");
+        let p = cat.require("JEP01_log_partition").unwrap();
+        let shapes: std::collections::BTreeSet<String> = (0..200)
+            .map(|seed| config_short(&draw(p, seed)))
+            .map(|c| c.split(')').next().unwrap().to_string())
+            .collect();
+        assert_eq!(shapes.len(), 5, "{shapes:?}");
+    }
+
+    #[test]
+    fn short_forms_and_specs() {
+        assert_eq!(fmt_secs(12_500_000_000), "12.5");
+        assert_eq!(fmt_secs(30_000_000_000), "30");
+        assert_eq!(fmt_secs(1_234_000_000), "1.234");
+        let d = SafeguardSet::EMPTY.with(Safeguard::ALL[0]);
+        assert_eq!(safeguards_spec(d, d), "default");
+        assert_eq!(safeguards_spec(SafeguardSet::all(), d), "all");
+        assert_eq!(safeguards_spec(SafeguardSet::EMPTY, d), "none");
+        let e = SafeguardSet::EMPTY.with(Safeguard::ALL[1]);
+        let spec = safeguards_spec(e, d);
+        assert_eq!(SafeguardSet::from_spec(&spec, d).unwrap(), e);
+        let h = swarm_handle(
+            "S02_acl_spam",
+            7,
+            2,
+            "default",
+            Digest::from_value(0xab),
+            HandleFiles::default(),
+        );
+        assert_eq!(
+            h,
+            "chaosim run S02_acl_spam --seed 7 --swarm --difficulty 2 --safeguards=default --expect-digest 00000000000000ab"
+        );
+    }
+}

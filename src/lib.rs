@@ -18,7 +18,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`engine`] | [`SimTime`](engine::SimTime)/[`SimDuration`](engine::SimDuration), the event queue, [`Simulation`](engine::Simulation), [`Ctx`](engine::Ctx), seeded streams, the digest |
+//! | [`engine`] | [`SimTime`](engine::SimTime)/[`SimDuration`](engine::SimDuration), the event queue, [`Simulation`](engine::Simulation), [`Ctx`](engine::Ctx), seeded streams, the digest; [`engine::trace`]: per-event observers, bounded trails and lockstep runs that name the first divergent event (the self-check) |
 //! | [`model`] | the stack under test as [`Component`](model::Component)s |
 //! | [`model::layer1`] | kernels, control plane, bus with ACLs, resources, API ingress, the Layer-1 safeguards and the playbook executor (a safeguard table in its docs) |
 //! | [`model::governance`] | Layer 3: autonomy tiers 0-4, human approvals slower at night, votes, storms |
@@ -27,12 +27,12 @@
 //! | [`model::stack`] | the stack description (`--stack`) and the composition of the layers into one model |
 //! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an intent routed by governance) |
 //! | [`safeguard`] | the safeguard catalogue by name (and where each lives), [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
-//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue, the runner, the stress test |
-//! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume; `program::speculate` runs the likely next runs on idle cores without changing a byte |
+//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue, the runner, the stress test; [`scenario::repro`] reproduction handles; [`scenario::control`] experiment vs fault-free control; [`scenario::shrink`] shrinking a failing configuration to a regression scenario |
+//! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume; [`program::speculate`] runs the likely next runs on idle cores without changing a byte; [`program::ensemble`] seed ensembles of the year |
 //! | [`check`] | observers: recovery measurement, history, consistency and linearizability checkers |
-//! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep or a single-run timeline |
-//! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge |
-//! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals |
+//! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep, an ensemble or a single-run timeline; Jepsen-style history timelines and offline trace views |
+//! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge (shared by scenario sweeps, [`sweep::swarm`] and ensembles) |
+//! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals; [`record::trace`] the Chrome trace writer |
 //! | [`input`] | reading RON input files with located errors |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |

@@ -44,8 +44,8 @@ use crate::safeguard::{Safeguard, SafeguardSet};
 use crate::scenario::Catalogue;
 use crate::scenario::Executor;
 use crate::sweep::merge::{
-    MergeReport, SHARD_FILE, SUMMARY_FILE, ShardMeta, SweepParams, copy_rows, prepare_out_dir,
-    shard_meta, write_shard_meta,
+    MergeReport, SHARD_FILE, SUMMARY_FILE, ShardMeta, SweepParams, prepare_out_dir, shard_meta,
+    write_merged_rows, write_shard_meta,
 };
 use crate::sweep::runner::{Aggregate, N_MAX, Shard, THREADS_MAX, run_ordered_chunked};
 
@@ -780,15 +780,8 @@ pub(crate) fn merge_ensemble(
         }
         agg.merge(a);
     }
-    prepare_out_dir(out, force, "--out")?;
     let header = seeds_header(p);
-    let (bytes, fnv) = match copy_rows(metas, by_index, out, SEEDS_FILE, &header) {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = std::fs::remove_file(out.join(SEEDS_FILE));
-            return Err(e);
-        }
-    };
+    let (bytes, fnv) = write_merged_rows(metas, by_index, out, force, SEEDS_FILE, &header)?;
     write_tables(out, &agg, p)?;
     write_shard_meta(
         out,

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::agent::{ExperimentOutcome, Variant};
-use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, Shard, format_rate};
+use super::runner::{Aggregate, EXPERIMENTS_HEADER, SUMMARY_HEADER, Shard, format_rate};
 use super::scenario_sweep::{ScenarioCellRecord, ScenarioParams, merge_scenario};
 use super::swarm::{SWARM_FILE, SwarmCellRecord, SwarmParams, merge_swarm};
 use crate::error::{Error, Result};
@@ -707,38 +707,22 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         return merge_swarm(&params, sw, &metas, &by_index, out, force);
     }
     // Parse all aggregates before writing anything.
-    let mut cells: Vec<Option<CellAggregate>> = vec![None; params.cells() as usize];
-    for slot in &by_index {
-        let (dir, m) = &metas[slot.expect("checked")];
-        for r in &m.cells {
-            let agg = CellAggregate::from_record(r, &dir.join(SHARD_FILE))?;
-            match cells.get_mut(r.cell as usize) {
-                Some(Some(a)) => a.merge(&agg),
-                Some(c @ None) => *c = Some(agg),
-                None => {
-                    return Err(Error::Invalid {
-                        path: dir.join(SHARD_FILE),
-                        field: "cells".into(),
-                        message: format!("cell {} out of range", r.cell),
-                    });
-                }
-            }
-        }
-    }
-    prepare_out_dir(out, force, "--out")?;
-    let result = copy_experiments(&metas, &by_index, out, EXPERIMENTS_HEADER);
-    let (bytes, fnv) = match result {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = fs::remove_file(out.join(EXPERIMENTS_FILE));
-            return Err(e);
-        }
-    };
-    let cells: Vec<(u32, CellAggregate)> = cells
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, a)| a.map(|a| (i as u32, a)))
-        .collect();
+    let cells = fold_cells(
+        &metas,
+        &by_index,
+        params.cells() as usize,
+        "cells",
+        |m| &m.cells,
+        |r, path| Ok((r.cell, CellAggregate::from_record(r, path)?)),
+    )?;
+    let (bytes, fnv) = write_merged_rows(
+        &metas,
+        &by_index,
+        out,
+        force,
+        EXPERIMENTS_FILE,
+        EXPERIMENTS_HEADER,
+    )?;
     let experiments = cells.iter().map(|(_, a)| a.n).sum();
     write_summary(out, &params, &cells)?;
     let meta = shard_meta(
@@ -753,6 +737,62 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         shards: count,
         experiments,
         cells: cells.len() as u64,
+    })
+}
+
+/// Fold the per-cell aggregates every shard recorded into one aggregate per
+/// cell, in cell order (cells no shard touched are left out). `records`
+/// picks a shard's records, `parse` reads one into `(cell, aggregate)`;
+/// a cell number not below `cells_n` is refused, naming `field` and the
+/// shard's `shard.ron`. Shared by every kind of sweep.
+pub(crate) fn fold_cells<R, A: Aggregate>(
+    metas: &[(PathBuf, ShardMeta)],
+    by_index: &[Option<usize>],
+    cells_n: usize,
+    field: &str,
+    records: impl Fn(&ShardMeta) -> &[R],
+    parse: impl Fn(&R, &Path) -> Result<(u32, A)>,
+) -> Result<Vec<(u32, A)>> {
+    let mut cells: Vec<Option<A>> = (0..cells_n).map(|_| None).collect();
+    for slot in by_index {
+        let (dir, m) = &metas[slot.expect("checked")];
+        let path = dir.join(SHARD_FILE);
+        for r in records(m) {
+            let (cell, agg) = parse(r, &path)?;
+            match cells.get_mut(cell as usize) {
+                Some(Some(a)) => a.merge_from(&agg),
+                Some(c @ None) => *c = Some(agg),
+                None => {
+                    return Err(Error::Invalid {
+                        path,
+                        field: field.into(),
+                        message: format!("cell {cell} out of range"),
+                    });
+                }
+            }
+        }
+    }
+    Ok(cells
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.map(|a| (i as u32, a)))
+        .collect())
+}
+
+/// Prepare `out` and concatenate the shards' rows `file` into it (see
+/// [`copy_rows`]); on failure the partial file is removed. Returns the
+/// merged file's size and checksum.
+pub(crate) fn write_merged_rows(
+    metas: &[(PathBuf, ShardMeta)],
+    by_index: &[Option<usize>],
+    out: &Path,
+    force: bool,
+    file: &str,
+    header: &str,
+) -> Result<(u64, u64)> {
+    prepare_out_dir(out, force, "--out")?;
+    copy_rows(metas, by_index, out, file, header).inspect_err(|_| {
+        let _ = fs::remove_file(out.join(file));
     })
 }
 
@@ -784,17 +824,6 @@ fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
         return Some("swarm (scenarios, first seed, difficulty, safeguards or files)".into());
     }
     None
-}
-
-/// Concatenate the shards' `experiments.csv` (after `header`) into `out`,
-/// checking each file's header and checksum.
-pub(crate) fn copy_experiments(
-    metas: &[(PathBuf, ShardMeta)],
-    by_index: &[Option<usize>],
-    out: &Path,
-    expected_header: &str,
-) -> Result<(u64, u64)> {
-    copy_rows(metas, by_index, out, EXPERIMENTS_FILE, expected_header)
 }
 
 /// Concatenate the shards' `file` (after `header`) into `out/file`,

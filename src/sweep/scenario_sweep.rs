@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::merge::{
-    EXPERIMENTS_FILE, MergeReport, SHARD_FILE, SUMMARY_FILE, ShardMeta, SweepParams,
-    copy_experiments, prepare_out_dir, shard_meta, write_shard_meta,
+    EXPERIMENTS_FILE, MergeReport, SUMMARY_FILE, ShardMeta, SweepParams, fold_cells,
+    prepare_out_dir, shard_meta, write_merged_rows, write_shard_meta,
 };
 use super::runner::{Aggregate, N_MAX, RATES_MAX, Shard, SweepOptions, THREADS_MAX, run_ordered};
 use crate::engine::rng::RngDraws as _;
@@ -726,38 +726,22 @@ pub(crate) fn merge_scenario(
     out: &Path,
     force: bool,
 ) -> Result<MergeReport> {
-    let mut cells: Vec<Option<ScenarioAggregate>> = vec![None; sc.values_micro.len()];
-    for slot in by_index {
-        let (dir, m) = &metas[slot.expect("checked")];
-        let path = dir.join(SHARD_FILE);
-        for r in &m.scenario_cells {
-            let agg = ScenarioAggregate::from_record(r, &path)?;
-            match cells.get_mut(r.cell as usize) {
-                Some(Some(a)) => a.merge(&agg),
-                Some(c @ None) => *c = Some(agg),
-                None => {
-                    return Err(Error::Invalid {
-                        path,
-                        field: "scenario_cells".into(),
-                        message: format!("cell {} out of range", r.cell),
-                    });
-                }
-            }
-        }
-    }
-    prepare_out_dir(out, force, "--out")?;
-    let (bytes, fnv) = match copy_experiments(metas, by_index, out, SCENARIO_EXPERIMENTS_HEADER) {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = std::fs::remove_file(out.join(EXPERIMENTS_FILE));
-            return Err(e);
-        }
-    };
-    let cells: Vec<(u32, ScenarioAggregate)> = cells
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, a)| a.map(|a| (i as u32, a)))
-        .collect();
+    let cells = fold_cells(
+        metas,
+        by_index,
+        sc.values_micro.len(),
+        "scenario_cells",
+        |m| &m.scenario_cells,
+        |r, path| Ok((r.cell, ScenarioAggregate::from_record(r, path)?)),
+    )?;
+    let (bytes, fnv) = write_merged_rows(
+        metas,
+        by_index,
+        out,
+        force,
+        EXPERIMENTS_FILE,
+        SCENARIO_EXPERIMENTS_HEADER,
+    )?;
     let experiments = cells.iter().map(|(_, a)| a.n).sum();
     write_scenario_summary(out, sc, &cells)?;
     write_shard_meta(

@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::merge::{
-    MergeReport, SHARD_FILE, SUMMARY_FILE, ShardMeta, SweepParams, copy_rows, prepare_out_dir,
-    shard_meta, write_shard_meta,
+    MergeReport, SUMMARY_FILE, ShardMeta, SweepParams, fold_cells, prepare_out_dir, shard_meta,
+    write_merged_rows, write_shard_meta,
 };
 use super::runner::{Aggregate, N_MAX, RATES_MAX, Shard, SweepOptions, THREADS_MAX, run_ordered};
 use crate::engine::rng::RngDraws as _;
@@ -760,38 +760,15 @@ pub(crate) fn merge_swarm(
     out: &Path,
     force: bool,
 ) -> Result<MergeReport> {
-    let mut cells: Vec<Option<SwarmAggregate>> = vec![None; sw.scenarios.len()];
-    for slot in by_index {
-        let (dir, m) = &metas[slot.expect("checked")];
-        let path = dir.join(SHARD_FILE);
-        for r in &m.swarm_cells {
-            let agg = SwarmAggregate::from_record(r, &path)?;
-            match cells.get_mut(r.cell as usize) {
-                Some(Some(a)) => a.merge(&agg),
-                Some(c @ None) => *c = Some(agg),
-                None => {
-                    return Err(Error::Invalid {
-                        path,
-                        field: "swarm_cells".into(),
-                        message: format!("cell {} out of range", r.cell),
-                    });
-                }
-            }
-        }
-    }
-    prepare_out_dir(out, force, "--out")?;
-    let (bytes, fnv) = match copy_rows(metas, by_index, out, SWARM_FILE, SWARM_HEADER) {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = std::fs::remove_file(out.join(SWARM_FILE));
-            return Err(e);
-        }
-    };
-    let cells: Vec<(u32, SwarmAggregate)> = cells
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, a)| a.map(|a| (i as u32, a)))
-        .collect();
+    let cells = fold_cells(
+        metas,
+        by_index,
+        sw.scenarios.len(),
+        "swarm_cells",
+        |m| &m.swarm_cells,
+        |r, path| Ok((r.cell, SwarmAggregate::from_record(r, path)?)),
+    )?;
+    let (bytes, fnv) = write_merged_rows(metas, by_index, out, force, SWARM_FILE, SWARM_HEADER)?;
     let rows = cells.iter().map(|(_, a)| a.n).sum();
     write_swarm_summary(out, sw, &cells)?;
     write_shard_meta(

@@ -448,7 +448,7 @@ impl Repro {
     }
 
     /// Execute the handle: one outcome per item of [`exec`](Self::exec),
-    /// in order (the same seed paths as [`Runner`], so digests agree with
+    /// in order (the same seed paths as [`Runner`](super::run::Runner), so digests agree with
     /// the recorded rows). `outputs` streams a timeline/narrative.
     pub fn execute(
         &self,

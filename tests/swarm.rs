@@ -13,6 +13,7 @@ use chaosim::Error;
 use chaosim::engine::rng::fnv1a64;
 use chaosim::model::stack::StackSpec;
 use chaosim::safeguard::{Safeguard, SafeguardSet};
+use chaosim::scenario::repro::{FileIds, HandleContext};
 use chaosim::scenario::shrink::{
     STEPS_MAX_DEFAULT, default_start, fault_time_ns, run_alone, shrink, shrink_case,
 };
@@ -21,7 +22,7 @@ use chaosim::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec
 use chaosim::sweep::merge::merge;
 use chaosim::sweep::runner::{Shard, SweepOptions};
 use chaosim::sweep::swarm::{
-    HandleFiles, SwarmConfig, SwarmReport, config_short, draw, outcome_name, run_swarm,
+    SwarmConfig, SwarmReport, config_short, draw, outcome_name, run_swarm, swarm_handle,
 };
 
 fn tmp(name: &str) -> PathBuf {
@@ -77,7 +78,7 @@ fn swarm(
         &cat,
         &stack,
         stack_fp(),
-        HandleFiles::default(),
+        &FileIds::default(),
         &config,
         &opts,
         &mut |_, _| {},
@@ -352,18 +353,27 @@ fn a_rows_handle_reproduces_its_digest_alone() {
         let words: Vec<&str> = handle.split(' ').collect();
         assert_eq!(&words[..2], ["chaosim", "run"]);
         assert!(words.contains(&"--swarm"));
-        // `--expect-digest` is checked by the run command of the
-        // reproduction-handle work; here the digest is compared directly.
         let at = words.iter().position(|w| *w == "--expect-digest").unwrap();
         assert_eq!(words[at + 1], digest);
-        let mut args: Vec<&str> = words[1..at].to_vec();
-        args.extend(&words[at + 2..]);
-        args.push("--json");
-        let got = chaosim().args(&args).assert().success();
+        // Run as printed: `chaosim run` checks the digest itself.
+        let got = chaosim().args(&words[1..]).assert().success();
+        let err = String::from_utf8_lossy(&got.get_output().stderr).to_string();
+        assert!(
+            err.contains(&format!("reproduced: digest {digest} matches the handle")),
+            "{handle}: {err}"
+        );
+        let got = chaosim().args(&words[1..]).arg("--json").assert().success();
         let v: serde_json::Value = serde_json::from_slice(&got.get_output().stdout).unwrap();
         assert_eq!(v["digest"], digest.as_str(), "{handle}");
         assert_eq!(v["passed"], false);
+        // The row's handle is the one `chaosim run` prints for its outcome.
+        assert_eq!(v["repro"], handle.as_str());
     }
+    // A wrong digest is a mismatch (exit 1).
+    let (handle, digest) = &hs[0];
+    let wrong = handle.replace(digest.as_str(), "0123456789abcdef");
+    let words: Vec<&str> = wrong.split(' ').collect();
+    chaosim().args(&words[1..]).assert().code(1);
     // Without --swarm the same seed runs the catalogue scenario as written.
     let (handle, digest) = &hs[0];
     let words: Vec<&str> = handle.split(' ').collect();
@@ -490,10 +500,8 @@ fn shrinking_a_failing_multi_fault_case_keeps_its_failure_kind_and_the_ron_repro
         .assert()
         .success();
     assert_eq!(std::fs::read_to_string(&a).unwrap(), case.ron);
-    let handle = format!(
-        "chaosim run MF01_triple_threat --seed {seed} --swarm --difficulty 1 --safeguards=default --expect-digest {}",
-        o.digest
-    );
+    let ctx = HandleContext::default();
+    let handle = swarm_handle("MF01_triple_threat", seed, 1, ctx.baseline, &ctx, o.digest);
     let b = dir.join("b.ron");
     chaosim()
         .args(["shrink", "--out"])
@@ -784,6 +792,17 @@ fn bad_swarm_and_shrink_input_is_exit_2_and_writes_nothing() {
             "S02_acl_spam",
             "--seed",
             "1",
+            "--files",
+            "scenarios=0123456789ab",
+        ],
+        vec![
+            "shrink",
+            "--",
+            "chaosim",
+            "run",
+            "S02_acl_spam",
+            "--seed",
+            "1",
             "--scenarios-fp",
             "0123456789abcdef",
         ],
@@ -852,16 +871,30 @@ fn a_swarm_over_user_files_records_their_fingerprint_and_shrink_checks_it() {
         .success();
     let hs = handles(&out);
     assert!(!hs.is_empty());
-    assert!(
-        hs.iter().all(|(h, _)| h.contains(" --scenarios-fp ")),
-        "{hs:?}"
+    // The handle names the folder with the flag `chaosim run` takes, and
+    // its fingerprint as `chaosim run`/`year` compute it.
+    let loaded_ids = chaosim::scenario::repro::file_ids(
+        &StackSpec::embedded(),
+        &Catalogue::load_dir(&scen).unwrap(),
+        None,
+        Some(&scen),
+        None,
+    )
+    .unwrap();
+    let want = format!(
+        " --scenarios {} --files {} ",
+        scen.display(),
+        loaded_ids.spec()
     );
-    assert!(
-        hs.iter().all(|(h, _)| !h.contains(" --stack-fp ")),
-        "{hs:?}"
-    );
+    assert!(loaded_ids.spec().starts_with("scenarios="));
+    assert!(hs.iter().all(|(h, _)| h.contains(&want)), "{want} {hs:?}");
+    assert!(hs.iter().all(|(h, _)| !h.contains("stack=")), "{hs:?}");
     let words: Vec<String> = hs[0].0.split(' ').map(String::from).collect();
     let seed = words[4].clone();
+    // Run as printed, it reproduces the row's digest.
+    let got = chaosim().args(&words[1..]).arg("--json").assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&got.get_output().stdout).unwrap();
+    assert_eq!(v["digest"], hs[0].1.as_str());
     // Without the files the handle was recorded with: refused.
     let refused = chaosim()
         .args(["shrink", "--from"])
@@ -871,9 +904,13 @@ fn a_swarm_over_user_files_records_their_fingerprint_and_shrink_checks_it() {
         .assert()
         .code(2);
     let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
-    assert!(err.contains("--scenarios-fp"), "{err}");
+    assert!(
+        err.contains("the scenarios folder differs from the one the handle was recorded with"),
+        "{err}"
+    );
     assert!(!dir.join("x.ron").exists());
-    // With them: shrunk, and the same through the handle.
+    // With them: shrunk, and the same through the handle as printed (it
+    // names the folder itself).
     let a = dir.join("a.ron");
     chaosim()
         .args(["shrink", "--from"])
@@ -886,13 +923,68 @@ fn a_swarm_over_user_files_records_their_fingerprint_and_shrink_checks_it() {
         .success();
     let b = dir.join("b.ron");
     chaosim()
-        .args(["shrink", "--scenarios"])
-        .arg(&scen)
-        .arg("--out")
+        .args(["shrink", "--out"])
         .arg(&b)
         .arg("--")
         .args(&words)
         .assert()
         .success();
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn a_swarm_over_a_user_stack_prints_handles_that_reproduce_with_it() {
+    let dir = tmp("userstack");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stack = dir.join("stack.ron");
+    std::fs::write(&stack, "(cluster: (nodes: 7))").unwrap();
+    let out = dir.join("out");
+    chaosim()
+        .args([
+            "swarm",
+            "--scenarios",
+            "MF01_triple_threat,JEP01_log_partition",
+            "--seeds",
+            "6",
+            "--quiet",
+        ])
+        .arg("--stack")
+        .arg(&stack)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let hs = handles(&out);
+    assert!(!hs.is_empty());
+    for (h, _) in &hs {
+        assert!(
+            h.contains(&format!(" --stack {} --files stack=", stack.display())),
+            "{h}"
+        );
+    }
+    let (handle, digest) = &hs[0];
+    let words: Vec<&str> = handle.split(' ').collect();
+    let got = chaosim().args(&words[1..]).assert().success();
+    let err = String::from_utf8_lossy(&got.get_output().stderr).to_string();
+    assert!(
+        err.contains(&format!("reproduced: digest {digest} matches the handle")),
+        "{err}"
+    );
+    // The same handle with the built-in stack says the files differ (exit 2).
+    let at = words.iter().position(|w| *w == "--stack").unwrap();
+    let mut other: Vec<&str> = words[1..at].to_vec();
+    other.extend(&words[at + 2..]);
+    let refused = chaosim().args(&other).assert().code(2);
+    let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(err.contains("the stack file differs"), "{err}");
+    // And so does shrink, writing nothing.
+    let x = dir.join("x.ron");
+    chaosim()
+        .args(["shrink", "--out"])
+        .arg(&x)
+        .arg("--")
+        .args(&other)
+        .assert()
+        .code(2);
+    assert!(!x.exists());
 }

@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use chaosim::engine::{Digest, SimTime};
+use chaosim::engine::NANOS_PER_DAY;
 use chaosim::safeguard::SafeguardSet;
-use chaosim::scenario::shrink::{STEPS_MAX_DEFAULT, fault_time_ns, shrink_case};
+use chaosim::scenario::repro::{ReproArgs, format_time_of_day, safeguards_spec, shell_quote};
+use chaosim::scenario::shrink::{STEPS_MAX_DEFAULT, default_start, fault_time_ns, shrink_case};
 use chaosim::sweep::runner::{SweepOptions, resolve_shard};
 use chaosim::sweep::swarm::{
-    HandleFiles, SwarmConfig, config_short, draw, find_rows, fmt_secs, outcome_name, run_swarm,
-    safeguards_spec,
+    SwarmConfig, config_short, find_rows, fmt_secs, outcome_name, run_swarm,
 };
 use chaosim::{Error, Result};
 
@@ -117,14 +117,13 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         out: args.out.clone(),
         force: args.force,
     };
-    let files = HandleFiles::detect(&loaded.catalogue, loaded.stack_fingerprint)?;
     let quiet = args.quiet;
     let wall = Instant::now();
     let report = run_swarm(
         &loaded.catalogue,
         &loaded.stack,
         loaded.stack_fingerprint,
-        files,
+        &loaded.files,
         &config,
         &opts,
         &mut |id, a| {
@@ -171,8 +170,9 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The flags of `chaosim shrink` (also the flags of a `chaosim run`
-/// handle given after `--`).
+/// The flags of `chaosim shrink`: the case as `ID --seed S` with the flags
+/// of a `chaosim run` handle, as a whole handle after `--`, or as a row of
+/// a swarm output (`--from DIR --seed S`).
 #[derive(Parser, Debug, Clone)]
 #[command(name = "shrink")]
 pub struct ShrinkArgs {
@@ -186,25 +186,24 @@ pub struct ShrinkArgs {
     swarm: bool,
     /// Difficulty level, 1 to 10.
     #[arg(long)]
-    difficulty: Option<u8>,
+    difficulty: Option<String>,
     /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
     #[arg(long, allow_hyphen_values = true)]
     safeguards: Option<String>,
-    /// Time of day of the run (HH:MM; default 12:00).
+    /// Time of day of the run (HH:MM, HH:MM:SS or HH:MM:SS.NNNNNNNNN; default 12:00).
     #[arg(long)]
     at: Option<String>,
     /// Day index of the run (default 0).
     #[arg(long)]
-    day: Option<u64>,
-    /// The digest the handle recorded: checked before shrinking.
+    day: Option<String>,
+    /// The digest the handle recorded: checked before shrinking (exit 1 if
+    /// it differs).
     #[arg(long, value_name = "HEX")]
     expect_digest: Option<String>,
-    /// The catalogue fingerprint the handle recorded: checked.
-    #[arg(long, value_name = "HEX")]
-    scenarios_fp: Option<String>,
-    /// The stack fingerprint the handle recorded: checked.
-    #[arg(long, value_name = "HEX")]
-    stack_fp: Option<String>,
+    /// Fingerprints of the non-default files the handle was recorded with
+    /// (stack=HEX,scenarios=HEX,playbooks=HEX): other files are refused (exit 2).
+    #[arg(long, value_name = "LIST")]
+    files: Option<String>,
     /// Take the case from a swarm output directory's row with --seed.
     #[arg(long, value_name = "DIR")]
     from: Option<PathBuf>,
@@ -223,7 +222,7 @@ pub struct ShrinkArgs {
     /// Scenarios, stack and playbooks.
     #[command(flatten)]
     inputs: Inputs,
-    /// A whole handle: `-- chaosim run ID --seed S --swarm ...`.
+    /// A whole handle, as printed: `-- chaosim run ID --seed S --swarm ...`.
     #[arg(last = true, value_name = "HANDLE")]
     handle: Vec<String>,
 }
@@ -235,75 +234,23 @@ fn usage(flag: &str, message: impl Into<String>) -> Error {
     }
 }
 
-/// Fold a handle given after `--` into the flags given before it.
-fn with_handle(outer: ShrinkArgs) -> Result<ShrinkArgs> {
-    if outer.handle.is_empty() {
-        return Ok(outer);
+/// The case as the arguments of `chaosim run` (a handle's), from whichever
+/// of the three spellings was used.
+fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
+    if !args.handle.is_empty() {
+        if args.id.is_some() || args.seed.is_some() || args.from.is_some() {
+            return Err(usage(
+                "HANDLE",
+                "give either ID --seed S ..., --from DIR, or a handle after --, not both",
+            ));
+        }
+        // The parser of `Repro::parse`: every flag of a handle, nothing else.
+        return ReproArgs::from_words(&args.handle);
     }
-    let mut words: &[String] = &outer.handle;
-    if words
-        .first()
-        .is_some_and(|w| w == "chaosim" || w.ends_with("/chaosim"))
-    {
-        words = &words[1..];
-    }
-    if words.first().is_some_and(|w| w == "run") {
-        words = &words[1..];
-    }
-    let argv = std::iter::once("shrink".to_string()).chain(words.iter().cloned());
-    let inner = ShrinkArgs::try_parse_from(argv).map_err(|e| {
-        let first = e.to_string();
-        let first = first
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim_start_matches("error: ");
-        usage("HANDLE", format!("not a `chaosim run` handle: {first}"))
-    })?;
-    if outer.id.is_some() || outer.seed.is_some() || outer.from.is_some() {
-        return Err(usage(
-            "HANDLE",
-            "give either ID --seed S ..., --from DIR, or a handle after --, not both",
-        ));
-    }
-    Ok(ShrinkArgs {
-        steps_max: outer.steps_max,
-        out: outer.out.or(inner.out.clone()),
-        force: outer.force || inner.force,
-        inputs: Inputs {
-            scenarios: outer.inputs.scenarios.or(inner.inputs.scenarios.clone()),
-            stack: outer.inputs.stack.or(inner.inputs.stack.clone()),
-            playbooks: outer.inputs.playbooks.or(inner.inputs.playbooks.clone()),
-        },
-        handle: Vec::new(),
-        ..inner
-    })
-}
-
-fn parse_hex(flag: &str, text: &str) -> Result<u64> {
-    u64::from_str_radix(text.trim(), 16)
-        .map_err(|_| usage(flag, format!("'{text}' is not a hex number")))
-}
-
-fn start_of(at: Option<&str>, day: Option<u64>) -> Result<SimTime> {
-    let at = at.unwrap_or("12:00");
-    let (h, m) = at
-        .split_once(':')
-        .and_then(|(h, m)| Some((h.parse::<u64>().ok()?, m.parse::<u64>().ok()?)))
-        .filter(|&(h, m)| h < 24 && m < 60)
-        .ok_or_else(|| usage("--at", format!("'{at}' is not a time (allowed: HH:MM)")))?;
-    SimTime::from_day_time(day.unwrap_or(0), h, m, 0).ok_or_else(|| usage("--day", "too large"))
-}
-
-/// Run `chaosim shrink`.
-pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
-    let mut args = with_handle(args)?;
-    let loaded = args.inputs.load()?;
-    let files = HandleFiles::detect(&loaded.catalogue, loaded.stack_fingerprint)?;
     let seed = args
         .seed
         .ok_or_else(|| usage("--seed", "required (the seed of the failing run)"))?;
-    // `--from DIR`: the case is a row of a swarm output.
+    // `--from DIR`: the case is a row of a swarm output, run as its handle.
     if let Some(dir) = &args.from {
         if args.id.is_some() {
             return Err(usage("--from", "give either ID or --from DIR, not both"));
@@ -334,13 +281,14 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
                 format!("{} seed {seed} passed: nothing to shrink", row.scenario),
             ));
         }
-        args.id = Some(row.scenario.clone());
-        args.swarm = true;
-        args.difficulty = Some(sw.difficulty);
-        args.safeguards = Some(sw.safeguards.clone());
-        args.expect_digest = Some(row.digest.to_string());
-        args.scenarios_fp = sw.scenarios_fp.clone();
-        args.stack_fp = sw.stack_fp.clone();
+        let words = sw.handles()?.repro(&row.scenario, seed, row.digest).args();
+        let mut raw = ReproArgs::from_words(&words)?;
+        // The files are the ones given now (checked against the recorded
+        // fingerprints), not the recorded paths.
+        raw.stack = None;
+        raw.scenarios = None;
+        raw.playbooks = None;
+        return Ok(raw);
     }
     let id = args.id.clone().ok_or_else(|| {
         usage(
@@ -348,48 +296,74 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
             "required: ID --seed S, --from DIR --seed S, or -- HANDLE",
         )
     })?;
-    let want = |flag: &str, given: &Option<String>, have: Option<u64>| -> Result<()> {
-        let given = given.as_deref().map(|h| parse_hex(flag, h)).transpose()?;
-        if given != have {
-            let show = |x: Option<u64>| {
-                x.map_or("the built-in files".to_string(), |f| format!("{f:016x}"))
-            };
-            return Err(usage(
-                flag,
-                format!(
-                    "the case was recorded with {} but these inputs are {}: pass the same --scenarios/--stack/--playbooks",
-                    show(given),
-                    show(have)
-                ),
-            ));
-        }
-        Ok(())
+    Ok(ReproArgs {
+        ids: id,
+        swarm: args.swarm,
+        seed: Some(seed.to_string()),
+        difficulty: args.difficulty.clone(),
+        safeguards: args.safeguards.clone(),
+        day: args.day.clone(),
+        at: args.at.clone(),
+        files: args.files.clone(),
+        expect_digest: args.expect_digest.clone(),
+        ..ReproArgs::default()
+    })
+}
+
+/// Run `chaosim shrink`.
+pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
+    let mut raw = case_args(&args)?;
+    // Files named on the command line win over a handle's paths.
+    let inputs = Inputs {
+        scenarios: args.inputs.scenarios.clone().or(raw.scenarios.take()),
+        stack: args.inputs.stack.clone().or(raw.stack.take()),
+        playbooks: args.inputs.playbooks.clone().or(raw.playbooks.take()),
     };
-    want("--scenarios-fp", &args.scenarios_fp, files.scenarios_fp)?;
-    want("--stack-fp", &args.stack_fp, files.stack_fp)?;
-    let difficulty = args.difficulty.unwrap_or(1);
-    if !(1..=10).contains(&difficulty) {
+    raw.scenarios = inputs.scenarios.clone();
+    raw.stack = inputs.stack.clone();
+    raw.playbooks = inputs.playbooks.clone();
+    let loaded = inputs.load()?;
+    let default = loaded.stack.default_safeguards();
+    let resolved = raw.resolve(default)?;
+    let repro = &resolved.repro;
+    let exec = &repro.exec;
+    let [item] = exec.items.as_slice() else {
         return Err(usage(
-            "--difficulty",
-            format!("{difficulty} is out of range (allowed: 1 to 10)"),
+            "ID",
+            "shrink takes one scenario (a handle run --together is not supported)",
+        ));
+    };
+    if exec.concurrent || exec.run != 0 || repro.item != 0 || !item.known_fixes.is_empty() {
+        return Err(usage(
+            "HANDLE",
+            "shrink takes a case run alone (no --together, --run, --item or --known-fixes)",
         ));
     }
-    let default = loaded.stack.default_safeguards();
-    let safeguards = args.safeguards.clone().unwrap_or_else(|| "default".into());
-    let deployed = SafeguardSet::from_spec(&safeguards, default)
-        .map_err(|message| usage("--safeguards", message))?;
-    let start = start_of(args.at.as_deref(), args.day)?;
-    let base = loaded.catalogue.require(&id)?;
-    let spec = if args.swarm {
-        draw(base, seed)
-    } else {
-        base.clone()
-    };
-    let expect = args
-        .expect_digest
-        .as_deref()
-        .map(|h| parse_hex("--expect-digest", h).map(Digest::from_value))
-        .transpose()?;
+    loaded.catalogue.require(&item.scenario)?;
+    // As `chaosim run` does: a handle names its files; others are refused.
+    if resolved.digest_expected.is_some() || resolved.files_recorded.is_some() {
+        loaded.check_files(&resolved.files_recorded.clone().unwrap_or_default())?;
+    }
+    let spec = repro
+        .spec_of(&loaded.catalogue, &item.scenario)?
+        .into_owned();
+    let (id, seed, difficulty, deployed, start) = (
+        item.scenario.clone(),
+        exec.seed,
+        item.difficulty,
+        exec.deployed,
+        exec.start,
+    );
+    let out = args.out.clone();
+    if let Some(o) = &out
+        && o.exists()
+        && !args.force
+    {
+        return Err(usage(
+            "--out",
+            format!("{} exists; pass --force to overwrite it", o.display()),
+        ));
+    }
     let wall = Instant::now();
     let case = shrink_case(
         &loaded.stack,
@@ -399,14 +373,11 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
         deployed,
         start,
         args.steps_max,
-        expect,
+        resolved.digest_expected,
     )?;
     let secs = wall.elapsed().as_secs_f64();
     let new_id = case.shrunk.id.clone();
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("regressions").join(format!("{new_id}.ron")));
+    let out = out.unwrap_or_else(|| PathBuf::from("regressions").join(format!("{new_id}.ron")));
     if out.exists() && !args.force {
         return Err(usage(
             "--out",
@@ -423,7 +394,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
     let _ = writeln!(
         o,
         "shrink {id} seed {seed}{} (difficulty {difficulty}, safeguards {spec_flag}): fails with {}",
-        if args.swarm { " --swarm" } else { "" },
+        if repro.swarm { " --swarm" } else { "" },
         case.kind.name()
     );
     let _ = writeln!(
@@ -466,15 +437,17 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or(".".to_string(), |p| p.display().to_string());
     let mut when = String::new();
-    if let Some(at) = &args.at {
-        when.push_str(&format!(" --at {at}"));
-    }
-    if let Some(day) = args.day {
-        when.push_str(&format!(" --day {day}"));
+    if start != default_start() {
+        when.push_str(&format!(
+            " --day {} --at {}",
+            start.day_index(),
+            format_time_of_day(start.as_nanos() % NANOS_PER_DAY)
+        ));
     }
     let _ = writeln!(
         o,
-        "  run it  chaosim run {new_id} --scenarios {dir} --seed {seed} --difficulty {difficulty} --safeguards={spec_flag}{when}"
+        "  run it  chaosim run {new_id} --scenarios {} --seed {seed} --difficulty {difficulty} --safeguards={spec_flag}{when}",
+        shell_quote(&dir)
     );
     Ok(ExitCode::SUCCESS)
 }

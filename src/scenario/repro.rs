@@ -575,73 +575,12 @@ impl Repro {
     /// handle names (the built-in stack's unless `--stack` is given), used
     /// to resolve `--safeguards`.
     pub fn parse<S: AsRef<str>>(args: &[S], baseline: SafeguardSet) -> Result<Repro> {
-        let mut args: Vec<&str> = args.iter().map(|s| s.as_ref()).collect();
-        if args
-            .first()
-            .is_some_and(|a| *a == "chaosim" || a.ends_with("/chaosim"))
-        {
-            args.remove(0);
-        }
-        if args.first() == Some(&"run") {
-            args.remove(0);
-        }
-        let usage = |flag: &str, m: String| Error::Usage {
-            flag: flag.into(),
-            message: m,
-        };
-        let mut ids: Option<&str> = None;
-        let mut raw = ReproArgs::default();
-        let mut i = 0;
-        while i < args.len() {
-            let a = args[i];
-            let (flag, inline) = match a.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f, Some(v)),
-                _ => (a, None),
-            };
-            let mut value = || -> Result<&str> {
-                if let Some(v) = inline {
-                    return Ok(v);
-                }
-                i += 1;
-                args.get(i)
-                    .copied()
-                    .ok_or_else(|| usage(flag, "needs a value".into()))
-            };
-            match flag {
-                "--together" => raw.together = true,
-                "--swarm" => raw.swarm = true,
-                "--seed" => raw.seed = Some(value()?.to_string()),
-                "--run" => raw.run = Some(value()?.to_string()),
-                "--item" => raw.item = Some(value()?.to_string()),
-                "--difficulty" => raw.difficulty = Some(value()?.to_string()),
-                "--known-fixes" => raw.known_fixes = Some(value()?.to_string()),
-                "--safeguards" => raw.safeguards = Some(value()?.to_string()),
-                "--day" => raw.day = Some(value()?.to_string()),
-                "--at" => raw.at = Some(value()?.to_string()),
-                "--files" => raw.files = Some(value()?.to_string()),
-                "--expect-digest" => raw.expect_digest = Some(value()?.to_string()),
-                "--stack" => raw.stack = Some(PathBuf::from(value()?)),
-                "--scenarios" => raw.scenarios = Some(PathBuf::from(value()?)),
-                "--playbooks" => raw.playbooks = Some(PathBuf::from(value()?)),
-                f if f.starts_with('-') => {
-                    return Err(usage(f, "not a flag of a reproduction handle".into()));
-                }
-                id => {
-                    if ids.replace(id).is_some() {
-                        return Err(usage(id, "one scenario list expected".into()));
-                    }
-                }
-            }
-            i += 1;
-        }
-        let ids = ids.ok_or_else(|| usage("ID", "missing scenario id".into()))?;
-        raw.ids = ids.to_string();
-        let r = raw.resolve(baseline)?;
+        let r = ReproArgs::from_words(args)?.resolve(baseline)?;
         if r.digest_expected.is_none() {
-            return Err(usage(
-                "--expect-digest",
-                "a handle records its digest".into(),
-            ));
+            return Err(Error::Usage {
+                flag: "--expect-digest".into(),
+                message: "a handle records its digest".into(),
+            });
         }
         Ok(r.repro)
     }
@@ -709,6 +648,74 @@ pub struct Resolved {
 }
 
 impl ReproArgs {
+    /// Read a handle's words (optionally starting with `chaosim run` or
+    /// `run`) into the arguments of `chaosim run`, unresolved (the
+    /// parser of [`Repro::parse`]; `--expect-digest` is optional here).
+    pub fn from_words<S: AsRef<str>>(args: &[S]) -> Result<ReproArgs> {
+        let mut args: Vec<&str> = args.iter().map(|s| s.as_ref()).collect();
+        if args
+            .first()
+            .is_some_and(|a| *a == "chaosim" || a.ends_with("/chaosim"))
+        {
+            args.remove(0);
+        }
+        if args.first() == Some(&"run") {
+            args.remove(0);
+        }
+        let usage = |flag: &str, m: String| Error::Usage {
+            flag: flag.into(),
+            message: m,
+        };
+        let mut ids: Option<&str> = None;
+        let mut raw = ReproArgs::default();
+        let mut i = 0;
+        while i < args.len() {
+            let a = args[i];
+            let (flag, inline) = match a.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+                _ => (a, None),
+            };
+            let mut value = || -> Result<&str> {
+                if let Some(v) = inline {
+                    return Ok(v);
+                }
+                i += 1;
+                args.get(i)
+                    .copied()
+                    .ok_or_else(|| usage(flag, "needs a value".into()))
+            };
+            match flag {
+                "--together" => raw.together = true,
+                "--swarm" => raw.swarm = true,
+                "--seed" => raw.seed = Some(value()?.to_string()),
+                "--run" => raw.run = Some(value()?.to_string()),
+                "--item" => raw.item = Some(value()?.to_string()),
+                "--difficulty" => raw.difficulty = Some(value()?.to_string()),
+                "--known-fixes" => raw.known_fixes = Some(value()?.to_string()),
+                "--safeguards" => raw.safeguards = Some(value()?.to_string()),
+                "--day" => raw.day = Some(value()?.to_string()),
+                "--at" => raw.at = Some(value()?.to_string()),
+                "--files" => raw.files = Some(value()?.to_string()),
+                "--expect-digest" => raw.expect_digest = Some(value()?.to_string()),
+                "--stack" => raw.stack = Some(PathBuf::from(value()?)),
+                "--scenarios" => raw.scenarios = Some(PathBuf::from(value()?)),
+                "--playbooks" => raw.playbooks = Some(PathBuf::from(value()?)),
+                f if f.starts_with('-') => {
+                    return Err(usage(f, "not a flag of a reproduction handle".into()));
+                }
+                id => {
+                    if ids.replace(id).is_some() {
+                        return Err(usage(id, "one scenario list expected".into()));
+                    }
+                }
+            }
+            i += 1;
+        }
+        let ids = ids.ok_or_else(|| usage("ID", "missing scenario id".into()))?;
+        raw.ids = ids.to_string();
+        Ok(raw)
+    }
+
     /// Check and resolve the arguments. `baseline`: the default safeguards
     /// of the stack in use.
     pub fn resolve(&self, baseline: SafeguardSet) -> Result<Resolved> {
@@ -824,6 +831,18 @@ impl ReproArgs {
             digest_expected,
             files_recorded,
         })
+    }
+}
+
+/// Compare the digest a run gave (`got`) with the one a handle recorded
+/// (`want`): [`Error::Check`] (exit 1) naming both if they differ.
+pub fn check_digest(want: Digest, got: Digest) -> Result<()> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(Error::Check(format!(
+            "digest mismatch: the handle recorded {want}, this run gave {got} (the handle does not reproduce with this build)"
+        )))
     }
 }
 

@@ -392,13 +392,8 @@ pub fn shrink_case(
 ) -> Result<ShrinkCase> {
     let run = |s: &ScenarioSpec| run_alone(stack, s, seed, difficulty, deployed, start);
     let original_outcome = run(spec)?;
-    if let Some(want) = expect_digest
-        && want != original_outcome.digest
-    {
-        return Err(Error::Check(format!(
-            "{} seed {seed}: digest {} differs from the recorded {want} (different build or input files); nothing written",
-            spec.id, original_outcome.digest
-        )));
+    if let Some(want) = expect_digest {
+        super::repro::check_digest(want, original_outcome.digest)?;
     }
     let Some(kind) = original_outcome.failure_kind() else {
         return Err(Error::Usage {

@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::merge::{
-    MergeReport, SUMMARY_FILE, ShardMeta, SweepParams, fold_cells, prepare_out_dir, shard_meta,
-    write_merged_rows, write_shard_meta,
+    MergeReport, SHARD_FILE, SUMMARY_FILE, ShardMeta, SweepParams, fold_cells, prepare_out_dir,
+    shard_meta, write_merged_rows, write_shard_meta,
 };
 use super::runner::{Aggregate, N_MAX, RATES_MAX, Shard, SweepOptions, THREADS_MAX, run_ordered};
 use crate::engine::rng::RngDraws as _;
@@ -44,7 +44,10 @@ use crate::engine::{Digest, SeedPath};
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
 use crate::record::csv::{CsvSink, push_field};
-use crate::safeguard::{Safeguard, SafeguardSet};
+use crate::safeguard::SafeguardSet;
+use crate::scenario::execution::{Execution, Item};
+use crate::scenario::repro::safeguards_spec;
+use crate::scenario::repro::{FileIds, HandleContext, Repro};
 use crate::scenario::shrink::{default_start, run_alone, uses_intensity, uses_length};
 use crate::scenario::spec::{FaultSpec, PartitionShapeSpec, Target};
 use crate::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
@@ -216,76 +219,49 @@ pub fn config_short(spec: &ScenarioSpec) -> String {
         .join(";")
 }
 
-/// Identifiers of non-default input files, carried by reproduction handles
-/// (`None` = the built-in files).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HandleFiles {
-    /// The catalogue's [`fingerprint`](Catalogue::fingerprint), if not the built-in one.
-    pub scenarios_fp: Option<u64>,
-    /// The stack's fingerprint (stack text and playbooks), if not the built-in one.
-    pub stack_fp: Option<u64>,
+/// The reproduction handle of a swarm row, as a [`Repro`]: scenario `id`
+/// run alone (run 0, item 0, at [`default_start`], no known fixes) with
+/// `seed`, `difficulty` and `deployed`, the configuration drawn from the
+/// seed (`swarm: true`), the non-default input files and the stack's
+/// default safeguards of `ctx` (see [`file_ids`](crate::scenario::repro::file_ids)),
+/// and the recorded `digest`. Its Display is the `chaosim run ... --swarm
+/// ... --expect-digest HEX` command that reproduces the row.
+pub fn swarm_repro(
+    id: &str,
+    seed: u64,
+    difficulty: u8,
+    deployed: SafeguardSet,
+    ctx: &HandleContext,
+    digest: Digest,
+) -> Repro {
+    let exec = Execution {
+        seed,
+        run: 0,
+        start: default_start(),
+        concurrent: false,
+        items: vec![Item {
+            scenario: id.to_string(),
+            difficulty,
+            known_fixes: SafeguardSet::EMPTY,
+        }],
+        deployed,
+    };
+    let mut r = Repro::for_outcome(&exec, 0, ctx.files.clone(), ctx.baseline, digest);
+    r.swarm = true;
+    r
 }
 
-impl HandleFiles {
-    /// Compare a catalogue and a stack fingerprint (as `chaosim`'s input
-    /// loader computes it: FNV-1a tag 5 of the stack text, xor the playbook
-    /// listing's) with the built-in ones.
-    pub fn detect(catalogue: &Catalogue, stack_fingerprint: u64) -> Result<HandleFiles> {
-        let builtin_cat = Catalogue::embedded()?.fingerprint();
-        let builtin_stack =
-            crate::engine::rng::fnv1a64(0x05, StackSpec::embedded_text().as_bytes());
-        let cat = catalogue.fingerprint();
-        Ok(HandleFiles {
-            scenarios_fp: (cat != builtin_cat).then_some(cat),
-            stack_fp: (stack_fingerprint != builtin_stack).then_some(stack_fingerprint),
-        })
-    }
-}
-
-/// The `--safeguards` spec of a deployed set: `default`, `all`, `none`, or
-/// `+name`/`-name` edits to the stack's default set (in catalogue order).
-pub fn safeguards_spec(deployed: SafeguardSet, default: SafeguardSet) -> String {
-    if deployed == default {
-        return "default".into();
-    }
-    if deployed == SafeguardSet::all() {
-        return "all".into();
-    }
-    if deployed.is_empty() {
-        return "none".into();
-    }
-    Safeguard::ALL
-        .iter()
-        .filter_map(|&s| match (deployed.contains(s), default.contains(s)) {
-            (true, false) => Some(format!("+{}", s.name())),
-            (false, true) => Some(format!("-{}", s.name())),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The reproduction handle of a swarm row: `chaosim run ID --seed S --swarm
-/// --difficulty D --safeguards=SPEC --expect-digest HEX`, plus
-/// `--scenarios-fp HEX` / `--stack-fp HEX` when non-default files were used.
+/// The reproduction handle of a swarm row as text (the Display of
+/// [`swarm_repro`]).
 pub fn swarm_handle(
     id: &str,
     seed: u64,
     difficulty: u8,
-    safeguards: &str,
+    deployed: SafeguardSet,
+    ctx: &HandleContext,
     digest: Digest,
-    files: HandleFiles,
 ) -> String {
-    let mut s = format!(
-        "chaosim run {id} --seed {seed} --swarm --difficulty {difficulty} --safeguards={safeguards} --expect-digest {digest}"
-    );
-    if let Some(fp) = files.scenarios_fp {
-        let _ = write!(s, " --scenarios-fp {fp:016x}");
-    }
-    if let Some(fp) = files.stack_fp {
-        let _ = write!(s, " --stack-fp {fp:016x}");
-    }
-    s
+    swarm_repro(id, seed, difficulty, deployed, ctx, digest).to_string()
 }
 
 /// What to swarm.
@@ -356,34 +332,101 @@ pub struct SwarmParams {
     pub difficulty: u8,
     /// Deployed safeguards as a `--safeguards` spec (see [`safeguards_spec`]).
     pub safeguards: String,
-    /// Non-default catalogue fingerprint, hex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scenarios_fp: Option<String>,
-    /// Non-default stack fingerprint, hex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack_fp: Option<String>,
+    /// The stack's default safeguards (names joined by `,`, `none` if
+    /// empty): the baseline `--safeguards` is printed relative to.
+    pub baseline: String,
+    /// Fingerprints of the non-default input files, as a `--files` value
+    /// (see [`FileIds::spec`]); empty for the built-in files.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub files: String,
+    /// The paths those files were read from, as `(stack|scenarios|playbooks,
+    /// path)`, printed in handles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_paths: Vec<(String, PathBuf)>,
 }
 
 impl SwarmParams {
-    /// The handle files recorded.
-    pub fn files(&self) -> HandleFiles {
-        let hex = |s: &Option<String>| s.as_deref().and_then(|h| u64::from_str_radix(h, 16).ok());
-        HandleFiles {
-            scenarios_fp: hex(&self.scenarios_fp),
-            stack_fp: hex(&self.stack_fp),
+    /// The parameters of a swarm over `config`, with the handle context
+    /// `ctx` of the inputs in use.
+    pub fn new(config: &SwarmConfig, ctx: &HandleContext) -> SwarmParams {
+        let mut file_paths = Vec::new();
+        for (name, id) in [
+            ("stack", &ctx.files.stack),
+            ("scenarios", &ctx.files.scenarios),
+            ("playbooks", &ctx.files.playbooks),
+        ] {
+            if let Some(p) = id.as_ref().and_then(|i| i.path.as_ref()) {
+                file_paths.push((name.to_string(), p.clone()));
+            }
+        }
+        SwarmParams {
+            scenarios: config.scenarios.clone(),
+            from: config.from,
+            difficulty: config.difficulty,
+            safeguards: safeguards_spec(config.deployed, ctx.baseline),
+            baseline: if ctx.baseline.is_empty() {
+                "none".into()
+            } else {
+                ctx.baseline.join(",")
+            },
+            files: ctx.files.spec(),
+            file_paths,
         }
     }
 
+    /// What the handles of this swarm's rows need, read back from the
+    /// recorded fields.
+    pub fn handles(&self) -> Result<SwarmHandles> {
+        let bad = |field: &str, message: String| Error::Invalid {
+            path: PathBuf::from(SHARD_FILE),
+            field: format!("swarm.{field}"),
+            message,
+        };
+        let baseline = SafeguardSet::from_spec(&self.baseline, SafeguardSet::EMPTY)
+            .map_err(|m| bad("baseline", m))?;
+        let deployed = SafeguardSet::from_spec(&self.safeguards, baseline)
+            .map_err(|m| bad("safeguards", m))?;
+        let mut files =
+            FileIds::parse_spec(&self.files).map_err(|e| bad("files", e.to_string()))?;
+        for (name, path) in &self.file_paths {
+            let slot = match name.as_str() {
+                "stack" => &mut files.stack,
+                "scenarios" => &mut files.scenarios,
+                "playbooks" => &mut files.playbooks,
+                _ => return Err(bad("file_paths", format!("unknown file '{name}'"))),
+            };
+            if let Some(id) = slot.as_mut() {
+                id.path = Some(path.clone());
+            }
+        }
+        Ok(SwarmHandles {
+            difficulty: self.difficulty,
+            deployed,
+            ctx: HandleContext { files, baseline },
+        })
+    }
+}
+
+/// What every handle of one swarm shares (see [`swarm_repro`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmHandles {
+    /// Difficulty level.
+    pub difficulty: u8,
+    /// Deployed safeguards.
+    pub deployed: SafeguardSet,
+    /// Non-default input files and the stack's default safeguards.
+    pub ctx: HandleContext,
+}
+
+impl SwarmHandles {
     /// The handle of `seed` of scenario `id` with `digest`.
+    pub fn repro(&self, id: &str, seed: u64, digest: Digest) -> Repro {
+        swarm_repro(id, seed, self.difficulty, self.deployed, &self.ctx, digest)
+    }
+
+    /// The same as text.
     pub fn handle(&self, id: &str, seed: u64, digest: Digest) -> String {
-        swarm_handle(
-            id,
-            seed,
-            self.difficulty,
-            &self.safeguards,
-            digest,
-            self.files(),
-        )
+        self.repro(id, seed, digest).to_string()
     }
 }
 
@@ -511,7 +554,7 @@ pub fn push_swarm_row(
     seed: u64,
     drawn: &ScenarioSpec,
     o: &Outcome,
-    params: &SwarmParams,
+    handles: &SwarmHandles,
 ) {
     let _ = write!(line, "{seed},");
     push_field(line, &drawn.id);
@@ -523,7 +566,7 @@ pub fn push_swarm_row(
     }
     let _ = write!(line, ",{},{},{},", o.anomalies, o.events, o.digest);
     if !o.passed {
-        push_field(line, &params.handle(&drawn.id, seed, o.digest));
+        push_field(line, &handles.handle(&drawn.id, seed, o.digest));
     }
     line.push('\n');
 }
@@ -590,6 +633,7 @@ pub fn summary_lines(params: &SwarmParams, cells: &[(u32, SwarmAggregate)]) -> V
 fn write_swarm_summary(
     dir: &Path,
     params: &SwarmParams,
+    handles: &SwarmHandles,
     cells: &[(u32, SwarmAggregate)],
 ) -> Result<()> {
     let mut sink = CsvSink::create(dir.join(SUMMARY_FILE))?;
@@ -604,7 +648,7 @@ fn write_swarm_summary(
         let repro = if l.outcome == 0 {
             String::new()
         } else {
-            params.handle(id, *seed, *d)
+            handles.handle(id, *seed, *d)
         };
         sink.write_record(&[
             l.scenario.as_str(),
@@ -654,14 +698,16 @@ impl SwarmReport {
 
 /// Run a swarm (or one shard of it) and write `swarm.csv`, `summary.csv`
 /// and `shard.ron` into `opts.out`. `stack_fingerprint` identifies the
-/// stack (as the input loader computes it); `files` the non-default inputs
-/// for the handles (see [`HandleFiles::detect`]). `on_cell(id, aggregate)`
+/// stack for merging (as the input loader computes it); `files` are the
+/// non-default inputs named by the handles (from
+/// [`file_ids`](crate::scenario::repro::file_ids), as `chaosim run` computes
+/// them). `on_cell(id, aggregate)`
 /// is called in order as each scenario completes.
 pub fn run_swarm(
     catalogue: &Catalogue,
     stack: &StackSpec,
     stack_fingerprint: u64,
-    files: HandleFiles,
+    files: &FileIds,
     config: &SwarmConfig,
     opts: &SweepOptions,
     on_cell: &mut dyn FnMut(&str, &SwarmAggregate),
@@ -678,14 +724,12 @@ pub fn run_swarm(
         .iter()
         .map(|id| catalogue.require(id))
         .collect::<Result<_>>()?;
-    let sw = SwarmParams {
-        scenarios: config.scenarios.clone(),
-        from: config.from,
-        difficulty: config.difficulty,
-        safeguards: safeguards_spec(config.deployed, stack.default_safeguards()),
-        scenarios_fp: files.scenarios_fp.map(|f| format!("{f:016x}")),
-        stack_fp: files.stack_fp.map(|f| format!("{f:016x}")),
+    let ctx = HandleContext {
+        files: files.clone(),
+        baseline: stack.default_safeguards(),
     };
+    let sw = SwarmParams::new(config, &ctx);
+    let handles = sw.handles()?;
     let params = SweepParams {
         seed: config.from,
         n: config.seeds,
@@ -717,7 +761,7 @@ pub fn run_swarm(
                 start,
             )?;
             agg.push(seed, &o);
-            push_swarm_row(rows, seed, &drawn, &o, &sw);
+            push_swarm_row(rows, seed, &drawn, &o, &handles);
         }
         let events = agg.events;
         Ok((agg, events))
@@ -737,7 +781,7 @@ pub fn run_swarm(
     let bytes = sink.bytes_written();
     let fnv = sink.checksum();
     sink.finish()?;
-    write_swarm_summary(&opts.out, &sw, &cells)?;
+    write_swarm_summary(&opts.out, &sw, &handles, &cells)?;
     write_shard_meta(
         &opts.out,
         &meta_of(&params, opts.shard, range, (bytes, fnv), &cells),
@@ -760,6 +804,7 @@ pub(crate) fn merge_swarm(
     out: &Path,
     force: bool,
 ) -> Result<MergeReport> {
+    let handles = sw.handles()?;
     let cells = fold_cells(
         metas,
         by_index,
@@ -770,7 +815,7 @@ pub(crate) fn merge_swarm(
     )?;
     let (bytes, fnv) = write_merged_rows(metas, by_index, out, force, SWARM_FILE, SWARM_HEADER)?;
     let rows = cells.iter().map(|(_, a)| a.n).sum();
-    write_swarm_summary(out, sw, &cells)?;
+    write_swarm_summary(out, sw, &handles, &cells)?;
     write_shard_meta(
         out,
         &meta_of(
@@ -904,24 +949,51 @@ mod tests {
         assert_eq!(fmt_secs(12_500_000_000), "12.5");
         assert_eq!(fmt_secs(30_000_000_000), "30");
         assert_eq!(fmt_secs(1_234_000_000), "1.234");
-        let d = SafeguardSet::EMPTY.with(Safeguard::ALL[0]);
-        assert_eq!(safeguards_spec(d, d), "default");
-        assert_eq!(safeguards_spec(SafeguardSet::all(), d), "all");
-        assert_eq!(safeguards_spec(SafeguardSet::EMPTY, d), "none");
-        let e = SafeguardSet::EMPTY.with(Safeguard::ALL[1]);
-        let spec = safeguards_spec(e, d);
-        assert_eq!(SafeguardSet::from_spec(&spec, d).unwrap(), e);
+        let ctx = HandleContext::default();
         let h = swarm_handle(
             "S02_acl_spam",
             7,
             2,
-            "default",
+            ctx.baseline,
+            &ctx,
             Digest::from_value(0xab),
-            HandleFiles::default(),
         );
         assert_eq!(
             h,
-            "chaosim run S02_acl_spam --seed 7 --swarm --difficulty 2 --safeguards=default --expect-digest 00000000000000ab"
+            "chaosim run S02_acl_spam --seed 7 --difficulty 2 --day 0 --at 12:00 --swarm --expect-digest 00000000000000ab"
+        );
+        let r = Repro::parse(&h.split(' ').collect::<Vec<_>>(), ctx.baseline).unwrap();
+        assert_eq!(
+            r,
+            swarm_repro(
+                "S02_acl_spam",
+                7,
+                2,
+                ctx.baseline,
+                &ctx,
+                Digest::from_value(0xab)
+            )
+        );
+        // The recorded parameters give back the same handles.
+        let config = SwarmConfig {
+            scenarios: vec!["S02_acl_spam".into()],
+            seeds: 1,
+            from: 7,
+            difficulty: 2,
+            deployed: SafeguardSet::EMPTY,
+        };
+        let mut ctx = ctx;
+        ctx.files = FileIds::parse_spec("scenarios=0123456789ab").unwrap();
+        ctx.files.scenarios.as_mut().unwrap().path = Some("my dir".into());
+        let params = SwarmParams::new(&config, &ctx);
+        let back = params.handles().unwrap();
+        assert_eq!(back.ctx, ctx);
+        assert_eq!(back.deployed, SafeguardSet::EMPTY);
+        let h = back.handle("S02_acl_spam", 7, Digest::from_value(1));
+        assert!(
+            h.contains(" --safeguards=none ")
+                && h.contains(" --scenarios 'my dir' --files scenarios=0123456789ab "),
+            "{h}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! `chaosim ensemble`: flag parsing and printing only; the work is in
 //! [`chaosim::program::ensemble`].
 
+use super::shard_and_threads;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,6 @@ use chaosim::program::Programme;
 use chaosim::program::ensemble::{EnsembleOptions, EnsembleSpec, parse_seeds, run_ensemble};
 use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::run::Runner;
-use chaosim::sweep::runner::resolve_shard;
 use chaosim::{Error, Result};
 
 /// The flags of `chaosim ensemble`.
@@ -89,13 +89,7 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
             ^ loaded.catalogue.fingerprint()
             ^ loaded.stack_fingerprint,
     };
-    let shard = resolve_shard(a.shard.as_deref(), a.shard_count, &|k| {
-        std::env::var(k).ok()
-    })?;
-    let threads = match a.threads {
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let (shard, threads) = shard_and_threads(a.shard.as_deref(), a.shard_count, a.threads)?;
     let opts = EnsembleOptions {
         threads,
         shard,

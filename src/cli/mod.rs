@@ -17,6 +17,24 @@ use chaosim::scenario::Catalogue;
 use chaosim::scenario::catalogue;
 use chaosim::{Error, Result};
 
+/// The machine's cores: the default worker count.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The shard of a sharded command (`--shard`, else the scheduler's
+/// environment, see [`resolve_shard`](chaosim::sweep::runner::resolve_shard))
+/// and its worker count (`--threads`, else the machine's cores).
+pub(crate) fn shard_and_threads(
+    shard: Option<&str>,
+    shard_count: Option<u32>,
+    threads: Option<usize>,
+) -> Result<(chaosim::sweep::runner::Shard, usize)> {
+    let shard =
+        chaosim::sweep::runner::resolve_shard(shard, shard_count, &|k| std::env::var(k).ok())?;
+    Ok((shard, threads.unwrap_or_else(cores)))
+}
+
 /// `println!` that ends the process quietly (exit 0) when stdout is a closed
 /// pipe (`chaosim list | head`), instead of panicking.
 macro_rules! outln {

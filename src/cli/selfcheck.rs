@@ -228,10 +228,7 @@ fn check_year(a: &sim::YearArgs) -> Result<ExitCode> {
     let runner = Runner {
         catalogue: &loaded.catalogue,
         stack: &loaded.stack,
-        threads: a
-            .threads
-            .map(usize::from)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: a.threads.map(usize::from).unwrap_or_else(super::cores),
     };
     let wall = std::time::Instant::now();
     let mut summaries = Vec::new();

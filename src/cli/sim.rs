@@ -111,11 +111,7 @@ fn safeguards_from(spec: &str, default: SafeguardSet) -> Result<SafeguardSet> {
 }
 
 fn threads(flag: Option<u16>) -> usize {
-    flag.map(usize::from).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    })
+    flag.map(usize::from).unwrap_or_else(super::cores)
 }
 
 /// Options of `chaosim run`.

@@ -1,6 +1,7 @@
 //! `chaosim swarm` and `chaosim shrink`: flag parsing and printing only; the
 //! work is in [`chaosim::sweep::swarm`] and [`chaosim::scenario::shrink`].
 
+use super::shard_and_threads;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use chaosim::engine::NANOS_PER_DAY;
 use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::repro::{ReproArgs, format_time_of_day, safeguards_spec, shell_quote};
 use chaosim::scenario::shrink::{STEPS_MAX_DEFAULT, default_start, fault_time_ns, shrink_case};
-use chaosim::sweep::runner::{SweepOptions, resolve_shard};
+use chaosim::sweep::runner::SweepOptions;
 use chaosim::sweep::swarm::{
     SwarmConfig, config_short, find_rows, fmt_secs, outcome_name, run_swarm,
 };
@@ -104,13 +105,8 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         deployed,
     };
     config.validate(&loaded.catalogue)?;
-    let shard = resolve_shard(args.shard.as_deref(), args.shard_count, &|k| {
-        std::env::var(k).ok()
-    })?;
-    let threads = match args.threads {
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let (shard, threads) =
+        shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
     let opts = SweepOptions {
         threads,
         shard,

@@ -1,6 +1,7 @@
 //! `chaosim sweep` and `chaosim merge`: flag parsing and printing only; the
 //! work is in [`chaosim::sweep`].
 
+use super::shard_and_threads;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use chaosim::sweep::agent::{ApiModel, ApiModelConfig};
 use chaosim::sweep::merge::merge;
 use chaosim::sweep::playbook::ApiPlaybook;
 use chaosim::sweep::runner::{
-    SweepOptions, SweepSpec, format_rate, parse_rates, parse_variants, resolve_shard, run_sweep,
+    SweepOptions, SweepSpec, format_rate, parse_rates, parse_variants, run_sweep,
 };
 use chaosim::sweep::scenario_sweep::{
     Param, ScenarioSweepSpec, format_value, parse_values, run_scenario_sweep,
@@ -135,13 +136,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         variants: parse_variants(&args.variants)?,
     };
     spec.validate()?;
-    let shard = resolve_shard(args.shard.as_deref(), args.shard_count, &|k| {
-        std::env::var(k).ok()
-    })?;
-    let threads = match args.threads {
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let (shard, threads) =
+        shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
     let model = load_model(args.model.as_deref(), args.playbook.as_deref())?;
     let opts = SweepOptions {
         threads,
@@ -223,13 +219,8 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
         deployed,
     };
     spec.validate(base)?;
-    let shard = resolve_shard(args.shard.as_deref(), args.shard_count, &|k| {
-        std::env::var(k).ok()
-    })?;
-    let threads = match args.threads {
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let (shard, threads) =
+        shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
     let opts = SweepOptions {
         threads,
         shard,

@@ -268,11 +268,7 @@ pub fn run(
         let path = if repro.exec.concurrent {
             repro.exec.seed_path()
         } else {
-            repro
-                .exec
-                .seed_path()
-                .child("item")
-                .child_u64(repro.item as u64)
+            repro.exec.item_seed_path(repro.item as u64)
         };
         run_with_control(
             &loaded.stack,

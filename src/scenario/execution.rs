@@ -43,6 +43,12 @@ impl Execution {
     pub fn seed_path(&self) -> SeedPath {
         SeedPath::root(self.seed).child("run").child_u64(self.run)
     }
+
+    /// The seed path of a sequential item run alone at `position`:
+    /// `seed_path() / "item" / position`.
+    pub fn item_seed_path(&self, position: u64) -> SeedPath {
+        self.seed_path().child("item").child_u64(position)
+    }
 }
 
 /// Something that can execute an [`Execution`]: the real scenario runner, or

@@ -37,10 +37,9 @@ use crate::model::stack::StackSpec;
 use crate::safeguard::{Safeguard, SafeguardSet};
 
 use super::catalogue::Catalogue;
-use super::difficulty;
 use super::execution::{Execution, Item};
 use super::outcome::Outcome;
-use super::run::{Planned, RunOutputs, run_together};
+use super::run::{RunOutputs, run_execution_item, run_execution_together};
 use super::spec::ScenarioSpec;
 
 /// The fingerprint of one input file or folder, and the path it was read
@@ -462,46 +461,21 @@ impl Repro {
             .iter()
             .map(|it| self.spec_of(catalogue, &it.scenario))
             .collect::<Result<Vec<_>>>()?;
-        let planned = |k: usize| Planned {
-            spec: &specs[k],
-            scaled: difficulty::scale(&specs[k], exec.items[k].difficulty),
-            offset_ns: 0,
-        };
         if exec.concurrent {
-            let known = exec
-                .items
-                .iter()
-                .fold(SafeguardSet::EMPTY, |a, it| a.union(it.known_fixes));
-            let all: Vec<Planned<'_>> = (0..specs.len()).map(planned).collect();
-            return Ok(run_together(
-                stack,
-                &all,
-                exec.deployed,
-                known,
-                exec.seed_path(),
-                exec.start,
-                outputs,
-            )?
-            .outcomes);
+            let refs: Vec<&ScenarioSpec> = specs.iter().map(|s| s.as_ref()).collect();
+            return run_execution_together(stack, exec, &refs, outputs);
         }
-        // Sequential: each item alone at its recorded position (the seed
-        // path `run / item / position` of `Runner`).
+        // Sequential: each item alone at its recorded position.
         let mut outputs = Some(outputs);
-        let mut out = Vec::with_capacity(exec.items.len());
-        for (k, it) in exec.items.iter().enumerate() {
-            let position = (self.item + k) as u64;
-            let mut r = run_together(
-                stack,
-                &[planned(k)],
-                exec.deployed,
-                it.known_fixes,
-                exec.seed_path().child("item").child_u64(position),
-                exec.start,
-                outputs.take().unwrap_or_default(),
-            )?;
-            out.push(r.outcomes.remove(0));
-        }
-        Ok(out)
+        exec.items
+            .iter()
+            .enumerate()
+            .map(|(k, it)| {
+                let position = (self.item + k) as u64;
+                let o = outputs.take().unwrap_or_default();
+                run_execution_item(stack, exec, it, &specs[k], position, o)
+            })
+            .collect()
     }
 
     /// The outcome the handle is about, from [`execute`](Self::execute)'s

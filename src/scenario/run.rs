@@ -30,7 +30,7 @@ use crate::report::timeline::{TimelineRow, TimelineWriter};
 
 use super::catalogue::Catalogue;
 use super::difficulty::{self, Scaled};
-use super::execution::{Execution, Executor};
+use super::execution::{Execution, Executor, Item};
 use super::outcome::{FailureKind, Outcome};
 use super::spec::{
     FaultKind, NodeSelection, PartitionShapeSpec, ProbeKind, ProbeSpec, ScenarioSpec, Target,
@@ -1203,54 +1203,85 @@ pub struct Runner<'a> {
     pub threads: usize,
 }
 
-impl Runner<'_> {
-    fn plan<'s>(&'s self, exec: &Execution, i: usize) -> Result<Planned<'s>> {
-        let it = &exec.items[i];
-        let spec = self.catalogue.require(&it.scenario)?;
-        Ok(Planned {
+/// Run the items of a concurrent execution together on one stack (seed
+/// path [`Execution::seed_path`]); `specs[i]` is item `i`'s scenario.
+pub fn run_execution_together(
+    stack: &StackSpec,
+    exec: &Execution,
+    specs: &[&ScenarioSpec],
+    outputs: RunOutputs,
+) -> Result<Vec<Outcome>> {
+    let planned: Vec<Planned<'_>> = specs
+        .iter()
+        .zip(&exec.items)
+        .map(|(spec, it)| Planned {
             spec,
             scaled: difficulty::scale(spec, it.difficulty),
             offset_ns: 0,
         })
-    }
+        .collect();
+    let known = exec
+        .items
+        .iter()
+        .fold(SafeguardSet::EMPTY, |a, it| a.union(it.known_fixes));
+    Ok(run_together(
+        stack,
+        &planned,
+        exec.deployed,
+        known,
+        exec.seed_path(),
+        exec.start,
+        outputs,
+    )?
+    .outcomes)
+}
 
+/// Run `item` (scenario `spec`) of a sequential execution alone on its own
+/// stack at `position` (seed path [`Execution::item_seed_path`]). Its
+/// outcome depends on the execution's seed, run, start and deployed set and
+/// on that item and position only.
+pub fn run_execution_item(
+    stack: &StackSpec,
+    exec: &Execution,
+    item: &Item,
+    spec: &ScenarioSpec,
+    position: u64,
+    outputs: RunOutputs,
+) -> Result<Outcome> {
+    let planned = Planned {
+        spec,
+        scaled: difficulty::scale(spec, item.difficulty),
+        offset_ns: 0,
+    };
+    let mut r = run_together(
+        stack,
+        &[planned],
+        exec.deployed,
+        item.known_fixes,
+        exec.item_seed_path(position),
+        exec.start,
+        outputs,
+    )?;
+    Ok(r.outcomes.remove(0))
+}
+
+impl Runner<'_> {
     /// Run every item of a concurrent execution together on one stack.
     pub fn execute_together(&self, exec: &Execution) -> Result<Vec<Outcome>> {
-        let planned = (0..exec.items.len())
-            .map(|i| self.plan(exec, i))
-            .collect::<Result<Vec<_>>>()?;
-        let known = exec
+        let specs = exec
             .items
             .iter()
-            .fold(SafeguardSet::EMPTY, |a, it| a.union(it.known_fixes));
-        Ok(run_together(
-            self.stack,
-            &planned,
-            exec.deployed,
-            known,
-            exec.seed_path(),
-            exec.start,
-            RunOutputs::default(),
-        )?
-        .outcomes)
+            .map(|it| self.catalogue.require(&it.scenario))
+            .collect::<Result<Vec<_>>>()?;
+        run_execution_together(self.stack, exec, &specs, RunOutputs::default())
     }
 
-    /// Run item `i` of a sequential execution alone on its own stack (seed
-    /// path `exec.seed_path() / "item" / i`). Its outcome depends on the
-    /// execution's seed, run, start and deployed set and on that item only.
+    /// Run item `i` of a sequential execution alone on its own stack (see
+    /// [`run_execution_item`]).
     pub fn execute_item(&self, exec: &Execution, i: usize) -> Result<Outcome> {
-        let p = self.plan(exec, i)?;
-        let seed = exec.seed_path().child("item").child_u64(i as u64);
-        let mut r = run_together(
-            self.stack,
-            &[p],
-            exec.deployed,
-            exec.items[i].known_fixes,
-            seed,
-            exec.start,
-            RunOutputs::default(),
-        )?;
-        Ok(r.outcomes.remove(0))
+        let it = &exec.items[i];
+        let spec = self.catalogue.require(&it.scenario)?;
+        run_execution_item(self.stack, exec, it, spec, i as u64, RunOutputs::default())
     }
 }
 

@@ -40,10 +40,9 @@ use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
 use crate::safeguard::SafeguardSet;
 
-use super::difficulty;
 use super::execution::{Execution, Item};
 use super::outcome::{FailureKind, Outcome};
-use super::run::{Planned, RunOutputs, run_together};
+use super::run::{RunOutputs, run_execution_item};
 use super::spec::{FaultKind, ScenarioSpec, Target, parse_scenario, scenario_ron};
 
 /// Smallest step of the length and start descents (one steady-state sample).
@@ -79,22 +78,7 @@ pub fn run_alone(
         }],
         deployed,
     };
-    let planned = Planned {
-        spec,
-        scaled: difficulty::scale(spec, difficulty),
-        offset_ns: 0,
-    };
-    let path = exec.seed_path().child("item").child_u64(0);
-    let mut r = run_together(
-        stack,
-        &[planned],
-        deployed,
-        SafeguardSet::EMPTY,
-        path,
-        start,
-        RunOutputs::default(),
-    )?;
-    Ok(r.outcomes.remove(0))
+    run_execution_item(stack, &exec, &exec.items[0], spec, 0, RunOutputs::default())
 }
 
 /// The default start of `chaosim run`: day 0, 12:00.

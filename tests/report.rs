@@ -11,8 +11,10 @@ use chaosim::program::year::{YearConfig, run_programme};
 use chaosim::report::timeline::{MAX_POINTS, TimelineRow, TimelineWriter};
 use chaosim::report::year::YearFold;
 use chaosim::report::{self, ReportIndex, ReportKind};
-use chaosim::safeguard::{Safeguard, SafeguardSet};
-use chaosim::scenario::{Catalogue, Execution, Executor, FailureKind, Outcome};
+use chaosim::safeguard::{Safeguard, SafeguardSet, Signal};
+use chaosim::scenario::{
+    Catalogue, Detection, Execution, Executor, FailureKind, FaultRef, Outcome,
+};
 use chaosim::sweep::runner::SUMMARY_HEADER;
 
 /// Scripted executor (as in tests/programme.rs): passes iff every expected
@@ -65,6 +67,24 @@ impl Executor for Scripted<'_> {
                     safeguards_expected: expected,
                     safeguards_fired: fired,
                     safeguards_missing: missing,
+                    safeguards_needed: missing
+                        .iter()
+                        .map(|sg| Detection {
+                            safeguard: sg,
+                            at_s: 5.0,
+                            signal: Signal::QueueDepth,
+                            value: 2,
+                            threshold: 1,
+                            cause: FaultRef {
+                                scenario: it.scenario.clone(),
+                                fault: 0,
+                                kind: spec.faults[0].kind,
+                            },
+                            expected: true,
+                        })
+                        .collect(),
+                    safeguards_firings: Vec::new(),
+                    safeguards_not_exercised: SafeguardSet::EMPTY,
                     safeguards_deployed: exec.deployed,
                     anomalies: 0,
                     events: 100 + v % 50,

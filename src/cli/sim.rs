@@ -395,10 +395,42 @@ fn print_outcome(o: &Outcome, seed: u64) {
     if let Some(reason) = &o.failure_reason {
         outln!("  failure         {reason}");
     }
-    outln!("  expected        {}", o.safeguards_expected.join(", "));
-    outln!("  fired           {}", o.safeguards_fired.join(", "));
-    outln!("  missing         {}", o.safeguards_missing.join(", "));
-    outln!("  deployed        {}", o.safeguards_deployed.join(", "));
+    let list = |s: chaosim::safeguard::SafeguardSet| {
+        if s.is_empty() {
+            "none".to_string()
+        } else {
+            s.join(", ")
+        }
+    };
+    outln!("  expected        {}", list(o.safeguards_expected));
+    outln!("  fired           {}", list(o.safeguards_fired));
+    for d in &o.safeguards_firings {
+        outln!(
+            "    {:<34}{} (fault {} {:?})",
+            d.safeguard.name(),
+            d.words(),
+            d.cause.fault,
+            d.cause.kind
+        );
+    }
+    outln!("  missing         {}", list(o.safeguards_missing));
+    if o.safeguards_needed.is_empty() {
+        outln!("  needed          none");
+    } else {
+        outln!("  needed          (condition met, nothing acted)");
+    }
+    for d in &o.safeguards_needed {
+        outln!(
+            "    {:<34}{} (fault {} {:?}){}",
+            d.safeguard.name(),
+            d.words(),
+            d.cause.fault,
+            d.cause.kind,
+            if d.expected { ", expected" } else { "" }
+        );
+    }
+    outln!("  not exercised   {}", list(o.safeguards_not_exercised));
+    outln!("  deployed        {}", list(o.safeguards_deployed));
     outln!("  anomalies       {}", o.anomalies);
     outln!("  events          {}", o.events);
     outln!("  digest          {}", o.digest);

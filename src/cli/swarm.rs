@@ -391,7 +391,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
         o,
         "shrink {id} seed {seed}{} (difficulty {difficulty}, safeguards {spec_flag}): fails with {}",
         if repro.swarm { " --swarm" } else { "" },
-        case.kind.name()
+        case.kind
     );
     let _ = writeln!(
         o,
@@ -425,7 +425,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
         o,
         "  wrote   {} (validated and re-run: {}, digest {})",
         out.display(),
-        case.kind.name(),
+        case.kind,
         case.shrunk_outcome.digest
     );
     let dir = out

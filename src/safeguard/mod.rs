@@ -5,14 +5,20 @@
 //! when a condition holds, and acts. Its mechanism lives in the model module
 //! of the component it guards (see [`Safeguard::implemented_in`]); this module
 //! only names them, so scenarios, the programme and the CLI can refer to them
-//! by a stable name. A safeguard that is not deployed does nothing: its code
-//! path is skipped, and the dynamics change accordingly.
+//! by a stable name. A safeguard that is not deployed acts on nothing, and
+//! the dynamics change accordingly; but its detector still watches its
+//! signal (a shadow detector), so a run knows when and why it *would* have
+//! fired ([`Evidence`], [`SafeguardLog`]).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::SimTime;
+
+mod evidence;
+
+pub use evidence::{Cause, Evidence, SCENARIOS_PER_RUN_MAX, Signal};
 
 macro_rules! safeguards {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, $layer:literal, $module:literal; )*) => {
@@ -242,25 +248,98 @@ impl<'de> Deserialize<'de> for SafeguardSet {
     }
 }
 
-/// Which safeguards fired during a run, when first, and how often. Fixed
-/// size whatever the length of the run.
+/// One line of a [`SafeguardLog`]: the first evidence and the count of
+/// one safeguard's met condition, for one cause scenario (or none), acted
+/// on (a firing) or not (a need).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The safeguard.
+    pub safeguard: Safeguard,
+    /// Whether the safeguard acted (deployed: a firing) or only its shadow
+    /// detector saw the condition (a need).
+    pub acted: bool,
+    /// The first time the condition was met for this cause.
+    pub first: Evidence,
+    /// How often it was met for this cause.
+    pub count: u32,
+}
+
+impl Record {
+    /// The scenario the record is credited to, if a fault caused it.
+    pub fn scenario(&self) -> Option<u8> {
+        self.first.cause.map(|c| c.scenario)
+    }
+}
+
+/// What each safeguard's detector saw during a run: firings (deployed, it
+/// acted) and needs (not deployed, or deployed but unable to act: its
+/// condition was met and nothing acted), each with the first evidence per
+/// cause scenario. Bounded whatever the length of the run: at most one
+/// record per (safeguard, firing or need, cause scenario or none), so at
+/// most 32 x 2 x ([`SCENARIOS_PER_RUN_MAX`] + 1).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SafeguardLog {
     first: [Option<SimTime>; 32],
     count: [u32; 32],
+    records: Vec<Record>,
 }
 
 impl SafeguardLog {
-    /// Record that `s` fired at `now`.
-    pub fn fire(&mut self, s: Safeguard, now: SimTime) {
+    /// Record that `s` fired (acted) on `evidence`.
+    pub fn fire(&mut self, s: Safeguard, evidence: Evidence) {
         let i = s as usize;
         if self.first[i].is_none() {
-            self.first[i] = Some(now);
+            self.first[i] = Some(evidence.at);
         }
         self.count[i] = self.count[i].saturating_add(1);
+        self.record(s, true, evidence, 1);
     }
 
-    /// The set of safeguards that fired at least once.
+    /// Record that `s`'s condition was met on `evidence` but nothing acted
+    /// (its shadow detector: the safeguard is not deployed, or cannot act).
+    pub fn need(&mut self, s: Safeguard, evidence: Evidence) {
+        self.record(s, false, evidence, 1);
+    }
+
+    /// The one entry point of a detector whose condition is met: a firing
+    /// when `deployed` (returns `true`: act now), a need otherwise (returns
+    /// `false`: act on nothing).
+    pub fn detect(&mut self, s: Safeguard, deployed: bool, evidence: Evidence) -> bool {
+        if deployed {
+            self.fire(s, evidence);
+        } else {
+            self.need(s, evidence);
+        }
+        deployed
+    }
+
+    fn record(&mut self, s: Safeguard, acted: bool, evidence: Evidence, n: u32) {
+        let scenario = evidence.cause.map(|c| c.scenario);
+        debug_assert!(
+            scenario.is_none_or(|k| (k as usize) < SCENARIOS_PER_RUN_MAX),
+            "cause scenario out of range"
+        );
+        match self
+            .records
+            .iter_mut()
+            .find(|r| r.safeguard == s && r.acted == acted && r.scenario() == scenario)
+        {
+            Some(r) => {
+                r.count = r.count.saturating_add(n);
+                if evidence.at < r.first.at {
+                    r.first = evidence;
+                }
+            }
+            None => self.records.push(Record {
+                safeguard: s,
+                acted,
+                first: evidence,
+                count: n,
+            }),
+        }
+    }
+
+    /// The set of safeguards that fired at least once (whatever the cause).
     pub fn fired(&self) -> SafeguardSet {
         Safeguard::ALL
             .iter()
@@ -269,14 +348,47 @@ impl SafeguardLog {
             .collect()
     }
 
-    /// When `s` first fired.
+    /// When `s` first fired (whatever the cause).
     pub fn first_fired(&self, s: Safeguard) -> Option<SimTime> {
         self.first[s as usize]
     }
 
-    /// How many times `s` fired.
+    /// How many times `s` fired (whatever the cause).
     pub fn count(&self, s: Safeguard) -> u32 {
         self.count[s as usize]
+    }
+
+    /// Every record, in the order first seen.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Safeguards that fired on a fault of scenario `scenario`.
+    pub fn fired_by(&self, scenario: u8) -> SafeguardSet {
+        self.records
+            .iter()
+            .filter(|r| r.acted && r.scenario() == Some(scenario))
+            .map(|r| r.safeguard)
+            .collect()
+    }
+
+    /// The first evidence of `s` for scenario `scenario`: acted (`true`) or
+    /// needed (`false`).
+    pub fn evidence(&self, s: Safeguard, acted: bool, scenario: u8) -> Option<Evidence> {
+        self.records
+            .iter()
+            .find(|r| r.safeguard == s && r.acted == acted && r.scenario() == Some(scenario))
+            .map(|r| r.first)
+    }
+
+    /// Safeguards whose condition a fault of `scenario` met and that did
+    /// not act on it (needed).
+    pub fn needed_by(&self, scenario: u8) -> SafeguardSet {
+        self.records
+            .iter()
+            .filter(|r| !r.acted && r.scenario() == Some(scenario))
+            .map(|r| r.safeguard)
+            .collect()
     }
 
     /// Merge another log (e.g. of another layer) into this one.
@@ -287,6 +399,9 @@ impl SafeguardLog {
                 (a, b) => a.or(b),
             };
             self.count[i] = self.count[i].saturating_add(other.count[i]);
+        }
+        for r in &other.records {
+            self.record(r.safeguard, r.acted, r.first, r.count);
         }
     }
 }
@@ -336,9 +451,18 @@ mod tests {
 
     #[test]
     fn log_keeps_first_time_and_count() {
+        let ev = |ns, cause| {
+            Evidence::of(
+                SimTime::from_nanos(ns),
+                Signal::QueueDepth,
+                6000,
+                5000,
+                cause,
+            )
+        };
         let mut log = SafeguardLog::default();
-        log.fire(Safeguard::LoadShedder, SimTime::from_nanos(5));
-        log.fire(Safeguard::LoadShedder, SimTime::from_nanos(9));
+        log.fire(Safeguard::LoadShedder, ev(5, None));
+        log.fire(Safeguard::LoadShedder, ev(9, None));
         assert_eq!(
             log.first_fired(Safeguard::LoadShedder),
             Some(SimTime::from_nanos(5))
@@ -349,12 +473,52 @@ mod tests {
             SafeguardSet::EMPTY.with(Safeguard::LoadShedder)
         );
         let mut other = SafeguardLog::default();
-        other.fire(Safeguard::LoadShedder, SimTime::from_nanos(1));
+        other.fire(Safeguard::LoadShedder, ev(1, None));
         log.merge(&other);
         assert_eq!(
             log.first_fired(Safeguard::LoadShedder),
             Some(SimTime::from_nanos(1))
         );
         assert_eq!(log.count(Safeguard::LoadShedder), 3);
+        assert_eq!(log.records().len(), 1, "one record per safeguard and cause");
+    }
+
+    #[test]
+    fn credit_follows_the_cause() {
+        let ev = |ns, cause| {
+            Evidence::of(
+                SimTime::from_nanos(ns),
+                Signal::QueueDepth,
+                6000,
+                5000,
+                cause,
+            )
+        };
+        let mut log = SafeguardLog::default();
+        // Fired for scenario 1's fault 0; needed (not deployed) for scenario 0; uncaused.
+        assert!(log.detect(Safeguard::LoadShedder, true, ev(7, Some(Cause::new(1, 0)))));
+        assert!(!log.detect(Safeguard::RateLimiter, false, ev(3, Some(Cause::new(0, 2)))));
+        log.fire(Safeguard::CircuitBreaker, ev(4, None));
+        assert_eq!(
+            log.fired_by(1),
+            SafeguardSet::EMPTY.with(Safeguard::LoadShedder)
+        );
+        assert_eq!(log.fired_by(0), SafeguardSet::EMPTY);
+        assert_eq!(
+            log.needed_by(0),
+            SafeguardSet::EMPTY.with(Safeguard::RateLimiter)
+        );
+        assert_eq!(
+            log.count(Safeguard::RateLimiter),
+            0,
+            "a need is not a firing"
+        );
+        let e = log.evidence(Safeguard::RateLimiter, false, 0).unwrap();
+        assert_eq!(e.cause, Some(Cause::new(0, 2)));
+        assert!(log.fired().contains(Safeguard::CircuitBreaker));
+        assert!(
+            !log.fired_by(0).contains(Safeguard::CircuitBreaker),
+            "uncaused: credited to nobody"
+        );
     }
 }

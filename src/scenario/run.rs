@@ -21,7 +21,7 @@ use crate::model::cluster::{ClockFault, ClusterFault, PartitionShape};
 use crate::model::layer1::Layer1Fault;
 use crate::model::layer2::Layer2Fault;
 use crate::model::stack::{Layers, Stack, StackEvent, StackSpec};
-use crate::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
+use crate::safeguard::{Cause, SCENARIOS_PER_RUN_MAX, SafeguardLog, SafeguardSet};
 
 use std::io::Write;
 
@@ -31,7 +31,7 @@ use crate::report::timeline::{TimelineRow, TimelineWriter};
 use super::catalogue::Catalogue;
 use super::difficulty::{self, Scaled};
 use super::execution::{Execution, Executor, Item};
-use super::outcome::{FailureKind, Outcome};
+use super::outcome::{Detection, FailureKind, FaultRef, Outcome};
 use super::spec::{
     FaultKind, NodeSelection, PartitionShapeSpec, ProbeKind, ProbeSpec, ScenarioSpec, Target,
 };
@@ -94,25 +94,25 @@ pub enum Action {
 struct Tracking {
     probes: Vec<ProbeSpec>,
     tracker: RecoveryTracker,
+    /// The scenario clock's zero (its offset included).
+    clock_ns: u64,
     faults_at_ns: u64,
     ends_at_ns: u64,
     healthy_before: bool,
-    /// Safeguards that fired while this scenario was under observation.
-    fired: SafeguardSet,
 }
 
 /// The model the runner simulates: the stack plus the driver's bookkeeping.
 pub struct RunModel {
     /// The stack.
     pub stack: Stack,
-    actions: Vec<Action>,
+    /// Resolved fault actions with the fault they come from (`None`: the
+    /// nemesis's own final heal, nobody's fault).
+    actions: Vec<(Option<Cause>, Action)>,
     tracking: Vec<Tracking>,
     end_ns: u64,
     /// After this instant (every fault over, plus a settling time) the run
     /// may stop early once every scenario is healthy and stable.
     quiet_after_ns: u64,
-    /// Firing counts at the previous sample, to attribute new firings.
-    last_counts: [u32; 32],
     /// Optional streamed timeline: one row per sample.
     timeline: Option<TimelineWriter<Box<dyn Write>>>,
     /// Fault windows `(start_ns, end_ns, kind)` for the timeline.
@@ -177,7 +177,7 @@ impl Model for RunModel {
 impl RunModel {
     fn drive(&mut self, d: DriverEvent, ctx: &mut Ctx<'_, Ev>) {
         if let (DriverEvent::Fault(i), Some(tr)) = (d, self.trace.as_mut()) {
-            let a = &self.actions[i as usize];
+            let a = &self.actions[i as usize].1;
             if let Action::L1(f) = a {
                 let (k, name, len) = match *f {
                     Layer1Fault::KillKernel { kernel } => (kernel, "KillKernel", 0),
@@ -219,35 +219,23 @@ impl RunModel {
             tr.sample(&self.stack, ctx.now());
         }
         match d {
-            DriverEvent::Fault(i) => match &self.actions[i as usize] {
-                Action::L1(f) => self.stack.l1.inject(f, ctx),
-                Action::L2(f) => {
+            DriverEvent::Fault(i) => match self.actions[i as usize] {
+                (Some(cause), Action::L1(ref f)) => self.stack.l1.inject_caused(f, cause, ctx),
+                (Some(cause), Action::L2(ref f)) => {
                     if let Some(l2) = &mut self.stack.l2 {
-                        l2.inject(f, ctx)
+                        l2.inject_caused(f, cause, ctx)
                     }
                 }
-                Action::Cluster(f) => {
+                (cause, Action::Cluster(ref f)) => {
                     if let Some(c) = &mut self.stack.cluster {
-                        c.inject(f, ctx)
+                        // The final heal (no cause) is credited to nobody.
+                        c.inject_caused(f, cause.unwrap_or_default(), ctx)
                     }
                 }
+                (None, _) => unreachable!("only the final heal has no cause"),
             },
             DriverEvent::Sample => {
                 let now = ctx.now();
-                let log = self.stack.safeguards();
-                let mut new = SafeguardSet::EMPTY;
-                for &sg in Safeguard::ALL {
-                    let c = log.count(sg);
-                    if c > self.last_counts[sg as usize] {
-                        new.insert(sg);
-                        self.last_counts[sg as usize] = c;
-                    }
-                }
-                for t in &mut self.tracking {
-                    if now.as_nanos() >= t.faults_at_ns && now.as_nanos() <= t.ends_at_ns {
-                        t.fired = t.fired.union(new);
-                    }
-                }
                 if self.timeline.is_some() {
                     let healthy = self
                         .tracking
@@ -339,6 +327,10 @@ pub fn layers_for(specs: &[&ScenarioSpec]) -> Layers {
         cluster: false,
     };
     for s in specs {
+        // The scenario's declared layer runs even without a fault on it (a
+        // control scenario of the family still exercises its layer).
+        layers.layer2 |= s.layer == 2;
+        layers.cluster |= s.family == super::spec::Family::Jepsen;
         for f in &s.faults {
             match f.kind {
                 FaultKind::DependencyFailure
@@ -463,16 +455,20 @@ fn shape_of(target: &Target) -> PartitionShape {
     }
 }
 
-/// Resolve the scaled faults of one scenario to `(offset_ns, action)` pairs.
+/// Resolve the scaled faults of one scenario to `(offset_ns, fault index,
+/// action)` triples (a fault may resolve to several actions: several
+/// kernels, a skew and its reset).
 pub fn resolve(
     stack: &Stack,
     spec: &ScenarioSpec,
     scaled: &Scaled,
     seed: SeedPath,
-) -> Result<Vec<(u64, Action)>> {
+) -> Result<Vec<(u64, u8, Action)>> {
     let mut rng = seed.child("nemesis").child(&spec.id).rng();
     let mut out = Vec::new();
+    let mut owner: Vec<u8> = Vec::new();
     for (i, f) in scaled.faults.iter().enumerate() {
+        owner.resize(out.len(), i.saturating_sub(1) as u8);
         let p = f.intensity_permille;
         let len = f.length_ns;
         let kernels =
@@ -716,7 +712,14 @@ pub fn resolve(
             }
         }
     }
-    Ok(out)
+    let faults = scaled.faults.len();
+    owner.resize(out.len(), faults.saturating_sub(1) as u8);
+    debug_assert!(faults <= u8::MAX as usize, "validated: at most 64 faults");
+    Ok(out
+        .into_iter()
+        .zip(owner)
+        .map(|((at, a), f)| (at, f, a))
+        .collect())
 }
 
 /// One scenario of a run, resolved.
@@ -857,10 +860,19 @@ pub(crate) fn build(
     let mut end_ns = t0;
     let mut faults_over_ns = t0;
     let mut windows = Vec::new();
-    for p in planned {
+    if planned.len() > SCENARIOS_PER_RUN_MAX {
+        return Err(Error::Usage {
+            flag: "scenarios".into(),
+            message: format!(
+                "{} scenarios in one run (at most {SCENARIOS_PER_RUN_MAX} run together)",
+                planned.len()
+            ),
+        });
+    }
+    for (j, p) in planned.iter().enumerate() {
         let resolved = resolve(&stack, p.spec, &p.scaled, seed)?;
         let t0 = t0 + p.offset_ns;
-        let first = resolved.iter().map(|(o, _)| *o).min().unwrap_or(0);
+        let first = resolved.iter().map(|(o, _, _)| *o).min().unwrap_or(0);
         let last_end = p
             .scaled
             .faults
@@ -871,9 +883,9 @@ pub(crate) fn build(
         let ends = t0 + p.scaled.window_ns.max(last_end) + p.spec.recovery_limit_ns + STABLE_FOR_NS;
         end_ns = end_ns.max(ends);
         faults_over_ns = faults_over_ns.max(t0 + p.scaled.window_ns.max(last_end));
-        for (offset, a) in resolved {
+        for (offset, fault, a) in resolved {
             at.push(t0 + offset);
-            actions.push(a);
+            actions.push((Some(Cause::new(j as u8, fault)), a));
         }
         for f in &p.scaled.faults {
             windows.push((
@@ -885,10 +897,10 @@ pub(crate) fn build(
         tracking.push(Tracking {
             probes: p.spec.steady_state.clone(),
             tracker: RecoveryTracker::new(SimDuration::from_nanos(STABLE_FOR_NS)),
+            clock_ns: t0,
             faults_at_ns: t0 + first,
             ends_at_ns: ends,
             healthy_before: true,
-            fired: SafeguardSet::EMPTY,
         });
     }
     // Concurrent scenarios (same offset) share one experiment: the steady
@@ -963,7 +975,6 @@ pub(crate) fn build(
         tracking,
         end_ns,
         quiet_after_ns,
-        last_counts: [0; 32],
         timeline,
         windows: windows.clone(),
         timeline_error: None,
@@ -990,9 +1001,10 @@ pub(crate) fn build(
         // nothing to heal when no fault was resolved).
         let heal_at = faults_over_ns;
         let idx = sim.model().actions.len();
-        sim.model_mut()
-            .actions
-            .push(Action::Cluster(crate::model::cluster::ClusterFault::Heal));
+        sim.model_mut().actions.push((
+            None,
+            Action::Cluster(crate::model::cluster::ClusterFault::Heal),
+        ));
         sim.schedule_at(
             SimTime::from_nanos(heal_at),
             StackEvent::Driver(DriverEvent::Fault(idx as u16)),
@@ -1053,7 +1065,8 @@ pub(crate) fn finish(
     let outcomes = planned
         .iter()
         .zip(&model.tracking)
-        .map(|(p, t)| verdict(p, t, deployed, anomalies, events, digest))
+        .enumerate()
+        .map(|(j, (p, t))| verdict(p, j as u8, t, &log, deployed, anomalies, events, digest))
         .collect();
     let l1 = model.stack.l1.probe(end);
     Ok(RunResult {
@@ -1119,9 +1132,12 @@ fn write_history_trailer(
     w.flush()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verdict(
     p: &Planned<'_>,
+    j: u8,
     t: &Tracking,
+    log: &SafeguardLog,
     deployed: SafeguardSet,
     anomalies: u64,
     events: u64,
@@ -1163,15 +1179,49 @@ fn verdict(
         kinds.push(FailureKind::Anomalies);
         reasons.push(format!("consistency check found {anomalies} anomalies"));
     }
-    let fired = t.fired;
-    let missing = p.spec.expected_safeguards.difference(fired);
-    for sg in missing.iter() {
-        if deployed.contains(sg) {
+    // Credit by cause: only what this scenario's own faults brought about.
+    let detection = |sg, acted| {
+        log.evidence(sg, acted, j).map(|ev| Detection {
+            safeguard: sg,
+            at_s: (ev.at.as_nanos() as i128 - t.clock_ns as i128) as f64 / 1e9,
+            signal: ev.signal,
+            value: ev.value,
+            threshold: ev.threshold,
+            cause: {
+                let fault = ev.cause.map_or(0, |c| c.fault);
+                FaultRef {
+                    scenario: p.spec.id.clone(),
+                    fault,
+                    kind: p.scaled.faults[fault as usize].kind,
+                }
+            },
+            expected: p.spec.expected_safeguards.contains(sg),
+        })
+    };
+    let fired = log.fired_by(j);
+    let needed = log.needed_by(j).difference(fired);
+    let expected = p.spec.expected_safeguards;
+    let missing = expected.intersection(needed);
+    let needs: Vec<Detection> = needed
+        .iter()
+        .filter_map(|sg| detection(sg, false))
+        .collect();
+    let firings: Vec<Detection> = fired.iter().filter_map(|sg| detection(sg, true)).collect();
+    for d in needs.iter().filter(|d| d.expected) {
+        if deployed.contains(d.safeguard) {
             kinds.push(FailureKind::SafeguardSilent);
-            reasons.push(format!("safeguard {sg} did not fire"));
+            reasons.push(format!(
+                "safeguard {} needed {}, deployed but did not act",
+                d.safeguard,
+                d.words()
+            ));
         } else {
             kinds.push(FailureKind::SafeguardMissing);
-            reasons.push(format!("safeguard {sg} did not fire (not deployed)"));
+            reasons.push(format!(
+                "safeguard {} needed {}, not deployed",
+                d.safeguard,
+                d.words()
+            ));
         }
     }
     let passed = kinds.is_empty();
@@ -1183,9 +1233,12 @@ fn verdict(
         recovery_limit_s: limit_ns as f64 / 1e9,
         failure_reason: reasons.into_iter().next(),
         failure_kinds: kinds,
-        safeguards_expected: p.spec.expected_safeguards,
+        safeguards_expected: expected,
         safeguards_fired: fired,
         safeguards_missing: missing,
+        safeguards_needed: needs,
+        safeguards_firings: firings,
+        safeguards_not_exercised: expected.difference(fired.union(needed)),
         safeguards_deployed: deployed,
         anomalies,
         events,

@@ -3,8 +3,10 @@
 //!
 //! [`shrink`] is a deterministic greedy search over one [`ScenarioSpec`]:
 //! each candidate is a small change, run by the caller's evaluator (the real
-//! runner, [`run_alone`]), and kept only if the run still fails with the
-//! same first [`FailureKind`]. The passes, repeated until a whole round keeps
+//! runner, [`run_alone`]), and kept only if the run still fails the same
+//! way ([`FailureSignature`]: the same first [`FailureKind`](super::FailureKind) and, for a
+//! safeguard failure, the same needed safeguard, so a minimal case still
+//! exercises what it failed on). The passes, repeated until a whole round keeps
 //! nothing or the budget of `steps_max` candidate runs is spent:
 //!
 //! 1. **drop faults**, one at a time (never the last one); the candidate
@@ -41,7 +43,7 @@ use crate::model::stack::StackSpec;
 use crate::safeguard::SafeguardSet;
 
 use super::execution::{Execution, Item};
-use super::outcome::{FailureKind, Outcome};
+use super::outcome::{FailureSignature, Outcome};
 use super::run::{RunOutputs, run_execution_item};
 use super::spec::{FaultKind, ScenarioSpec, Target, parse_scenario, scenario_ron};
 
@@ -139,7 +141,7 @@ pub struct Shrunk {
 }
 
 struct Search<'a> {
-    kind: FailureKind,
+    target: FailureSignature,
     steps_max: u32,
     steps: u32,
     kept: u32,
@@ -153,14 +155,14 @@ impl Search<'_> {
         self.steps >= self.steps_max
     }
 
-    /// Run `candidate`; keep it if it fails with the target kind.
+    /// Run `candidate`; keep it if it fails the same way.
     fn try_keep(&mut self, candidate: ScenarioSpec) -> Result<bool> {
         if self.out_of_budget() {
             return Ok(false);
         }
         self.steps += 1;
         let o = (self.eval)(&candidate)?;
-        if !o.passed && o.failure_kind() == Some(self.kind) {
+        if !o.passed && o.signature() == Some(self.target) {
             self.best = candidate;
             self.best_outcome = o;
             self.kept += 1;
@@ -280,18 +282,18 @@ impl Search<'_> {
     }
 }
 
-/// Shrink `spec`, which fails with `kind` (its outcome is `outcome`), trying
+/// Shrink `spec`, which fails as `target` (its outcome is `outcome`), trying
 /// at most `steps_max` candidates, each run by `eval`. Deterministic: the
 /// same inputs and evaluator give the same result.
 pub fn shrink(
     spec: ScenarioSpec,
     outcome: Outcome,
-    kind: FailureKind,
+    target: FailureSignature,
     steps_max: u32,
     eval: &mut dyn FnMut(&ScenarioSpec) -> Result<Outcome>,
 ) -> Result<Shrunk> {
     let mut s = Search {
-        kind,
+        target,
         steps_max,
         steps: 0,
         kept: 0,
@@ -334,8 +336,8 @@ pub struct ShrinkCase {
     pub original: ScenarioSpec,
     /// Its outcome.
     pub original_outcome: Outcome,
-    /// The failure kind kept throughout.
-    pub kind: FailureKind,
+    /// The failure kept throughout (kind and needed safeguard).
+    pub kind: FailureSignature,
     /// The smallest configuration found, under its new id.
     pub shrunk: ScenarioSpec,
     /// Its outcome, re-run from the parsed RON text.
@@ -379,7 +381,7 @@ pub fn shrink_case(
     if let Some(want) = expect_digest {
         super::repro::check_digest(want, original_outcome.digest)?;
     }
-    let Some(kind) = original_outcome.failure_kind() else {
+    let Some(kind) = original_outcome.signature() else {
         return Err(Error::Usage {
             flag: "ID".into(),
             message: format!(
@@ -396,7 +398,7 @@ pub fn shrink_case(
         c.id = shrunk_id(&spec.id, seed, attempt);
         c.title = format!("Shrunk from {} (seed {seed}): {}", spec.id, spec.title);
         let o = run(&c)?;
-        if o.failure_kind() == Some(kind) {
+        if o.signature() == Some(kind) {
             renamed = Some((c, o));
             break;
         }
@@ -405,7 +407,7 @@ pub fn shrink_case(
         Error::Check(format!(
             "{}: under every new id tried the case no longer fails with {} (its random targets change with the id); nothing written",
             spec.id,
-            kind.name()
+            kind
         ))
     })?;
     let mut eval = |s: &ScenarioSpec| run(s);
@@ -424,7 +426,7 @@ pub fn shrink_case(
         )));
     }
     let again = run(&parsed)?;
-    if again.digest != found.outcome.digest || again.failure_kind() != Some(kind) {
+    if again.digest != found.outcome.digest || again.signature() != Some(kind) {
         return Err(Error::Check(format!(
             "the written {} does not reproduce the shrunk run (digest {} vs {})",
             found.spec.id, again.digest, found.outcome.digest

@@ -424,7 +424,7 @@ pub struct ScenarioFile {
     pub duration_s: f64,
     /// The steady state must be restored within this many seconds.
     pub recovery_limit_s: f64,
-    /// The faults (at least one, unless the scenario is a control).
+    /// The faults (none: a control scenario, which runs the stack as it is).
     pub faults: Vec<FaultFile>,
     /// The steady-state hypothesis; empty = the layers' default hypotheses.
     #[serde(default)]
@@ -733,9 +733,6 @@ impl ScenarioFile {
         }
         let duration_ns = seconds(p, "duration_s", self.duration_s, false)?;
         let recovery_limit_ns = seconds(p, "recovery_limit_s", self.recovery_limit_s, false)?;
-        if self.faults.is_empty() {
-            return Err(invalid(p, "faults", "empty (at least one fault is needed)"));
-        }
         if self.faults.len() > 64 {
             return Err(invalid(
                 p,

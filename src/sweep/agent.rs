@@ -27,7 +27,7 @@ use super::proxy::{CallRequest, CallResult, ChaosProxy, ErrorKind, ProxyConfig};
 use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime, Simulation};
 use crate::error::{Error, Result};
 use crate::model::{Component, Solo};
-use crate::safeguard::{Safeguard, SafeguardLog};
+use crate::safeguard::{Evidence, Safeguard, SafeguardLog, Signal};
 
 /// Largest number of workflow steps.
 pub const STEPS_MAX: usize = 16;
@@ -586,7 +586,14 @@ impl Component for ApiAgent<'_> {
                 if let Some(b) = self.breaker.as_mut()
                     && b.record(ctx.now(), result.is_err())
                 {
-                    self.log.fire(Safeguard::CircuitBreaker, ctx.now());
+                    let ev = Evidence::of(
+                        ctx.now(),
+                        Signal::DependencyFailurePermille,
+                        b.opened_failure_permille().into(),
+                        b.threshold_permille().into(),
+                        None,
+                    );
+                    self.log.fire(Safeguard::CircuitBreaker, ev);
                 }
                 match result {
                     CallResult::Ok if step == COMPENSATION_STEP => {

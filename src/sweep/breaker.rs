@@ -135,6 +135,7 @@ pub struct Breaker {
     trials_done: u32,
     trials_failed: u32,
     opens: u32,
+    opened_failure_permille: u32,
 }
 
 impl Breaker {
@@ -150,6 +151,7 @@ impl Breaker {
             trials_done: 0,
             trials_failed: 0,
             opens: 0,
+            opened_failure_permille: 0,
         }
     }
 
@@ -163,6 +165,16 @@ impl Breaker {
     /// half-open).
     pub fn opens(&self) -> u32 {
         self.opens
+    }
+
+    /// The failing share (permille) of the calls that last opened it.
+    pub fn opened_failure_permille(&self) -> u32 {
+        self.opened_failure_permille
+    }
+
+    /// The failure-rate threshold, permille.
+    pub fn threshold_permille(&self) -> u32 {
+        self.cfg.failure_rate_threshold_pct * 10
     }
 
     /// Failures and outcomes in the closed-state window.
@@ -224,6 +236,7 @@ impl Breaker {
                 if self.len >= self.cfg.minimum_calls
                     && failures * 100 >= self.cfg.failure_rate_threshold_pct * self.len
                 {
+                    self.opened_failure_permille = failures * 1000 / self.len;
                     self.open(now);
                     return true;
                 }
@@ -236,6 +249,7 @@ impl Breaker {
                     if self.trials_failed * 100
                         >= self.cfg.failure_rate_threshold_pct * self.trials_done
                     {
+                        self.opened_failure_permille = self.trials_failed * 1000 / self.trials_done;
                         self.open(now);
                         return true;
                     }

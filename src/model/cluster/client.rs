@@ -48,4 +48,7 @@ pub struct Client {
     pub start_pending: bool,
     /// The client's random stream.
     pub rng: SimRng,
+    /// The fault that started this client (extra writers): the cause of
+    /// the conflicts its appends meet.
+    pub cause: Option<crate::safeguard::Cause>,
 }

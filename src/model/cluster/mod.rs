@@ -22,29 +22,32 @@
 //!   `invoke` and one `ok` / `fail` / `info` in the [`History`].
 //!
 //! # Safeguards (each off = the unsafe behaviour really happens)
-//! - [`QuorumAck`](Safeguard::QuorumAck): ack an append when it commits
-//!   (majority). Off: ack as soon as the leader appended it locally.
-//! - [`FencingTokens`](Safeguard::FencingTokens): replicas refuse appends of
-//!   a lower epoch and leaders step down on a higher one. Off: replicas take
-//!   appends from anyone claiming leadership and a leader never steps down,
-//!   so a deposed leader keeps writing.
-//! - [`LeaseSkewBound`](Safeguard::LeaseSkewBound): the lease runs on the
-//!   monotonic clock, shortened by `max_clock_skew_ns` and the drift bound;
-//!   followers refuse to extend the lease of a leader whose wall clock is
-//!   more than `max_clock_skew_ns` off theirs; entry timestamps never go
-//!   backwards (`max(wall, last + 1)`). Off: the lease is trusted on the
-//!   (bumpable) wall clock and timestamps are the raw wall clock.
-//! - [`CompareAndSet`](Safeguard::CompareAndSet): an append carries the log
-//!   length its writer expects (and the smallest length any of its attempts
-//!   expected); the leader acknowledges an earlier attempt whose value
-//!   already sits after that point, else appends only if the length
-//!   matches, else answers a mismatch with its length. Retries therefore
-//!   never duplicate. Off: blind appends, retried blindly.
-//! - [`SnapshotHygieneManager`](Safeguard::SnapshotHygieneManager): a
-//!   snapshot restore whose index is below the node's last log index is
-//!   refused (the log never moves backwards: entries a node acknowledged
-//!   count toward a majority even before it knows them committed). Off: the
-//!   older state is restored (log truncated).
+//! Each safeguard's condition is checked whether or not it is deployed;
+//! not deployed, a met condition is recorded as a need (with the signal,
+//! the value and the fault behind it) and the unsafe behaviour goes on.
+//!
+//! | safeguard | condition (signal) | deployed | not deployed | cause |
+//! |---|---|---|---|---|
+//! | [`QuorumAck`](Safeguard::QuorumAck) | a leader is superseded (steps down, is killed, or a newer epoch is elected beside it) holding client appends beyond its commit index (`uncommitted_at_supersede`) | an append is acknowledged when it commits (majority): those were withheld | acknowledged as soon as the leader appended it locally: those are lost | the last disrupting fault |
+//! | [`FencingTokens`](Safeguard::FencingTokens) | an append or reply of another epoch reaches a replica or leader (`stale_epoch`) | replicas refuse appends of a lower epoch and leaders step down on a higher one | replicas take appends from anyone claiming leadership and a leader never steps down, so a deposed leader keeps writing | the last disrupting fault |
+//! | [`LeaseSkewBound`](Safeguard::LeaseSkewBound) | a follower sees the leader's wall clock more than `max_clock_skew_ns` off its own (`clock_skew_ms`); an entry timestamp would go backwards (`timestamp_regression_ms`) | the lease runs on the monotonic clock, shortened by the skew and drift bounds; the follower refuses to extend the lease; timestamps are `max(wall, last + 1)` | the lease is trusted on the (bumpable) wall clock and timestamps are the raw wall clock | the last clock fault |
+//! | [`CompareAndSet`](Safeguard::CompareAndSet) | an append whose writer expected another log length, or whose earlier attempt already sits in the log (`append_conflict`: entries the writer did not expect) | the leader acknowledges the earlier attempt, else appends only if the length matches, else answers a mismatch with its length; retries never duplicate | blind appends, retried blindly | the writer's own fault (extra writers of `ConcurrentWrites`); a duplicate retry: the last disrupting fault; ordinary clients racing each other: no fault |
+//! | [`SnapshotHygieneManager`](Safeguard::SnapshotHygieneManager) | a snapshot restore below the node's last log index (`rollback_entries`) | refused (the log never moves backwards) | the older state is restored (log truncated) | the rollback |
+//!
+//! A *disrupting* fault is one that changed something: cut links, killed or
+//! paused a live node, moved a clock by a non-zero amount, rolled a log
+//! back, added writers. A clock skew of zero is the cause of nothing.
+//!
+//! # Steady state
+//! The default hypothesis ([`ClusterProbe::healthy`], tolerances in
+//! `cluster.steady` of the stack file): a leader with a valid lease, a
+//! majority up and holding the leader's committed prefix, every clock
+//! within `max_clock_skew_ns`, client operations succeeding over the probe
+//! window (`client_success_permille_min`, 80 %: unavailability is harm),
+//! and no acknowledged append found lost within the window
+//! (`acked_writes_lost_max`, 0: a committed entry where a client was told
+//! its append sits). The consistency checker ([`Cluster::check`]) runs
+//! on the whole history at the end.
 //!
 //! # Memory
 //! State per node is its log (bounded by the appends of one run), a fixed
@@ -69,7 +72,7 @@ use crate::engine::{
 };
 use crate::error::Error;
 use crate::model::Component;
-use crate::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
+use crate::safeguard::{Cause, Evidence, Safeguard, SafeguardLog, SafeguardSet, Signal};
 
 use client::{Client, InFlight};
 use clock::LocalClock;
@@ -80,7 +83,7 @@ pub use nemesis::{
     ClockFault, ClusterFault, JEPSEN_SCENARIOS, NemesisSchedule, NemesisStep, PRIMARY,
     PartitionShape, ShapeSpec, catalogue_shape,
 };
-pub use spec::ClusterSpec;
+pub use spec::{ClusterSpec, ClusterSteadySpec};
 
 /// The cluster's events (kind codes 300..=399).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,6 +234,10 @@ pub struct ClusterProbe {
     pub max_clock_skew_ns: u64,
     /// Whether a partition is in force.
     pub partitioned: bool,
+    /// Acknowledged appends found lost within the probe window.
+    pub acked_lost_in_window: u32,
+    /// The tolerances [`healthy`](Self::healthy) applies.
+    pub tolerances: ClusterSteadySpec,
 }
 
 impl ClusterProbe {
@@ -243,15 +250,20 @@ impl ClusterProbe {
         }
     }
 
-    /// The steady-state hypothesis: a leader, a majority up and in sync, at
-    /// least 80 % of client operations succeeding in the window, and every
-    /// clock within the skew bound.
+    /// The steady-state hypothesis: a leader, a majority up and in sync,
+    /// client operations succeeding in the window (at least
+    /// `client_success_permille_min`), no acknowledged append lost in the
+    /// window (at most `acked_writes_lost_max`), and every clock within the
+    /// skew bound.
     pub fn healthy(&self) -> bool {
+        let t = &self.tolerances;
         self.leader.is_some()
             && self.nodes_up >= self.majority
             && self.replicas_in_sync >= self.majority
             && (self.client_completed == 0
-                || self.client_ok as u64 * 10 >= self.client_completed as u64 * 8)
+                || self.client_ok as u64 * 1000
+                    >= self.client_completed as u64 * t.client_success_permille_min as u64)
+            && self.acked_lost_in_window <= t.acked_writes_lost_max
             && self.max_clock_offset_ns <= self.max_clock_skew_ns
     }
 }
@@ -269,6 +281,13 @@ struct Bucket {
     second: u64,
     ok: u32,
     completed: u32,
+}
+
+/// Acknowledged appends lost, per second of the probe window.
+#[derive(Clone, Copy, Debug, Default)]
+struct LostBucket {
+    second: u64,
+    lost: u32,
 }
 
 /// Counters of the cluster's activity (for benches and diagnostics).
@@ -312,6 +331,21 @@ pub struct Cluster {
     safeguards: SafeguardLog,
     buckets: Vec<Bucket>,
     stats: ClusterStats,
+    /// The fault that last disrupted the cluster (cut links, killed or
+    /// paused a node, moved a clock, rolled a log back, added writers):
+    /// the cause of elections, stale epochs and retried appends after it.
+    disruption_cause: Option<Cause>,
+    /// The fault that last moved a clock (the cause of skew and
+    /// timestamps going backwards).
+    clock_cause: Option<Cause>,
+    /// Per log index (1-based, at `index - 1`), the value a client was told
+    /// its append holds there (0: none or already checked). Bounded by the
+    /// appends of the run, like the history.
+    acked_at: Vec<u32>,
+    /// Acknowledged appends found lost (a different entry committed at
+    /// their index).
+    acked_lost: u64,
+    lost_buckets: Vec<LostBucket>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -322,10 +356,6 @@ impl std::fmt::Debug for Cluster {
             .field("stats", &self.stats)
             .finish()
     }
-}
-
-fn fire(log: &mut SafeguardLog, s: Safeguard, now: SimTime) {
-    log.fire(s, now);
 }
 
 impl Cluster {
@@ -424,6 +454,14 @@ impl Cluster {
             safeguards: SafeguardLog::default(),
             buckets: vec![Bucket::default(); (spec.probe_window_ns / 1_000_000_000) as usize],
             stats: ClusterStats::default(),
+            disruption_cause: None,
+            clock_cause: None,
+            acked_at: Vec::new(),
+            acked_lost: 0,
+            lost_buckets: vec![
+                LostBucket::default();
+                (spec.probe_window_ns / 1_000_000_000).max(1) as usize
+            ],
         };
         for _ in 0..spec.clients {
             c.add_client(false);
@@ -447,6 +485,7 @@ impl Cluster {
             timeout_key: None,
             start_pending: false,
             rng,
+            cause: None,
         });
         id
     }
@@ -577,6 +616,69 @@ impl Cluster {
                 .unwrap_or(0),
             max_clock_skew_ns: self.spec.max_clock_skew_ns,
             partitioned: self.grudge.any(),
+            acked_lost_in_window: self
+                .lost_buckets
+                .iter()
+                .filter(|b| b.second + w > sec && b.second <= sec)
+                .map(|b| b.lost)
+                .sum(),
+            tolerances: self.spec.steady,
+        }
+    }
+
+    /// Acknowledged appends found lost so far.
+    pub fn acked_lost(&self) -> u64 {
+        self.acked_lost
+    }
+
+    fn note_lost(&mut self, now: SimTime) {
+        self.acked_lost += 1;
+        let sec = now.as_nanos() / 1_000_000_000;
+        let nb = self.lost_buckets.len() as u64;
+        let b = &mut self.lost_buckets[(sec % nb) as usize];
+        if b.second != sec {
+            *b = LostBucket {
+                second: sec,
+                lost: 0,
+            };
+        }
+        b.lost += 1;
+    }
+
+    /// A client learnt that its append `value` sits at `index`. If the
+    /// current leader already committed another entry there, it is lost.
+    fn note_ack(&mut self, index: u32, value: u32, now: SimTime) {
+        let i = index as usize;
+        if i == 0 {
+            return;
+        }
+        if let Some(l) = self.current_leader() {
+            let ln = &self.nodes[l as usize];
+            if ln.commit >= index && ln.log.get(i - 1).is_some_and(|e| e.value != value) {
+                self.note_lost(now);
+                return;
+            }
+        }
+        if self.acked_at.len() < i {
+            self.acked_at.resize(i, 0);
+        }
+        self.acked_at[i - 1] = value;
+    }
+
+    /// Leader `l` committed `(from, to]`: an acknowledged append whose index
+    /// now holds another entry is lost.
+    fn check_committed(&mut self, l: usize, from: u32, to: u32, now: SimTime) {
+        for idx in from..to {
+            let Some(&acked) = self.acked_at.get(idx as usize) else {
+                break;
+            };
+            if acked == 0 {
+                continue;
+            }
+            self.acked_at[idx as usize] = 0;
+            if self.nodes[l].log[idx as usize].value != acked {
+                self.note_lost(now);
+            }
         }
     }
 
@@ -762,17 +864,13 @@ impl Cluster {
             node.voted_for = None;
         }
         let was = node.role;
-        node.role = Role::Follower;
-        node.votes = 0;
-        // Appends still waiting for a quorum when the leader steps down never
-        // committed: quorum_ack withheld their acknowledgements (without it
-        // they were acknowledged already, and are now lost).
-        let withheld = !node.pending.is_empty();
-        node.pending.clear();
-        if withheld && self.quorum_ack {
-            fire(&mut self.safeguards, Safeguard::QuorumAck, ctx.now());
+        if was == Role::Leader {
+            self.superseded(i, ctx.now());
         }
         let node = &mut self.nodes[i];
+        node.role = Role::Follower;
+        node.votes = 0;
+        node.pending.clear();
         if was == Role::Leader {
             node.leader_hint = None;
             if let Some(k) = node.heartbeat_key.take() {
@@ -784,15 +882,67 @@ impl Cluster {
         }
     }
 
+    /// quorum_ack's condition: leader `i` is superseded (it steps down, is
+    /// killed, or a newer epoch is elected beside it) holding client appends
+    /// beyond its commit index. Deployed, their acknowledgements were
+    /// withheld (they never committed); not deployed, they were
+    /// acknowledged already and are lost.
+    fn superseded(&mut self, i: usize, now: SimTime) {
+        let node = &self.nodes[i];
+        let uncommitted = node.log[(node.commit as usize).min(node.log.len())..]
+            .iter()
+            .filter(|e| e.value != 0 && e.term == node.epoch)
+            .count() as u64;
+        if uncommitted > 0 {
+            let ev = Evidence::of(
+                now,
+                Signal::UncommittedAtSupersede,
+                uncommitted,
+                0,
+                self.disruption_cause,
+            );
+            self.safeguards
+                .detect(Safeguard::QuorumAck, self.quorum_ack, ev);
+        }
+    }
+
+    /// fencing_tokens' condition: a message of another epoch reaches a
+    /// replica or leader that would be fenced (`behind` epochs apart).
+    fn stale_epoch(&mut self, behind: u32, now: SimTime) -> bool {
+        let ev = Evidence::of(
+            now,
+            Signal::StaleEpoch,
+            behind.into(),
+            0,
+            self.disruption_cause,
+        );
+        self.safeguards
+            .detect(Safeguard::FencingTokens, self.fencing, ev)
+    }
+
+    /// The timestamp of a new entry on node `i`. lease_skew_bound's
+    /// condition: the wall clock is at or behind the last entry's
+    /// timestamp. Deployed, timestamps never go backwards.
     fn entry_ts(&mut self, i: usize, now: SimTime) -> i64 {
         let node = &self.nodes[i];
         let wall = node.clock.wall(now);
-        if self.lease_bound
-            && let Some(last) = node.log.last()
+        if let Some(last) = node.log.last()
             && wall <= last.ts_ns
         {
-            fire(&mut self.safeguards, Safeguard::LeaseSkewBound, now);
-            return last.ts_ns + 1;
+            let last_ts = last.ts_ns;
+            let ev = Evidence::of(
+                now,
+                Signal::TimestampRegressionMs,
+                (last_ts - wall) as u64 / 1_000_000,
+                0,
+                self.clock_cause,
+            );
+            if self
+                .safeguards
+                .detect(Safeguard::LeaseSkewBound, self.lease_bound, ev)
+            {
+                return last_ts + 1;
+            }
         }
         wall
     }
@@ -800,6 +950,16 @@ impl Cluster {
     fn become_leader<E: From<ClusterEvent>>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
         self.stats.leaders_elected += 1;
         let now = ctx.now();
+        if !self.fencing {
+            // Without fencing a deposed leader never steps down: it is
+            // superseded when a newer epoch is elected beside it.
+            let epoch = self.nodes[i].epoch;
+            for j in 0..self.n {
+                if j != i && self.nodes[j].role == Role::Leader && self.nodes[j].epoch < epoch {
+                    self.superseded(j, now);
+                }
+            }
+        }
         let ts = self.entry_ts(i, now);
         let n = self.n;
         let node = &mut self.nodes[i];
@@ -833,8 +993,11 @@ impl Cluster {
         m[..self.n].sort_unstable_by(|a, b| b.cmp(a));
         let candidate = m[self.majority - 1].min(node.len());
         if candidate > node.commit && node.term_at(candidate) == node.epoch {
+            let from = node.commit;
             node.commit = candidate;
+            self.check_committed(i, from, candidate, ctx.now());
         }
+        let node = &self.nodes[i];
         if node.pending.is_empty() {
             return;
         }
@@ -918,8 +1081,8 @@ impl Cluster {
                 wall_ns,
             } => {
                 let me = &self.nodes[i];
-                if self.fencing && epoch < me.epoch {
-                    fire(&mut self.safeguards, Safeguard::FencingTokens, now);
+                if epoch < me.epoch && self.stale_epoch(me.epoch - epoch, now) {
+                    let me = &self.nodes[i];
                     let body = Body::AppendReply {
                         epoch: me.epoch,
                         success: false,
@@ -930,12 +1093,12 @@ impl Cluster {
                     self.send(i as u16, from as u16, body, ctx);
                     return;
                 }
+                let me = &self.nodes[i];
                 if me.role == Role::Leader {
-                    if !self.fencing {
+                    // Deposed by a higher epoch (equal epochs cannot both lead).
+                    if !self.stale_epoch(epoch.saturating_sub(me.epoch), now) {
                         return; // a leader without fencing ignores rivals and keeps writing
                     }
-                    // Deposed by a higher epoch (equal epochs cannot both lead).
-                    fire(&mut self.safeguards, Safeguard::FencingTokens, now);
                     self.step_down(i, epoch, ctx);
                 }
                 let mono = self.nodes[i].clock.mono(now);
@@ -983,16 +1146,21 @@ impl Cluster {
                 if c > me.commit {
                     me.commit = c;
                 }
-                let lease_ok = if self.lease_bound {
-                    let skew = wall_ns.abs_diff(my_wall);
-                    if skew > self.spec.max_clock_skew_ns {
-                        fire(&mut self.safeguards, Safeguard::LeaseSkewBound, now);
-                        false
-                    } else {
-                        true
-                    }
-                } else {
-                    true
+                // lease_skew_bound's condition: the leader's wall clock is
+                // more than the skew bound off this follower's.
+                let skew = wall_ns.abs_diff(my_wall);
+                let max_skew = self.spec.max_clock_skew_ns;
+                let lease_ok = skew <= max_skew || {
+                    let ev = Evidence::of(
+                        now,
+                        Signal::ClockSkewMs,
+                        skew / 1_000_000,
+                        max_skew / 1_000_000,
+                        self.clock_cause,
+                    );
+                    !self
+                        .safeguards
+                        .detect(Safeguard::LeaseSkewBound, self.lease_bound, ev)
                 };
                 let body = Body::AppendReply {
                     epoch: reply_epoch,
@@ -1010,8 +1178,14 @@ impl Cluster {
                 lease_clock_ns,
                 lease_ok,
             } => {
+                if epoch > self.nodes[i].epoch
+                    && self.nodes[i].role == Role::Leader
+                    && self.stale_epoch(epoch - self.nodes[i].epoch, now)
+                {
+                    self.step_down(i, epoch, ctx);
+                    return;
+                }
                 if epoch > self.nodes[i].epoch && self.fencing {
-                    fire(&mut self.safeguards, Safeguard::FencingTokens, now);
                     self.step_down(i, epoch, ctx);
                     return;
                 }
@@ -1142,18 +1316,42 @@ impl Cluster {
                 expected_len,
                 since_len,
             } => {
-                if self.cas
-                    && let Some(exp) = expected_len
-                {
-                    let me = &mut self.nodes[i];
+                // compare_and_set's condition: an earlier attempt of this
+                // append already sits in the log (a retry would duplicate
+                // it), or the writer expected another length (it raced
+                // another writer). Checked deployed or not; deployed, the
+                // leader acknowledges the earlier attempt or refuses.
+                if let Some(exp) = expected_len {
+                    let me = &self.nodes[i];
                     // Did an earlier attempt of this append land? It can
                     // only sit after the smallest length any attempt expected.
                     let from = since_len.min(exp) as usize;
                     let found = me.log.get(from..).and_then(|tail| {
                         tail.iter().position(|e| e.value == value).map(|k| from + k)
                     });
-                    if let Some(pos) = found {
-                        fire(&mut self.safeguards, Safeguard::CompareAndSet, now);
+                    let conflict = found.is_some() || exp != me.len();
+                    // A duplicate retry follows whatever made the first
+                    // attempt time out; a stale length is the writer's own
+                    // race (ordinary clients race each other: no fault).
+                    let writer_cause = self.clients[client as usize].cause;
+                    let cause = if found.is_some() {
+                        writer_cause.or(self.disruption_cause)
+                    } else {
+                        writer_cause
+                    };
+                    // How far the writer's view is off: entries after its
+                    // expected length (or after its earlier attempt).
+                    let behind = match found {
+                        Some(pos) => me.len() as u64 - pos as u64,
+                        None => u64::from(me.len().abs_diff(exp)),
+                    };
+                    let acts = conflict && {
+                        let ev = Evidence::of(now, Signal::AppendConflict, behind, 0, cause);
+                        self.safeguards
+                            .detect(Safeguard::CompareAndSet, self.cas, ev)
+                    };
+                    let me = &mut self.nodes[i];
+                    if acts && let Some(pos) = found {
                         let e = me.log[pos];
                         let index = pos as u32 + 1;
                         if !self.quorum_ack || me.commit >= index {
@@ -1169,8 +1367,7 @@ impl Cluster {
                         }
                         return;
                     }
-                    if exp != me.len() {
-                        fire(&mut self.safeguards, Safeguard::CompareAndSet, now);
+                    if acts {
                         let len = me.len();
                         self.reply(i, client, attempt, ClientResult::CasMismatch { len }, ctx);
                         return;
@@ -1239,7 +1436,9 @@ impl Cluster {
         };
         cl.op = Some(InFlight {
             append_value: append.then_some(value),
-            expected_len: (append && self.cas).then_some(cl.known_len),
+            // Always carried (compare_and_set's shadow detector reads it);
+            // only a deployed compare_and_set acts on it.
+            expected_len: append.then_some(cl.known_len),
             since_len: cl.known_len,
             maybe_applied: false,
             retries: 0,
@@ -1386,6 +1585,9 @@ impl Cluster {
         match result {
             ClientResult::Ok { index, term, value } => {
                 cl.node_hint = msg.from;
+                if let Some(v) = cl.op.and_then(|op| op.append_value) {
+                    self.note_ack(index, v, ctx.now());
+                }
                 self.complete(c, OpType::Ok, index, term, value, ctx);
             }
             ClientResult::NotLeader { hint } => {
@@ -1456,9 +1658,48 @@ impl Cluster {
         }
     }
 
-    /// Apply one nemesis operation now.
+    /// Apply one nemesis operation now, as fault 0 of scenario 0 (see
+    /// [`inject_caused`](Self::inject_caused)).
     pub fn inject<E: From<ClusterEvent>>(&mut self, fault: &ClusterFault, ctx: &mut Ctx<'_, E>) {
+        self.inject_caused(fault, Cause::default(), ctx);
+    }
+
+    /// Whether `fault` would change anything now (a clock moved by zero, a
+    /// node already down, no writers: the cause of nothing).
+    fn disrupts(&self, fault: &ClusterFault) -> bool {
+        match *fault {
+            ClusterFault::Partition { .. } | ClusterFault::SnapshotRollback { .. } => true,
+            ClusterFault::Clock { fault, .. } => match fault {
+                ClockFault::Bump { delta_ns } => delta_ns != 0,
+                ClockFault::Strobe { delta_ns, .. } => delta_ns != 0,
+                ClockFault::Drift { ppm } => ppm != 0,
+                ClockFault::Scramble { max_ns } => max_ns > 0,
+                ClockFault::Reset => false,
+            },
+            ClusterFault::KillNode { .. } | ClusterFault::PauseNode { .. } => {
+                self.nodes.iter().any(|n| n.alive())
+            }
+            ClusterFault::ConcurrentWriters { writers, .. } => writers > 0,
+            ClusterFault::Heal => false,
+        }
+    }
+
+    /// Apply one nemesis operation now; firings and needs it brings about
+    /// are credited to `cause` (a fault that changes nothing is the cause of
+    /// nothing; the final heal is nobody's fault).
+    pub fn inject_caused<E: From<ClusterEvent>>(
+        &mut self,
+        fault: &ClusterFault,
+        cause: Cause,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let now = ctx.now();
+        if self.disrupts(fault) {
+            self.disruption_cause = Some(cause);
+            if matches!(fault, ClusterFault::Clock { .. }) {
+                self.clock_cause = Some(cause);
+            }
+        }
         match *fault {
             ClusterFault::Partition { shape, length_ns } => {
                 let primary = self.current_leader();
@@ -1522,20 +1763,19 @@ impl Cluster {
                     return;
                 }
                 self.cancel_timers(i, ctx);
+                if self.nodes[i].role == Role::Leader {
+                    self.superseded(i, now);
+                }
                 let me = &mut self.nodes[i];
                 me.up = false;
                 me.paused = false;
                 me.fault_gen += 1;
                 me.role = Role::Follower;
                 me.votes = 0;
-                let withheld = !me.pending.is_empty();
                 me.pending.clear();
                 me.leader_hint = None;
                 me.last_heard_mono_ns = None;
                 let generation = me.fault_gen;
-                if withheld && self.quorum_ack {
-                    fire(&mut self.safeguards, Safeguard::QuorumAck, ctx.now());
-                }
                 ctx.schedule_in(
                     SimDuration::from_nanos(length_ns),
                     ClusterEvent::NodeRestart {
@@ -1570,10 +1810,24 @@ impl Cluster {
                 let Some(&snap) = me.snapshots.first() else {
                     return;
                 };
-                if self.hygiene && snap.index < me.len() {
-                    fire(&mut self.safeguards, Safeguard::SnapshotHygieneManager, now);
-                    return;
+                // snapshot_hygiene_manager's condition: the restore would
+                // move the log backwards.
+                if snap.index < me.len() {
+                    let ev = Evidence::of(
+                        now,
+                        Signal::RollbackEntries,
+                        (me.len() - snap.index).into(),
+                        0,
+                        self.disruption_cause,
+                    );
+                    if self
+                        .safeguards
+                        .detect(Safeguard::SnapshotHygieneManager, self.hygiene, ev)
+                    {
+                        return;
+                    }
                 }
+                let me = &mut self.nodes[i];
                 me.truncate(snap.index);
                 if me.role == Role::Leader {
                     self.advance_commit(i, ctx);
@@ -1590,6 +1844,7 @@ impl Cluster {
                     if self.clients[c].writer && started < writers {
                         started += 1;
                         self.clients[c].active = true;
+                        self.clients[c].cause = Some(cause);
                         self.schedule_start(c, ctx);
                     }
                 }

@@ -61,6 +61,31 @@ pub struct ClusterSpec {
     pub writer_timeout_ns: u64,
     /// Window of the probe's client success rate.
     pub probe_window_ns: u64,
+    /// The tolerances of the default steady-state hypothesis.
+    pub steady: ClusterSteadySpec,
+}
+
+/// Tolerances of the replicated log's default steady-state hypothesis (a
+/// leader with a valid lease, a majority up and in sync, every clock within
+/// `max_clock_skew_ns`, plus these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSteadySpec {
+    /// Client operations completing `ok` over the probe window, at least
+    /// this share, per mille (unavailability is harm).
+    pub client_success_permille_min: u16,
+    /// Acknowledged appends found lost (a committed entry where a client
+    /// was told its append sits) within the probe window, at most this.
+    pub acked_writes_lost_max: u32,
+}
+
+impl Default for ClusterSteadySpec {
+    fn default() -> Self {
+        ClusterSteadySpec {
+            client_success_permille_min: 800,
+            acked_writes_lost_max: 0,
+        }
+    }
 }
 
 impl Default for ClusterSpec {
@@ -87,6 +112,7 @@ impl Default for ClusterSpec {
             writer_op_rate_per_s: 50,
             writer_timeout_ns: 15_000_000,
             probe_window_ns: 2_000_000_000,
+            steady: ClusterSteadySpec::default(),
         }
     }
 }
@@ -106,6 +132,13 @@ impl ClusterSpec {
             }
         }
         range("nodes", self.nodes as u64, 1, 31, "")?;
+        range(
+            "steady.client_success_permille_min",
+            self.steady.client_success_permille_min as u64,
+            0,
+            1000,
+            " permille",
+        )?;
         range(
             "link_delay_min_ns",
             self.link_delay_min_ns,

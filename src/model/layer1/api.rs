@@ -42,6 +42,9 @@ pub struct Api {
 pub struct ApiTick {
     /// The rate limiter rejected requests in this tick.
     pub limiter_rejected: bool,
+    /// The flooding client exceeded its token bucket in this tick (the
+    /// rate limiter's condition, met whether or not it enforces).
+    pub over_limit: bool,
 }
 
 impl Api {
@@ -75,24 +78,26 @@ impl Api {
     }
 
     /// Advance one tick. `server_up`: the api_server kernel runs;
-    /// `limiter`: `Some((per_client_rps, burst))` when rate_limiter is deployed.
-    pub fn tick(&mut self, server_up: bool, limiter: Option<(u64, u64)>) -> ApiTick {
+    /// `limiter`: the per-client token bucket `(per_client_rps, burst)`,
+    /// which always runs (the rate limiter's condition); `enforce`: the
+    /// rate_limiter is deployed and rejects what the bucket does not admit.
+    pub fn tick(&mut self, server_up: bool, limiter: (u64, u64), enforce: bool) -> ApiTick {
         let dt = self.tick_ns as u128;
         let per_tick = |rps: u64| (rps as u128 * dt * 1000 / 1_000_000_000) as u64;
         let legit = per_tick(self.background_rps);
         let mut flood = per_tick(self.flood_rps);
         let mut out = ApiTick::default();
-        if let Some((rate, burst)) = limiter {
-            // The flooding client's own bucket; legitimate clients are each
-            // far under the per-client rate and pass.
-            self.tokens_milli = (self.tokens_milli + per_tick(rate)).min(burst * 1000);
-            let admitted = flood.min(self.tokens_milli);
-            self.tokens_milli -= admitted;
-            let rejected = flood - admitted;
-            if rejected > 0 {
-                out.limiter_rejected = true;
-                self.limiter_rejected_milli += rejected;
-            }
+        // The flooding client's own bucket; legitimate clients are each far
+        // under the per-client rate and pass.
+        let (rate, burst) = limiter;
+        self.tokens_milli = (self.tokens_milli + per_tick(rate)).min(burst * 1000);
+        let admitted = flood.min(self.tokens_milli);
+        self.tokens_milli -= admitted;
+        let rejected = flood - admitted;
+        out.over_limit = rejected > 0;
+        if enforce && rejected > 0 {
+            out.limiter_rejected = true;
+            self.limiter_rejected_milli += rejected;
             flood = admitted;
         }
         let arrivals = legit + flood;

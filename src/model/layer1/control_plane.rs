@@ -70,10 +70,10 @@ impl Layer1 {
         self.schedule_heartbeat(k, ctx);
     }
 
+    /// Arm (or move) kernel `k`'s heartbeat deadline. Armed whether or not
+    /// heartbeat_watchdog is deployed: not deployed, the deadline is its
+    /// shadow detector and only records the need.
     pub(super) fn arm_deadline<E: From<Layer1Event>>(&mut self, k: usize, ctx: &mut Ctx<'_, E>) {
-        if !self.on(Safeguard::HeartbeatWatchdog) {
-            return;
-        }
         let at = self.kernels[k].last_hb + self.fresh_window(k);
         let at = at.max(ctx.now());
         match self.kernels[k].deadline_key {
@@ -115,6 +115,7 @@ impl Layer1 {
             return;
         }
         self.kernels[k].process = Process::Dead;
+        self.kernels[k].exited_at = ctx.now();
         let kern = &mut self.kernels[k];
         for key in [kern.hb_key.take(), kern.boot_key.take()]
             .into_iter()
@@ -122,17 +123,17 @@ impl Layer1 {
         {
             ctx.cancel(key);
         }
-        if self.on(Safeguard::KernelWatchdog) {
-            let inc = self.kernels[k].inc;
-            ctx.schedule_in(
-                SimDuration::from_nanos(self.spec.control_plane.exit_detect_ns),
-                Layer1Event::ExitDetected {
-                    kernel: k as u16,
-                    inc,
-                }
-                .into(),
-            );
-        }
+        // Exit detection runs deployed or not (not deployed: a shadow
+        // detector; see `ExitDetected`).
+        let inc = self.kernels[k].inc;
+        ctx.schedule_in(
+            SimDuration::from_nanos(self.spec.control_plane.exit_detect_ns),
+            Layer1Event::ExitDetected {
+                kernel: k as u16,
+                inc,
+            }
+            .into(),
+        );
         self.recompute_cpu(ctx);
     }
 
@@ -164,12 +165,22 @@ impl Layer1 {
             self.kernels[k].restarts_in_window = 0;
         }
         let n = self.kernels[k].restarts_in_window;
-        let delay = if self.on(Safeguard::KernelWatchdog) {
-            if n >= cp.restarts_max {
-                self.log.fire(Safeguard::KernelWatchdog, now);
+        let supervised = self.on(Safeguard::KernelWatchdog);
+        if n >= cp.restarts_max {
+            let ev = Evidence::of(
+                now,
+                Signal::RestartsInWindow,
+                u64::from(n) + 1,
+                u64::from(cp.restarts_max),
+                self.kernels[k].harm.or(self.silence_cause(k)),
+            );
+            if self.log.detect(Safeguard::KernelWatchdog, supervised, ev) {
                 self.fail(k, ctx);
                 return;
             }
+        }
+        let cp = &self.spec.control_plane;
+        let delay = if supervised {
             if n == 0 {
                 SimDuration::ZERO
             } else {

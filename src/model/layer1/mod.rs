@@ -39,18 +39,38 @@
 //! Floods and storms are rates (fluid), never one event per message: the
 //! events per simulated second stay about 50 whatever the flood.
 //!
-//! # Safeguards (a safeguard not deployed runs no code at all)
+//! # Safeguards: one condition, deployed or shadow
 //!
-//! | safeguard | observes | fires when | does |
-//! |---|---|---|---|
-//! | heartbeat_watchdog | heartbeat arrivals per kernel (a movable deadline) | no arrival for `missed_heartbeats_before_restart` x interval (3 s) | marks the kernel unresponsive; non-critical: `critical_kernel_restart` (tier 1); critical: `critical_kernel_escalation` (tier-0 approval) |
-//! | kernel_watchdog | process exits; restart requests | an exit is noticed (`exit_detect_ns`, 1 s); a restart request beyond `restarts_max` (3) in the window | starts the same recovery as above; applies restart backoff (0, 1 s, 2 s, ...); marks the kernel failed over budget. Absent: no exit detection, restarts immediate and unbounded |
-//! | critical_kernel_heartbeat_trigger | heartbeat silence of critical kernels, every `critical_check_interval_ns` (5 s) | silence >= `critical_silence_ns` (10 s): detection within 15 s | declares the kernel dead; hands it to the emergency protocol (or the escalation path if that is absent) |
-//! | emergency_protocol | the trigger's detections | on each detection | pre-empts generic recoveries of the kernel and runs `emergency_critical_kernel_recovery` (tier 4, no approval), one incident at a time |
-//! | acl_violation_monitor | ACL violations per publisher, every `acl_check_interval_ns` (1 s) | a publisher's violation rate > `acl_violations_per_s_max` (100/s) | `acl_flood_quarantine` (tier 1): the publisher is quarantined at the bus edge for `acl_quarantine_ns` |
-//! | resource_pressure_monitor | CPU, memory, disk, network utilisation every resource tick (1 s) | one over `pressure_utilisation_permille_max` (90 %) for `pressure_sustained_ticks` (2) ticks, with a hog to blame | `resource_pressure_isolation` (tier 3, a 2 s vote): CPU hog capped at 50 % of cores, leaker restarted, disk filler purged, network hog capped at 50 % |
-//! | snapshot_hygiene_manager | snapshots at restore time | the newest snapshot is corrupt | skips corrupt snapshots (restores the newest valid one, or boots cold); absent: restores the corrupt one and the kernel crashes after boot |
-//! | rate_limiter | API requests per client, every API tick (100 ms) | a client exceeds its token bucket (200/s, burst 400) | rejects the excess (429) at the ingress |
+//! Every detector below runs whether or not its safeguard is deployed.
+//! Deployed, a met condition is a firing and the safeguard acts; not
+//! deployed, the same condition (same signal, same threshold, same
+//! instants) is recorded as a *need* with its evidence
+//! ([`SafeguardLog::detect`]) and nothing acts. Each record names its cause:
+//! the fault that brought the condition about, traced as in the last
+//! column (a fault that changed nothing is the cause of nothing).
+//!
+//! | safeguard | observes (signal) | fires when | does | cause |
+//! |---|---|---|---|---|
+//! | heartbeat_watchdog | heartbeat arrivals per kernel, a movable deadline (`heartbeat_silence_ms`) | no arrival for `missed_heartbeats_before_restart` x interval (3 s) | marks the kernel unresponsive; non-critical: `critical_kernel_restart` (tier 1); critical: `critical_kernel_escalation` (tier-0 approval) | the kernel's silence: a kernel killed, paused, OOM-killed or restored from a corrupt snapshot blames that fault; a running one is blocked by a disk fill (disk writers), delayed behind a bus flood or network hog, or starved by a CPU hog |
+//! | kernel_watchdog | process exits (`process_exited_ms`); restart requests (`restarts_in_window`) | an exit is noticed (`exit_detect_ns`, 1 s); a restart request beyond `restarts_max` (3) in the window | starts the same recovery as above; applies restart backoff (0, 1 s, 2 s, ...); marks the kernel failed over budget. Absent: no exit detection, restarts immediate and unbounded | the fault that harmed the kernel (as above) |
+//! | critical_kernel_heartbeat_trigger | heartbeat silence of critical kernels, every `critical_check_interval_ns` (5 s) (`critical_silence_ms`) | silence >= `critical_silence_ns` (10 s): detection within 15 s | declares the kernel dead; hands it to the emergency protocol (or the escalation path if that is absent) | the kernel's silence |
+//! | emergency_protocol | the trigger's detections (same signal) | on each detection; without the trigger, its shadow detection (needed, and silent if deployed) | pre-empts generic recoveries of the kernel and runs `emergency_critical_kernel_recovery` (tier 4, no approval), one incident at a time | the kernel's silence |
+//! | acl_violation_monitor | ACL violations per publisher, every `acl_check_interval_ns` (1 s) (`acl_violations_per_s`) | a publisher's violation rate > `acl_violations_per_s_max` (100/s) | `acl_flood_quarantine` (tier 1): the publisher is quarantined at the bus edge for `acl_quarantine_ns` | that publisher's flood |
+//! | resource_pressure_monitor | CPU, memory, disk, network utilisation every resource tick (1 s) (`cpu_permille`, ...) | one over `pressure_utilisation_permille_max` (90 %) for `pressure_sustained_ticks` (2) ticks, with a hog to blame | `resource_pressure_isolation` (tier 3, a 2 s vote): CPU hog capped at 50 % of cores, leaker restarted, disk filler purged, network hog capped at 50 % | the hog's fault |
+//! | snapshot_hygiene_manager | snapshots at restore time (`corrupt_snapshots`) | the newest snapshot is corrupt | skips corrupt snapshots (restores the newest valid one, or boots cold); absent: restores the corrupt one and the kernel crashes after boot | the corrupting fault |
+//! | rate_limiter | API requests per client, every API tick (100 ms) (`api_client_rps`) | a client exceeds its token bucket (200/s, burst 400; the bucket runs deployed or not) | rejects the excess (429) at the ingress | the API flood |
+//!
+//! # Steady state
+//! The default Layer-1 hypothesis ([`Layer1Probe::healthy`], tolerances in
+//! `layer1.steady_state` of the stack file):
+//!
+//! | measure | default |
+//! |---|---|
+//! | kernels running with heartbeats on time (`kernels_running_min`) | 20 of 20 |
+//! | every critical kernel running with fresh heartbeats (`critical_kernels_all`) | yes |
+//! | API success rate of legitimate requests over the window (`api_success_permille_min`) | 99 % |
+//! | bus delivery latency (`bus_latency_ms_max`) | 500 ms |
+//! | CPU utilisation (`cpu_permille_max`) | 90 % |
 
 pub mod api;
 pub mod bus;
@@ -69,7 +89,7 @@ use crate::engine::{Ctx, EventInfo, EventKey, RngDraws, SeedPath, SimDuration, S
 use crate::model::Component;
 use crate::model::governance::{Governance, GovernanceStats};
 use crate::playbook::{Action, Playbook, PlaybookSet};
-use crate::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
+use crate::safeguard::{Cause, Evidence, Safeguard, SafeguardLog, SafeguardSet, Signal};
 
 pub use spec::{
     ApiSpec, BusSpec, ControlPlaneSpec, DEFAULT_RON, ExecutorSpec, KernelSpec, Layer1Spec,
@@ -147,6 +167,18 @@ struct Kernel {
     fill_mib_per_s: u64,
     net_hog_mbps: u64,
     net_cap_mbps: Option<u64>,
+    /// The fault that last harmed the process itself (kill, pause, OOM
+    /// kill, corrupt restore) or whose effect had it restarted.
+    harm: Option<Cause>,
+    /// When the process last exited (for the exit-detection evidence).
+    exited_at: SimTime,
+    /// The fault behind this publisher's ACL flood.
+    acl_cause: Option<Cause>,
+    /// The faults behind this kernel's CPU hog, leak, disk fill, network hog.
+    cpu_cause: Option<Cause>,
+    leak_cause: Option<Cause>,
+    fill_cause: Option<Cause>,
+    net_cause: Option<Cause>,
 }
 
 const LANES: usize = 4;
@@ -351,6 +383,12 @@ pub struct Layer1 {
     snap_corrupt_mask: u8,
     dump: Option<Box<dyn Write>>,
     dump_error: Option<std::io::Error>,
+    /// The fault that last congested the bus (ACL flood, network hog).
+    bus_cause: Option<Cause>,
+    /// The fault behind the API flood.
+    api_cause: Option<Cause>,
+    /// The fault that corrupted the snapshots.
+    corrupt_cause: Option<Cause>,
 }
 
 const KIB_PER_MIB: u64 = 1024;
@@ -432,6 +470,13 @@ impl Layer1 {
                 fill_mib_per_s: 0,
                 net_hog_mbps: 0,
                 net_cap_mbps: None,
+                harm: None,
+                exited_at: start,
+                acl_cause: None,
+                cpu_cause: None,
+                leak_cause: None,
+                fill_cause: None,
+                net_cause: None,
             };
             n
         ];
@@ -500,6 +545,9 @@ impl Layer1 {
             snap_corrupt_mask: 0,
             dump: None,
             dump_error: None,
+            bus_cause: None,
+            api_cause: None,
+            corrupt_cause: None,
             spec: spec.clone(),
         })
     }
@@ -827,18 +875,16 @@ bus_latency_ms,api_success_permille\n";
             SimDuration::from_nanos(s.safeguards.snapshot_interval_ns),
             Layer1Event::SnapshotTake.into(),
         );
-        if self.on(Safeguard::AclViolationMonitor) {
-            ctx.schedule_in(
-                SimDuration::from_nanos(s.safeguards.acl_check_interval_ns),
-                Layer1Event::AclCheck.into(),
-            );
-        }
-        if self.on(Safeguard::CriticalKernelHeartbeatTrigger) {
-            ctx.schedule_in(
-                SimDuration::from_nanos(s.control_plane.critical_check_interval_ns),
-                Layer1Event::CriticalCheck.into(),
-            );
-        }
+        // The monitors' checks run deployed or not: not deployed, they are
+        // shadow detectors that record when their condition was met.
+        ctx.schedule_in(
+            SimDuration::from_nanos(s.safeguards.acl_check_interval_ns),
+            Layer1Event::AclCheck.into(),
+        );
+        ctx.schedule_in(
+            SimDuration::from_nanos(s.control_plane.critical_check_interval_ns),
+            Layer1Event::CriticalCheck.into(),
+        );
         if self.dump.is_some() {
             ctx.schedule_in(
                 SimDuration::from_nanos(s.dump_interval_ns),
@@ -847,19 +893,41 @@ bus_latency_ms,api_success_permille\n";
         }
     }
 
-    /// Inject `fault` now. A fault naming a kernel index out of range does
-    /// nothing (check faults with [`Layer1Fault::validate`] when reading them).
+    /// Inject `fault` now, as fault 0 of scenario 0 (see
+    /// [`inject_caused`](Self::inject_caused)).
     pub fn inject<E: From<Layer1Event>>(&mut self, fault: &Layer1Fault, ctx: &mut Ctx<'_, E>) {
+        self.inject_caused(fault, Cause::default(), ctx);
+    }
+
+    /// Inject `fault` now; firings and needs it brings about are credited
+    /// to `cause`. A fault that changes nothing (a zero rate, a kernel that
+    /// is already down) becomes the cause of nothing. A fault naming a
+    /// kernel index out of range does nothing (check faults with
+    /// [`Layer1Fault::validate`] when reading them).
+    pub fn inject_caused<E: From<Layer1Event>>(
+        &mut self,
+        fault: &Layer1Fault,
+        cause: Cause,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let now = ctx.now();
         let n = self.kernels.len();
         let valid = |k: u16| (k as usize) < n;
         match *fault {
             Layer1Fault::KillKernel { kernel } if valid(kernel) => {
-                self.kill(kernel as usize, ctx);
+                let k = kernel as usize;
+                if matches!(
+                    self.kernels[k].process,
+                    Process::Running | Process::Paused | Process::Booting
+                ) {
+                    self.kernels[k].harm = Some(cause);
+                }
+                self.kill(k, ctx);
             }
             Layer1Fault::PauseHeartbeat { kernel, length_ns } if valid(kernel) => {
                 let k = kernel as usize;
                 if self.kernels[k].process == Process::Running {
+                    self.kernels[k].harm = Some(cause);
                     self.kernels[k].process = Process::Paused;
                     if let Some(key) = self.kernels[k].hb_key.take() {
                         ctx.cancel(key);
@@ -877,12 +945,25 @@ bus_latency_ms,api_success_permille\n";
                 rate_per_s,
                 length_ns,
             } if valid(publisher) => {
+                if rate_per_s > 0 {
+                    self.kernels[publisher as usize].acl_cause = Some(cause);
+                    self.bus_cause = Some(cause);
+                }
+                let max = self.spec.safeguards.acl_violations_per_s_max;
                 if self.deployed.contains(Safeguard::AclViolationMonitor)
                     && self.bus.is_quarantined(publisher as usize)
+                    && u64::from(rate_per_s) > max
                 {
                     // The monitor's earlier quarantine is still in force: it
                     // blocks this flood at the bus edge from the first message.
-                    self.log.fire(Safeguard::AclViolationMonitor, now);
+                    let ev = Evidence::of(
+                        now,
+                        Signal::AclViolationsPerS,
+                        rate_per_s.into(),
+                        max,
+                        Some(cause),
+                    );
+                    self.log.fire(Safeguard::AclViolationMonitor, ev);
                 }
                 self.bus
                     .add_flood(now, publisher as usize, rate_per_s.into(), true);
@@ -903,6 +984,9 @@ bus_latency_ms,api_success_permille\n";
                 let mc = u64::from(self.spec.resources.cpu_millicores) * u64::from(share_permille)
                     / 1000;
                 let mc32 = u32::try_from(mc).unwrap_or(u32::MAX);
+                if mc32 > 0 {
+                    self.kernels[kernel as usize].cpu_cause = Some(cause);
+                }
                 self.kernels[kernel as usize].cpu_hog_mc += u64::from(mc32);
                 ctx.schedule_in(
                     SimDuration::from_nanos(length_ns),
@@ -920,6 +1004,9 @@ bus_latency_ms,api_success_permille\n";
                 length_ns,
             } if valid(kernel) => {
                 self.account_resources(now);
+                if mib_per_s > 0 {
+                    self.kernels[kernel as usize].leak_cause = Some(cause);
+                }
                 self.kernels[kernel as usize].leak_mib_per_s += u64::from(mib_per_s);
                 ctx.schedule_in(
                     SimDuration::from_nanos(length_ns),
@@ -932,6 +1019,9 @@ bus_latency_ms,api_success_permille\n";
                 length_ns,
             } if valid(kernel) => {
                 self.account_resources(now);
+                if mib_per_s > 0 {
+                    self.kernels[kernel as usize].fill_cause = Some(cause);
+                }
                 self.kernels[kernel as usize].fill_mib_per_s += u64::from(mib_per_s);
                 ctx.schedule_in(
                     SimDuration::from_nanos(length_ns),
@@ -945,6 +1035,11 @@ bus_latency_ms,api_success_permille\n";
             } if valid(kernel) => {
                 let mbps = self.spec.resources.network_mbps * u64::from(share_permille) / 1000;
                 let mbps32 = u32::try_from(mbps).unwrap_or(u32::MAX);
+                if mbps32 > 0 {
+                    self.kernels[kernel as usize].net_cause = Some(cause);
+                    // A saturated link shrinks the bus's capacity.
+                    self.bus_cause = Some(cause);
+                }
                 self.kernels[kernel as usize].net_hog_mbps += u64::from(mbps32);
                 ctx.schedule_in(
                     SimDuration::from_nanos(length_ns),
@@ -960,6 +1055,9 @@ bus_latency_ms,api_success_permille\n";
                 rate_per_s,
                 length_ns,
             } => {
+                if rate_per_s > 0 {
+                    self.api_cause = Some(cause);
+                }
                 self.api.flood_rps += u64::from(rate_per_s);
                 ctx.schedule_in(
                     SimDuration::from_nanos(length_ns),
@@ -970,12 +1068,56 @@ bus_latency_ms,api_success_permille\n";
                 let kept = self.spec.safeguards.snapshots_kept.min(8);
                 let c = u32::from(count).min(u32::from(kept));
                 let mask = if c >= 8 { 0xFF } else { (1u16 << c) as u8 - 1 };
+                if mask != 0 {
+                    self.corrupt_cause = Some(cause);
+                }
                 self.snap_corrupt_mask |= mask;
             }
             Layer1Fault::GovernanceStorm { intents } => self.governance.storm(intents, now),
             // An out-of-range kernel index: nothing to inject into.
             _ => {}
         }
+    }
+
+    /// The fault behind kernel `k`'s missing heartbeats, traced through
+    /// what stops them: a process that is not running was harmed itself
+    /// (killed, paused, OOM-killed, restored from a corrupt snapshot); a
+    /// running one is blocked by a full disk (disk writers), delayed behind
+    /// a congested bus, or starved by a CPU hog.
+    fn silence_cause(&self, k: usize) -> Option<Cause> {
+        let kern = &self.kernels[k];
+        if kern.process != Process::Running {
+            return kern.harm.or(self.bus_cause);
+        }
+        if self.spec.kernels[k].disk_writer && self.disk_full() {
+            let filler = self.top_cause(|k| k.fill_mib_per_s, |k| k.fill_cause);
+            if filler.is_some() {
+                return filler;
+            }
+        }
+        if self.bus.backlog() > 0 && self.bus_cause.is_some() {
+            return self.bus_cause;
+        }
+        if self.slowdown_permille > 1000 {
+            let hog = self.top_cause(|k| k.cpu_hog_mc, |k| k.cpu_cause);
+            if hog.is_some() {
+                return hog;
+            }
+        }
+        kern.harm.or(self.bus_cause)
+    }
+
+    /// The cause of the kernel with the largest `amount` (ties: lowest index).
+    fn top_cause(
+        &self,
+        amount: impl Fn(&Kernel) -> u64,
+        cause: impl Fn(&Kernel) -> Option<Cause>,
+    ) -> Option<Cause> {
+        self.kernels
+            .iter()
+            .filter(|k| amount(k) > 0)
+            .max_by_key(|k| amount(k))
+            .and_then(cause)
     }
 }
 
@@ -1043,9 +1185,25 @@ impl Component for Layer1 {
                     return;
                 }
                 self.kernels[k].deadline_key = None;
-                self.log.fire(Safeguard::HeartbeatWatchdog, now);
+                let silence = now.saturating_duration_since(self.kernels[k].last_hb);
+                let cause = self.silence_cause(k);
+                let ev = Evidence::of(
+                    now,
+                    Signal::HeartbeatSilenceMs,
+                    silence.as_millis(),
+                    self.fresh_window(k).as_millis(),
+                    cause,
+                );
+                if !self.log.detect(
+                    Safeguard::HeartbeatWatchdog,
+                    self.on(Safeguard::HeartbeatWatchdog),
+                    ev,
+                ) {
+                    return; // shadow: re-armed by the next heartbeat
+                }
                 self.stats.watchdog_timeouts += 1;
                 self.kernels[k].status = Status::Unresponsive;
+                self.kernels[k].harm = cause.or(self.kernels[k].harm);
                 self.start_recovery(k, ctx);
             }
             ExitDetected { kernel, inc } => {
@@ -1055,7 +1213,20 @@ impl Component for Layer1 {
                 {
                     return;
                 }
-                self.log.fire(Safeguard::KernelWatchdog, now);
+                let ev = Evidence::of(
+                    now,
+                    Signal::ProcessExitedMs,
+                    now.saturating_duration_since(kern.exited_at).as_millis(),
+                    self.spec.control_plane.exit_detect_ns / 1_000_000,
+                    kern.harm,
+                );
+                if !self.log.detect(
+                    Safeguard::KernelWatchdog,
+                    self.on(Safeguard::KernelWatchdog),
+                    ev,
+                ) {
+                    return;
+                }
                 self.stats.exits_detected += 1;
                 if let Some(key) = self.kernels[k].deadline_key.take() {
                     ctx.cancel(key);
@@ -1144,6 +1315,7 @@ impl Component for Layer1 {
             CorruptCrash { kernel, inc } => {
                 let k = kernel as usize;
                 if self.kernels[k].inc == inc {
+                    self.kernels[k].harm = self.corrupt_cause.or(self.kernels[k].harm);
                     self.kill(k, ctx);
                 }
             }

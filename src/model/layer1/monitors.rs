@@ -51,13 +51,14 @@ impl Layer1 {
                 });
             if let Some(v) = victim {
                 self.stats.oom_kills += 1;
+                let leaker = self.top_cause(|k| k.leak_mib_per_s, |k| k.leak_cause);
+                self.kernels[v].harm = leaker.or(self.kernels[v].harm);
                 self.kill(v, ctx);
                 self.kernels[v].leaked_kib = 0;
             }
         }
-        if self.on(Safeguard::ResourcePressureMonitor) {
-            self.pressure_monitor(ctx);
-        }
+        // Deployed or not: not deployed, a shadow detector.
+        self.pressure_monitor(ctx);
         ctx.schedule_in(
             SimDuration::from_nanos(self.spec.resources.tick_ns),
             Layer1Event::ResourceTick.into(),
@@ -89,22 +90,33 @@ impl Layer1 {
             let hog = (0..self.kernels.len())
                 .map(|k| {
                     let kern = &self.kernels[k];
-                    let excess = match res {
-                        RES_CPU if kern.cpu_cap_mc.is_none() => kern.cpu_hog_mc,
-                        RES_MEM => kern.leaked_kib,
-                        RES_DISK => kern.fill_mib_per_s,
-                        RES_NET if kern.net_cap_mbps.is_none() => kern.net_hog_mbps,
-                        _ => 0,
+                    let (excess, cause) = match res {
+                        RES_CPU if kern.cpu_cap_mc.is_none() => (kern.cpu_hog_mc, kern.cpu_cause),
+                        RES_MEM => (kern.leaked_kib, kern.leak_cause),
+                        RES_DISK => (kern.fill_mib_per_s, kern.fill_cause),
+                        RES_NET if kern.net_cap_mbps.is_none() => {
+                            (kern.net_hog_mbps, kern.net_cause)
+                        }
+                        _ => (0, None),
                     };
-                    (excess, std::cmp::Reverse(k))
+                    (excess, std::cmp::Reverse(k), cause)
                 })
-                .max();
-            if let Some((excess, std::cmp::Reverse(k))) = hog
+                .max_by_key(|&(excess, k, _)| (excess, k));
+            if let Some((excess, std::cmp::Reverse(k), cause)) = hog
                 && excess > 0
             {
-                self.log.fire(Safeguard::ResourcePressureMonitor, now);
-                self.pressure_pending[i] = true;
-                self.start_playbook(PB_PRESSURE, k as u16, res, ctx);
+                let signal = match res {
+                    RES_CPU => Signal::CpuPermille,
+                    RES_MEM => Signal::MemoryPermille,
+                    RES_DISK => Signal::DiskPermille,
+                    _ => Signal::NetworkPermille,
+                };
+                let ev = Evidence::of(now, signal, util[i].into(), max.into(), cause);
+                let sg = Safeguard::ResourcePressureMonitor;
+                if self.log.detect(sg, self.on(sg), ev) {
+                    self.pressure_pending[i] = true;
+                    self.start_playbook(PB_PRESSURE, k as u16, res, ctx);
+                }
             }
         }
     }
@@ -120,9 +132,18 @@ impl Layer1 {
             self.acl_seen[p] = v;
             let rate = (delta as u128 * 1_000_000_000 / interval as u128) as u64;
             if rate > max && !self.bus.is_quarantined(p) && !self.acl_pending[p] {
-                self.log.fire(Safeguard::AclViolationMonitor, now);
-                self.acl_pending[p] = true;
-                self.start_playbook(PB_ACL, p as u16, 0, ctx);
+                let ev = Evidence::of(
+                    now,
+                    Signal::AclViolationsPerS,
+                    rate,
+                    max,
+                    self.kernels[p].acl_cause,
+                );
+                let sg = Safeguard::AclViolationMonitor;
+                if self.log.detect(sg, self.on(sg), ev) {
+                    self.acl_pending[p] = true;
+                    self.start_playbook(PB_ACL, p as u16, 0, ctx);
+                }
             }
         }
         ctx.schedule_in(
@@ -148,15 +169,30 @@ impl Layer1 {
             {
                 continue;
             }
-            self.log
-                .fire(Safeguard::CriticalKernelHeartbeatTrigger, now);
+            let cause = self.silence_cause(k);
+            let ev = Evidence::of(
+                now,
+                Signal::CriticalSilenceMs,
+                now.saturating_duration_since(kern.last_hb).as_millis(),
+                silence.as_millis(),
+                cause,
+            );
+            let trigger = Safeguard::CriticalKernelHeartbeatTrigger;
+            let emergency = Safeguard::EmergencyProtocol;
+            if !self.log.detect(trigger, self.on(trigger), ev) {
+                // The trigger's detection is the emergency protocol's
+                // signal: without the trigger nothing hands it the kernel,
+                // so it is needed too (silent if deployed).
+                self.log.need(emergency, ev);
+                continue;
+            }
             self.stats.critical_detections += 1;
             self.kernels[k].status = Status::Unresponsive;
+            self.kernels[k].harm = cause.or(self.kernels[k].harm);
             if let Some(key) = self.kernels[k].deadline_key.take() {
                 ctx.cancel(key);
             }
-            if self.on(Safeguard::EmergencyProtocol) {
-                self.log.fire(Safeguard::EmergencyProtocol, now);
+            if self.log.detect(emergency, self.on(emergency), ev) {
                 self.stats.emergency_recoveries += 1;
                 self.cancel_generic(k as u16, ctx);
                 self.kernels[k].emergency = true;
@@ -177,14 +213,22 @@ impl Layer1 {
             let kern = &self.kernels[k as usize];
             kern.process == Process::Running && kern.status != Status::Failed
         });
-        let limiter = self.on(Safeguard::RateLimiter).then_some((
-            self.spec.safeguards.rate_limit_per_client_rps,
-            self.spec.safeguards.rate_limit_burst,
-        ));
-        let t = self.api.tick(up, limiter);
-        if t.limiter_rejected {
-            self.log.fire(Safeguard::RateLimiter, ctx.now());
-            if !self.limiter_active {
+        let sg = Safeguard::RateLimiter;
+        let per_client_rps = self.spec.safeguards.rate_limit_per_client_rps;
+        let t = self.api.tick(
+            up,
+            (per_client_rps, self.spec.safeguards.rate_limit_burst),
+            self.on(sg),
+        );
+        if t.over_limit {
+            let ev = Evidence::of(
+                ctx.now(),
+                Signal::ApiClientRps,
+                self.api.flood_rps,
+                per_client_rps,
+                self.api_cause,
+            );
+            if self.log.detect(sg, self.on(sg), ev) && !self.limiter_active {
                 self.limiter_episodes += 1;
             }
         }

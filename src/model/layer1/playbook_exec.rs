@@ -211,23 +211,37 @@ impl Layer1 {
         self.pressure_over[usize::from(res)] = 0;
     }
 
+    /// The snapshot a restore uses. snapshot_hygiene_manager's condition:
+    /// the newest snapshot is corrupt. Deployed, it skips the corrupt ones
+    /// (the newest valid, or a cold boot); not deployed, the corrupt one is
+    /// restored and the need recorded.
     pub(super) fn choose_snapshot(&mut self, now: SimTime) -> Restore {
         let kept = self.spec.safeguards.snapshots_kept.min(8);
-        if self.on(Safeguard::SnapshotHygieneManager) {
-            for i in 0..kept {
-                if self.snap_corrupt_mask & (1 << i) == 0 {
-                    return Restore::Valid;
-                }
-                self.stats.snapshots_discarded += 1;
-                self.log.fire(Safeguard::SnapshotHygieneManager, now);
+        let corrupt_newest = (0..kept)
+            .take_while(|i| self.snap_corrupt_mask & (1 << i) != 0)
+            .count() as u64;
+        if corrupt_newest == 0 {
+            return Restore::Valid;
+        }
+        let ev = Evidence::of(
+            now,
+            Signal::CorruptSnapshots,
+            corrupt_newest,
+            0,
+            self.corrupt_cause,
+        );
+        let sg = Safeguard::SnapshotHygieneManager;
+        if self.log.detect(sg, self.on(sg), ev) {
+            self.stats.snapshots_discarded += corrupt_newest;
+            if corrupt_newest < u64::from(kept) {
+                Restore::Valid
+            } else {
+                self.stats.cold_boots += 1;
+                Restore::Cold
             }
-            self.stats.cold_boots += 1;
-            Restore::Cold
-        } else if self.snap_corrupt_mask & 1 != 0 {
+        } else {
             self.stats.corrupt_restores += 1;
             Restore::Corrupt
-        } else {
-            Restore::Valid
         }
     }
 

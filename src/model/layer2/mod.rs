@@ -21,17 +21,43 @@
 //! - The **watchdog** checks every 15 s (alerts, SLO breaches); telemetry rows
 //!   every 15 s and 5W1H narratives go to optional writers.
 //!
-//! # Safeguards (each does nothing unless deployed)
-//! | safeguard | observes | fires when | does |
-//! |---|---|---|---|
-//! | htm_queue_depth_monitor | queue depth at each intake | depth >= warning | guarded intake: invalid intents rejected at intake, valid ones through a token bucket (`monitor_intake_limit_per_s`) until depth <= `monitor_release_depth`; at critical depth it calls the load shedder |
-//! | load_shedder | queue depth (own check every 15 s, or called by the monitor) | depth > critical | drops tasks with priority < 5 waiting > 10 min |
-//! | trigger_mesh_backpressure | mesh backlog each tick | backlog >= high watermark | throttles publishers (background first, then the rest) so the backlog stays under the watermark, until backlog <= low watermark |
-//! | scheduler_watchdog | dispatch progress every 5 s | no dispatch for 2 checks while work waits and workers have room | reroutes dispatch to the standby path at once and restarts the scheduler (5 s) |
-//! | cascade_detector | depth of each triggered policy | a policy would trigger beyond `recursion_limit` | cuts those evaluations |
-//! | worker_pool_recovery | worker heartbeats every 5 s | a worker's last heartbeat is older than 3 s | reassigns its tasks to the queue head and respawns it (10 s) |
-//! | circuit_breaker | dependency call outcomes (window of 20) | failure rate >= 50 % over >= 10 calls | stops dispatching (no worker waits on timeouts) for 10 s, then lets 3 trial calls through; closes when they succeed |
-//! | sandbox_fallback | replica consecutive failures | > `replicas.max_retries` | quarantine, shift traffic, rebuild, validate, canary 0-20-40-60-80-100 % at 12 s per step, rollback on errors |
+//! # Safeguards: one condition, deployed or shadow
+//! Every detector runs whether or not its safeguard is deployed (a
+//! safeguard's periodic check is scheduled either way); not deployed, a met
+//! condition is recorded as a need with its evidence and nothing acts. The
+//! cause of a record is the fault that last perturbed the component the
+//! signal belongs to (last column).
+//!
+//! | safeguard | observes (signal) | fires when | does | cause |
+//! |---|---|---|---|---|
+//! | htm_queue_depth_monitor | queue depth at each intake (`queue_depth`) | depth >= warning | guarded intake: invalid intents rejected at intake, valid ones through a token bucket (`monitor_intake_limit_per_s`) until depth <= `monitor_release_depth`; at critical depth it calls the load shedder | the last queue flood, scheduler pause, worker dropout or dependency failure |
+//! | load_shedder | queue depth (own check every 15 s, or called by the monitor) (`queue_depth`) | depth > critical with tasks of priority < 5 waiting > 10 min | drops those tasks | as the monitor |
+//! | trigger_mesh_backpressure | mesh backlog each tick (`mesh_backlog`) | backlog + this tick's deliveries > high watermark | throttles publishers (background first, then the rest) so the backlog stays under the watermark, until backlog <= low watermark | the trigger storm |
+//! | scheduler_watchdog | dispatch progress every 5 s (`stalled_checks`) | no dispatch for 2 checks while work waits and workers have room | reroutes dispatch to the standby path at once and restarts the scheduler (5 s) | the scheduler pause |
+//! | cascade_detector | depth of each triggered policy (`policy_depth`) | a policy would trigger beyond `recursion_limit` | cuts those evaluations | the policy cascade |
+//! | worker_pool_recovery | worker heartbeats every 5 s (`worker_silence_ms`) | a worker's last heartbeat is older than 3 s | reassigns its tasks to the queue head and respawns it (10 s) | the worker dropout |
+//! | circuit_breaker | dependency call outcomes, window of 20 (`dependency_failure_permille`; the window is counted deployed or not) | failure rate >= 50 % over >= 10 calls | stops dispatching (no worker waits on timeouts) for 10 s, then lets 3 trial calls through; closes when they succeed | the dependency failure |
+//! | sandbox_fallback | replica consecutive failures (`replica_consecutive_failures`) | > `replicas.max_retries` | quarantine, shift traffic, rebuild, validate, canary 0-20-40-60-80-100 % at 12 s per step, rollback on errors | the replica's failure or regression |
+//!
+//! # Steady state
+//! The default Layer-2 hypothesis ([`Layer2Probe::healthy`], tolerances in
+//! `layer2.steady` of the stack file) measures what an SRE calls harm:
+//!
+//! | measure | default |
+//! |---|---|
+//! | all four components ready | yes |
+//! | queue depth (`queue_depth_max`) | at most 1,000 |
+//! | alive workers (`workers_alive_min_permille`) | at least 75 % |
+//! | tasks stranded on dead workers (`orphaned_max`) | 0 |
+//! | dispatch rate while work waits (`dispatch_min_per_s`) | at least 1/s |
+//! | the oldest queued task's wait: held behind an open breaker, a stalled scheduler, a saturated pool (`task_wait_max_ns`) | at most 5 s |
+//! | tasks failed after their last retry in the last second (`tasks_failed_max`) | 0 |
+//! | valid intents dropped at a full queue in the last second (`tasks_dropped_max`) | 0 |
+//! | mesh delivery lag (`mesh_lag_max_ns`) and drops (`mesh_drops_max`) | at most 1 s, 0 |
+//! | policy-engine lag (`policy_lag_max_ns`) | at most 2 s |
+//!
+//! Intents the guarded intake refuses (invalid ones, valid ones over its
+//! token bucket) are deliberate shedding at the edge, not counted as drops.
 //!
 //! Recovery actions go through [`Layer2::route_action`], the hook where Layer-3
 //! governance will add approval delays; it is immediate for now.
@@ -78,7 +104,7 @@ pub use spec::{DEFAULT_LAYER2_RON, Layer2Spec, SteadySpec};
 
 use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime};
 use crate::model::Component;
-use crate::safeguard::{Safeguard, SafeguardLog, SafeguardSet};
+use crate::safeguard::{Cause, Evidence, Safeguard, SafeguardLog, SafeguardSet, Signal};
 use narrative::{Narrator, Why};
 
 const NS_PER_S: u64 = 1_000_000_000;
@@ -358,6 +384,12 @@ pub struct Layer2Probe {
     pub policy_depth: u16,
     /// Policy-engine lag (pending / rate), ns.
     pub policy_lag_ns: u64,
+    /// How long the oldest queued task has waited, ns (0 when empty).
+    pub oldest_wait_ns: u64,
+    /// Tasks failed after their last retry in the last second.
+    pub tasks_failed_last_s: u64,
+    /// Valid intents dropped at a full queue in the last second.
+    pub tasks_dropped_last_s: u64,
     /// Circuit breaker state.
     pub breaker: BreakerState,
     /// Watchdog checks that found the steady state violated.
@@ -385,6 +417,9 @@ impl Layer2Probe {
             && self.mesh_lag_ns <= t.mesh_lag_max_ns
             && self.mesh_drops_last_s <= t.mesh_drops_max as u64
             && self.policy_lag_ns <= t.policy_lag_max_ns
+            && self.oldest_wait_ns <= t.task_wait_max_ns
+            && self.tasks_failed_last_s <= t.tasks_failed_max as u64
+            && self.tasks_dropped_last_s <= t.tasks_dropped_max as u64
     }
 }
 
@@ -606,6 +641,8 @@ pub struct Layer2 {
     mesh_acc_delivery: Accumulator,
     mesh_backpressure: bool,
     mesh_drop_window: RateWindow,
+    failed_window: RateWindow,
+    dropped_window: RateWindow,
     // policy
     policy_pending: [u64; POLICY_DEPTH_MAX],
     policy_bg_pending: u64,
@@ -620,6 +657,15 @@ pub struct Layer2 {
     telemetry: Option<Box<dyn Write>>,
     narrator: Narrator,
     output_failed: bool,
+    // causes: the fault that last perturbed each component (see the
+    // safeguard table: a detector's cause is its component's)
+    queue_cause: Option<Cause>,
+    scheduler_cause: Option<Cause>,
+    worker_cause: Option<Cause>,
+    dependency_cause: Option<Cause>,
+    mesh_cause: Option<Cause>,
+    policy_cause: Option<Cause>,
+    replica_cause: Vec<Option<Cause>>,
 }
 
 impl Layer2 {
@@ -719,6 +765,8 @@ impl Layer2 {
             mesh_acc_delivery: Accumulator::default(),
             mesh_backpressure: false,
             mesh_drop_window: RateWindow::default(),
+            failed_window: RateWindow::default(),
+            dropped_window: RateWindow::default(),
             policy_pending: [0; POLICY_DEPTH_MAX],
             policy_bg_pending: 0,
             cascade_depth: 0,
@@ -730,6 +778,13 @@ impl Layer2 {
             telemetry: None,
             narrator: Narrator::default(),
             output_failed: false,
+            queue_cause: None,
+            scheduler_cause: None,
+            worker_cause: None,
+            dependency_cause: None,
+            mesh_cause: None,
+            policy_cause: None,
+            replica_cause: vec![None; n as usize],
         })
     }
 
@@ -790,30 +845,66 @@ impl Layer2 {
             SimDuration::from_nanos(w.telemetry_interval_ns),
             Layer2Event::Telemetry.into(),
         );
+        // The safeguards' checks run deployed or not: not deployed, they are
+        // shadow detectors that only record when their condition was met.
         let g = &self.spec.safeguards;
-        if self.deployed.contains(Safeguard::SchedulerWatchdog) {
-            ctx.schedule_in(
-                SimDuration::from_nanos(g.scheduler_check_ns),
-                Layer2Event::SchedulerCheck.into(),
-            );
-        }
-        if self.deployed.contains(Safeguard::WorkerPoolRecovery) {
-            ctx.schedule_in(
-                SimDuration::from_nanos(g.worker_check_ns),
-                Layer2Event::WorkerCheck.into(),
-            );
-        }
-        if self.deployed.contains(Safeguard::LoadShedder) {
-            ctx.schedule_in(
-                SimDuration::from_nanos(self.spec.shedding.check_interval_ns),
-                Layer2Event::ShedCheck.into(),
-            );
-        }
+        ctx.schedule_in(
+            SimDuration::from_nanos(g.scheduler_check_ns),
+            Layer2Event::SchedulerCheck.into(),
+        );
+        ctx.schedule_in(
+            SimDuration::from_nanos(g.worker_check_ns),
+            Layer2Event::WorkerCheck.into(),
+        );
+        ctx.schedule_in(
+            SimDuration::from_nanos(self.spec.shedding.check_interval_ns),
+            Layer2Event::ShedCheck.into(),
+        );
     }
 
-    /// Inject a fault now.
+    /// Inject a fault now, as fault 0 of scenario 0 (see
+    /// [`inject_caused`](Self::inject_caused)).
     pub fn inject<E: From<Layer2Event>>(&mut self, fault: &Layer2Fault, ctx: &mut Ctx<'_, E>) {
+        self.inject_caused(fault, Cause::default(), ctx);
+    }
+
+    /// Inject a fault now; firings and needs it brings about are credited
+    /// to `cause`. A fault that changes nothing (no intents, a zero rate,
+    /// no worker killed) becomes the cause of nothing.
+    pub fn inject_caused<E: From<Layer2Event>>(
+        &mut self,
+        fault: &Layer2Fault,
+        cause: Cause,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let now = ctx.now();
+        let c = Some(cause);
+        match *fault {
+            Layer2Fault::QueueFlood { intents, .. } if intents > 0 => self.queue_cause = c,
+            Layer2Fault::TriggerStorm { events_per_s, .. } if events_per_s > 0 => {
+                self.mesh_cause = c
+            }
+            Layer2Fault::PauseScheduler { .. } => {
+                self.scheduler_cause = c;
+                self.queue_cause = c;
+            }
+            Layer2Fault::PolicyCascade { depth } if depth > 0 => self.policy_cause = c,
+            Layer2Fault::WorkerDropout { share_permille } if share_permille > 0 => {
+                self.worker_cause = c;
+                self.queue_cause = c;
+            }
+            Layer2Fault::ReplicaFailure { replica }
+            | Layer2Fault::CanaryRegression { replica, .. } => {
+                if let Some(r) = self.replica_cause.get_mut(replica as usize) {
+                    *r = c;
+                }
+            }
+            Layer2Fault::DependencyErrors { error_permille, .. } if error_permille > 0 => {
+                self.dependency_cause = c;
+                self.queue_cause = c;
+            }
+            _ => {}
+        }
         match *fault {
             Layer2Fault::QueueFlood {
                 intents,
@@ -843,6 +934,7 @@ impl Layer2 {
                         self.push_back(t);
                     } else {
                         self.counters.rejected_full += 1;
+                        self.dropped_window.add(now, 1);
                     }
                 }
                 self.paused = true;
@@ -946,6 +1038,14 @@ impl Layer2 {
             policy_lag_ns: (policy_pending as u128 * NS_PER_S as u128
                 / self.spec.policy.eval_rate_per_s.max(1) as u128)
                 as u64,
+            oldest_wait_ns: self
+                .levels
+                .iter()
+                .filter_map(|q| q.front().map(|t| t.enqueued))
+                .min()
+                .map_or(0, |t| now.saturating_duration_since(t).as_nanos()),
+            tasks_failed_last_s: self.failed_window.last_second(now),
+            tasks_dropped_last_s: self.dropped_window.last_second(now),
             breaker: self.breaker,
             slo_breaches: self.slo_breaches,
             alerts_critical: self.alerts_critical,
@@ -1086,11 +1186,20 @@ impl Layer2 {
     fn intake<E: From<Layer2Event>>(&mut self, task: Task, ctx: &mut Ctx<'_, E>) {
         let now = ctx.now();
         self.counters.intents_offered += 1;
-        if self.deployed.contains(Safeguard::HtmQueueDepthMonitor) {
-            if !self.guarded && self.depth >= self.spec.htm.queue_warning {
-                self.guarded = true;
-                self.log.fire(Safeguard::HtmQueueDepthMonitor, now);
-            }
+        let monitor = Safeguard::HtmQueueDepthMonitor;
+        if !self.guarded && self.depth >= self.spec.htm.queue_warning {
+            let ev = Evidence::of(
+                now,
+                Signal::QueueDepth,
+                self.depth.into(),
+                self.spec.htm.queue_warning.into(),
+                self.queue_cause,
+            );
+            self.guarded = self
+                .log
+                .detect(monitor, self.deployed.contains(monitor), ev);
+        }
+        {
             if self.guarded {
                 if !task.valid {
                     self.counters.rejected_invalid_at_intake += 1;
@@ -1110,52 +1219,60 @@ impl Layer2 {
         }
         if self.depth >= self.spec.htm.queue_capacity {
             self.counters.rejected_full += 1;
+            if task.valid {
+                self.dropped_window.add(now, 1);
+            }
             return;
         }
         self.push_back(task);
-        if self.guarded
-            && self.depth >= self.spec.htm.queue_critical
-            && self.deployed.contains(Safeguard::LoadShedder)
-        {
+        if self.guarded && self.depth >= self.spec.htm.queue_critical {
             self.shed(now, "htm_queue_depth_monitor");
         }
     }
 
-    /// load_shedder: drop tasks matching the criteria when depth > critical.
+    /// load_shedder's condition: depth > critical with tasks to shed (priority
+    /// below the cut, waiting longer than the age). Deployed, it drops them;
+    /// not deployed, the need is recorded.
     fn shed(&mut self, now: SimTime, caller: &'static str) {
         if self.depth <= self.spec.htm.queue_critical {
             return;
         }
         let below = self.spec.shedding.priority_below.min(PRIORITY_LEVELS as u8) as usize;
         let age = SimDuration::from_nanos(self.spec.shedding.older_than_ns);
+        let eligible = |q: &VecDeque<Task>| q.iter().take_while(|t| now - t.enqueued > age).count();
+        let sheddable: usize = self.levels[..below].iter().map(eligible).sum();
+        if sheddable == 0 {
+            return;
+        }
+        let ev = Evidence::of(
+            now,
+            Signal::QueueDepth,
+            self.depth.into(),
+            self.spec.htm.queue_critical.into(),
+            self.queue_cause,
+        );
+        let sg = Safeguard::LoadShedder;
+        if !self.log.detect(sg, self.deployed.contains(sg), ev) {
+            return;
+        }
         let mut total = 0u64;
         for level in 0..below {
-            let mut n = 0u64;
-            while let Some(t) = self.levels[level].front() {
-                if now - t.enqueued > age {
-                    self.levels[level].pop_front();
-                    n += 1;
-                } else {
-                    break;
-                }
-            }
+            let n = eligible(&self.levels[level]);
+            self.levels[level].drain(..n);
             if n > 0 {
                 self.narrator.shed(
                     now,
                     caller,
                     level as u8,
-                    n,
+                    n as u64,
                     self.spec.shedding.priority_below,
                     age.as_nanos(),
                 );
-                total += n;
+                total += n as u64;
             }
         }
-        if total > 0 {
-            self.depth -= total as u32;
-            self.counters.shed += total;
-            self.log.fire(Safeguard::LoadShedder, now);
-        }
+        self.depth -= total as u32;
+        self.counters.shed += total;
     }
 
     // ----- scheduler and workers -----
@@ -1275,13 +1392,14 @@ impl Layer2 {
         );
     }
 
-    fn retry_or_fail(&mut self, mut task: Task) {
+    fn retry_or_fail(&mut self, mut task: Task, now: SimTime) {
         if task.attempt < self.spec.htm.max_retries {
             task.attempt += 1;
             self.counters.retried += 1;
             self.push_front(task);
         } else {
             self.counters.failed += 1;
+            self.failed_window.add(now, 1);
         }
     }
 
@@ -1308,7 +1426,7 @@ impl Layer2 {
             Outcome::Invalid => self.counters.rejected_invalid_by_worker += 1,
             Outcome::DependencyError => {
                 self.breaker_record(false, ctx);
-                self.retry_or_fail(run.task);
+                self.retry_or_fail(run.task, now);
             }
             Outcome::ReplicaError => {
                 self.breaker_record(true, ctx);
@@ -1318,25 +1436,38 @@ impl Layer2 {
                 r.consecutive_failures = r.consecutive_failures.saturating_add(1);
                 let exceeded = r.consecutive_failures > self.spec.replicas.max_retries
                     && r.state == ReplicaState::Serving;
-                self.retry_or_fail(run.task);
-                if exceeded && self.deployed.contains(Safeguard::SandboxFallback) {
-                    self.start_fallback(run.replica as usize, ctx);
+                let failures = r.consecutive_failures;
+                self.retry_or_fail(run.task, now);
+                if exceeded {
+                    let ri = run.replica as usize;
+                    let ev = Evidence::of(
+                        now,
+                        Signal::ReplicaConsecutiveFailures,
+                        failures.into(),
+                        self.spec.replicas.max_retries.into(),
+                        self.replica_cause[ri],
+                    );
+                    let sg = Safeguard::SandboxFallback;
+                    if self.log.detect(sg, self.deployed.contains(sg), ev) {
+                        self.start_fallback(ri, ctx);
+                    }
                 }
             }
         }
         if let Some(next) = self.workers[wi].local.pop_front() {
             self.start_task(wi, next, ctx);
         }
-        let _ = now;
         self.try_dispatch(ctx);
     }
 
     // ----- circuit breaker -----
 
+    /// circuit_breaker's condition: a failing share of at least
+    /// `breaker_failure_permille` over the last `breaker_window` calls (at
+    /// least `breaker_min_calls`). The window is counted deployed or not;
+    /// not deployed, the breaker stays closed and the need is recorded.
     fn breaker_record<E: From<Layer2Event>>(&mut self, ok: bool, ctx: &mut Ctx<'_, E>) {
-        if !self.deployed.contains(Safeguard::CircuitBreaker) {
-            return;
-        }
+        let deployed = self.deployed.contains(Safeguard::CircuitBreaker);
         let g = &self.spec.safeguards;
         match self.breaker {
             BreakerState::Open => {}
@@ -1351,7 +1482,16 @@ impl Layer2 {
                 if self.breaker_len >= g.breaker_min_calls
                     && fails * 1000 >= g.breaker_failure_permille as u64 * self.breaker_len as u64
                 {
-                    self.open_breaker(ctx);
+                    let ev = Evidence::of(
+                        ctx.now(),
+                        Signal::DependencyFailurePermille,
+                        fails * 1000 / self.breaker_len as u64,
+                        g.breaker_failure_permille.into(),
+                        self.dependency_cause,
+                    );
+                    if self.log.detect(Safeguard::CircuitBreaker, deployed, ev) {
+                        self.open_breaker(ctx);
+                    }
                 }
             }
             BreakerState::HalfOpen => {
@@ -1363,6 +1503,15 @@ impl Layer2 {
                         self.breaker_len = 0;
                     }
                 } else {
+                    // A failed trial: the condition holds again.
+                    let ev = Evidence::of(
+                        ctx.now(),
+                        Signal::DependencyFailurePermille,
+                        1000,
+                        g.breaker_failure_permille.into(),
+                        self.dependency_cause,
+                    );
+                    self.log.fire(Safeguard::CircuitBreaker, ev);
                     self.open_breaker(ctx);
                 }
             }
@@ -1372,7 +1521,6 @@ impl Layer2 {
     fn open_breaker<E: From<Layer2Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
         self.breaker = BreakerState::Open;
         self.counters.breaker_opens += 1;
-        self.log.fire(Safeguard::CircuitBreaker, ctx.now());
         ctx.schedule_in(
             SimDuration::from_nanos(self.spec.safeguards.breaker_open_ns),
             Layer2Event::BreakerHalfOpen.into(),
@@ -1383,7 +1531,6 @@ impl Layer2 {
 
     fn start_fallback<E: From<Layer2Event>>(&mut self, ri: usize, ctx: &mut Ctx<'_, E>) {
         let now = ctx.now();
-        self.log.fire(Safeguard::SandboxFallback, now);
         // (1) quarantine, (2) shift its traffic to the healthiest serving replica.
         let donor = (0..self.replicas.len())
             .filter(|&j| j != ri && self.replicas[j].state == ReplicaState::Serving)
@@ -1544,13 +1691,20 @@ impl Layer2 {
         self.counters.mesh_delivered += delivered;
         let buffer = m.buffer_capacity as u64;
         let (mut bg_adm, mut storm_adm) = (bg, storm);
-        if self.deployed.contains(Safeguard::TriggerMeshBackpressure) && fan > 0 {
+        if fan > 0 {
             let high = buffer * self.spec.safeguards.backpressure_high_permille as u64 / 1000;
             let low = buffer * self.spec.safeguards.backpressure_low_permille as u64 / 1000;
             let incoming = (bg + storm) * fan;
             if !self.mesh_backpressure && self.mesh_backlog + incoming > high {
-                self.mesh_backpressure = true;
-                self.log.fire(Safeguard::TriggerMeshBackpressure, now);
+                let ev = Evidence::of(
+                    now,
+                    Signal::MeshBacklog,
+                    self.mesh_backlog + incoming,
+                    high,
+                    self.mesh_cause,
+                );
+                let sg = Safeguard::TriggerMeshBackpressure;
+                self.mesh_backpressure = self.log.detect(sg, self.deployed.contains(sg), ev);
             } else if self.mesh_backpressure && self.mesh_backlog + incoming <= low {
                 self.mesh_backpressure = false;
             }
@@ -1595,9 +1749,18 @@ impl Layer2 {
             self.counters.policy_depth_max = self.counters.policy_depth_max.max(d as u16);
             let child = d + 1;
             if child <= self.cascade_depth as usize && child < POLICY_DEPTH_MAX {
-                if detector && child > limit {
+                let cut = child > limit && {
+                    let ev = Evidence::of(
+                        now,
+                        Signal::PolicyDepth,
+                        child as u64,
+                        limit as u64,
+                        self.policy_cause,
+                    );
+                    self.log.detect(Safeguard::CascadeDetector, detector, ev)
+                };
+                if cut {
                     self.counters.policy_cut += n * fanout;
-                    self.log.fire(Safeguard::CascadeDetector, now);
                 } else {
                     self.policy_pending[child] += n * fanout;
                 }
@@ -1752,10 +1915,21 @@ impl Component for Layer2 {
                 } else {
                     self.stall_checks = 0;
                 }
+                let sg = Safeguard::SchedulerWatchdog;
                 if self.stall_checks >= self.spec.safeguards.scheduler_stall_checks
                     && !self.restarting
+                    && self.log.detect(
+                        sg,
+                        self.deployed.contains(sg),
+                        Evidence::of(
+                            now,
+                            Signal::StalledChecks,
+                            self.stall_checks.into(),
+                            self.spec.safeguards.scheduler_stall_checks.into(),
+                            self.scheduler_cause,
+                        ),
+                    )
                 {
-                    self.log.fire(Safeguard::SchedulerWatchdog, now);
                     self.rerouted = true;
                     self.restarting = true;
                     self.narrator.reroute(
@@ -1793,11 +1967,25 @@ impl Component for Layer2 {
             }
             Layer2Event::WorkerCheck => {
                 let timeout = SimDuration::from_nanos(self.spec.workers.heartbeat_timeout_ns);
+                let sg = Safeguard::WorkerPoolRecovery;
+                let deployed = self.deployed.contains(sg);
                 let mut acted = false;
                 for wi in 0..self.workers.len() {
                     let w = &self.workers[wi];
                     if w.alive || w.respawning || now - w.died_at < timeout {
                         continue;
+                    }
+                    if !acted {
+                        let ev = Evidence::of(
+                            now,
+                            Signal::WorkerSilenceMs,
+                            (now - w.died_at).as_millis(),
+                            timeout.as_millis(),
+                            self.worker_cause,
+                        );
+                        if !self.log.detect(sg, deployed, ev) {
+                            break; // shadow: the need is recorded, nothing acts
+                        }
                     }
                     acted = true;
                     let w = &mut self.workers[wi];
@@ -1839,7 +2027,6 @@ impl Component for Layer2 {
                     );
                 }
                 if acted {
-                    self.log.fire(Safeguard::WorkerPoolRecovery, now);
                     self.try_dispatch(ctx);
                 }
                 ctx.schedule_in(

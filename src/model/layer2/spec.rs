@@ -222,6 +222,13 @@ pub struct SteadySpec {
     pub mesh_drops_max: u32,
     /// Policy-engine lag at most this, ns.
     pub policy_lag_max_ns: u64,
+    /// The oldest queued task waited at most this, ns: tasks held behind an
+    /// open breaker, a stalled scheduler or a saturated pool are harm.
+    pub task_wait_max_ns: u64,
+    /// Tasks failed after their last retry in the last second, at most this.
+    pub tasks_failed_max: u32,
+    /// Valid intents dropped at a full queue in the last second, at most this.
+    pub tasks_dropped_max: u32,
 }
 
 const S: u64 = 1_000_000_000;
@@ -380,6 +387,9 @@ impl Default for SteadySpec {
             mesh_lag_max_ns: S,
             mesh_drops_max: 0,
             policy_lag_max_ns: 2 * S,
+            task_wait_max_ns: 5 * S,
+            tasks_failed_max: 0,
+            tasks_dropped_max: 0,
         }
     }
 }
@@ -624,6 +634,12 @@ impl Layer2Spec {
             "steady.policy_lag_max_ns",
             self.steady.policy_lag_max_ns,
             0,
+            DAY,
+        )?;
+        range(
+            "steady.task_wait_max_ns",
+            self.steady.task_wait_max_ns,
+            MS,
             DAY,
         )?;
         Ok(())

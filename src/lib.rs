@@ -111,6 +111,7 @@ pub mod check;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod fault;
 pub mod input;
 pub mod model;
 pub mod playbook;

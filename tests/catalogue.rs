@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use chaosim::scenario::catalogue::{EMBEDDED, ron_files};
-use chaosim::scenario::difficulty::{self, LEVELS};
+use chaosim::scenario::difficulty::{self, DifficultyTable};
 use chaosim::scenario::spec::{Family, Target};
 use chaosim::scenario::{Catalogue, FaultKind};
 
@@ -92,10 +92,11 @@ fn difficulty_scales_window_targets_and_intensity() {
     assert_eq!(kill(1), (60_000_000_000, 1));
     assert_eq!(kill(4), (120_000_000_000, 3));
     assert_eq!(
-        kill(10),
+        kill(7),
         (300_000_000_000, 5),
         "MF01 at a high level kills 5 kernels at once"
     );
+    assert_eq!(kill(10), (300_000_000_000, 7));
     let s02 = cat.get("S02_acl_spam").unwrap();
     let i1 = difficulty::scale(s02, 1).faults[0].intensity_permille;
     let i10 = difficulty::scale(s02, 10).faults[0].intensity_permille;
@@ -109,8 +110,24 @@ fn difficulty_scales_window_targets_and_intensity() {
         5_000_000_000,
         "level 1 is the scenario as written"
     );
+    assert_eq!(pause(2), 6_000_000_000, "lengths stretch at every level");
     assert_eq!(pause(4), 10_000_000_000);
     assert_eq!(pause(7), 25_000_000_000);
     assert_eq!(difficulty::scale(s01, 7).window_ns, 150_000_000_000);
-    assert_eq!(LEVELS.len(), 10);
+    // Repeats: level 3 pauses twice, the copy 10 s after the first ends.
+    let l3 = difficulty::scale(s01, 3);
+    assert_eq!(l3.faults.len(), 2);
+    assert_eq!(
+        l3.faults[1].start_ns,
+        5_000_000_000 + 7_000_000_000 + 10_000_000_000
+    );
+    assert_eq!(l3.origin, vec![0, 0]);
+    // Less time to recover, more load, at every level.
+    let t = DifficultyTable::embedded();
+    for w in t.levels.windows(2) {
+        assert!(w[1].recovery_limit_permille < w[0].recovery_limit_permille);
+        assert!(w[1].load_permille > w[0].load_permille || w[1].window_x1000 > w[0].window_x1000);
+    }
+    assert_eq!(difficulty::scale(s01, 10).recovery_limit_ns, 16_500_000_000);
+    assert_eq!(t.levels.len(), 10);
 }

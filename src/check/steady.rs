@@ -6,9 +6,13 @@
 //!
 //! - never violated: recovery time zero;
 //! - violated, then healthy again and *stable* (healthy for at least
-//!   `stable_for` without a relapse) by the end: recovery time = from the
-//!   first violation to the start of the final healthy stretch;
-//! - otherwise: not recovered (still unhealthy at the end, or not yet stable).
+//!   `stable_for` without a relapse): that closes an *episode*, from its
+//!   first violation to the start of the healthy stretch that ended it. A
+//!   later violation (a repeated fault, a relapse) opens a new episode; the
+//!   recovery time is the longest episode, so the steady state must come
+//!   back within the limit after every blow, not only the first;
+//! - otherwise (an episode still open at the end: unhealthy, or not yet
+//!   stable): not recovered.
 //!
 //! Fixed size whatever the number of samples.
 
@@ -19,16 +23,17 @@ use crate::engine::{SimDuration, SimTime};
 pub enum Recovery {
     /// The steady state held at every sample.
     NeverViolated,
-    /// Violated at `violated_at`, restored for good at `restored_at`.
+    /// Every episode closed; the longest ran from `violated_at` to
+    /// `restored_at`.
     Recovered {
-        /// First sample that failed the hypothesis.
+        /// First failing sample of the longest episode.
         violated_at: SimTime,
-        /// Start of the final healthy, stable stretch.
+        /// Start of the healthy, stable stretch that closed it.
         restored_at: SimTime,
     },
-    /// Violated at `violated_at` and not restored (stably) by the end.
+    /// An episode opened at `violated_at` and not restored (stably) by the end.
     NotRecovered {
-        /// First sample that failed the hypothesis.
+        /// First failing sample of the open episode.
         violated_at: SimTime,
     },
 }
@@ -55,6 +60,11 @@ pub struct RecoveryTracker {
     healthy_since: Option<SimTime>,
     last_sample: Option<SimTime>,
     violations: u64,
+    /// Start of the open episode.
+    open: Option<SimTime>,
+    /// The longest closed episode.
+    longest: Option<(SimTime, SimTime)>,
+    episodes: u32,
 }
 
 impl RecoveryTracker {
@@ -67,6 +77,9 @@ impl RecoveryTracker {
             healthy_since: None,
             last_sample: None,
             violations: 0,
+            open: None,
+            longest: None,
+            episodes: 0,
         }
     }
 
@@ -78,8 +91,15 @@ impl RecoveryTracker {
         );
         self.last_sample = Some(now);
         if healthy {
-            if self.healthy_since.is_none() {
-                self.healthy_since = Some(now);
+            let since = *self.healthy_since.get_or_insert(now);
+            if let Some(start) = self.open
+                && now - since >= self.stable_for
+            {
+                // The episode closes: restored at `since`, stable since.
+                self.open = None;
+                if self.longest.is_none_or(|(a, b)| since - start > b - a) {
+                    self.longest = Some((start, since));
+                }
             }
         } else {
             self.violations += 1;
@@ -87,7 +107,16 @@ impl RecoveryTracker {
             if self.first_violation.is_none() {
                 self.first_violation = Some(now);
             }
+            if self.open.is_none() {
+                self.open = Some(now);
+                self.episodes += 1;
+            }
         }
+    }
+
+    /// Violation episodes seen (each closed by stable health, or open).
+    pub fn episodes(&self) -> u32 {
+        self.episodes
     }
 
     /// Number of unhealthy samples seen.
@@ -107,15 +136,15 @@ impl RecoveryTracker {
 
     /// The verdict so far.
     pub fn recovery(&self) -> Recovery {
-        let Some(violated_at) = self.first_violation else {
-            return Recovery::NeverViolated;
-        };
-        match (self.healthy_since, self.last_sample) {
-            (Some(since), Some(last)) if last - since >= self.stable_for => Recovery::Recovered {
+        if let Some(violated_at) = self.open {
+            return Recovery::NotRecovered { violated_at };
+        }
+        match self.longest {
+            Some((violated_at, restored_at)) => Recovery::Recovered {
                 violated_at,
-                restored_at: since,
+                restored_at,
             },
-            _ => Recovery::NotRecovered { violated_at },
+            None => Recovery::NeverViolated,
         }
     }
 }
@@ -153,6 +182,30 @@ mod tests {
             }
         );
         assert_eq!(r.recovery().duration(), Some(SimDuration::from_secs(4)));
+    }
+
+    #[test]
+    fn each_episode_must_recover_and_the_longest_is_the_recovery() {
+        let mut r = RecoveryTracker::new(SimDuration::from_secs(2));
+        // Episode 1: 1..3 (2 s); stable from 3; episode 2: 8..12 (4 s).
+        let pattern = [
+            true, false, false, true, true, true, true, true, false, false, false, false, true,
+            true, true,
+        ];
+        for (t, &h) in pattern.iter().enumerate() {
+            r.observe(s(t as u64), h);
+        }
+        assert_eq!(r.episodes(), 2);
+        assert_eq!(
+            r.recovery(),
+            Recovery::Recovered {
+                violated_at: s(8),
+                restored_at: s(12)
+            }
+        );
+        // A third episode still open at the end: not recovered.
+        r.observe(s(15), false);
+        assert_eq!(r.recovery(), Recovery::NotRecovered { violated_at: s(15) });
     }
 
     #[test]

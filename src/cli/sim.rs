@@ -262,7 +262,7 @@ pub fn run(
         let spec = repro.spec_of(&loaded.catalogue, &it.scenario)?;
         let planned = Planned {
             spec: &spec,
-            scaled: difficulty::scale(&spec, it.difficulty),
+            scaled: difficulty::scale_with(&spec, it.difficulty, &loaded.stack.difficulty),
             offset_ns: 0,
         };
         let path = if repro.exec.concurrent {

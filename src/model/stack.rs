@@ -26,6 +26,10 @@ pub struct StackSpec {
     pub layer2: Layer2Spec,
     /// The replicated immutable log.
     pub cluster: ClusterSpec,
+    /// The natural magnitude of each fault kind at intensity 1.
+    pub faults: crate::fault::FaultParams,
+    /// The difficulty levels 1..=10.
+    pub difficulty: crate::fault::DifficultyTable,
     /// Recovery playbooks loaded from a `--playbooks DIR` (validated against
     /// Layer 1 when loaded); `None` = the embedded `playbooks/*.ron`.
     #[serde(skip)]
@@ -49,6 +53,8 @@ impl StackSpec {
                 .expect("the embedded Layer-2 spec is valid (tested)"),
             cluster: ClusterSpec::embedded_default()
                 .expect("the embedded cluster spec is valid (tested)"),
+            faults: crate::fault::FaultParams::embedded(),
+            difficulty: crate::fault::DifficultyTable::embedded().clone(),
             playbooks: None,
         }
     }
@@ -57,10 +63,12 @@ impl StackSpec {
     /// accepts), for users to copy and edit.
     pub fn embedded_text() -> String {
         format!(
-            "// The default chaosim stack. Any section or field left out takes its default.\n(\n    layer1: {},\n    layer2: {},\n    cluster: {},\n)\n",
+            "// The default chaosim stack. Any section or field left out takes its default.\n(\n    layer1: {},\n    layer2: {},\n    cluster: {},\n    faults: {},\n    difficulty: {},\n)\n",
             strip(crate::model::layer1::spec::DEFAULT_RON),
             strip(crate::model::layer2::spec::DEFAULT_LAYER2_RON),
             strip(crate::model::cluster::spec::DEFAULT_RON),
+            strip(crate::fault::params::DEFAULT_RON),
+            strip(crate::fault::difficulty::DEFAULT_RON),
         )
     }
 
@@ -91,6 +99,10 @@ impl StackSpec {
         self.layer1.validate().map_err(|m| wrap("layer1", m))?;
         self.layer2.validate().map_err(|m| wrap("layer2", m))?;
         self.cluster.validate().map_err(|m| wrap("cluster", m))?;
+        self.faults.validate().map_err(|m| wrap("faults", m))?;
+        self.difficulty
+            .validate()
+            .map_err(|m| wrap("difficulty", m))?;
         Ok(())
     }
 
@@ -271,6 +283,21 @@ impl Stack {
             StackEvent::Driver(d) => return Some(d),
         }
         None
+    }
+
+    /// Raise the background load of every layer to `permille` more than its
+    /// spec's (never lowers it): API requests and bus traffic on Layer 1,
+    /// intents, mesh events and policy evaluations on Layer 2, client
+    /// operations on the replicated log. The difficulty's load during
+    /// recovery.
+    pub fn raise_load(&mut self, now: SimTime, permille: u16) {
+        self.l1.raise_load(now, permille);
+        if let Some(l2) = &mut self.l2 {
+            l2.raise_load(permille);
+        }
+        if let Some(c) = &mut self.cluster {
+            c.raise_load(permille);
+        }
     }
 
     /// Every layer's safeguard firings, merged.

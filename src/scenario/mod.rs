@@ -21,6 +21,7 @@ pub mod difficulty;
 pub mod execution;
 pub mod outcome;
 pub mod repro;
+pub mod resolve;
 pub mod run;
 pub mod shrink;
 pub mod spec;

@@ -13,13 +13,10 @@
 //! (plus the stability window) have passed.
 
 use crate::check::steady::{Recovery, RecoveryTracker};
-use crate::engine::{
-    Ctx, Digest, EventInfo, Model, RngDraws, SeedPath, SimDuration, SimRng, SimTime, Simulation,
-};
+use crate::engine::{Ctx, Digest, EventInfo, Model, SeedPath, SimDuration, SimTime, Simulation};
 use crate::error::{Error, Result};
-use crate::model::cluster::{ClockFault, ClusterFault, PartitionShape};
+use crate::fault::FaultLayer;
 use crate::model::layer1::Layer1Fault;
-use crate::model::layer2::Layer2Fault;
 use crate::model::stack::{Layers, Stack, StackEvent, StackSpec};
 use crate::safeguard::{Cause, SCENARIOS_PER_RUN_MAX, SafeguardLog, SafeguardSet};
 
@@ -32,9 +29,8 @@ use super::catalogue::Catalogue;
 use super::difficulty::{self, Scaled};
 use super::execution::{Execution, Executor, Item};
 use super::outcome::{Detection, FailureKind, FaultRef, Outcome};
-use super::spec::{
-    FaultKind, NodeSelection, PartitionShapeSpec, ProbeKind, ProbeSpec, ScenarioSpec, Target,
-};
+pub use super::resolve::{Action, resolve};
+use super::spec::{ProbeKind, ProbeSpec, ScenarioSpec};
 
 /// Steady-state samples are taken this often.
 pub const SAMPLE_EVERY_NS: u64 = 100_000_000;
@@ -54,6 +50,9 @@ pub enum DriverEvent {
     Fault(u16),
     /// Sample the steady state of every scenario.
     Sample,
+    /// Scenario `0`'s faults begin: its level's extra background load
+    /// starts (held until the run ends).
+    Load(u16),
 }
 
 impl EventInfo for DriverEvent {
@@ -61,34 +60,25 @@ impl EventInfo for DriverEvent {
         match self {
             DriverEvent::Fault(_) => 400,
             DriverEvent::Sample => 401,
+            DriverEvent::Load(_) => 402,
         }
     }
     fn kind_name(&self) -> &'static str {
         match self {
             DriverEvent::Fault(_) => "fault",
             DriverEvent::Sample => "sample",
+            DriverEvent::Load(_) => "load",
         }
     }
     fn target(&self) -> u32 {
         match *self {
-            DriverEvent::Fault(i) => i as u32,
+            DriverEvent::Fault(i) | DriverEvent::Load(i) => i as u32,
             DriverEvent::Sample => 0,
         }
     }
 }
 
 type Ev = StackEvent<DriverEvent>;
-
-/// A fault resolved to one concrete layer action.
-#[derive(Clone, Debug)]
-pub enum Action {
-    /// On Layer 1.
-    L1(Layer1Fault),
-    /// On Layer 2.
-    L2(Layer2Fault),
-    /// On the replicated log.
-    Cluster(ClusterFault),
-}
 
 /// Per-scenario bookkeeping during a run.
 struct Tracking {
@@ -110,6 +100,8 @@ pub struct RunModel {
     actions: Vec<(Option<Cause>, Action)>,
     tracking: Vec<Tracking>,
     end_ns: u64,
+    /// Each scenario's extra background load (its level's), permille.
+    loads: Vec<u16>,
     /// After this instant (every fault over, plus a settling time) the run
     /// may stop early once every scenario is healthy and stable.
     quiet_after_ns: u64,
@@ -234,6 +226,10 @@ impl RunModel {
                 }
                 (None, _) => unreachable!("only the final heal has no cause"),
             },
+            DriverEvent::Load(j) => {
+                let l = self.loads[j as usize];
+                self.stack.raise_load(ctx.now(), l);
+            }
             DriverEvent::Sample => {
                 let now = ctx.now();
                 if self.timeline.is_some() {
@@ -332,22 +328,10 @@ pub fn layers_for(specs: &[&ScenarioSpec]) -> Layers {
         layers.layer2 |= s.layer == 2;
         layers.cluster |= s.family == super::spec::Family::Jepsen;
         for f in &s.faults {
-            match f.kind {
-                FaultKind::DependencyFailure
-                | FaultKind::QueueFlood
-                | FaultKind::TriggerStorm
-                | FaultKind::PauseScheduler
-                | FaultKind::PolicyCascade
-                | FaultKind::WorkerDropout
-                | FaultKind::ReplicaFailure => layers.layer2 = true,
-                FaultKind::Partition
-                | FaultKind::ClockSkew
-                | FaultKind::ClockStrobe
-                | FaultKind::KillNode
-                | FaultKind::PauseNode
-                | FaultKind::SnapshotRollback
-                | FaultKind::ConcurrentWrites => layers.cluster = true,
-                _ => {}
+            match f.kind.layer() {
+                FaultLayer::Layer1 => {}
+                FaultLayer::Layer2 => layers.layer2 = true,
+                FaultLayer::Cluster => layers.cluster = true,
             }
         }
         for p in &s.steady_state {
@@ -358,368 +342,17 @@ pub fn layers_for(specs: &[&ScenarioSpec]) -> Layers {
                 | ProbeKind::TriggerBacklog
                 | ProbeKind::PolicyDepth => layers.layer2 = true,
                 ProbeKind::ClientSuccessRate | ProbeKind::LeaderPresent => layers.cluster = true,
-                _ => {}
+                ProbeKind::KernelsRunning
+                | ProbeKind::CriticalKernelsDown
+                | ProbeKind::ApiSuccessRate
+                | ProbeKind::BusLatencyMs
+                | ProbeKind::CpuUtilisation
+                | ProbeKind::MemoryUtilisation
+                | ProbeKind::ApprovalBacklogS => {}
             }
         }
     }
     layers
-}
-
-/// ACL-flood rate at intensity 1, messages/s (bus capacity is 10,000/s).
-pub const ACL_FLOOD_FULL_PER_S: u64 = 30_000;
-/// CPU-hog demand at intensity 1, permille of all cores (4x the machine).
-pub const CPU_SPIKE_FULL_PERMILLE: u64 = 4_000;
-/// Memory leak at intensity 1, MiB/s.
-pub const MEMORY_LEAK_FULL_MIB_PER_S: u64 = 500;
-/// Disk fill at intensity 1, MiB/s.
-pub const DISK_FILL_FULL_MIB_PER_S: u64 = 3_000;
-/// Network hog demand at intensity 1, permille of link capacity.
-pub const NETWORK_FULL_PERMILLE: u64 = 4_000;
-/// API flood at intensity 1, requests/s (ingress capacity is 2,000/s).
-pub const API_FLOOD_FULL_PER_S: u64 = 40_000;
-/// Governance storm at intensity 1, intents.
-pub const GOVERNANCE_STORM_FULL_INTENTS: u64 = 1_000;
-
-fn scaled_permille(permille: u16, full: u64) -> u64 {
-    full * permille as u64 / 1000
-}
-
-/// Distinct kernels for a fault: the named/critical/random base target plus
-/// `extra` more drawn at random.
-fn pick_kernels(
-    stack: &Stack,
-    spec: &ScenarioSpec,
-    i: usize,
-    target: &Target,
-    extra: u16,
-    rng: &mut SimRng,
-) -> Result<Vec<u16>> {
-    let n = stack.l1.kernel_count() as u16;
-    let names = stack.l1.kernel_names().join(", ");
-    let mut chosen: Vec<u16> = Vec::new();
-    let mut draw_from = |pool: &[u16], k: usize, chosen: &mut Vec<u16>| {
-        let mut pool: Vec<u16> = pool
-            .iter()
-            .copied()
-            .filter(|x| !chosen.contains(x))
-            .collect();
-        for _ in 0..k.min(pool.len()) {
-            let j = rng.below(pool.len() as u64) as usize;
-            chosen.push(pool.swap_remove(j));
-        }
-    };
-    let all: Vec<u16> = (0..n).collect();
-    match target {
-        Target::Kernel(name) => {
-            chosen.push(stack.l1.kernel_index(name).ok_or_else(|| Error::Invalid {
-                path: spec.source.clone(),
-                field: format!("faults[{i}].target"),
-                message: format!("unknown kernel '{name}' (allowed: {names})"),
-            })?)
-        }
-        Target::CriticalKernel => {
-            let critical: Vec<u16> = all
-                .iter()
-                .copied()
-                .filter(|&k| stack.l1.is_critical(k))
-                .collect();
-            draw_from(&critical, 1, &mut chosen);
-        }
-        Target::RandomKernels(k) => draw_from(&all, *k as usize, &mut chosen),
-        _ => draw_from(&all, 1, &mut chosen),
-    }
-    draw_from(&all, extra as usize, &mut chosen);
-    Ok(chosen)
-}
-
-fn node_of(target: &Target, rng: &mut SimRng) -> Option<u16> {
-    match target {
-        Target::Node(n) => Some(*n),
-        Target::Nodes(NodeSelection::Primary) => None,
-        _ => {
-            let _ = rng.draw_u64();
-            None
-        }
-    }
-}
-
-fn shape_of(target: &Target) -> PartitionShape {
-    match target {
-        Target::Partition(PartitionShapeSpec::Bisect) => PartitionShape::Bisect,
-        Target::Partition(PartitionShapeSpec::IsolateOne) | Target::Node(_) => {
-            PartitionShape::IsolateOne
-        }
-        Target::Partition(PartitionShapeSpec::Bridge) => PartitionShape::Bridge,
-        Target::Partition(PartitionShapeSpec::MajoritiesRing) => PartitionShape::MajoritiesRing,
-        _ => PartitionShape::RandomHalves,
-    }
-}
-
-/// Resolve the scaled faults of one scenario to `(offset_ns, fault index,
-/// action)` triples (a fault may resolve to several actions: several
-/// kernels, a skew and its reset).
-pub fn resolve(
-    stack: &Stack,
-    spec: &ScenarioSpec,
-    scaled: &Scaled,
-    seed: SeedPath,
-) -> Result<Vec<(u64, u8, Action)>> {
-    let mut rng = seed.child("nemesis").child(&spec.id).rng();
-    let mut out = Vec::new();
-    let mut owner: Vec<u8> = Vec::new();
-    for (i, f) in scaled.faults.iter().enumerate() {
-        owner.resize(out.len(), i.saturating_sub(1) as u8);
-        let p = f.intensity_permille;
-        let len = f.length_ns;
-        let kernels =
-            |rng: &mut SimRng| pick_kernels(stack, spec, i, &f.target, f.extra_targets, rng);
-        match f.kind {
-            FaultKind::KillKernel => {
-                for k in kernels(&mut rng)? {
-                    out.push((
-                        f.start_ns,
-                        Action::L1(Layer1Fault::KillKernel { kernel: k }),
-                    ));
-                }
-            }
-            FaultKind::PauseHeartbeat => {
-                for k in kernels(&mut rng)? {
-                    out.push((
-                        f.start_ns,
-                        Action::L1(Layer1Fault::PauseHeartbeat {
-                            kernel: k,
-                            length_ns: len,
-                        }),
-                    ));
-                }
-            }
-            FaultKind::AclFlood => {
-                for k in kernels(&mut rng)? {
-                    let rate = scaled_permille(p, ACL_FLOOD_FULL_PER_S) as u32;
-                    out.push((
-                        f.start_ns,
-                        Action::L1(Layer1Fault::AclFlood {
-                            publisher: k,
-                            rate_per_s: rate,
-                            length_ns: len,
-                        }),
-                    ));
-                }
-            }
-            FaultKind::CpuSpike => {
-                for k in kernels(&mut rng)? {
-                    let share = scaled_permille(p, CPU_SPIKE_FULL_PERMILLE) as u16;
-                    out.push((
-                        f.start_ns,
-                        Action::L1(Layer1Fault::CpuSpike {
-                            kernel: k,
-                            share_permille: share,
-                            length_ns: len,
-                        }),
-                    ));
-                }
-            }
-            FaultKind::MemoryLeak => {
-                for k in kernels(&mut rng)? {
-                    let mib = scaled_permille(p, MEMORY_LEAK_FULL_MIB_PER_S) as u32;
-                    out.push((
-                        f.start_ns,
-                        Action::L1(Layer1Fault::MemoryLeak {
-                            kernel: k,
-                            mib_per_s: mib,
-                            length_ns: len,
-                        }),
-                    ));
-                }
-            }
-            FaultKind::DiskFill => {
-                for k in kernels(&mut rng)? {
-                    let mib = scaled_permille(p, DISK_FILL_FULL_MIB_PER_S) as u32;
-                    out.push((
-                        f.start_ns,
-                        Action::L1(Layer1Fault::DiskFill {
-                            kernel: k,
-                            mib_per_s: mib,
-                            length_ns: len,
-                        }),
-                    ));
-                }
-            }
-            FaultKind::NetworkSaturation => {
-                for k in kernels(&mut rng)? {
-                    let share = scaled_permille(p, NETWORK_FULL_PERMILLE) as u16;
-                    out.push((
-                        f.start_ns,
-                        Action::L1(Layer1Fault::NetworkSaturation {
-                            kernel: k,
-                            share_permille: share,
-                            length_ns: len,
-                        }),
-                    ));
-                }
-            }
-            FaultKind::ApiFlood => {
-                let rate = scaled_permille(p, API_FLOOD_FULL_PER_S) as u32;
-                out.push((
-                    f.start_ns,
-                    Action::L1(Layer1Fault::ApiFlood {
-                        rate_per_s: rate,
-                        length_ns: len,
-                    }),
-                ))
-            }
-            FaultKind::CorruptSnapshots => {
-                let count = scaled_permille(p, 10).max(1) as u16;
-                out.push((
-                    f.start_ns,
-                    Action::L1(Layer1Fault::CorruptSnapshots { count }),
-                ))
-            }
-            FaultKind::GovernanceStorm => {
-                let intents = scaled_permille(p, GOVERNANCE_STORM_FULL_INTENTS).max(1) as u32;
-                out.push((
-                    f.start_ns,
-                    Action::L1(Layer1Fault::GovernanceStorm { intents }),
-                ))
-            }
-            FaultKind::DependencyFailure => out.push((
-                f.start_ns,
-                Action::L2(Layer2Fault::DependencyErrors {
-                    error_permille: p,
-                    length_ns: len,
-                }),
-            )),
-            FaultKind::QueueFlood => {
-                let intents = scaled_permille(p, 20_000) as u32;
-                out.push((
-                    f.start_ns,
-                    Action::L2(Layer2Fault::QueueFlood {
-                        intents,
-                        invalid_permille: 500,
-                        over_ns: len.max(1),
-                    }),
-                ))
-            }
-            FaultKind::TriggerStorm => {
-                let rate = scaled_permille(p, 10_000) as u32;
-                out.push((
-                    f.start_ns,
-                    Action::L2(Layer2Fault::TriggerStorm {
-                        events_per_s: rate,
-                        length_ns: len,
-                    }),
-                ))
-            }
-            FaultKind::PauseScheduler => {
-                let queued = scaled_permille(p, 2_000) as u32;
-                let length_ns = (len > 0).then_some(len);
-                out.push((
-                    f.start_ns,
-                    Action::L2(Layer2Fault::PauseScheduler {
-                        length_ns,
-                        queued_tasks: queued,
-                    }),
-                ))
-            }
-            FaultKind::PolicyCascade => {
-                let depth = scaled_permille(p, 20).max(1) as u16;
-                out.push((f.start_ns, Action::L2(Layer2Fault::PolicyCascade { depth })))
-            }
-            FaultKind::WorkerDropout => out.push((
-                f.start_ns,
-                Action::L2(Layer2Fault::WorkerDropout { share_permille: p }),
-            )),
-            FaultKind::ReplicaFailure => out.push((
-                f.start_ns,
-                Action::L2(Layer2Fault::ReplicaFailure { replica: 0 }),
-            )),
-            FaultKind::Partition => out.push((
-                f.start_ns,
-                Action::Cluster(ClusterFault::Partition {
-                    shape: shape_of(&f.target),
-                    length_ns: len,
-                }),
-            )),
-            FaultKind::ClockSkew => {
-                let node = node_of(&f.target, &mut rng);
-                let delta_ns = scaled_permille(p, 60_000_000_000) as i64;
-                out.push((
-                    f.start_ns,
-                    Action::Cluster(ClusterFault::Clock {
-                        node,
-                        fault: ClockFault::Bump { delta_ns },
-                    }),
-                ));
-                if len > 0 {
-                    out.push((
-                        f.start_ns + len,
-                        Action::Cluster(ClusterFault::Clock {
-                            node,
-                            fault: ClockFault::Reset,
-                        }),
-                    ));
-                }
-            }
-            FaultKind::ClockStrobe => {
-                let node = node_of(&f.target, &mut rng);
-                let delta_ns = scaled_permille(p, 10_000_000_000) as i64;
-                let fault = ClockFault::Strobe {
-                    delta_ns,
-                    period_ns: 1_000_000_000,
-                    length_ns: len,
-                };
-                out.push((
-                    f.start_ns,
-                    Action::Cluster(ClusterFault::Clock { node, fault }),
-                ));
-            }
-            FaultKind::KillNode => {
-                let node = node_of(&f.target, &mut rng);
-                out.push((
-                    f.start_ns,
-                    Action::Cluster(ClusterFault::KillNode {
-                        node,
-                        length_ns: len,
-                    }),
-                ))
-            }
-            FaultKind::PauseNode => {
-                let node = node_of(&f.target, &mut rng);
-                out.push((
-                    f.start_ns,
-                    Action::Cluster(ClusterFault::PauseNode {
-                        node,
-                        length_ns: len,
-                    }),
-                ))
-            }
-            FaultKind::SnapshotRollback => {
-                let node = node_of(&f.target, &mut rng);
-                out.push((
-                    f.start_ns,
-                    Action::Cluster(ClusterFault::SnapshotRollback { node }),
-                ))
-            }
-            FaultKind::ConcurrentWrites => {
-                let writers = scaled_permille(p, 10).max(2) as u16;
-                out.push((
-                    f.start_ns,
-                    Action::Cluster(ClusterFault::ConcurrentWriters {
-                        writers,
-                        length_ns: len,
-                    }),
-                ))
-            }
-        }
-    }
-    let faults = scaled.faults.len();
-    owner.resize(out.len(), faults.saturating_sub(1) as u8);
-    debug_assert!(faults <= u8::MAX as usize, "validated: at most 64 faults");
-    Ok(out
-        .into_iter()
-        .zip(owner)
-        .map(|((at, a), f)| (at, f, a))
-        .collect())
 }
 
 /// One scenario of a run, resolved.
@@ -869,8 +502,16 @@ pub(crate) fn build(
             ),
         });
     }
+    let mut load_at = Vec::with_capacity(planned.len());
     for (j, p) in planned.iter().enumerate() {
-        let resolved = resolve(&stack, p.spec, &p.scaled, seed)?;
+        let resolved = resolve(
+            &stack,
+            &p.spec.id,
+            &p.spec.source,
+            &p.scaled.faults,
+            &stack_spec.faults,
+            seed,
+        )?;
         let t0 = t0 + p.offset_ns;
         let first = resolved.iter().map(|(o, _, _)| *o).min().unwrap_or(0);
         let last_end = p
@@ -880,9 +521,11 @@ pub(crate) fn build(
             .map(|f| f.start_ns + f.length_ns)
             .max()
             .unwrap_or(0);
-        let ends = t0 + p.scaled.window_ns.max(last_end) + p.spec.recovery_limit_ns + STABLE_FOR_NS;
+        let ends =
+            t0 + p.scaled.window_ns.max(last_end) + p.scaled.recovery_limit_ns + STABLE_FOR_NS;
         end_ns = end_ns.max(ends);
         faults_over_ns = faults_over_ns.max(t0 + p.scaled.window_ns.max(last_end));
+        load_at.push((t0 + first, p.scaled.load_permille));
         for (offset, fault, a) in resolved {
             at.push(t0 + offset);
             actions.push((Some(Cause::new(j as u8, fault)), a));
@@ -975,6 +618,7 @@ pub(crate) fn build(
         tracking,
         end_ns,
         quiet_after_ns,
+        loads: load_at.iter().map(|&(_, l)| l).collect(),
         timeline,
         windows: windows.clone(),
         timeline_error: None,
@@ -989,6 +633,14 @@ pub(crate) fn build(
                 SimTime::from_nanos(*t),
                 StackEvent::Driver(DriverEvent::Fault(i as u16)),
             );
+        }
+        for (j, &(t, permille)) in load_at.iter().enumerate() {
+            if permille > 0 {
+                sim.schedule_at(
+                    SimTime::from_nanos(t),
+                    StackEvent::Driver(DriverEvent::Load(j as u16)),
+                );
+            }
         }
     }
     sim.schedule_at(
@@ -1143,7 +795,7 @@ fn verdict(
     events: u64,
     digest: Digest,
 ) -> Outcome {
-    let limit_ns = p.spec.recovery_limit_ns;
+    let limit_ns = p.scaled.recovery_limit_ns;
     let recovery = t.tracker.recovery();
     let mut kinds = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
@@ -1188,11 +840,11 @@ fn verdict(
             value: ev.value,
             threshold: ev.threshold,
             cause: {
-                let fault = ev.cause.map_or(0, |c| c.fault);
+                let fault = ev.cause.map_or(0, |c| c.fault) as usize;
                 FaultRef {
                     scenario: p.spec.id.clone(),
-                    fault,
-                    kind: p.scaled.faults[fault as usize].kind,
+                    fault: p.scaled.origin[fault],
+                    kind: p.scaled.faults[fault].kind,
                 }
             },
             expected: p.spec.expected_safeguards.contains(sg),
@@ -1269,7 +921,7 @@ pub fn run_execution_together(
         .zip(&exec.items)
         .map(|(spec, it)| Planned {
             spec,
-            scaled: difficulty::scale(spec, it.difficulty),
+            scaled: difficulty::scale_with(spec, it.difficulty, &stack.difficulty),
             offset_ns: 0,
         })
         .collect();
@@ -1303,7 +955,7 @@ pub fn run_execution_item(
 ) -> Result<Outcome> {
     let planned = Planned {
         spec,
-        scaled: difficulty::scale(spec, item.difficulty),
+        scaled: difficulty::scale_with(spec, item.difficulty, &stack.difficulty),
         offset_ns: 0,
     };
     let mut r = run_together(

@@ -45,7 +45,7 @@ use crate::safeguard::SafeguardSet;
 use super::execution::{Execution, Item};
 use super::outcome::{FailureSignature, Outcome};
 use super::run::{RunOutputs, run_execution_item};
-use super::spec::{FaultKind, ScenarioSpec, Target, parse_scenario, scenario_ron};
+use super::spec::{ScenarioSpec, Target, parse_scenario, scenario_ron};
 
 /// Smallest step of the length and start descents (one steady-state sample).
 pub const TIME_STEP_MIN_NS: u64 = super::run::SAMPLE_EVERY_NS;
@@ -88,39 +88,11 @@ pub fn default_start() -> SimTime {
     SimTime::from_day_time(0, 12, 0, 0).expect("valid time")
 }
 
-/// Whether a fault kind's `length_s` changes what it does.
-pub fn uses_length(kind: FaultKind) -> bool {
-    !matches!(
-        kind,
-        FaultKind::KillKernel
-            | FaultKind::CorruptSnapshots
-            | FaultKind::GovernanceStorm
-            | FaultKind::PolicyCascade
-            | FaultKind::WorkerDropout
-            | FaultKind::ReplicaFailure
-            | FaultKind::SnapshotRollback
-    )
-}
-
-/// Whether a fault kind's `intensity` changes what it does.
-pub fn uses_intensity(kind: FaultKind) -> bool {
-    !matches!(
-        kind,
-        FaultKind::KillKernel
-            | FaultKind::PauseHeartbeat
-            | FaultKind::ReplicaFailure
-            | FaultKind::Partition
-            | FaultKind::KillNode
-            | FaultKind::PauseNode
-            | FaultKind::SnapshotRollback
-    )
-}
-
 /// Total fault time: the lengths of the faults whose length matters, summed.
 pub fn fault_time_ns(spec: &ScenarioSpec) -> u64 {
     spec.faults
         .iter()
-        .filter(|f| uses_length(f.kind))
+        .filter(|f| f.kind.uses_length())
         .map(|f| f.length_ns)
         .sum()
 }
@@ -218,7 +190,7 @@ impl Search<'_> {
         }
         // 2. Shorten lengths.
         for i in 0..self.best.faults.len() {
-            if uses_length(self.best.faults[i].kind) {
+            if self.best.faults[i].kind.uses_length() {
                 any |= self.descend(
                     i,
                     |s, i| s.faults[i].length_ns,
@@ -229,7 +201,7 @@ impl Search<'_> {
         }
         // 3. Lower intensities.
         for i in 0..self.best.faults.len() {
-            if uses_intensity(self.best.faults[i].kind) {
+            if self.best.faults[i].kind.uses_intensity() {
                 any |= self.descend(
                     i,
                     |s, i| s.faults[i].intensity_permille as u64,

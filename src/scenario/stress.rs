@@ -1,5 +1,6 @@
 //! The source's Layer-1 stress test as a programme: boot once, then waves of
-//! 1, 2 and 3 concurrent scenarios at rising difficulty on the *same* stack
+//! 1, 2 and 3 concurrent scenarios, each as written (difficulty 1, as the
+//! source ran them), on the *same* stack
 //! instance (damage carries over from wave to wave), with a steady-state
 //! check before each wave.
 
@@ -16,8 +17,8 @@ use super::run::{Planned, RunOutputs, STABLE_FOR_NS, run_together};
 /// The waves: scenario ids and the difficulty they run at.
 pub const WAVES: [(&[&str], u8); 3] = [
     (&["S01_heartbeat_pause"], 1),
-    (&["S02_acl_spam", "S03_cpu_spike"], 2),
-    (&["S01_heartbeat_pause", "S02_acl_spam", "S03_cpu_spike"], 3),
+    (&["S02_acl_spam", "S03_cpu_spike"], 1),
+    (&["S01_heartbeat_pause", "S02_acl_spam", "S03_cpu_spike"], 1),
 ];
 
 /// One wave's results.
@@ -68,7 +69,7 @@ pub fn run_stress(
         let mut wave_len = 0u64;
         for id in *ids {
             let spec = cat.require(id)?;
-            let scaled = difficulty::scale(spec, *level);
+            let scaled = difficulty::scale_with(spec, *level, &stack.difficulty);
             let last_end = scaled
                 .faults
                 .iter()
@@ -76,7 +77,7 @@ pub fn run_stress(
                 .max()
                 .unwrap_or(0);
             wave_len = wave_len
-                .max(scaled.window_ns.max(last_end) + spec.recovery_limit_ns + STABLE_FOR_NS);
+                .max(scaled.window_ns.max(last_end) + scaled.recovery_limit_ns + STABLE_FOR_NS);
             planned.push(Planned {
                 spec,
                 scaled,

@@ -48,7 +48,7 @@ use crate::safeguard::SafeguardSet;
 use crate::scenario::execution::{Execution, Item};
 use crate::scenario::repro::safeguards_spec;
 use crate::scenario::repro::{FileIds, HandleContext, Repro};
-use crate::scenario::shrink::{default_start, run_alone, uses_intensity, uses_length};
+use crate::scenario::shrink::{default_start, run_alone};
 use crate::scenario::spec::{FaultSpec, PartitionShapeSpec, Target};
 use crate::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
 
@@ -111,18 +111,20 @@ pub fn draw(spec: &ScenarioSpec, seed: u64) -> ScenarioSpec {
         let shape = sw.partition_shapes[rng.below(sw.partition_shapes.len() as u64) as usize];
         let clock = sw.clock_faults[rng.below(sw.clock_faults.len() as u64) as usize];
         let mut g = f.clone();
-        if uses_intensity(f.kind) {
+        let varies = f.kind.swarm();
+        if varies.intensity {
             g.intensity_permille =
                 scale_pct(f.intensity_permille as u64, intensity).clamp(1, 1000) as u16;
         }
         g.start_ns = scale_pct(f.start_ns, start);
-        if uses_length(f.kind) {
+        if varies.length {
             g.length_ns = scale_pct(f.length_ns, length);
         }
-        match f.kind {
-            FaultKind::Partition => g.target = Target::Partition(shape),
-            FaultKind::ClockSkew | FaultKind::ClockStrobe => g.kind = clock,
-            _ => {}
+        if varies.partition_shape {
+            g.target = Target::Partition(shape);
+        }
+        if varies.clock_kind {
+            g.kind = clock;
         }
         on.push(is_on);
         faults.push(g);
@@ -139,36 +141,6 @@ pub fn draw(spec: &ScenarioSpec, seed: u64) -> ScenarioSpec {
         .collect();
     out.restrict_expected_to_faults();
     out
-}
-
-/// A fault kind's short name in configuration strings.
-pub fn kind_short(kind: FaultKind) -> &'static str {
-    match kind {
-        FaultKind::KillKernel => "kill",
-        FaultKind::PauseHeartbeat => "pause_hb",
-        FaultKind::AclFlood => "acl_flood",
-        FaultKind::CpuSpike => "cpu_spike",
-        FaultKind::MemoryLeak => "mem_leak",
-        FaultKind::DiskFill => "disk_fill",
-        FaultKind::NetworkSaturation => "net_sat",
-        FaultKind::ApiFlood => "api_flood",
-        FaultKind::CorruptSnapshots => "corrupt_snap",
-        FaultKind::DependencyFailure => "dep_fail",
-        FaultKind::QueueFlood => "queue_flood",
-        FaultKind::TriggerStorm => "trigger_storm",
-        FaultKind::PauseScheduler => "pause_sched",
-        FaultKind::PolicyCascade => "policy_cascade",
-        FaultKind::WorkerDropout => "worker_dropout",
-        FaultKind::ReplicaFailure => "replica_fail",
-        FaultKind::Partition => "partition",
-        FaultKind::ClockSkew => "skew",
-        FaultKind::ClockStrobe => "strobe",
-        FaultKind::KillNode => "kill_node",
-        FaultKind::PauseNode => "pause_node",
-        FaultKind::SnapshotRollback => "rollback",
-        FaultKind::ConcurrentWrites => "conc_writes",
-        FaultKind::GovernanceStorm => "gov_storm",
-    }
 }
 
 fn shape_short(s: PartitionShapeSpec) -> &'static str {
@@ -196,15 +168,15 @@ pub fn fmt_secs(ns: u64) -> String {
 /// `acl_flood:0.9@7.5s/45s`, `partition(halves)@30s/20s`, `kill@12s`.
 /// Intensity and length appear only for kinds that use them.
 pub fn fault_short(f: &FaultSpec) -> String {
-    let mut s = kind_short(f.kind).to_string();
+    let mut s = f.kind.short().to_string();
     if let (FaultKind::Partition, Target::Partition(shape)) = (f.kind, &f.target) {
         let _ = write!(s, "({})", shape_short(*shape));
     }
-    if uses_intensity(f.kind) {
+    if f.kind.uses_intensity() {
         let _ = write!(s, ":{}", fmt_secs(f.intensity_permille as u64 * 1_000_000));
     }
     let _ = write!(s, "@{}s", fmt_secs(f.start_ns));
-    if uses_length(f.kind) {
+    if f.kind.uses_length() {
         let _ = write!(s, "/{}s", fmt_secs(f.length_ns));
     }
     s
@@ -919,7 +891,7 @@ mod tests {
                     .intersection(crate::scenario::spec::responders_of(&a.faults));
                 assert_eq!(a.expected_safeguards, kept, "{} seed {seed}", spec.id);
                 for f in &a.faults {
-                    assert!((1..=1000).contains(&f.intensity_permille) || !uses_intensity(f.kind));
+                    assert!((1..=1000).contains(&f.intensity_permille) || !f.kind.uses_intensity());
                 }
             }
         }

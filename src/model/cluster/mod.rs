@@ -346,6 +346,8 @@ pub struct Cluster {
     /// their index).
     acked_lost: u64,
     lost_buckets: Vec<LostBucket>,
+    /// Extra client load, permille of the spec's rate.
+    load_permille: u16,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -458,6 +460,7 @@ impl Cluster {
             clock_cause: None,
             acked_at: Vec::new(),
             acked_lost: 0,
+            load_permille: 0,
             lost_buckets: vec![
                 LostBucket::default();
                 (spec.probe_window_ns / 1_000_000_000).max(1) as usize
@@ -624,6 +627,12 @@ impl Cluster {
                 .sum(),
             tolerances: self.spec.steady,
         }
+    }
+
+    /// Raise the clients' operation rate to `permille` more than the spec's
+    /// (never lowers it).
+    pub fn raise_load(&mut self, permille: u16) {
+        self.load_permille = self.load_permille.max(permille);
     }
 
     /// Acknowledged appends found lost so far.
@@ -1407,11 +1416,12 @@ impl Cluster {
             return;
         }
         let rate = if cl.writer {
-            self.spec.writer_op_rate_per_s
+            self.spec.writer_op_rate_per_s as f64
         } else {
-            self.spec.client_op_rate_per_s
+            self.spec.client_op_rate_per_s as f64 * (1000 + self.load_permille as u32) as f64
+                / 1000.0
         };
-        let think = cl.rng.exp_ns(1e9 / rate as f64);
+        let think = cl.rng.exp_ns(1e9 / rate);
         cl.start_pending = true;
         ctx.schedule_in(
             SimDuration::from_nanos(think),

@@ -133,6 +133,11 @@ impl Api {
         out
     }
 
+    /// Set the legitimate background traffic, requests/s.
+    pub fn set_background_rps(&mut self, rps: u64) {
+        self.background_rps = rps;
+    }
+
     /// Success rate of legitimate requests over the window, permille (1000
     /// when nothing was offered).
     pub fn success_permille(&self) -> u16 {

@@ -152,6 +152,12 @@ impl Bus {
         };
     }
 
+    /// Set the background (legitimate) traffic, msgs/s.
+    pub fn set_background(&mut self, now: SimTime, per_s: u64) {
+        self.update(now);
+        self.background_per_s = per_s;
+    }
+
     /// Quarantine (or release) `publisher` at the edge.
     pub fn set_quarantined(&mut self, now: SimTime, publisher: usize, q: bool) {
         self.update(now);

@@ -387,6 +387,8 @@ pub struct Layer1 {
     bus_cause: Option<Cause>,
     /// The fault behind the API flood.
     api_cause: Option<Cause>,
+    /// Extra background load, permille of the spec's.
+    load_permille: u16,
     /// The fault that corrupted the snapshots.
     corrupt_cause: Option<Cause>,
 }
@@ -547,6 +549,7 @@ impl Layer1 {
             dump_error: None,
             bus_cause: None,
             api_cause: None,
+            load_permille: 0,
             corrupt_cause: None,
             spec: spec.clone(),
         })
@@ -678,6 +681,20 @@ bus_latency_ms,api_success_permille\n";
     /// How long a tier-0 approval requested now would queue behind a storm.
     pub fn approval_backlog(&self, now: SimTime) -> SimDuration {
         self.governance.backlog(now)
+    }
+
+    /// Raise the background load to `permille` more than the spec's (API
+    /// requests and bus traffic; never lowers it).
+    pub fn raise_load(&mut self, now: SimTime, permille: u16) {
+        if permille <= self.load_permille {
+            return;
+        }
+        self.load_permille = permille;
+        let more = |base: u64| base + base * u64::from(permille) / 1000;
+        self.api
+            .set_background_rps(more(self.spec.api.background_rps));
+        self.bus
+            .set_background(now, more(self.spec.bus.background_msgs_per_s));
     }
 
     /// Tell the stack which fixes the knowledge base knows for the scenario

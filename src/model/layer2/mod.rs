@@ -666,6 +666,8 @@ pub struct Layer2 {
     mesh_cause: Option<Cause>,
     policy_cause: Option<Cause>,
     replica_cause: Vec<Option<Cause>>,
+    /// Extra background load, permille of the spec's.
+    load_permille: u16,
 }
 
 impl Layer2 {
@@ -785,6 +787,7 @@ impl Layer2 {
             mesh_cause: None,
             policy_cause: None,
             replica_cause: vec![None; n as usize],
+            load_permille: 0,
         })
     }
 
@@ -992,6 +995,17 @@ impl Layer2 {
                 self.subscriptions = self.subscriptions.saturating_sub(count);
             }
         }
+    }
+
+    /// Raise the background load to `permille` more than the spec's
+    /// (intents, mesh events, policy evaluations; never lowers it).
+    pub fn raise_load(&mut self, permille: u16) {
+        self.load_permille = self.load_permille.max(permille);
+    }
+
+    /// `rate` with the extra load on it.
+    fn loaded(&self, rate: u64) -> u64 {
+        rate + rate * u64::from(self.load_permille) / 1000
     }
 
     /// The governance hook: every recovery action Layer 2 takes goes through
@@ -1675,9 +1689,8 @@ impl Layer2 {
         let tick = self.spec.tick_ns;
         let m = &self.spec.mesh;
         let fan = self.subscriptions as u64;
-        let bg = self
-            .mesh_acc_bg
-            .take(m.background_events_per_s as u64, tick);
+        let bg_rate = self.loaded(m.background_events_per_s as u64);
+        let bg = self.mesh_acc_bg.take(bg_rate, tick);
         let storm = if now <= self.storm_until && self.storm_rate_per_s > 0 {
             self.mesh_acc_storm.take(self.storm_rate_per_s, tick)
         } else {
@@ -1726,7 +1739,8 @@ impl Layer2 {
         }
         // Policy engine.
         let p = &self.spec.policy;
-        self.policy_bg_pending += self.policy_acc_bg.take(p.background_per_s as u64, tick);
+        let policy_bg = self.loaded(p.background_per_s as u64);
+        self.policy_bg_pending += self.policy_acc_bg.take(policy_bg, tick);
         let mut cap = self.policy_acc_eval.take(p.eval_rate_per_s as u64, tick);
         let bg_eval = self.policy_bg_pending.min(cap);
         self.policy_bg_pending -= bg_eval;
@@ -1860,6 +1874,7 @@ impl Component for Layer2 {
             }
             Layer2Event::Arrival => {
                 let gap = self.spec.htm.background.next_gap_ns(&mut self.arrivals_rng);
+                let gap = gap * 1000 / (1000 + u64::from(self.load_permille));
                 ctx.schedule_in(SimDuration::from_nanos(gap), Layer2Event::Arrival.into());
                 for _ in 0..self.spec.htm.background.batch() {
                     let t = self.new_task(now, true);

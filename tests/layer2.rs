@@ -510,26 +510,36 @@ fn breaker_is_closed_again_after_the_outage() {
 
 #[test]
 fn load_shedder_drops_only_old_low_priority_tasks_past_critical() {
-    // Scheduler stuck with no watchdog: the queue passes critical (5,000) after
-    // about 200 s; tasks become sheddable after 10 minutes.
+    // Scheduler stuck with no watchdog: the queue passes critical (5,000)
+    // after about 200 s; queued tasks become sheddable after 60 s. Shedding
+    // is a tier-3 intent: it waits for the components' vote (the scheduler,
+    // paused, cannot vote; three of four still make the quorum).
     let pause = Layer2Fault::PauseScheduler {
         length_ns: None,
         queued_tasks: 1_000,
     };
     let base = default_set().without(Safeguard::SchedulerWatchdog);
-    let with = scenario(base, pause, 60 + 800, 10);
-    let without = scenario(base.without(Safeguard::LoadShedder), pause, 60 + 800, 10);
+    let with = scenario(base, pause, 60 + 400, 10);
+    let without = scenario(base.without(Safeguard::LoadShedder), pause, 60 + 400, 10);
     assert_eq!(without.counters.shed, 0);
+    assert!(
+        without
+            .log
+            .records()
+            .iter()
+            .any(|r| !r.acted && r.safeguard == Safeguard::LoadShedder),
+        "the shadow detector saw the need"
+    );
     let fired = with
         .log
         .first_fired(Safeguard::LoadShedder)
         .expect("shedder fired");
+    eprintln!("fired {fired} shed {}", with.counters.shed);
     assert!(
-        fired > secs(FAULT_AT_S + 600) && fired <= secs(FAULT_AT_S + 616),
+        fired > secs(FAULT_AT_S + 150) && fired <= secs(FAULT_AT_S + 300),
         "fired at {fired}"
     );
-    // Half the priorities are sheddable; of the 1,000 + 20/s queued since the
-    // pause, those older than 10 min at each check.
+    // Half the priorities are sheddable, and only tasks waiting over 60 s.
     assert!(
         with.counters.shed > 1_000 && with.counters.shed < 5_000,
         "{:?}",
@@ -561,7 +571,9 @@ fn narratives_and_telemetry_stream_5w1h_jsonl_and_csv() {
     );
     let mut sim = Simulation::starting_at(Solo(l2), SeedPath::root(11), SimTime::ZERO);
     sim.model_mut().0.attach_narrative(Box::new(narr.clone()));
-    sim.model_mut().0.attach_telemetry(Box::new(tele.clone()));
+    sim.model_mut()
+        .0
+        .attach_telemetry(Box::new(tele.clone()), SimTime::ZERO);
     sim.with_ctx(|m, ctx| m.0.boot(ctx));
     sim.run_until(secs(30)).unwrap();
     sim.with_ctx(|m, ctx| {
@@ -606,7 +618,7 @@ fn narratives_and_telemetry_stream_5w1h_jsonl_and_csv() {
     );
     let csv = String::from_utf8(tele.0.borrow().clone()).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert!(rows[0].starts_with("time_s,queue_depth,workers_alive"));
+    assert!(rows[0].starts_with("t_s,queue_depth,workers_alive"));
     assert_eq!(rows.len(), 1 + 6, "a row every 15 s over 90 s");
     assert!(rows[1].starts_with("15.000,"));
 }
@@ -780,7 +792,7 @@ fn attaching_outputs_does_not_change_the_run() {
                 .attach_narrative(Box::new(Shared::default()));
             sim.model_mut()
                 .0
-                .attach_telemetry(Box::new(Shared::default()));
+                .attach_telemetry(Box::new(Shared::default()), SimTime::ZERO);
         }
         sim.with_ctx(|m, ctx| m.0.boot(ctx));
         sim.run_until(secs(30)).unwrap();

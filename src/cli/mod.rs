@@ -240,6 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             a.json,
             a.timeline.as_deref(),
             a.narrative.as_deref(),
+            a.dump.as_deref(),
             &a.inputs,
             &a.seeing,
         ),

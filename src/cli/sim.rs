@@ -169,6 +169,12 @@ pub struct RunArgs {
     /// where, why, how) to FILE; empty for scenarios without Layer 2.
     #[arg(long, value_name = "FILE")]
     pub narrative: Option<PathBuf>,
+    /// Stream the control-plane dump to FILE (CSV, every 5 s, one row per
+    /// kernel: state, restarts, heartbeat age, resource use) and the Layer-2
+    /// telemetry (every 15 s: queue, workers, dispatches, mesh, alerts) to
+    /// FILE with `.layer2.csv` for `.csv`; times on the scenario clock.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
     /// Draw the fault configuration from the seed, exactly as `chaosim
     /// swarm` does for this seed (reproduces a swarm row alone).
     #[arg(long)]
@@ -212,6 +218,7 @@ pub fn run(
     json: bool,
     timeline: Option<&Path>,
     narrative: Option<&Path>,
+    dump: Option<&Path>,
     inputs: &Inputs,
     seeing: &SeeingArgs,
 ) -> Result<ExitCode> {
@@ -240,11 +247,14 @@ pub fn run(
             }
         }
     };
+    let telemetry_path = dump.map(layer2_path);
     let outputs = RunOutputs {
         timeline: open(timeline)?,
         narrative: open(narrative)?,
         trace: open(seeing.trace.as_deref())?,
         history: open(seeing.history.as_deref())?,
+        dump: open(dump)?,
+        telemetry: open(telemetry_path.as_deref())?,
     };
     let control_timeline = match (seeing.control, timeline) {
         (true, Some(p)) => open(Some(&chaosim::report::timeline::control_path(p)))?,
@@ -297,6 +307,8 @@ pub fn run(
                 narrative,
                 seeing.trace.as_deref(),
                 seeing.history.as_deref(),
+                dump,
+                telemetry_path.as_deref(),
             ]
             .into_iter()
             .flatten()
@@ -373,6 +385,18 @@ fn handle_of(repro: &Repro, k: usize, o: &Outcome, handles: &HandleContext) -> R
     h.item = position;
     h.swarm = repro.swarm;
     h
+}
+
+/// `dump.csv` -> `dump.layer2.csv` (any other name gets `.layer2.csv` added).
+fn layer2_path(p: &Path) -> PathBuf {
+    match p.extension() {
+        Some(e) if e == "csv" => p.with_extension("layer2.csv"),
+        _ => {
+            let mut s = p.as_os_str().to_owned();
+            s.push(".layer2.csv");
+            PathBuf::from(s)
+        }
+    }
 }
 
 fn print_outcome(o: &Outcome, seed: u64) {

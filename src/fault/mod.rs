@@ -101,6 +101,13 @@ fault_kinds! {
     ConcurrentWrites,
     /// A storm of governance intents needing approval; intensity x 1,000 intents.
     GovernanceStorm,
+    /// The trigger mesh loses subscriptions; intensity = share of them lost
+    /// (the watchdog warns below 5 and restores them).
+    LoseSubscriptions,
+    /// A Layer-2 component (drawn at random) hangs for the fault's length and
+    /// must pass the readiness check again (30 s timeout, then the watchdog
+    /// restarts it).
+    HangComponent,
 }
 
 /// The part of the stack a fault acts on (the runner builds the layers the
@@ -160,7 +167,9 @@ impl FaultKind {
             | K::PauseScheduler
             | K::PolicyCascade
             | K::WorkerDropout
-            | K::ReplicaFailure => FaultLayer::Layer2,
+            | K::ReplicaFailure
+            | K::LoseSubscriptions
+            | K::HangComponent => FaultLayer::Layer2,
             K::Partition
             | K::ClockSkew
             | K::ClockStrobe
@@ -182,7 +191,8 @@ impl FaultKind {
             | K::PolicyCascade
             | K::WorkerDropout
             | K::ReplicaFailure
-            | K::SnapshotRollback => false,
+            | K::SnapshotRollback
+            | K::LoseSubscriptions => false,
             K::PauseHeartbeat
             | K::AclFlood
             | K::CpuSpike
@@ -199,7 +209,8 @@ impl FaultKind {
             | K::ClockStrobe
             | K::KillNode
             | K::PauseNode
-            | K::ConcurrentWrites => true,
+            | K::ConcurrentWrites
+            | K::HangComponent => true,
         }
     }
 
@@ -213,7 +224,8 @@ impl FaultKind {
             | K::Partition
             | K::KillNode
             | K::PauseNode
-            | K::SnapshotRollback => false,
+            | K::SnapshotRollback
+            | K::HangComponent => false,
             K::AclFlood
             | K::CpuSpike
             | K::MemoryLeak
@@ -230,7 +242,8 @@ impl FaultKind {
             | K::ClockSkew
             | K::ClockStrobe
             | K::ConcurrentWrites
-            | K::GovernanceStorm => true,
+            | K::GovernanceStorm
+            | K::LoseSubscriptions => true,
         }
     }
 
@@ -261,6 +274,8 @@ impl FaultKind {
             FaultKind::SnapshotRollback => "rollback",
             FaultKind::ConcurrentWrites => "conc_writes",
             FaultKind::GovernanceStorm => "gov_storm",
+            FaultKind::LoseSubscriptions => "lose_subs",
+            FaultKind::HangComponent => "hang",
         }
     }
 
@@ -292,7 +307,9 @@ impl FaultKind {
             | K::WorkerDropout
             | K::ReplicaFailure
             | K::Partition
-            | K::ConcurrentWrites => false,
+            | K::ConcurrentWrites
+            | K::LoseSubscriptions
+            | K::HangComponent => false,
         };
         Widening {
             more_targets,
@@ -409,7 +426,9 @@ impl FaultKind {
             FaultKind::ClockSkew | FaultKind::ClockStrobe => &[S::LeaseSkewBound],
             FaultKind::SnapshotRollback => &[S::SnapshotHygieneManager, S::CompareAndSet],
             FaultKind::ConcurrentWrites => &[S::CompareAndSet],
-            FaultKind::GovernanceStorm => &[],
+            FaultKind::GovernanceStorm
+            | FaultKind::LoseSubscriptions
+            | FaultKind::HangComponent => &[],
         }
     }
 

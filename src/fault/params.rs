@@ -51,6 +51,8 @@ pub struct FaultParams {
     pub clock_strobe_period_ns: u64,
     /// `ConcurrentWrites`: extra writers (at least 2).
     pub concurrent_writers: u64,
+    /// `LoseSubscriptions`: share of the mesh's subscriptions lost, per mille.
+    pub lose_subscriptions_permille: u64,
 }
 
 impl Default for FaultParams {
@@ -75,6 +77,7 @@ impl Default for FaultParams {
             clock_strobe_delta_ns: 10_000_000_000,
             clock_strobe_period_ns: 1_000_000_000,
             concurrent_writers: 10,
+            lose_subscriptions_permille: 1000,
         }
     }
 }
@@ -177,6 +180,12 @@ impl FaultParams {
             3_600 * SEC,
         )?;
         range("concurrent_writers", self.concurrent_writers, 2, 1000)?;
+        range(
+            "lose_subscriptions_permille",
+            self.lose_subscriptions_permille,
+            0,
+            1000,
+        )?;
         Ok(())
     }
 

@@ -4,14 +4,20 @@
 //!
 //! | tier | intents | routing |
 //! |---|---|---|
-//! | 0 | modify_governance, change_charter, grant_permissions | waits for a human approval; the delay depends on the hour of day ([`GovernanceSpec::approval_delay_s_by_hour`]) |
+//! | 0 | modify_governance, change_charter, grant_permissions | waits for a human approval; the delay depends on the hour of day ([`GovernanceSpec::approval_delay_s_by_hour`]: 30 s in office hours, 15 min at night), behind any storm of less-aligned requests |
 //! | 1 | execute_sandbox, deploy_model, modify_config | executes at once, logged for review |
 //! | 2 | query_knowledge, generate_summary, schedule_task | fully autonomous, executes at once |
-//! | 3 | self_improve, extend_grace, optimize_system | autonomous after a unified-logic vote ([`GovernanceSpec::vote_ns`]) |
+//! | 3 | self_improve, extend_grace, optimize_system | autonomous after a unified-logic vote: each voter (a kernel, or a Layer-2 component) answers after [`GovernanceSpec::vote_ns`] scaled by its slowness; the intent passes once `quorum` ballots are in, and is denied if they are not in by `vote_timeout_ns` (voters down or paused never answer) |
 //! | 4 | emergency_recovery, critical_incident | immediate emergency override, heavily logged |
 //!
 //! Mission alignment: each intent serves one [`Mission`], scored resilience
-//! 1.0, revenue 0.8, autonomy 0.7, learning 0.6 (permille in the spec).
+//! 1.0, revenue 0.8, autonomy 0.7, learning 0.6 (permille in the spec). It
+//! orders the approval queue: a human triages a governance storm's requests
+//! one by one (slower at night, in the proportion of the hour's approval
+//! delay), and an approval request waits behind the storm only if the
+//! storm's intents are at least as aligned; a more aligned request (a
+//! resilience recovery behind a storm of autonomy requests) waits only for
+//! the request being triaged.
 //!
 //! The API is plain types and functions (no Layer-1 types), so Layer 2 and
 //! the programme can route their own intents. Randomness (the approval
@@ -29,7 +35,8 @@ pub enum Intent {
     ModifyGovernance,
     /// Change the charter (tier 0).
     ChangeCharter,
-    /// Grant permissions, e.g. to restart a critical kernel by hand (tier 0).
+    /// Grant permissions, e.g. to restart a critical kernel by hand (tier 0;
+    /// it serves resilience).
     GrantPermissions,
     /// Run something in the sandbox (tier 1).
     ExecuteSandbox,
@@ -127,12 +134,12 @@ impl Intent {
             | Intent::ModifyConfig
             | Intent::ExecuteSandbox
             | Intent::OptimizeSystem
-            | Intent::ExtendGrace => Mission::Resilience,
+            | Intent::ExtendGrace
+            | Intent::GrantPermissions => Mission::Resilience,
             Intent::DeployModel | Intent::ScheduleTask => Mission::Revenue,
-            Intent::ModifyGovernance
-            | Intent::ChangeCharter
-            | Intent::GrantPermissions
-            | Intent::SelfImprove => Mission::Autonomy,
+            Intent::ModifyGovernance | Intent::ChangeCharter | Intent::SelfImprove => {
+                Mission::Autonomy
+            }
             Intent::QueryKnowledge | Intent::GenerateSummary => Mission::Learning,
         }
     }
@@ -143,26 +150,63 @@ impl Intent {
 #[serde(deny_unknown_fields)]
 pub struct GovernanceSpec {
     /// Median delay of a human approval (tier 0), in seconds, for each hour
-    /// of the day 0..=23 (24 entries). Default: 30 min at night (00-06), 15
-    /// min at 07, 5 min in office hours (08-18), 10 min in the evening
-    /// (19-22), 20 min at 23.
+    /// of the day 0..=23 (24 entries). Default: 15 min at night (00-06: the
+    /// on-call is paged awake), 5 min at 07 and 23, 30 s in office hours
+    /// (08-18: at the desk), 2 min in the evening (19-22).
     pub approval_delay_s_by_hour: Vec<u64>,
     /// Jitter of an approval delay, permille of the median: the delay is
     /// uniform in `median * [1 - j, 1 + j]`. 0..=1000.
     pub approval_jitter_permille: u16,
-    /// Delay of a unified-logic vote (tier 3), nanoseconds.
+    /// Time one voter of a unified-logic vote (tier 3) takes to answer at
+    /// full speed, nanoseconds (a CPU-starved voter is slower).
     pub vote_ns: u64,
+    /// The vote is denied if `quorum` ballots are not in by then, ns.
+    #[serde(default = "default_vote_timeout_ns")]
+    pub vote_timeout_ns: u64,
+    /// Ballots needed to pass a tier-3 intent.
+    #[serde(default = "default_quorum")]
+    pub quorum: u8,
+    /// The kernels that vote on Layer-1 tier-3 intents (the unified logic).
+    #[serde(default = "default_voters")]
+    pub voters: Vec<String>,
+    /// The intent a governance storm's requests are (their alignment
+    /// orders them against real approvals).
+    #[serde(default = "default_storm_intent")]
+    pub storm_intent: Intent,
     /// Mission-alignment scores in permille: resilience, revenue, autonomy,
     /// learning (default 1000, 800, 700, 600).
     pub alignment_permille: [u16; 4],
     /// Time the on-call human spends triaging each intent of a governance
-    /// storm before getting to real approvals (approvals queue behind it).
+    /// storm in the fastest hour of the day, ms; other hours are slower in
+    /// the proportion of their approval delay. Approvals at most as aligned
+    /// as the storm's intents queue behind it.
     #[serde(default = "default_triage_ms_per_intent")]
     pub triage_ms_per_intent: u64,
 }
 
 fn default_triage_ms_per_intent() -> u64 {
-    3_000
+    300
+}
+fn default_vote_timeout_ns() -> u64 {
+    10_000_000_000
+}
+fn default_quorum() -> u8 {
+    3
+}
+fn default_voters() -> Vec<String> {
+    [
+        "governance",
+        "clarity_framework",
+        "verification_framework",
+        "meta_loop",
+        "learning_integration",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+fn default_storm_intent() -> Intent {
+    Intent::ModifyGovernance
 }
 
 impl Default for GovernanceSpec {
@@ -170,17 +214,20 @@ impl Default for GovernanceSpec {
         let mut by_hour = vec![0u64; 24];
         for (h, d) in by_hour.iter_mut().enumerate() {
             *d = match h {
-                0..=6 => 1_800,
-                7 => 900,
-                8..=18 => 300,
-                19..=22 => 600,
-                _ => 1_200,
+                0..=6 => 900,
+                7 | 23 => 300,
+                8..=18 => 30,
+                _ => 120,
             };
         }
         GovernanceSpec {
             approval_delay_s_by_hour: by_hour,
             approval_jitter_permille: 500,
             vote_ns: 2_000_000_000,
+            vote_timeout_ns: default_vote_timeout_ns(),
+            quorum: default_quorum(),
+            voters: default_voters(),
+            storm_intent: default_storm_intent(),
             alignment_permille: [1000, 800, 700, 600],
             triage_ms_per_intent: default_triage_ms_per_intent(),
         }
@@ -221,6 +268,25 @@ impl GovernanceSpec {
         if let Some(a) = self.alignment_permille.iter().find(|a| **a > 1000) {
             return Err(format!("alignment_permille: {a} (allowed 0..=1000)"));
         }
+        if self.vote_timeout_ns == 0 || self.vote_timeout_ns > 3_600_000_000_000 {
+            return Err(format!(
+                "vote_timeout_ns: {} (allowed 1..=3600000000000, one hour)",
+                self.vote_timeout_ns
+            ));
+        }
+        if self.quorum == 0 || self.quorum as usize > self.voters.len().max(1) {
+            return Err(format!(
+                "quorum: {} (allowed 1 to the number of voters, {})",
+                self.quorum,
+                self.voters.len()
+            ));
+        }
+        if self.triage_ms_per_intent > 3_600_000 {
+            return Err(format!(
+                "triage_ms_per_intent: {} (allowed 0..=3600000, one hour)",
+                self.triage_ms_per_intent
+            ));
+        }
         Ok(())
     }
 
@@ -234,6 +300,26 @@ impl GovernanceSpec {
         let h = now.hour_of_day() as usize;
         let s = self.approval_delay_s_by_hour.get(h).copied().unwrap_or(0);
         SimDuration::checked_from_secs(s).unwrap_or(SimDuration::MAX)
+    }
+
+    /// How long the human triages one storm request at `now`: the fastest
+    /// hour's time, slowed in the proportion of the hour's approval delay.
+    pub fn triage_per_intent(&self, now: SimTime) -> SimDuration {
+        let fastest = self
+            .approval_delay_s_by_hour
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(1)
+            .max(1);
+        let h = now.hour_of_day() as usize;
+        let this = self
+            .approval_delay_s_by_hour
+            .get(h)
+            .copied()
+            .unwrap_or(fastest)
+            .max(1);
+        SimDuration::from_millis(self.triage_ms_per_intent).mul_ratio(this, fastest)
     }
 }
 
@@ -252,6 +338,11 @@ pub struct Routing {
     pub heavy_log: bool,
     /// Its mission-alignment score, permille.
     pub alignment_permille: u16,
+    /// A tier-3 vote failed (no quorum by the timeout): the intent is denied
+    /// and must not act (known after `delay`).
+    pub denied: bool,
+    /// Ballots cast in a tier-3 vote.
+    pub ballots: u8,
 }
 
 /// Counters of the router. Fixed size.
@@ -265,6 +356,8 @@ pub struct GovernanceStats {
     pub approval_wait_ns_total: u64,
     /// Unified-logic votes held (tier 3).
     pub votes: u64,
+    /// Votes denied for want of a quorum by the timeout.
+    pub votes_failed: u64,
     /// Intents logged for review (tier 1).
     pub review_log_entries: u64,
     /// Emergency overrides logged heavily (tier 4).
@@ -280,6 +373,8 @@ pub struct Governance {
     stats: GovernanceStats,
     /// Until when the on-call human is busy triaging storm intents.
     backlog_until: SimTime,
+    /// How long the human takes per storm request (set at the storm).
+    triage: SimDuration,
 }
 
 impl Governance {
@@ -289,6 +384,7 @@ impl Governance {
             spec,
             stats: GovernanceStats::default(),
             backlog_until: SimTime::ZERO,
+            triage: SimDuration::ZERO,
         }
     }
 
@@ -307,8 +403,8 @@ impl Governance {
     /// and real approvals requested meanwhile queue behind them.
     pub fn storm(&mut self, intents: u32, now: SimTime) {
         self.stats.storm_intents += u64::from(intents);
-        let work = SimDuration::from_millis(self.spec.triage_ms_per_intent)
-            .saturating_mul(u64::from(intents));
+        self.triage = self.spec.triage_per_intent(now);
+        let work = self.triage.saturating_mul(u64::from(intents));
         let from = self.backlog_until.max(now);
         self.backlog_until = from.checked_add(work).unwrap_or(SimTime::MAX);
     }
@@ -320,8 +416,16 @@ impl Governance {
     }
 
     /// Route `intent` issued at `now`. Tier 0 draws its approval delay from
-    /// `rng` (one draw); other tiers draw nothing.
-    pub fn route<R: RngDraws>(&mut self, intent: Intent, now: SimTime, rng: &mut R) -> Routing {
+    /// `rng` (one draw); other tiers draw nothing. `ballots` are the voters
+    /// of a tier-3 vote: how long each takes to answer, `None` for a voter
+    /// that cannot (down, paused); other tiers ignore them.
+    pub fn route<R: RngDraws>(
+        &mut self,
+        intent: Intent,
+        now: SimTime,
+        rng: &mut R,
+        ballots: &[Option<SimDuration>],
+    ) -> Routing {
         let tier = intent.tier();
         self.stats.routed_by_tier[tier as usize] += 1;
         let mut routing = Routing {
@@ -331,11 +435,21 @@ impl Governance {
             review: false,
             heavy_log: false,
             alignment_permille: self.spec.alignment_permille(intent),
+            denied: false,
+            ballots: 0,
         };
         match tier {
             0 => {
-                // A human approval waits behind any storm backlog first.
-                let queued = self.backlog_until.saturating_duration_since(now);
+                // A human approval waits behind the storm's requests that
+                // are at least as aligned; a more aligned one only for the
+                // request being triaged.
+                let storm = self.backlog_until.saturating_duration_since(now);
+                let storm_alignment = self.spec.alignment_permille(self.spec.storm_intent);
+                let queued = if routing.alignment_permille > storm_alignment {
+                    storm.min(self.triage)
+                } else {
+                    storm
+                };
                 let delay = queued + approval_delay(&self.spec, now, rng);
                 self.stats.approvals_waited += 1;
                 self.stats.approval_wait_ns_total = self
@@ -351,7 +465,23 @@ impl Governance {
             2 => {}
             3 => {
                 self.stats.votes += 1;
-                routing.delay = SimDuration::from_nanos(self.spec.vote_ns);
+                let timeout = SimDuration::from_nanos(self.spec.vote_timeout_ns);
+                let mut answers: Vec<SimDuration> = ballots
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .filter(|d| *d <= timeout)
+                    .collect();
+                answers.sort_unstable();
+                routing.ballots = answers.len().min(u8::MAX as usize) as u8;
+                match answers.get(self.spec.quorum.max(1) as usize - 1) {
+                    Some(&d) => routing.delay = d,
+                    None => {
+                        self.stats.votes_failed += 1;
+                        routing.denied = true;
+                        routing.delay = timeout;
+                    }
+                }
             }
             _ => {
                 self.stats.emergency_overrides += 1;

@@ -246,9 +246,13 @@ impl Stack {
         };
         Stack {
             l1,
-            l2: layers
-                .layer2
-                .then(|| Layer2::new(&spec.layer2, deployed, seed.child("layer2"), start)),
+            l2: layers.layer2.then(|| {
+                let mut l2 = Layer2::new(&spec.layer2, deployed, seed.child("layer2"), start);
+                // One governance policy for the stack: Layer 2's recovery
+                // actions are routed by Layer 1's rules.
+                l2.set_governance(spec.layer1.governance.clone());
+                l2
+            }),
             cluster: layers
                 .cluster
                 .then(|| Cluster::new(&spec.cluster, deployed, seed.child("cluster"), start)),

@@ -101,6 +101,12 @@ pub enum Action {
     Wait,
     /// Retry the failed call (agent playbooks).
     Retry,
+    /// Pause the target kernel through the control plane (SIGSTOP: it stops
+    /// consuming CPU, memory growth and network at once; the control plane
+    /// suspends its heartbeat deadline).
+    PauseKernel,
+    /// Resume a kernel the control plane paused (its heartbeats restart).
+    ResumeKernel,
 }
 
 /// One step of a playbook.

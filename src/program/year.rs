@@ -841,6 +841,42 @@ fn run_one(
             json!({"run": r, "difficulty": o.difficulty, "digest": o.digest.to_string(),
                    "failure_reason": o.failure_reason, "safeguards_fired": o.safeguards_fired.join(";")}),
         )?;
+        // Governance's logs: tier-1 intents executed at once are logged for
+        // human review, tier-4 overrides heavily (once per stack instance:
+        // concurrent items share one).
+        let g = &o.governance;
+        if (!exec.concurrent || o.id == exec.items[0].scenario)
+            && (g.logged_for_review > 0 || g.emergency_overrides > 0 || g.votes_failed > 0)
+        {
+            if g.logged_for_review > 0 {
+                out.audit.append(
+                    "governance",
+                    "log_for_review",
+                    &o.id,
+                    "ok",
+                    json!({"run": r, "tier": 1, "intents": g.logged_for_review}),
+                )?;
+            }
+            if g.emergency_overrides > 0 {
+                out.audit.append(
+                    "governance",
+                    "emergency_override",
+                    &o.id,
+                    "ok",
+                    json!({"run": r, "tier": 4, "overrides": g.emergency_overrides,
+                           "approvals_waited": g.approvals, "approval_wait_ms": g.approval_wait_ms}),
+                )?;
+            }
+            if g.votes_failed > 0 {
+                out.audit.append(
+                    "governance",
+                    "vote_denied",
+                    &o.id,
+                    "denied",
+                    json!({"run": r, "tier": 3, "votes": g.votes, "denied": g.votes_failed}),
+                )?;
+            }
+        }
         let rec = &mut state.learning[i];
         if let Some(level) = rec.record(o, r, now_ns, prog) {
             state.totals.escalations += 1;

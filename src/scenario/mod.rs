@@ -29,6 +29,6 @@ pub mod stress;
 
 pub use catalogue::Catalogue;
 pub use execution::{Execution, Executor, Item};
-pub use outcome::{Detection, FailureKind, FailureSignature, FaultRef, Outcome};
+pub use outcome::{Detection, FailureKind, FailureSignature, FaultRef, GovernanceSummary, Outcome};
 pub use repro::{FileIds, Repro};
 pub use spec::{FaultKind, ScenarioSpec};

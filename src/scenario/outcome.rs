@@ -123,6 +123,36 @@ impl Detection {
     }
 }
 
+/// What governance did during a run (both layers' routers; shared by
+/// concurrent scenarios, like the digest). Fixed size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GovernanceSummary {
+    /// Human approvals waited for (tier 0).
+    pub approvals: u64,
+    /// Total time spent waiting for them, ms.
+    pub approval_wait_ms: u64,
+    /// Unified-logic votes held (tier 3).
+    pub votes: u64,
+    /// Votes denied for want of a quorum.
+    pub votes_failed: u64,
+    /// Intents executed at once and logged for human review (tier 1).
+    pub logged_for_review: u64,
+    /// Emergency overrides, heavily logged (tier 4).
+    pub emergency_overrides: u64,
+}
+
+impl GovernanceSummary {
+    /// Add a router's counters.
+    pub fn add(&mut self, s: &crate::model::governance::GovernanceStats) {
+        self.approvals += s.approvals_waited;
+        self.approval_wait_ms += s.approval_wait_ns_total / 1_000_000;
+        self.votes += s.votes;
+        self.votes_failed += s.votes_failed;
+        self.logged_for_review += s.review_log_entries;
+        self.emergency_overrides += s.emergency_overrides;
+    }
+}
+
 /// The result of one scenario execution.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Outcome {
@@ -163,6 +193,11 @@ pub struct Outcome {
     pub safeguards_deployed: SafeguardSet,
     /// Consistency anomalies found by the checker (0 for non-Jepsen runs).
     pub anomalies: u64,
+    /// What governance did in the run.
+    pub governance: GovernanceSummary,
+    /// The alerts the Layer-2 watchdog raised in the run, by kind (all zero
+    /// without Layer 2).
+    pub alerts: crate::model::layer2::Layer2Alerts,
     /// Events the simulation handled (shared by concurrent scenarios).
     pub events: u64,
     /// The run digest (shared by concurrent scenarios).

@@ -307,6 +307,20 @@ pub fn resolve(
                     ));
                 }
             }
+            FaultKind::LoseSubscriptions => {
+                let subs = u64::from(stack.l2.as_ref().map_or(0, |l| l.spec().mesh.subscriptions));
+                let lost = FaultParams::scaled(subs, by16(params.lose_subscriptions_permille));
+                push(Action::L2(Layer2Fault::LoseSubscriptions {
+                    count: u16::try_from(lost).unwrap_or(u16::MAX),
+                }))
+            }
+            FaultKind::HangComponent => {
+                let component = rng.below(4) as u8;
+                push(Action::L2(Layer2Fault::HangComponent {
+                    component,
+                    length_ns: len,
+                }))
+            }
             FaultKind::ConcurrentWrites => push(Action::Cluster(ClusterFault::ConcurrentWriters {
                 writers: by16(params.concurrent_writers).max(2),
                 length_ns: len,

@@ -28,7 +28,7 @@ use crate::report::timeline::{TimelineRow, TimelineWriter};
 use super::catalogue::Catalogue;
 use super::difficulty::{self, Scaled};
 use super::execution::{Execution, Executor, Item};
-use super::outcome::{Detection, FailureKind, FaultRef, Outcome};
+use super::outcome::{Detection, FailureKind, FaultRef, GovernanceSummary, Outcome};
 pub use super::resolve::{Action, resolve};
 use super::spec::{ProbeKind, ProbeSpec, ScenarioSpec};
 
@@ -380,6 +380,13 @@ pub struct RunOutputs {
     /// and the checker's anomalies; see `report::history`). Only the header
     /// and trailer for runs without the replicated log.
     pub history: Option<Box<dyn Write>>,
+    /// The control-plane dump: a CSV row per kernel every 5 s
+    /// (`model::layer1::DUMP_HEADER`), scenario clock.
+    pub dump: Option<Box<dyn Write>>,
+    /// The Layer-2 telemetry: a CSV row every 15 s
+    /// (`model::layer2::TELEMETRY_HEADER`), scenario clock; only the header
+    /// for runs without Layer 2.
+    pub telemetry: Option<Box<dyn Write>>,
 }
 
 /// What a run produced: one outcome per scenario and the final state of
@@ -487,6 +494,18 @@ pub(crate) fn build(
     }
     let timeline = outputs.timeline;
     let t0 = start.as_nanos() + BOOT_SETTLE_NS;
+    if let Some(w) = outputs.dump {
+        stack.l1.attach_dump(w, SimTime::from_nanos(t0));
+    }
+    if let Some(mut w) = outputs.telemetry {
+        match stack.l2.as_mut() {
+            Some(l2) => l2.attach_telemetry(w, SimTime::from_nanos(t0)),
+            None => w
+                .write_all(crate::model::layer2::TELEMETRY_HEADER.as_bytes())
+                .and_then(|_| w.flush())
+                .map_err(|e| Error::io("telemetry", e))?,
+        }
+    }
     let mut actions = Vec::new();
     let mut at = Vec::new();
     let mut tracking = Vec::new();
@@ -697,6 +716,11 @@ pub(crate) fn finish(
     if let Some(l2) = model.stack.l2.as_mut() {
         l2.flush_outputs().map_err(|e| Error::io("narrative", e))?;
     }
+    model
+        .stack
+        .l1
+        .finish_dump()
+        .map_err(|e| Error::io("dump", e))?;
     if let Some(tr) = model.trace.take() {
         tr.finish(end).map_err(|e| Error::io("trace", e))?;
     }
@@ -714,11 +738,27 @@ pub(crate) fn finish(
         write_history_trailer(&mut sink, &windows, report.as_ref(), final_log, end)
             .map_err(|e| Error::io("history", e))?;
     }
+    let mut governance = GovernanceSummary::default();
+    governance.add(model.stack.l1.governance_stats());
+    if let Some(l2) = model.stack.l2.as_ref() {
+        governance.add(l2.governance_stats());
+    }
+    let alerts = model
+        .stack
+        .l2
+        .as_ref()
+        .map(|l| l.alerts())
+        .unwrap_or_default();
     let outcomes = planned
         .iter()
         .zip(&model.tracking)
         .enumerate()
-        .map(|(j, (p, t))| verdict(p, j as u8, t, &log, deployed, anomalies, events, digest))
+        .map(|(j, (p, t))| {
+            let mut o = verdict(p, j as u8, t, &log, deployed, anomalies, events, digest);
+            o.governance = governance;
+            o.alerts = alerts;
+            o
+        })
         .collect();
     let l1 = model.stack.l1.probe(end);
     Ok(RunResult {
@@ -893,6 +933,8 @@ fn verdict(
         safeguards_not_exercised: expected.difference(fired.union(needed)),
         safeguards_deployed: deployed,
         anomalies,
+        governance: GovernanceSummary::default(),
+        alerts: Default::default(),
         events,
         digest,
     }

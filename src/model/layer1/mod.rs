@@ -71,6 +71,7 @@
 //! | API success rate of legitimate requests over the window (`api_success_permille_min`) | 99 % |
 //! | bus delivery latency (`bus_latency_ms_max`) | 500 ms |
 //! | CPU utilisation (`cpu_permille_max`) | 90 % |
+//! | human approvals queued behind a governance storm (`approval_backlog_s_max`) | 120 s |
 
 pub mod api;
 pub mod bus;
@@ -167,6 +168,8 @@ struct Kernel {
     fill_mib_per_s: u64,
     net_hog_mbps: u64,
     net_cap_mbps: Option<u64>,
+    /// The control plane paused it (a playbook's `PauseKernel`).
+    held: bool,
     /// The fault that last harmed the process itself (kill, pause, OOM
     /// kill, corrupt restore) or whose effect had it restarted.
     harm: Option<Cause>,
@@ -216,6 +219,8 @@ struct Exec {
     arg: u8,
     step: u8,
     acting: bool,
+    /// The current step's tier-3 vote failed: the step must not act.
+    denied: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -299,6 +304,8 @@ pub struct Layer1Stats {
     pub corrupt_restores: u64,
     /// Cold boots for lack of a valid snapshot.
     pub cold_boots: u64,
+    /// Kernels paused by the control plane (a playbook's `PauseKernel`).
+    pub holds: u64,
 }
 
 /// What an observer measures of Layer 1 at one instant.
@@ -326,6 +333,9 @@ pub struct Layer1Probe {
     pub memory_permille: u16,
     /// Disk utilisation, permille.
     pub disk_permille: u16,
+    /// How long a human approval requested now would queue behind a
+    /// governance storm, seconds.
+    pub approval_backlog_s: u64,
     /// Network utilisation, permille (demand / capacity, capped at 1000).
     pub network_permille: u16,
     /// The tolerances [`healthy`](Self::healthy) applies.
@@ -344,6 +354,7 @@ impl Layer1Probe {
             && self.api_success_permille >= t.api_success_permille_min
             && self.bus_latency_ms <= t.bus_latency_ms_max
             && self.cpu_permille <= t.cpu_permille_max
+            && self.approval_backlog_s <= t.approval_backlog_s_max
     }
 }
 
@@ -383,10 +394,13 @@ pub struct Layer1 {
     snap_corrupt_mask: u8,
     dump: Option<Box<dyn Write>>,
     dump_error: Option<std::io::Error>,
+    dump_origin: SimTime,
     /// The fault that last congested the bus (ACL flood, network hog).
     bus_cause: Option<Cause>,
     /// The fault behind the API flood.
     api_cause: Option<Cause>,
+    /// The unified-logic voters (kernel indices).
+    voters: Vec<u16>,
     /// Extra background load, permille of the spec's.
     load_permille: u16,
     /// The fault that corrupted the snapshots.
@@ -394,6 +408,10 @@ pub struct Layer1 {
 }
 
 const KIB_PER_MIB: u64 = 1024;
+
+/// The header of the control-plane dump ([`Layer1::attach_dump`]).
+pub const DUMP_HEADER: &str = "t_s,kernel,state,restarts,heartbeat_age_ms,cpu_millicores,memory_mib,\
+cpu_permille,memory_permille,disk_permille,network_permille,bus_latency_ms,api_success_permille\n";
 
 impl Layer1 {
     /// A Layer-1 instance of `spec` with the `deployed` safeguards (only the
@@ -472,6 +490,7 @@ impl Layer1 {
                 fill_mib_per_s: 0,
                 net_hog_mbps: 0,
                 net_cap_mbps: None,
+                held: false,
                 harm: None,
                 exited_at: start,
                 acl_cause: None,
@@ -547,26 +566,46 @@ impl Layer1 {
             snap_corrupt_mask: 0,
             dump: None,
             dump_error: None,
+            dump_origin: start,
             bus_cause: None,
             api_cause: None,
+            voters: spec
+                .governance
+                .voters
+                .iter()
+                .filter_map(|v| spec.kernel_index(v))
+                .collect(),
             load_permille: 0,
             corrupt_cause: None,
             spec: spec.clone(),
         })
     }
 
-    /// Stream a CSV row every `dump_interval_ns` (5 s) of simulated time to
-    /// `sink`: the control-plane dump and resource timeline. Writes the
-    /// header now; call before [`boot`](Self::boot). Rows are written as
-    /// produced, never kept. Off (and free) unless attached.
-    pub fn attach_dump(&mut self, mut sink: Box<dyn Write>) {
-        let header = "time_ns,running,booting,paused,dead,unresponsive,restarting,failed,\
-restarts_total,heartbeats_fresh,cpu_permille,memory_permille,disk_permille,network_permille,\
-bus_latency_ms,api_success_permille\n";
-        if let Err(e) = sink.write_all(header.as_bytes()) {
+    /// Stream the control-plane dump to `sink` every `dump_interval_ns`
+    /// (5 s) of simulated time: one CSV row per kernel, with its state as
+    /// the control plane sees it, its restarts, the age of its last
+    /// heartbeat and its resource use, and the platform's utilisation.
+    /// `t_s` is seconds since `origin` (the scenario clock: negative during
+    /// the boot). Writes the header now; call before [`boot`](Self::boot).
+    /// Rows are written as produced, never kept. Off (and free) unless
+    /// attached.
+    pub fn attach_dump(&mut self, mut sink: Box<dyn Write>, origin: SimTime) {
+        if let Err(e) = sink.write_all(DUMP_HEADER.as_bytes()) {
             self.dump_error = Some(e);
         }
         self.dump = Some(sink);
+        self.dump_origin = origin;
+    }
+
+    /// Flush the dump sink; its first write error, if any.
+    pub fn finish_dump(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.dump_error.take() {
+            return Err(e);
+        }
+        match self.dump.as_mut() {
+            Some(d) => d.flush(),
+            None => Ok(()),
+        }
     }
 
     /// The first write error of the dump sink, if any (the dump stops at it).
@@ -795,9 +834,10 @@ bus_latency_ms,api_success_permille\n";
         for (i, k) in self.kernels.iter().enumerate() {
             if matches!(k.process, Process::Booting | Process::Running) {
                 d += u64::from(self.spec.kernels[i].cpu_millicores);
+                // A hog burns CPU only while its process runs.
+                let hog = k.cpu_cap_mc.map_or(k.cpu_hog_mc, |c| k.cpu_hog_mc.min(c));
+                d += hog;
             }
-            let hog = k.cpu_cap_mc.map_or(k.cpu_hog_mc, |c| k.cpu_hog_mc.min(c));
-            d += hog;
         }
         d
     }
@@ -818,9 +858,11 @@ bus_latency_ms,api_success_permille\n";
     fn network_demand_mbps(&self) -> u64 {
         let mut d = self.spec.resources.network_base_mbps;
         for k in &self.kernels {
-            d += k
-                .net_cap_mbps
-                .map_or(k.net_hog_mbps, |c| k.net_hog_mbps.min(c));
+            if k.process == Process::Running {
+                d += k
+                    .net_cap_mbps
+                    .map_or(k.net_hog_mbps, |c| k.net_hog_mbps.min(c));
+            }
         }
         d
     }
@@ -865,6 +907,7 @@ bus_latency_ms,api_success_permille\n";
             cpu_permille: permille(self.cpu_demand_mc(), u64::from(r.cpu_millicores)),
             memory_permille: permille(self.memory_used_kib(), r.memory_mib * KIB_PER_MIB),
             disk_permille: permille(self.disk_used_kib, r.disk_mib * KIB_PER_MIB),
+            approval_backlog_s: self.governance.backlog(now).as_secs_f64() as u64,
             network_permille: permille(self.network_demand_mbps(), r.network_mbps),
             tolerances: self.spec.steady_state,
         }
@@ -902,12 +945,12 @@ bus_latency_ms,api_success_permille\n";
             SimDuration::from_nanos(s.control_plane.critical_check_interval_ns),
             Layer1Event::CriticalCheck.into(),
         );
-        if self.dump.is_some() {
-            ctx.schedule_in(
-                SimDuration::from_nanos(s.dump_interval_ns),
-                Layer1Event::Dump.into(),
-            );
-        }
+        // The dump's tick runs whether or not a dump is attached, so
+        // attaching one never changes the run (its events and digest).
+        ctx.schedule_in(
+            SimDuration::from_nanos(s.dump_interval_ns),
+            Layer1Event::Dump.into(),
+        );
     }
 
     /// Inject `fault` now, as fault 0 of scenario 0 (see

@@ -13,12 +13,7 @@ impl Layer1 {
         }
         let cap_kib = self.spec.resources.disk_mib * KIB_PER_MIB;
         for k in &mut self.kernels {
-            if k.leak_mib_per_s > 0
-                && matches!(
-                    k.process,
-                    Process::Running | Process::Paused | Process::Booting
-                )
-            {
+            if k.leak_mib_per_s > 0 && matches!(k.process, Process::Running | Process::Booting) {
                 k.leaked_kib += (k.leak_mib_per_s as u128 * 1024 * dt / 1_000_000_000) as u64;
             }
             if k.fill_mib_per_s > 0 && k.process == Process::Running {
@@ -240,47 +235,66 @@ impl Layer1 {
     }
 
     pub(super) fn on_dump<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        use std::fmt::Write as _;
         let now = ctx.now();
-        if self.dump_error.is_some() {
-            return;
-        }
-        let mut counts = [0u32; 7];
-        let mut fresh = 0u32;
-        for k in 0..self.kernels.len() {
-            counts[self.kernel_state(k as u16) as usize] += 1;
-            if self.is_fresh(k, now) {
-                fresh += 1;
-            }
-        }
-        let p = self.probe(now);
-        let row = format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            now.as_nanos(),
-            counts[KernelState::Running as usize],
-            counts[KernelState::Booting as usize],
-            counts[KernelState::Paused as usize],
-            counts[KernelState::Dead as usize],
-            counts[KernelState::Unresponsive as usize],
-            counts[KernelState::Restarting as usize],
-            counts[KernelState::Failed as usize],
-            self.stats.restarts,
-            fresh,
-            p.cpu_permille,
-            p.memory_permille,
-            p.disk_permille,
-            p.network_permille,
-            p.bus_latency_ms,
-            p.api_success_permille,
-        );
-        if let Some(sink) = self.dump.as_mut()
-            && let Err(e) = sink.write_all(row.as_bytes())
-        {
-            self.dump_error = Some(e);
-            return;
-        }
         ctx.schedule_in(
             SimDuration::from_nanos(self.spec.dump_interval_ns),
             Layer1Event::Dump.into(),
         );
+        if self.dump.is_none() || self.dump_error.is_some() {
+            return;
+        }
+        let p = self.probe(now);
+        let t_ns = now.as_nanos() as i128 - self.dump_origin.as_nanos() as i128;
+        let mut rows = String::with_capacity(self.kernels.len() * 96);
+        for k in 0..self.kernels.len() {
+            let kern = &self.kernels[k];
+            let state = match self.kernel_state(k as u16) {
+                KernelState::Booting => "booting",
+                KernelState::Running => "running",
+                KernelState::Paused => "paused",
+                KernelState::Dead => "dead",
+                KernelState::Unresponsive => "unresponsive",
+                KernelState::Restarting => "restarting",
+                KernelState::Failed => "failed",
+            };
+            let runs = matches!(kern.process, Process::Running | Process::Booting);
+            let cpu = if runs {
+                u64::from(self.spec.kernels[k].cpu_millicores)
+                    + kern
+                        .cpu_cap_mc
+                        .map_or(kern.cpu_hog_mc, |c| kern.cpu_hog_mc.min(c))
+            } else {
+                0
+            };
+            let mem = if matches!(
+                kern.process,
+                Process::Running | Process::Booting | Process::Paused
+            ) {
+                u64::from(self.spec.kernels[k].memory_mib) + kern.leaked_kib / KIB_PER_MIB
+            } else {
+                0
+            };
+            let _ = writeln!(
+                rows,
+                "{}.{:03},{},{state},{},{},{cpu},{mem},{},{},{},{},{},{}",
+                t_ns.div_euclid(1_000_000_000),
+                t_ns.rem_euclid(1_000_000_000) / 1_000_000,
+                self.spec.kernels[k].name,
+                kern.restarts_total,
+                now.saturating_duration_since(kern.last_hb).as_millis(),
+                p.cpu_permille,
+                p.memory_permille,
+                p.disk_permille,
+                p.network_permille,
+                p.bus_latency_ms,
+                p.api_success_permille,
+            );
+        }
+        if let Some(sink) = self.dump.as_mut()
+            && let Err(e) = sink.write_all(rows.as_bytes())
+        {
+            self.dump_error = Some(e);
+        }
     }
 }

@@ -35,6 +35,7 @@ impl Layer1 {
             arg: p.arg,
             step: 0,
             acting: false,
+            denied: false,
         });
         self.begin_step(slot, ctx);
     }
@@ -59,7 +60,25 @@ impl Layer1 {
             return;
         }
         let step = self.playbooks[e.pb as usize].steps[e.step as usize];
-        let routing = self.governance.route(step.intent, now, &mut self.gov_rng);
+        // The unified-logic voters' ballots (tier 3): a voter whose process
+        // runs answers after the vote time, slowed like every kernel under
+        // CPU starvation; a dead, paused or restarting one never answers.
+        let ballots: Vec<Option<SimDuration>> = if step.intent.tier() == 3 {
+            let vote = SimDuration::from_nanos(self.spec.governance.vote_ns);
+            self.voters
+                .iter()
+                .map(|&k| {
+                    let kern = &self.kernels[k as usize];
+                    (kern.process == Process::Running && kern.status == Status::Running)
+                        .then(|| vote.mul_ratio(self.slowdown_permille, 1000))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let routing = self
+            .governance
+            .route(step.intent, now, &mut self.gov_rng, &ballots);
         let preapproved = self.playbooks[e.pb as usize]
             .trigger
             .safeguard()
@@ -72,6 +91,7 @@ impl Layer1 {
         let s = &mut self.slots[slot];
         if let Some(x) = s.exec.as_mut() {
             x.acting = false;
+            x.denied = routing.denied && !preapproved;
         }
         let gen_ = s.gen_;
         ctx.schedule_in(
@@ -100,6 +120,12 @@ impl Layer1 {
             return;
         };
         let step = self.playbooks[e.pb as usize].steps[e.step as usize];
+        if !e.acting && e.denied {
+            // The vote failed: the playbook stops here (its monitor may
+            // try again).
+            self.finish(slot, false, ctx);
+            return;
+        }
         if !e.acting {
             if let Some(x) = self.slots[slot].exec.as_mut() {
                 x.acting = true;
@@ -141,6 +167,11 @@ impl Layer1 {
     ) {
         let now = ctx.now();
         let k = e.target as usize;
+        match action {
+            Action::PauseKernel => return self.hold(k, ctx),
+            Action::ResumeKernel => return self.release(k, ctx),
+            _ => {}
+        }
         match e.pb {
             PB_KERNEL | PB_CRIT_ESCALATE | PB_EMERGENCY => match action {
                 Action::RestoreSnapshot => {
@@ -172,6 +203,48 @@ impl Layer1 {
                 }
             }
         }
+    }
+
+    /// The control plane pauses kernel `k` (SIGSTOP): its heartbeats and
+    /// deadline stop, and it consumes no CPU or network and grows no memory
+    /// until [`release`](Self::release).
+    pub(super) fn hold<E: From<Layer1Event>>(&mut self, k: usize, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        if self.kernels[k].process != Process::Running {
+            return;
+        }
+        self.account_resources(now);
+        let kern = &mut self.kernels[k];
+        kern.process = Process::Paused;
+        kern.held = true;
+        for key in [kern.hb_key.take(), kern.deadline_key.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel(key);
+        }
+        self.stats.holds += 1;
+        self.recompute_cpu(ctx);
+        self.recompute_network(now);
+    }
+
+    /// The control plane resumes a kernel it paused: heartbeats restart and
+    /// the deadline is armed from now.
+    pub(super) fn release<E: From<Layer1Event>>(&mut self, k: usize, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        if !self.kernels[k].held || self.kernels[k].process != Process::Paused {
+            self.kernels[k].held = false;
+            return;
+        }
+        self.account_resources(now);
+        let kern = &mut self.kernels[k];
+        kern.held = false;
+        kern.process = Process::Running;
+        kern.last_hb = now;
+        self.recompute_cpu(ctx);
+        self.recompute_network(now);
+        self.arm_deadline(k, ctx);
+        self.emit_heartbeat(k, ctx);
     }
 
     pub(super) fn isolate<E: From<Layer1Event>>(

@@ -225,6 +225,14 @@ pub struct SteadyStateSpec {
     pub bus_latency_ms_max: u64,
     /// CPU utilisation, permille, at most.
     pub cpu_permille_max: u16,
+    /// How long a human approval requested now would queue behind a
+    /// governance storm, seconds, at most (approvals stuck are harm).
+    #[serde(default = "default_approval_backlog_s_max")]
+    pub approval_backlog_s_max: u64,
+}
+
+fn default_approval_backlog_s_max() -> u64 {
+    120
 }
 
 /// The whole Layer-1 description.
@@ -423,6 +431,7 @@ impl Default for Layer1Spec {
                 api_success_permille_min: 990,
                 bus_latency_ms_max: 500,
                 cpu_permille_max: 900,
+                approval_backlog_s_max: default_approval_backlog_s_max(),
             },
             default_safeguards,
             dump_interval_ns: 5 * SEC,
@@ -732,6 +741,13 @@ impl Layer1Spec {
         self.governance
             .validate()
             .map_err(|m| format!("governance.{m}"))?;
+        for (i, v) in self.governance.voters.iter().enumerate() {
+            if self.kernel_index(v).is_none() {
+                return Err(format!(
+                    "governance.voters[{i}]: unknown kernel '{v}' (allowed: the kernels' names)"
+                ));
+            }
+        }
         let st = &self.steady_state;
         range(
             "steady_state.kernels_running_min",

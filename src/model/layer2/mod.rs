@@ -59,8 +59,12 @@
 //! Intents the guarded intake refuses (invalid ones, valid ones over its
 //! token bucket) are deliberate shedding at the edge, not counted as drops.
 //!
-//! Recovery actions go through [`Layer2::route_action`], the hook where Layer-3
-//! governance will add approval delays; it is immediate for now.
+//! Recovery actions go through [`Layer2::route_action`]: each is routed by
+//! Layer-3 governance by the tier of its intent (`recovery_intents` of the
+//! spec: restarting the scheduler, rebuilding a replica, restoring
+//! subscriptions and restarting a component are tier 1, respawning a worker
+//! tier 2, shedding load tier 3, a vote of the four components), waits its
+//! delay, and does not act if denied.
 //!
 //! # Example: a scheduler pause, caught by scheduler_watchdog
 //! ```
@@ -100,14 +104,18 @@ use std::collections::VecDeque;
 use std::io::Write;
 
 pub use queue::{ArrivalProcess, Discipline, ServiceDist};
-pub use spec::{DEFAULT_LAYER2_RON, Layer2Spec, SteadySpec};
+pub use spec::{DEFAULT_LAYER2_RON, Layer2Spec, RecoveryIntents, SteadySpec};
 
 use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime};
 use crate::model::Component;
+use crate::model::governance::{Governance, GovernanceSpec, GovernanceStats, Routing};
 use crate::safeguard::{Cause, Evidence, Safeguard, SafeguardLog, SafeguardSet, Signal};
 use narrative::{Narrator, Why};
 
 const NS_PER_S: u64 = 1_000_000_000;
+
+/// The header of the Layer-2 telemetry ([`Layer2::attach_telemetry`]).
+pub const TELEMETRY_HEADER: &str = "t_s,queue_depth,workers_alive,dispatched,completed,trigger_firings,mesh_backlog,mesh_dropped,policy_pending,slo_breaches,alerts_critical,alerts_warning\n";
 const PRIORITY_LEVELS: usize = 10;
 const POLICY_DEPTH_MAX: usize = 64;
 
@@ -177,6 +185,15 @@ pub enum Layer2Fault {
         /// Subscriptions removed.
         count: u16,
     },
+    /// Component `component` (0 HTM intake, 1 workers, 2 scheduler, 3 mesh
+    /// and policies) hangs for `length_ns` and must pass the readiness
+    /// check again (30 s timeout; then the watchdog restarts it).
+    HangComponent {
+        /// The component.
+        component: u8,
+        /// How long it hangs, ns.
+        length_ns: u64,
+    },
 }
 
 /// Layer-2 events (kind codes 200..=216; the queue station uses 290..=291).
@@ -186,7 +203,12 @@ pub enum Layer2Event {
     ComponentReady {
         /// 0 HTM, 1 workers, 2 scheduler, 3 trigger mesh/policies.
         component: u8,
+        /// Its hang generation (a stale return is ignored).
+        generation: u32,
     },
+    /// The watchdog's resubscription is done: the mesh has its
+    /// subscriptions back.
+    Resubscribed,
     /// Boot readiness poll.
     ReadinessPoll,
     /// Next background arrival.
@@ -235,6 +257,13 @@ pub enum Layer2Event {
     BreakerHalfOpen,
     /// load_shedder's own check.
     ShedCheck,
+    /// Governance allowed a shedding decision: shed now.
+    ShedApproved,
+    /// Ask governance again to rebuild a replica (an earlier request was denied).
+    RebuildRequest {
+        /// Replica index.
+        replica: u16,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Layer2Event>() <= 32);
@@ -258,6 +287,9 @@ impl EventInfo for Layer2Event {
             Layer2Event::ReplicaStep { .. } => 213,
             Layer2Event::BreakerHalfOpen => 214,
             Layer2Event::ShedCheck => 215,
+            Layer2Event::ShedApproved => 216,
+            Layer2Event::RebuildRequest { .. } => 217,
+            Layer2Event::Resubscribed => 218,
         }
     }
     fn kind_name(&self) -> &'static str {
@@ -278,15 +310,20 @@ impl EventInfo for Layer2Event {
             Layer2Event::ReplicaStep { .. } => "l2_replica_step",
             Layer2Event::BreakerHalfOpen => "l2_breaker_half_open",
             Layer2Event::ShedCheck => "l2_shed_check",
+            Layer2Event::ShedApproved => "l2_shed_approved",
+            Layer2Event::RebuildRequest { .. } => "l2_rebuild_request",
+            Layer2Event::Resubscribed => "l2_resubscribed",
         }
     }
     fn target(&self) -> u32 {
         match *self {
-            Layer2Event::ComponentReady { component } => component as u32,
+            Layer2Event::ComponentReady { component, .. } => component as u32,
             Layer2Event::TaskDone { worker, .. } | Layer2Event::WorkerRespawned { worker } => {
                 worker as u32
             }
-            Layer2Event::ReplicaStep { replica } => replica as u32,
+            Layer2Event::ReplicaStep { replica } | Layer2Event::RebuildRequest { replica } => {
+                replica as u32
+            }
             _ => 0,
         }
     }
@@ -302,6 +339,12 @@ pub enum RecoveryAction {
     RespawnWorker,
     /// sandbox_fallback quarantines and rebuilds a replica.
     RebuildReplica,
+    /// load_shedder drops old low-priority tasks.
+    ShedLoad,
+    /// The Layer-2 watchdog restores lost mesh subscriptions.
+    Resubscribe,
+    /// The Layer-2 watchdog restarts a component that failed its readiness check.
+    RestartComponent,
 }
 
 /// State of the circuit breaker.
@@ -418,9 +461,26 @@ impl Layer2Probe {
             && self.mesh_drops_last_s <= t.mesh_drops_max as u64
             && self.policy_lag_ns <= t.policy_lag_max_ns
             && self.oldest_wait_ns <= t.task_wait_max_ns
+            && self.mesh_subscriptions >= t.mesh_subscriptions_min
             && self.tasks_failed_last_s <= t.tasks_failed_max as u64
             && self.tasks_dropped_last_s <= t.tasks_dropped_max as u64
     }
+}
+
+/// Alerts the Layer-2 watchdog raised, by kind (counts of checks that
+/// raised each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Layer2Alerts {
+    /// Queue deeper than critical (5,000).
+    pub queue_critical: u32,
+    /// No live worker.
+    pub workers_zero: u32,
+    /// Fewer mesh subscriptions than the warning level (5).
+    pub subscriptions_low: u32,
+    /// Dispatch below 1/s while work waits.
+    pub dispatch_low: u32,
+    /// Readiness checks that timed out (30 s).
+    pub readiness_failed: u32,
 }
 
 /// Counters of everything Layer 2 did (monotone totals).
@@ -655,6 +715,7 @@ pub struct Layer2 {
     alerts_warning: u32,
     // outputs
     telemetry: Option<Box<dyn Write>>,
+    telemetry_origin: SimTime,
     narrator: Narrator,
     output_failed: bool,
     // causes: the fault that last perturbed each component (see the
@@ -668,6 +729,22 @@ pub struct Layer2 {
     replica_cause: Vec<Option<Cause>>,
     /// Extra background load, permille of the spec's.
     load_permille: u16,
+    /// Which of the four components are up, and their hang generations.
+    components_up: [bool; 4],
+    component_gen: [u32; 4],
+    /// The readiness check is polling.
+    polling: bool,
+    /// When the readiness check (re)started.
+    readiness_since: SimTime,
+    /// A resubscription is under way.
+    resubscribing: bool,
+    /// Alerts raised by the watchdog, by kind.
+    alerts: Layer2Alerts,
+    /// Governance of Layer 2's recovery actions.
+    governance: Governance,
+    gov_rng: SimRng,
+    /// A shedding decision waits for its governance routing.
+    shed_pending: bool,
 }
 
 impl Layer2 {
@@ -778,6 +855,7 @@ impl Layer2 {
             alerts_critical: 0,
             alerts_warning: 0,
             telemetry: None,
+            telemetry_origin: start,
             narrator: Narrator::default(),
             output_failed: false,
             queue_cause: None,
@@ -788,16 +866,26 @@ impl Layer2 {
             policy_cause: None,
             replica_cause: vec![None; n as usize],
             load_permille: 0,
+            components_up: [false; 4],
+            component_gen: [0; 4],
+            polling: true,
+            readiness_since: start,
+            resubscribing: false,
+            alerts: Layer2Alerts::default(),
+            governance: Governance::new(GovernanceSpec::default()),
+            gov_rng: seed.child("governance").rng(),
+            shed_pending: false,
         })
     }
 
-    /// Stream telemetry rows (CSV with a header) every `telemetry_interval_ns`.
-    pub fn attach_telemetry(&mut self, mut out: Box<dyn Write>) {
-        let header = "time_s,queue_depth,workers_alive,dispatched,completed,trigger_firings,mesh_backlog,mesh_dropped,policy_pending,slo_breaches,alerts_critical,alerts_warning\n";
-        if out.write_all(header.as_bytes()).is_err() {
+    /// Stream telemetry rows (CSV with a header) every `telemetry_interval_ns`
+    /// (15 s); `t_s` is seconds since `origin` (the scenario clock).
+    pub fn attach_telemetry(&mut self, mut out: Box<dyn Write>, origin: SimTime) {
+        if out.write_all(TELEMETRY_HEADER.as_bytes()).is_err() {
             self.output_failed = true;
         }
         self.telemetry = Some(out);
+        self.telemetry_origin = origin;
     }
 
     /// Stream 5W1H narratives (JSONL) of dispatch, shed and reroute decisions.
@@ -824,10 +912,15 @@ impl Layer2 {
     pub fn boot<E: From<Layer2Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
         self.boot_at = ctx.now();
         let w = &self.spec.watchdog;
+        self.readiness_since = ctx.now();
         for c in 0..4u8 {
             ctx.schedule_in(
                 SimDuration::from_nanos(w.component_boot_ns),
-                Layer2Event::ComponentReady { component: c }.into(),
+                Layer2Event::ComponentReady {
+                    component: c,
+                    generation: 0,
+                }
+                .into(),
             );
         }
         ctx.schedule_in(
@@ -994,6 +1087,34 @@ impl Layer2 {
             Layer2Fault::LoseSubscriptions { count } => {
                 self.subscriptions = self.subscriptions.saturating_sub(count);
             }
+            Layer2Fault::HangComponent {
+                component,
+                length_ns,
+            } => {
+                let c = usize::from(component.min(3));
+                if self.components_up[c] {
+                    self.components_up[c] = false;
+                    self.ready_components = self.ready_components.saturating_sub(1);
+                    self.ready = false;
+                    self.readiness_since = now;
+                    self.component_gen[c] = self.component_gen[c].wrapping_add(1);
+                    ctx.schedule_in(
+                        SimDuration::from_nanos(length_ns.max(self.spec.tick_ns)),
+                        Layer2Event::ComponentReady {
+                            component: c as u8,
+                            generation: self.component_gen[c],
+                        }
+                        .into(),
+                    );
+                    if !self.polling {
+                        self.polling = true;
+                        ctx.schedule_in(
+                            SimDuration::from_nanos(self.spec.watchdog.readiness_poll_ns),
+                            Layer2Event::ReadinessPoll.into(),
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -1008,13 +1129,50 @@ impl Layer2 {
         rate + rate * u64::from(self.load_permille) / 1000
     }
 
-    /// The governance hook: every recovery action Layer 2 takes goes through
-    /// here and waits the returned delay before it starts. Layer-3 governance
-    /// (autonomy tiers, human approval) is not composed yet, so this is
-    /// immediate: it returns zero.
-    pub fn route_action(&mut self, action: RecoveryAction, now: SimTime) -> SimDuration {
-        let _ = (action, now);
-        SimDuration::ZERO
+    /// Use `spec` for the Layer-3 governance router of Layer 2's recovery
+    /// actions (the stack passes Layer 1's; the default otherwise).
+    pub fn set_governance(&mut self, spec: GovernanceSpec) {
+        self.governance = Governance::new(spec);
+    }
+
+    /// The governance counters of Layer 2's recovery actions.
+    pub fn governance_stats(&self) -> &GovernanceStats {
+        self.governance.stats()
+    }
+
+    /// The governance hook: every recovery action Layer 2 takes is routed by
+    /// the tier of its intent ([`spec::RecoveryIntents`]) and waits the
+    /// returned delay before it starts; a denied routing (a tier-3 vote
+    /// without quorum) must not act. The voters of a tier-3 vote are the four
+    /// Layer-2 components; one that is down (no live worker, a paused or
+    /// restarting scheduler, no mesh subscription, intake not ready) cannot
+    /// vote.
+    pub fn route_action(&mut self, action: RecoveryAction, now: SimTime) -> Routing {
+        let i = &self.spec.recovery_intents;
+        let intent = match action {
+            RecoveryAction::RestartScheduler => i.restart_scheduler,
+            RecoveryAction::RespawnWorker => i.respawn_worker,
+            RecoveryAction::RebuildReplica => i.rebuild_replica,
+            RecoveryAction::ShedLoad => i.shed_load,
+            RecoveryAction::Resubscribe => i.resubscribe,
+            RecoveryAction::RestartComponent => i.restart_component,
+        };
+        let ballots: Vec<Option<SimDuration>> = if intent.tier() == 3 {
+            let vote = SimDuration::from_nanos(self.governance.spec().vote_ns);
+            [
+                self.ready,
+                self.workers.iter().any(|w| w.alive),
+                !self.paused && !self.restarting,
+                self.subscriptions > 0,
+            ]
+            .iter()
+            .map(|&up| up.then_some(vote))
+            .collect()
+        } else {
+            Vec::new()
+        };
+        self.governance
+            .route(intent, now, &mut self.gov_rng, &ballots)
     }
 
     /// What an observer measures now.
@@ -1107,9 +1265,14 @@ impl Layer2 {
         })
     }
 
-    /// Whether the boot readiness check timed out.
+    /// Whether a readiness check timed out.
     pub fn readiness_failed(&self) -> bool {
         self.readiness_failed
+    }
+
+    /// The alerts the watchdog raised so far, by kind.
+    pub fn alerts(&self) -> Layer2Alerts {
+        self.alerts
     }
 
     /// Whether htm_queue_depth_monitor has intake in guarded mode.
@@ -1240,22 +1403,25 @@ impl Layer2 {
         }
         self.push_back(task);
         if self.guarded && self.depth >= self.spec.htm.queue_critical {
-            self.shed(now, "htm_queue_depth_monitor");
+            self.shed(now, "htm_queue_depth_monitor", ctx);
         }
     }
 
     /// load_shedder's condition: depth > critical with tasks to shed (priority
-    /// below the cut, waiting longer than the age). Deployed, it drops them;
-    /// not deployed, the need is recorded.
-    fn shed(&mut self, now: SimTime, caller: &'static str) {
-        if self.depth <= self.spec.htm.queue_critical {
+    /// below the cut, waiting longer than the age). Deployed, the decision
+    /// is routed by governance ([`RecoveryAction::ShedLoad`], a tier-3 vote
+    /// by default) and the tasks are dropped once it is allowed; not
+    /// deployed, the need is recorded.
+    fn shed<E: From<Layer2Event>>(
+        &mut self,
+        now: SimTime,
+        caller: &'static str,
+        ctx: &mut Ctx<'_, E>,
+    ) {
+        if self.depth <= self.spec.htm.queue_critical || self.shed_pending {
             return;
         }
-        let below = self.spec.shedding.priority_below.min(PRIORITY_LEVELS as u8) as usize;
-        let age = SimDuration::from_nanos(self.spec.shedding.older_than_ns);
-        let eligible = |q: &VecDeque<Task>| q.iter().take_while(|t| now - t.enqueued > age).count();
-        let sheddable: usize = self.levels[..below].iter().map(eligible).sum();
-        if sheddable == 0 {
+        if self.sheddable(now) == 0 {
             return;
         }
         let ev = Evidence::of(
@@ -1269,9 +1435,41 @@ impl Layer2 {
         if !self.log.detect(sg, self.deployed.contains(sg), ev) {
             return;
         }
+        let r = self.route_action(RecoveryAction::ShedLoad, now);
+        if r.denied {
+            return; // asked again at the next check
+        }
+        if r.delay.is_zero() {
+            self.drop_sheddable(now, caller);
+        } else {
+            self.shed_pending = true;
+            ctx.schedule_in(r.delay, Layer2Event::ShedApproved.into());
+        }
+    }
+
+    /// Tasks the shedder may drop now.
+    fn sheddable(&self, now: SimTime) -> usize {
+        let below = self.spec.shedding.priority_below.min(PRIORITY_LEVELS as u8) as usize;
+        let age = SimDuration::from_nanos(self.spec.shedding.older_than_ns);
+        self.levels[..below]
+            .iter()
+            .map(|q| q.iter().take_while(|t| now - t.enqueued > age).count())
+            .sum()
+    }
+
+    /// Drop the tasks the shedder may drop (if the queue is still over critical).
+    fn drop_sheddable(&mut self, now: SimTime, caller: &'static str) {
+        if self.depth <= self.spec.htm.queue_critical {
+            return;
+        }
+        let below = self.spec.shedding.priority_below.min(PRIORITY_LEVELS as u8) as usize;
+        let age = SimDuration::from_nanos(self.spec.shedding.older_than_ns);
         let mut total = 0u64;
         for level in 0..below {
-            let n = eligible(&self.levels[level]);
+            let n = self.levels[level]
+                .iter()
+                .take_while(|t| now - t.enqueued > age)
+                .count();
             self.levels[level].drain(..n);
             if n > 0 {
                 self.narrator.shed(
@@ -1576,12 +1774,22 @@ impl Layer2 {
                 ),
             ],
         );
-        // (3) rebuild in the sandbox.
-        let delay = self.route_action(RecoveryAction::RebuildReplica, now);
-        ctx.schedule_in(
-            delay + SimDuration::from_nanos(self.spec.replicas.rebuild_ns),
-            Layer2Event::ReplicaStep { replica: ri as u16 }.into(),
-        );
+        // (3) rebuild in the sandbox, once governance allows it (denied: ask
+        // again after the denial).
+        self.request_rebuild(ri, ctx);
+    }
+
+    fn request_rebuild<E: From<Layer2Event>>(&mut self, ri: usize, ctx: &mut Ctx<'_, E>) {
+        let r = self.route_action(RecoveryAction::RebuildReplica, ctx.now());
+        let (after, ev) = if r.denied {
+            (r.delay, Layer2Event::RebuildRequest { replica: ri as u16 })
+        } else {
+            (
+                r.delay + SimDuration::from_nanos(self.spec.replicas.rebuild_ns),
+                Layer2Event::ReplicaStep { replica: ri as u16 },
+            )
+        };
+        ctx.schedule_in(after, ev.into());
     }
 
     fn set_canary_share(&mut self, ri: usize) {
@@ -1788,21 +1996,42 @@ impl Layer2 {
 
     // ----- watchdog, telemetry -----
 
-    fn watchdog_check(&mut self, now: SimTime) {
+    /// The Layer-2 watchdog's check (every 15 s). Its alerts act: a
+    /// critical queue calls the load shedder at once, a pool with no live
+    /// worker runs the worker check at once, lost subscriptions are
+    /// restored (a routed recovery action); all of them are harm in the
+    /// steady state (a stalled dispatch through the dispatch-rate term).
+    fn watchdog_check<E: From<Layer2Event>>(&mut self, now: SimTime, ctx: &mut Ctx<'_, E>) {
         let p = self.probe(now);
         if p.queue_depth > self.spec.htm.queue_critical {
             self.alerts_critical += 1;
+            self.alerts.queue_critical += 1;
+            self.shed(now, "l2_watchdog", ctx);
         }
         if p.workers_alive == 0 {
             self.alerts_critical += 1;
+            self.alerts.workers_zero += 1;
+            self.worker_check(now, ctx);
         }
         if p.mesh_subscriptions < self.spec.mesh.subscriptions_warning {
             self.alerts_warning += 1;
+            self.alerts.subscriptions_low += 1;
+            if !self.resubscribing {
+                let r = self.route_action(RecoveryAction::Resubscribe, now);
+                if !r.denied {
+                    self.resubscribing = true;
+                    ctx.schedule_in(
+                        r.delay + SimDuration::from_nanos(self.spec.watchdog.component_boot_ns),
+                        Layer2Event::Resubscribed.into(),
+                    );
+                }
+            }
         }
         if p.queue_depth > 0
             && p.dispatch_rate_per_s < self.spec.scheduler.dispatch_warning_per_s as f64
         {
             self.alerts_warning += 1;
+            self.alerts.dispatch_low += 1;
         }
         if !p.healthy() {
             self.slo_breaches += 1;
@@ -1818,6 +2047,158 @@ impl Layer2 {
         }
     }
 
+    /// scheduler_watchdog's check: progress since the last check.
+    fn scheduler_check<E: From<Layer2Event>>(&mut self, now: SimTime, ctx: &mut Ctx<'_, E>) {
+        let progress = self.counters.dispatched - self.dispatches_at_last_check;
+        self.dispatches_at_last_check = self.counters.dispatched;
+        let slots = self.spec.workers.slots as usize;
+        let room = self.workers.iter().any(|w| w.alive && w.load() < slots);
+        let gated = self.deployed.contains(Safeguard::CircuitBreaker)
+            && self.breaker != BreakerState::Closed;
+        let stalled = self.ready && self.depth > 0 && progress == 0 && room && !gated;
+        if stalled {
+            self.stall_checks = self.stall_checks.saturating_add(1);
+        } else {
+            self.stall_checks = 0;
+        }
+        let sg = Safeguard::SchedulerWatchdog;
+        if self.stall_checks >= self.spec.safeguards.scheduler_stall_checks
+            && !self.restarting
+            && self.log.detect(
+                sg,
+                self.deployed.contains(sg),
+                Evidence::of(
+                    now,
+                    Signal::StalledChecks,
+                    self.stall_checks.into(),
+                    self.spec.safeguards.scheduler_stall_checks.into(),
+                    self.scheduler_cause,
+                ),
+            )
+        {
+            self.rerouted = true;
+            self.restarting = true;
+            self.narrator.reroute(
+                now,
+                "scheduler_watchdog",
+                "reroute_dispatch",
+                "scheduler",
+                0,
+                1,
+                self.depth as u64,
+                &[
+                    Why::Num("no_dispatch_checks", self.stall_checks as u64),
+                    Why::Num("queue_depth", self.depth as u64),
+                ],
+            );
+            let r = self.route_action(RecoveryAction::RestartScheduler, now);
+            if r.denied {
+                // Rerouted but not restarted: the next stalled check asks again.
+                self.restarting = false;
+            } else {
+                ctx.schedule_in(
+                    r.delay + SimDuration::from_nanos(self.spec.scheduler.restart_ns),
+                    Layer2Event::SchedulerRestarted.into(),
+                );
+            }
+            self.try_dispatch(ctx);
+        }
+    }
+
+    /// worker_pool_recovery's check: dead workers past the heartbeat timeout.
+    fn worker_check<E: From<Layer2Event>>(&mut self, now: SimTime, ctx: &mut Ctx<'_, E>) {
+        let timeout = SimDuration::from_nanos(self.spec.workers.heartbeat_timeout_ns);
+        let sg = Safeguard::WorkerPoolRecovery;
+        let deployed = self.deployed.contains(sg);
+        let mut acted = false;
+        for wi in 0..self.workers.len() {
+            let w = &self.workers[wi];
+            if w.alive || w.respawning || now - w.died_at < timeout {
+                continue;
+            }
+            if !acted {
+                let ev = Evidence::of(
+                    now,
+                    Signal::WorkerSilenceMs,
+                    (now - w.died_at).as_millis(),
+                    timeout.as_millis(),
+                    self.worker_cause,
+                );
+                if !self.log.detect(sg, deployed, ev) {
+                    break; // shadow: the need is recorded, nothing acts
+                }
+            }
+            acted = true;
+            let w = &mut self.workers[wi];
+            w.respawning = true;
+            let mut moved = 0u64;
+            let current = w.current.take().map(|r| r.task);
+            let mut held: [Option<Task>; 65] = [None; 65];
+            let mut k = 0;
+            if let Some(t) = current {
+                held[k] = Some(t);
+                k += 1;
+            }
+            while let Some(t) = w.local.pop_front() {
+                held[k] = Some(t);
+                k += 1;
+            }
+            for t in held[..k].iter().rev().flatten() {
+                self.push_front(*t);
+                moved += 1;
+            }
+            self.counters.rerouted_tasks += moved;
+            self.narrator.reroute(
+                now,
+                "worker_pool_recovery",
+                "reassign_tasks",
+                "worker",
+                wi as u16,
+                u16::MAX,
+                moved,
+                &[
+                    Why::Text("heartbeat_missing"),
+                    Why::Num("heartbeat_timeout_ns", timeout.as_nanos()),
+                ],
+            );
+            let r = self.route_action(RecoveryAction::RespawnWorker, now);
+            if r.denied {
+                // Its tasks are reassigned; the respawn is asked again at the next check.
+                self.workers[wi].respawning = false;
+            } else {
+                ctx.schedule_in(
+                    r.delay + SimDuration::from_nanos(self.spec.workers.spawn_ns),
+                    Layer2Event::WorkerRespawned { worker: wi as u16 }.into(),
+                );
+            }
+        }
+        if acted {
+            self.try_dispatch(ctx);
+        }
+    }
+
+    /// The watchdog restarts the components that did not come up in time
+    /// (a routed recovery action; denied: asked again at the next check).
+    fn restart_down_components<E: From<Layer2Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let r = self.route_action(RecoveryAction::RestartComponent, ctx.now());
+        if r.denied {
+            return;
+        }
+        for c in 0..4 {
+            if !self.components_up[c] {
+                self.component_gen[c] = self.component_gen[c].wrapping_add(1);
+                ctx.schedule_in(
+                    r.delay + SimDuration::from_nanos(self.spec.watchdog.component_boot_ns),
+                    Layer2Event::ComponentReady {
+                        component: c as u8,
+                        generation: self.component_gen[c],
+                    }
+                    .into(),
+                );
+            }
+        }
+    }
+
     fn telemetry_row(&mut self, now: SimTime) {
         let Some(out) = self.telemetry.as_mut() else {
             return;
@@ -1828,7 +2209,7 @@ impl Layer2 {
         let r = writeln!(
             out,
             "{:.3},{},{},{},{},{},{},{},{},{},{},{}",
-            (now - self.boot_at).as_secs_f64(),
+            (now.as_nanos() as i128 - self.telemetry_origin.as_nanos() as i128) as f64 / 1e9,
             self.depth,
             alive,
             c.dispatched,
@@ -1853,18 +2234,41 @@ impl Component for Layer2 {
     fn handle<E: From<Layer2Event>>(&mut self, event: Layer2Event, ctx: &mut Ctx<'_, E>) {
         let now = ctx.now();
         match event {
-            Layer2Event::ComponentReady { .. } => {
-                self.ready_components = self.ready_components.saturating_add(1);
+            Layer2Event::ComponentReady {
+                component,
+                generation,
+            } => {
+                let c = usize::from(component.min(3));
+                if self.component_gen[c] != generation || self.components_up[c] {
+                    return;
+                }
+                self.components_up[c] = true;
+                self.ready_components = (self.ready_components + 1).min(4);
+                if self.ready_components >= 4 && !self.polling && !self.ready {
+                    // Came back after the readiness check gave up (restarted).
+                    self.ready = true;
+                    self.try_dispatch(ctx);
+                }
+            }
+            Layer2Event::Resubscribed => {
+                self.resubscribing = false;
+                self.subscriptions = self.subscriptions.max(self.spec.mesh.subscriptions);
             }
             Layer2Event::ReadinessPoll => {
                 if self.ready_components >= 4 {
+                    self.polling = false;
                     self.ready = true;
                     self.try_dispatch(ctx);
-                } else if now - self.boot_at
+                } else if now - self.readiness_since
                     >= SimDuration::from_nanos(self.spec.watchdog.readiness_timeout_ns)
                 {
+                    // The readiness check failed: a critical alert, and the
+                    // watchdog restarts what did not come up.
+                    self.polling = false;
                     self.readiness_failed = true;
+                    self.alerts.readiness_failed += 1;
                     self.alerts_critical += 1;
+                    self.restart_down_components(ctx);
                 } else {
                     ctx.schedule_in(
                         SimDuration::from_nanos(self.spec.watchdog.readiness_poll_ns),
@@ -1900,7 +2304,7 @@ impl Component for Layer2 {
                 );
             }
             Layer2Event::WatchdogCheck => {
-                self.watchdog_check(now);
+                self.watchdog_check(now, ctx);
                 ctx.schedule_in(
                     SimDuration::from_nanos(self.spec.watchdog.check_interval_ns),
                     Layer2Event::WatchdogCheck.into(),
@@ -1918,55 +2322,7 @@ impl Component for Layer2 {
                 self.try_dispatch(ctx);
             }
             Layer2Event::SchedulerCheck => {
-                let progress = self.counters.dispatched - self.dispatches_at_last_check;
-                self.dispatches_at_last_check = self.counters.dispatched;
-                let slots = self.spec.workers.slots as usize;
-                let room = self.workers.iter().any(|w| w.alive && w.load() < slots);
-                let gated = self.deployed.contains(Safeguard::CircuitBreaker)
-                    && self.breaker != BreakerState::Closed;
-                let stalled = self.ready && self.depth > 0 && progress == 0 && room && !gated;
-                if stalled {
-                    self.stall_checks = self.stall_checks.saturating_add(1);
-                } else {
-                    self.stall_checks = 0;
-                }
-                let sg = Safeguard::SchedulerWatchdog;
-                if self.stall_checks >= self.spec.safeguards.scheduler_stall_checks
-                    && !self.restarting
-                    && self.log.detect(
-                        sg,
-                        self.deployed.contains(sg),
-                        Evidence::of(
-                            now,
-                            Signal::StalledChecks,
-                            self.stall_checks.into(),
-                            self.spec.safeguards.scheduler_stall_checks.into(),
-                            self.scheduler_cause,
-                        ),
-                    )
-                {
-                    self.rerouted = true;
-                    self.restarting = true;
-                    self.narrator.reroute(
-                        now,
-                        "scheduler_watchdog",
-                        "reroute_dispatch",
-                        "scheduler",
-                        0,
-                        1,
-                        self.depth as u64,
-                        &[
-                            Why::Num("no_dispatch_checks", self.stall_checks as u64),
-                            Why::Num("queue_depth", self.depth as u64),
-                        ],
-                    );
-                    let delay = self.route_action(RecoveryAction::RestartScheduler, now);
-                    ctx.schedule_in(
-                        delay + SimDuration::from_nanos(self.spec.scheduler.restart_ns),
-                        Layer2Event::SchedulerRestarted.into(),
-                    );
-                    self.try_dispatch(ctx);
-                }
+                self.scheduler_check(now, ctx);
                 ctx.schedule_in(
                     SimDuration::from_nanos(self.spec.safeguards.scheduler_check_ns),
                     Layer2Event::SchedulerCheck.into(),
@@ -1981,69 +2337,7 @@ impl Component for Layer2 {
                 self.try_dispatch(ctx);
             }
             Layer2Event::WorkerCheck => {
-                let timeout = SimDuration::from_nanos(self.spec.workers.heartbeat_timeout_ns);
-                let sg = Safeguard::WorkerPoolRecovery;
-                let deployed = self.deployed.contains(sg);
-                let mut acted = false;
-                for wi in 0..self.workers.len() {
-                    let w = &self.workers[wi];
-                    if w.alive || w.respawning || now - w.died_at < timeout {
-                        continue;
-                    }
-                    if !acted {
-                        let ev = Evidence::of(
-                            now,
-                            Signal::WorkerSilenceMs,
-                            (now - w.died_at).as_millis(),
-                            timeout.as_millis(),
-                            self.worker_cause,
-                        );
-                        if !self.log.detect(sg, deployed, ev) {
-                            break; // shadow: the need is recorded, nothing acts
-                        }
-                    }
-                    acted = true;
-                    let w = &mut self.workers[wi];
-                    w.respawning = true;
-                    let mut moved = 0u64;
-                    let current = w.current.take().map(|r| r.task);
-                    let mut held: [Option<Task>; 65] = [None; 65];
-                    let mut k = 0;
-                    if let Some(t) = current {
-                        held[k] = Some(t);
-                        k += 1;
-                    }
-                    while let Some(t) = w.local.pop_front() {
-                        held[k] = Some(t);
-                        k += 1;
-                    }
-                    for t in held[..k].iter().rev().flatten() {
-                        self.push_front(*t);
-                        moved += 1;
-                    }
-                    self.counters.rerouted_tasks += moved;
-                    self.narrator.reroute(
-                        now,
-                        "worker_pool_recovery",
-                        "reassign_tasks",
-                        "worker",
-                        wi as u16,
-                        u16::MAX,
-                        moved,
-                        &[
-                            Why::Text("heartbeat_missing"),
-                            Why::Num("heartbeat_timeout_ns", timeout.as_nanos()),
-                        ],
-                    );
-                    let delay = self.route_action(RecoveryAction::RespawnWorker, now);
-                    ctx.schedule_in(
-                        delay + SimDuration::from_nanos(self.spec.workers.spawn_ns),
-                        Layer2Event::WorkerRespawned { worker: wi as u16 }.into(),
-                    );
-                }
-                if acted {
-                    self.try_dispatch(ctx);
-                }
+                self.worker_check(now, ctx);
                 ctx.schedule_in(
                     SimDuration::from_nanos(self.spec.safeguards.worker_check_ns),
                     Layer2Event::WorkerCheck.into(),
@@ -2064,8 +2358,13 @@ impl Component for Layer2 {
                 self.breaker_trial_successes = 0;
                 self.try_dispatch(ctx);
             }
+            Layer2Event::ShedApproved => {
+                self.shed_pending = false;
+                self.drop_sheddable(now, "load_shedder");
+            }
+            Layer2Event::RebuildRequest { replica } => self.request_rebuild(replica as usize, ctx),
             Layer2Event::ShedCheck => {
-                self.shed(now, "load_shedder");
+                self.shed(now, "load_shedder", ctx);
                 ctx.schedule_in(
                     SimDuration::from_nanos(self.spec.shedding.check_interval_ns),
                     Layer2Event::ShedCheck.into(),
@@ -2107,7 +2406,13 @@ mod tests {
     #[test]
     fn event_kinds_are_unique_and_in_range() {
         let evs = [
-            Layer2Event::ComponentReady { component: 0 },
+            Layer2Event::ComponentReady {
+                component: 0,
+                generation: 0,
+            },
+            Layer2Event::ShedApproved,
+            Layer2Event::RebuildRequest { replica: 0 },
+            Layer2Event::Resubscribed,
             Layer2Event::ReadinessPoll,
             Layer2Event::Arrival,
             Layer2Event::FloodTick {

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::governance::Intent;
+
 use super::queue::{ArrivalProcess, Discipline, ServiceDist};
 use crate::error::Error;
 use crate::safeguard::{Safeguard, SafeguardSet};
@@ -42,6 +44,42 @@ pub struct Layer2Spec {
     pub safeguards: SafeguardParams,
     /// Steady-state tolerances (what [`Layer2Probe::healthy`](super::Layer2Probe::healthy) checks).
     pub steady: SteadySpec,
+    /// The intent (and so the governance tier) of each Layer-2 recovery
+    /// action.
+    pub recovery_intents: RecoveryIntents,
+}
+
+/// The intent each Layer-2 recovery action is routed as (its governance
+/// tier decides how long it waits: tier 0 a human, tier 3 a vote of the
+/// Layer-2 components).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryIntents {
+    /// scheduler_watchdog restarts the scheduler (tier 1 by default).
+    pub restart_scheduler: Intent,
+    /// worker_pool_recovery respawns a worker (tier 2).
+    pub respawn_worker: Intent,
+    /// sandbox_fallback rebuilds a replica in the sandbox (tier 1).
+    pub rebuild_replica: Intent,
+    /// load_shedder drops old low-priority tasks (tier 3: a vote).
+    pub shed_load: Intent,
+    /// The watchdog restores lost mesh subscriptions (tier 1).
+    pub resubscribe: Intent,
+    /// The watchdog restarts a component that failed its readiness check (tier 1).
+    pub restart_component: Intent,
+}
+
+impl Default for RecoveryIntents {
+    fn default() -> Self {
+        RecoveryIntents {
+            restart_scheduler: Intent::ModifyConfig,
+            respawn_worker: Intent::ScheduleTask,
+            rebuild_replica: Intent::ExecuteSandbox,
+            shed_load: Intent::OptimizeSystem,
+            resubscribe: Intent::ModifyConfig,
+            restart_component: Intent::ModifyConfig,
+        }
+    }
 }
 
 /// HTM orchestrator queue.
@@ -229,6 +267,9 @@ pub struct SteadySpec {
     pub tasks_failed_max: u32,
     /// Valid intents dropped at a full queue in the last second, at most this.
     pub tasks_dropped_max: u32,
+    /// Trigger-mesh subscriptions, at least this (events to fewer
+    /// subscribers are lost work).
+    pub mesh_subscriptions_min: u16,
 }
 
 const S: u64 = 1_000_000_000;
@@ -254,6 +295,7 @@ impl Default for Layer2Spec {
             replicas: ReplicaSpec::default(),
             safeguards: SafeguardParams::default(),
             steady: SteadySpec::default(),
+            recovery_intents: RecoveryIntents::default(),
         }
     }
 }
@@ -336,7 +378,7 @@ impl Default for SheddingSpec {
     fn default() -> Self {
         SheddingSpec {
             priority_below: 5,
-            older_than_ns: 600 * S,
+            older_than_ns: 60 * S,
             check_interval_ns: 15 * S,
         }
     }
@@ -390,6 +432,7 @@ impl Default for SteadySpec {
             task_wait_max_ns: 5 * S,
             tasks_failed_max: 0,
             tasks_dropped_max: 0,
+            mesh_subscriptions_min: 5,
         }
     }
 }

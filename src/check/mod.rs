@@ -2,9 +2,13 @@
 //! consistency checks over recorded histories.
 //!
 //! - [`steady`]: recovery measurement over steady-state samples;
-//! - [`history`]: the Jepsen-style operation history, streamed as JSONL;
+//! - [`history`]: the Jepsen-style operation history, streamed as JSONL
+//!   (and read back by [`history::read_jsonl`]);
 //! - [`consistency`]: the checker over a history and final replica states;
-//! - [`linearizable`]: a Wing-Gong-Lowe linearizability search for a register.
+//! - [`linearizable`]: a Wing-Gong-Lowe linearizability search for a
+//!   compare-and-set register, per independent key and with a step budget,
+//!   and the mapping of the replicated log's history onto it
+//!   ([`linearizable::check_log`]);
 //!
 //! **Invariant:** checks read the model and its history; they never mutate it.
 

@@ -9,10 +9,13 @@
 //!   compare-and-set register, per independent key and with a step budget,
 //!   and the mapping of the replicated log's history onto it
 //!   ([`linearizable::check_log`]);
+//! - [`edn`]: Jepsen / Knossos register histories in EDN, for the same
+//!   search (`chaosim check FILE`).
 //!
 //! **Invariant:** checks read the model and its history; they never mutate it.
 
 pub mod consistency;
+pub mod edn;
 pub mod history;
 pub mod linearizable;
 pub mod steady;

@@ -243,7 +243,11 @@ impl<'a> Reader<'a> {
                 self.bump();
                 self.bump();
                 let at = self.pos();
-                if self.value(depth)?.is_none() {
+                // One level deeper: a chain of discards is nesting too.
+                if depth >= DEPTH_MAX {
+                    return Err(self.error(at, format!("nested deeper than {DEPTH_MAX} levels")));
+                }
+                if self.value(depth + 1)?.is_none() {
                     return Err(self.error(at, "`#_` discards nothing: the input ends"));
                 }
                 continue;
@@ -999,6 +1003,12 @@ mod tests {
             assert_eq!((l, c), (line, column), "{src:?}: {m}");
             assert!(m.contains(msg), "{src:?}: {m}");
         }
+        let discards = "#_".repeat(100_000) + "1";
+        let (_, _, m) = at(read_all(&discards).unwrap_err());
+        assert!(m.contains("nested deeper"), "{m}");
+        let tags = "#a ".repeat(100_000) + "1";
+        let (_, _, m) = at(read_all(&tags).unwrap_err());
+        assert!(m.contains("nested deeper"), "{m}");
         let deep = "[".repeat(DEPTH_MAX + 5);
         let (_, c, m) = at(read_all(&deep).unwrap_err());
         assert!(m.contains("nested deeper"), "{m}");

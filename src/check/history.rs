@@ -4,9 +4,9 @@
 //! [`History`] does two things as records arrive:
 //! - streams each record as one JSON line to an attached sink
 //!   ([`History::set_sink`]), written as it is produced;
-//! - keeps only what the consistency checker needs: one compact record per
-//!   append (value, invoke and completion times, outcome) and one per
-//!   successful read. That is proportional to the number of operations of
+//! - keeps only what the checkers need: one compact record per append
+//!   (value, invoke and completion times, outcome, acknowledged index) and
+//!   one per successful read. That is proportional to the number of operations of
 //!   *one run* (run length x op rate), never to anything across runs.
 //!
 //! JSONL line format (one object per record, keys in this order):
@@ -14,10 +14,12 @@
 
 use std::cell::RefCell;
 use std::io::{self, BufWriter, Write};
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::engine::SimTime;
+use crate::error::Error;
 
 /// The phase of a history record (Jepsen's `:type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -100,6 +102,18 @@ pub enum Outcome {
     Info,
 }
 
+impl Outcome {
+    /// The Jepsen name (`"pending"`, `"ok"`, `"fail"`, `"info"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Outcome::Pending => "pending",
+            Outcome::Ok => "ok",
+            Outcome::Fail => "fail",
+            Outcome::Info => "info",
+        }
+    }
+}
+
 /// What the checker keeps of one append.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AppendOp {
@@ -113,6 +127,9 @@ pub struct AppendOp {
     pub complete_ns: u64,
     /// How it ended.
     pub outcome: Outcome,
+    /// The 1-based log position the client was told its append holds
+    /// (`ok` only; 0 otherwise).
+    pub index: u32,
 }
 
 /// What the checker keeps of one successful read.
@@ -196,6 +213,7 @@ impl History {
                         invoke_ns: t,
                         complete_ns: u64::MAX,
                         outcome: Outcome::Pending,
+                        index: 0,
                     });
                     self.appends.len() - 1
                 } else {
@@ -225,6 +243,9 @@ impl History {
                             OpType::Fail => Outcome::Fail,
                             _ => Outcome::Info,
                         };
+                        if ty == OpType::Ok {
+                            a.index = op.index;
+                        }
                     }
                     OpFn::Read => {
                         if ty == OpType::Ok {
@@ -300,6 +321,92 @@ impl History {
     pub fn malformed(&self) -> u64 {
         self.malformed
     }
+}
+
+/// Read a history back from JSON lines: the file `chaosim run --history`
+/// writes (its header and trailer lines, which have no `"process"`, are
+/// skipped) or bare history records. Records must keep each process's
+/// invoke-then-complete discipline. `path` names `text` in errors, which are
+/// [`Error::Syntax`] with the line and column.
+pub fn read_jsonl(text: &str, path: &Path) -> Result<History, Error> {
+    let mut h = History::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |column: usize, message: String| Error::Syntax {
+            path: path.to_path_buf(),
+            line: n,
+            column,
+            message,
+        };
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| bad(e.column().max(1), format!("not JSON: {e}")))?;
+        let Some(obj) = v.as_object() else {
+            return Err(bad(1, "expected a JSON object".into()));
+        };
+        if !obj.contains_key("process") {
+            continue; // header or trailer
+        }
+        let col = |key: &str| line.find(&format!("\"{key}\"")).map_or(1, |c| c + 1);
+        let num = |key: &str, max: u64| -> Result<u64, Error> {
+            match obj.get(key) {
+                None => Ok(0),
+                Some(x) => x.as_u64().filter(|&x| x <= max).ok_or_else(|| {
+                    bad(
+                        col(key),
+                        format!("\"{key}\" must be an integer in 0..={max}, found {x}"),
+                    )
+                }),
+            }
+        };
+        let ty = match obj.get("type").and_then(serde_json::Value::as_str) {
+            Some("invoke") => OpType::Invoke,
+            Some("ok") => OpType::Ok,
+            Some("fail") => OpType::Fail,
+            Some("info") => OpType::Info,
+            _ => {
+                return Err(bad(
+                    col("type"),
+                    "\"type\" must be \"invoke\", \"ok\", \"fail\" or \"info\"".into(),
+                ));
+            }
+        };
+        let f = match obj.get("f").and_then(serde_json::Value::as_str) {
+            Some("append") => OpFn::Append,
+            Some("read") => OpFn::Read,
+            _ => {
+                return Err(bad(col("f"), "\"f\" must be \"append\" or \"read\"".into()));
+            }
+        };
+        let op = Op {
+            process: num("process", u32::MAX as u64)? as u32,
+            f,
+            ty,
+            time: SimTime::from_nanos(num("time_ns", u64::MAX)?),
+            value: num("value", u32::MAX as u64)? as u32,
+            index: num("index", u32::MAX as u64)? as u32,
+            term: num("term", u32::MAX as u64)? as u32,
+        };
+        let malformed = h.malformed();
+        h.record(op);
+        if h.malformed() != malformed {
+            return Err(bad(
+                1,
+                format!(
+                    "process {} {} without a matching open invocation",
+                    op.process,
+                    if ty == OpType::Invoke {
+                        "invokes again"
+                    } else {
+                        "completes"
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(h)
 }
 
 #[cfg(test)]

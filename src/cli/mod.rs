@@ -50,6 +50,7 @@ macro_rules! outln {
     }};
 }
 
+mod check;
 mod report;
 mod selfcheck;
 mod sim;
@@ -187,6 +188,14 @@ enum Command {
     ///
     /// Example: chaosim shrink MF01_triple_threat --seed 7 --swarm --out regressions/mf01.ron
     Shrink(swarm::ShrinkArgs),
+    /// Check a history for linearizability: the JSON lines `run --history`
+    /// writes, or a Jepsen / Knossos EDN register history (read, write, cas).
+    /// Prints the verdict per key and the first operation that cannot be
+    /// linearized; exit 0 linearizable, 1 not linearizable or unknown (the
+    /// search budget ran out), 2 bad input.
+    ///
+    /// Example: chaosim check history.edn --initial 0
+    Check(check::CheckArgs),
     /// Render plots (SVG + PNG), index.html and summary.md from a year folder,
     /// a sweep folder or a single-run timeline CSV.
     ///
@@ -275,6 +284,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Swarm(args) => swarm::swarm(args),
         Command::Shrink(args) => swarm::shrink(args),
         Command::Report(args) => report::report_cmd(args),
+        Command::Check(args) => check::check_cmd(args),
     }
 }
 

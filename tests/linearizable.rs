@@ -87,7 +87,7 @@ fn edn_cas_that_could_not_have_succeeded_is_named_with_its_line() {
     assert!(out.contains("cas-bad.edn:10:1, invoked at 9:1)"), "{out}");
     let (code, v) = check_json(&fixture("cas-bad.edn"), &[]);
     assert_eq!(code, 1);
-    assert_eq!(v["valid"], "false");
+    assert_eq!(v["valid"], false);
     assert_eq!(v["first_failure"]["op"], "cas [1 3]");
     assert_eq!(v["first_failure"]["index"], 7);
     assert_eq!(v["first_failure"]["line"], 10);
@@ -175,7 +175,7 @@ fn the_search_budget_gives_unknown_and_exit_1() {
     assert_eq!(v["steps"], 50);
     // A large enough budget decides it.
     let (code, v) = check_json(&f, &[]);
-    assert_eq!((code, &v["valid"]), (1, &Value::from("false")), "{v}");
+    assert_eq!((code, &v["valid"]), (1, &Value::from(false)), "{v}");
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn jep01_is_not_linearizable_without_the_consistency_safeguards_and_is_with_them
     let (code, v, lib, secs) = jep01(&dir, "off.jsonl", &[]);
     eprintln!("JEP01 off: {lib} ({secs:.3} s of search)");
     assert_eq!(code, 1, "{v}");
-    assert_eq!(v["valid"], "false");
+    assert_eq!(v["valid"], false);
     assert_eq!(lib.valid, Validity::False);
     assert_eq!(
         lib.positions_not_linearizable,
@@ -332,7 +332,7 @@ fn jep01_is_not_linearizable_without_the_consistency_safeguards_and_is_with_them
     let (code, v, lib, secs) = jep01(&dir, "on.jsonl", &[SAFEGUARDS_ON]);
     eprintln!("JEP01 on: {lib} ({secs:.3} s of search)");
     assert_eq!(code, 0, "{v}");
-    assert_eq!(v["valid"], "true");
+    assert_eq!(v["valid"], true);
     assert_eq!(lib.valid, Validity::True);
     assert!(lib.positions > 1000 && lib.ops > 3000, "{lib}");
     assert_eq!(lib.positions_unknown, 0);

@@ -74,6 +74,7 @@ impl Executor for Scripted<'_> {
                     safeguards_not_exercised: SafeguardSet::EMPTY,
                     safeguards_deployed: exec.deployed,
                     anomalies: 0,
+                    linearizability: None,
                     governance: Default::default(),
                     alerts: Default::default(),
                     events: 100,

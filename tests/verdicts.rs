@@ -251,3 +251,26 @@ fn no_failure_over_the_catalogue_without_harm_or_a_needed_safeguard() {
         }
     }
 }
+
+#[test]
+fn jepsen_outcomes_carry_the_linearizability_verdict() {
+    use chaosim::check::consistency::Validity;
+    let spec = scenario("JEP01_log_partition");
+    let off = run(&spec, "default", 1);
+    let on = run(
+        &spec,
+        "+quorum_ack,+fencing_tokens,+lease_skew_bound,+compare_and_set",
+        1,
+    );
+    let (off, on) = (off.linearizability.unwrap(), on.linearizability.unwrap());
+    assert_eq!(off.valid, Validity::False);
+    assert!(off.positions_not_linearizable > 0 && off.first_failure.is_some());
+    assert_eq!(on.valid, Validity::True, "{on}");
+    assert_eq!(on.positions_unknown, 0);
+    // Runs without the replicated log have none.
+    assert!(
+        run(&scenario("S01_heartbeat_pause"), "default", 1)
+            .linearizability
+            .is_none()
+    );
+}

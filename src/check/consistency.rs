@@ -53,9 +53,8 @@ pub struct ReplicaView<'a> {
     pub log: &'a [LogEntry],
 }
 
-/// Jepsen's `valid?`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Jepsen's `valid?`: serialized as JSON `true`, `false` or `"unknown"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Validity {
     /// No anomaly found and something was checked.
     True,
@@ -63,6 +62,16 @@ pub enum Validity {
     False,
     /// Nothing to check (no replica up, or no acknowledged operation).
     Unknown,
+}
+
+impl Serialize for Validity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Validity::True => s.serialize_bool(true),
+            Validity::False => s.serialize_bool(false),
+            Validity::Unknown => s.serialize_str("unknown"),
+        }
+    }
 }
 
 impl Validity {

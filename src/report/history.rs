@@ -223,7 +223,11 @@ pub fn summarize(path: &Path) -> Result<HistorySummary> {
         } else if let Some(c) = v.get("checker") {
             s.checker = Some(format!(
                 "valid={} anomalies={} appends_ok={} reads_ok={}",
-                c.get("valid").and_then(Value::as_str).unwrap_or("?"),
+                match c.get("valid") {
+                    Some(Value::Bool(b)) => b.to_string(),
+                    Some(Value::String(x)) => x.clone(),
+                    _ => "?".to_string(),
+                },
                 u(c, "anomalies"),
                 u(c, "appends_ok"),
                 u(c, "reads_ok")

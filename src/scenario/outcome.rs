@@ -193,6 +193,10 @@ pub struct Outcome {
     pub safeguards_deployed: SafeguardSet,
     /// Consistency anomalies found by the checker (0 for non-Jepsen runs).
     pub anomalies: u64,
+    /// The linearizability checker's verdict on the replicated log's
+    /// history (`None` for runs without the log; shared by concurrent
+    /// scenarios).
+    pub linearizability: Option<crate::check::linearizable::LinVerdict>,
     /// What governance did in the run.
     pub governance: GovernanceSummary,
     /// The alerts the Layer-2 watchdog raised in the run, by kind (all zero

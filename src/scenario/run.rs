@@ -726,6 +726,12 @@ pub(crate) fn finish(
     }
     let log = model.stack.safeguards();
     let report = model.stack.cluster.as_ref().map(|c| c.check());
+    let lin = model.stack.cluster.as_ref().map(|c| {
+        crate::check::linearizable::check_log(
+            c.history(),
+            crate::check::linearizable::LOG_STEPS_MAX_DEFAULT,
+        )
+    });
     let anomalies = report.as_ref().map(|r| r.anomalies()).unwrap_or(0);
     if let Some(mut sink) = history {
         if let Some(c) = model.stack.cluster.as_ref() {
@@ -755,6 +761,23 @@ pub(crate) fn finish(
         .enumerate()
         .map(|(j, (p, t))| {
             let mut o = verdict(p, j as u8, t, &log, deployed, anomalies, events, digest);
+            o.linearizability = lin;
+            if let Some(v) = &lin
+                && v.valid == crate::check::consistency::Validity::False
+                && p.spec.layer == 3
+                && !o.failure_kinds.contains(&FailureKind::Anomalies)
+            {
+                // The linearizability checker found what the consistency
+                // checker did not: an invariant violated all the same.
+                o.passed = false;
+                o.failure_kinds.push(FailureKind::Anomalies);
+                o.failure_reason.get_or_insert_with(|| {
+                    format!(
+                        "history not linearizable at {} log positions",
+                        v.positions_not_linearizable
+                    )
+                });
+            }
             o.governance = governance;
             o.alerts = alerts;
             o
@@ -801,8 +824,8 @@ fn write_history_trailer(
         }
         writeln!(
             w,
-            "{{\"checker\":{{\"valid\":\"{:?}\",\"anomalies\":{},\"appends_ok\":{},\"reads_ok\":{}}}}}",
-            r.valid,
+            "{{\"checker\":{{\"valid\":{},\"anomalies\":{},\"appends_ok\":{},\"reads_ok\":{}}}}}",
+            serde_json::to_string(&r.valid).expect("validity serializes"),
             r.anomalies(),
             r.appends_ok,
             r.reads_ok
@@ -933,6 +956,7 @@ fn verdict(
         safeguards_not_exercised: expected.difference(fired.union(needed)),
         safeguards_deployed: deployed,
         anomalies,
+        linearizability: None,
         governance: GovernanceSummary::default(),
         alerts: Default::default(),
         events,

@@ -68,6 +68,18 @@ impl CsvSink {
         })
     }
 
+    /// A sink writing into `file`, whose errors name `path` (the final name
+    /// of a file written under a temporary one, see
+    /// [`OutDir`](super::outfile::OutDir)).
+    pub fn from_file(file: File, path: PathBuf) -> CsvSink {
+        CsvSink {
+            path,
+            out: BufWriter::with_capacity(CSV_BUFFER_BYTES, file),
+            bytes: 0,
+            fnv: Fnv64::new(),
+        }
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -151,21 +151,31 @@ fn check_lines(text: &str, path: &Path, line_max: usize) -> Result<()> {
 /// FIFO or a folder is refused before anything is read). Every failure is
 /// bad input (exit code 2) except an I/O error of the disk itself.
 pub fn open_input(path: &Path) -> Result<File> {
-    let file = File::open(path).map_err(|e| not_found_is_input(path, e))?;
+    // Look before opening: opening a FIFO would block until a writer came.
+    let named = std::fs::metadata(path).map_err(|e| not_found_is_input(path, e))?;
+    let file = if named.is_file() {
+        File::open(path).map_err(|e| not_found_is_input(path, e))?
+    } else {
+        return Err(not_regular(path, &named));
+    };
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
-        let what = if meta.is_dir() {
-            "a folder, not a file"
-        } else {
-            "not a regular file (a device, FIFO or socket)"
-        };
-        return Err(Error::Invalid {
-            path: path.to_path_buf(),
-            field: "(path)".into(),
-            message: what.into(),
-        });
+        return Err(not_regular(path, &meta));
     }
     Ok(file)
+}
+
+fn not_regular(path: &Path, meta: &std::fs::Metadata) -> Error {
+    let what = if meta.is_dir() {
+        "a folder, not a file"
+    } else {
+        "not a regular file (a device, FIFO or socket)"
+    };
+    Error::Invalid {
+        path: path.to_path_buf(),
+        field: "(path)".into(),
+        message: what.into(),
+    }
 }
 
 /// A missing input file or folder, or one chaosim may not read, is the
@@ -673,6 +683,45 @@ pub fn from_read_error(path: &Path, e: std::io::Error) -> Error {
         };
     }
     Error::io(path, e)
+}
+
+/// A CSV reader over `path` (with headers) whose lines are at most
+/// [`CSV_LINE_BYTES_MAX`] bytes; see [`csv_error`] for its errors.
+pub fn csv_reader(path: &Path) -> Result<csv::Reader<LineLimited<File>>> {
+    Ok(csv::Reader::from_reader(open_lines(
+        path,
+        CSV_LINE_BYTES_MAX,
+    )?))
+}
+
+/// A `csv` error met while reading `path`, as a located error: the line
+/// of the record (a row with the wrong number of fields, text that is not
+/// UTF-8), or the line that is too long.
+pub fn csv_error(path: &Path, e: csv::Error) -> Error {
+    let line = e.position().map_or(1, |p| p.line() as usize).max(1);
+    let at = |message: String| Error::InvalidAt {
+        path: path.to_path_buf(),
+        line,
+        column: 1,
+        field: "(row)".into(),
+        message,
+    };
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => match io.kind() {
+            std::io::ErrorKind::InvalidData => from_read_error(path, io),
+            _ => not_found_is_input(path, io),
+        },
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => at(format!(
+            "{len} fields where the header has {expected_len} (a cut or edited row)"
+        )),
+        csv::ErrorKind::Utf8 { err, .. } => {
+            at(format!("field {} is not UTF-8 text", err.field() + 1))
+        }
+        csv::ErrorKind::Deserialize { err, .. } => at(format!("{err}")),
+        other => at(format!("not a CSV row: {other:?}")),
+    }
 }
 
 /// Read one line (up to and including `\n`) into `buf` from a buffered

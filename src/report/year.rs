@@ -197,7 +197,7 @@ pub fn fold(dir: &Path) -> Result<YearFold> {
     let mut rec = csv::StringRecord::new();
 
     let path = dir.join("outcomes.csv");
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+    let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
     let names = [
         "day",
@@ -241,7 +241,7 @@ pub fn fold(dir: &Path) -> Result<YearFold> {
     }
 
     let path = dir.join("runs.csv");
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+    let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
     let c = Columns::find(&path, &header, &["run", "events"])?;
     let mut line = 1u64;
@@ -253,7 +253,7 @@ pub fn fold(dir: &Path) -> Result<YearFold> {
 
     let path = dir.join("safeguards.csv");
     if path.is_file() {
-        let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+        let mut rdr = crate::input::csv_reader(&path)?;
         let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
         let c = Columns::find(&path, &header, &["day", "safeguard", "event"])?;
         let mut line = 1u64;
@@ -756,7 +756,7 @@ fn learning_table(dir: &Path) -> Result<Option<Table>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = crate::input::read_text_limited(&path, crate::program::year::CHECKPOINT_LIMITS)?;
     let recs: Vec<LearningRecord> = crate::input::parse_ron(&text, &path)?;
     let mut t = Table {
         title: "Learning summary (learning.ron)".into(),
@@ -821,6 +821,15 @@ fn pct(a: u64, b: u64) -> String {
         format!("{:.1}%", 100.0 * a as f64 / b as f64)
     }
 }
+
+/// The plots of a year report, by file stem (each as SVG and PNG).
+pub const PLOTS: [&str; 5] = [
+    "pass_rate",
+    "difficulty",
+    "recovery",
+    "safeguards",
+    "failure_modes",
+];
 
 /// Render the year folder `dir` into `out` (one streaming pass, see the
 /// module docs).

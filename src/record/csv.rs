@@ -39,6 +39,12 @@ impl Fnv64 {
         Fnv64(0xcbf2_9ce4_8422_2325)
     }
 
+    /// Continue a hash whose value so far is `value` (a stream checksummed
+    /// up to a point, continued later: `--resume`).
+    pub const fn from_value(value: u64) -> Fnv64 {
+        Fnv64(value)
+    }
+
     /// Fold `bytes` in.
     #[inline]
     pub fn update(&mut self, bytes: &[u8]) {

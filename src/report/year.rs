@@ -191,6 +191,34 @@ impl YearFold {
     }
 }
 
+/// Largest day a year folder may hold (the programme runs at most 1000
+/// years).
+const DAY_MAX: u64 = 1_000_000;
+/// Largest recovery time or limit drawn, seconds.
+const RECOVERY_S_MAX: f64 = 1e9;
+
+fn out_of_range(path: &Path, line: u64, field: &str, what: String) -> Error {
+    Error::InvalidAt {
+        path: path.to_path_buf(),
+        line: line as usize,
+        column: 1,
+        field: field.into(),
+        message: format!("{what} is out of range"),
+    }
+}
+
+fn check_day(path: &Path, line: u64, day: u64) -> Result<()> {
+    if day > DAY_MAX {
+        return Err(out_of_range(
+            path,
+            line,
+            "day",
+            format!("{day} (allowed: 0 to {DAY_MAX})"),
+        ));
+    }
+    Ok(())
+}
+
 /// Read the year folder `dir` in one streaming pass per file.
 pub fn fold(dir: &Path) -> Result<YearFold> {
     let mut f = YearFold::default();
@@ -222,12 +250,26 @@ pub fn fold(dir: &Path) -> Result<YearFold> {
             Some(parse::<f64>(&path, line, "recovery_s", r)?)
         };
         let limit: f64 = parse(&path, line, "recovery_limit_s", c.get(&rec, 5))?;
-        if day > 1_000_000 {
-            return Err(Error::Invalid {
-                path: path.clone(),
-                field: format!("line {line}: day"),
-                message: format!("{day} is beyond the supported 0..=1000000"),
-            });
+        check_day(&path, line, day)?;
+        if !(1..=10).contains(&level) {
+            return Err(out_of_range(
+                &path,
+                line,
+                "difficulty",
+                format!("{level} (allowed: 1 to 10)"),
+            ));
+        }
+        for (field, v) in [("recovery_s", recovery), ("recovery_limit_s", Some(limit))] {
+            if let Some(v) = v
+                && !(v.is_finite() && (0.0..=RECOVERY_S_MAX).contains(&v))
+            {
+                return Err(out_of_range(
+                    &path,
+                    line,
+                    field,
+                    format!("{v} (allowed: 0 to {RECOVERY_S_MAX} s)"),
+                ));
+            }
         }
         f.outcome(
             day,
@@ -260,6 +302,7 @@ pub fn fold(dir: &Path) -> Result<YearFold> {
         while rdr.read_record(&mut rec).map_err(|e| csv_err(&path, e))? {
             line += 1;
             let day: u64 = parse(&path, line, "day", c.get(&rec, 0))?;
+            check_day(&path, line, day)?;
             f.safeguard_event(day, c.get(&rec, 1), c.get(&rec, 2));
         }
     }

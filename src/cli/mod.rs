@@ -245,10 +245,26 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e.to_string()));
             ExitCode::from(if e.is_input() { 2 } else { 1 })
         }
     }
+}
+
+/// An error message on one line: line ends and other control characters
+/// that a message quoted from an input file may carry are escaped.
+pub(crate) fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -420,7 +436,7 @@ fn validate(
             match checked {
                 Ok(spec) => specs.push(spec),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", one_line(&e.to_string()));
                     errors += 1;
                 }
             }

@@ -836,9 +836,12 @@ pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRu
             break;
         }
     }
-    let row = row.ok_or_else(|| Error::Usage {
-        flag: "--run".into(),
-        message: format!("run {run} is not in {}", runs_path.display()),
+    let row = row.ok_or_else(|| Error::InvalidAt {
+        path: runs_path.clone(),
+        line: rdr.position().line() as usize,
+        column: 1,
+        field: "run".into(),
+        message: format!("no row for run {run} (--run) before the end of the file"),
     })?;
     let get = |n: &str| -> Result<(String, usize)> {
         let k = col(&headers, n, &runs_path)?;

@@ -762,17 +762,16 @@ fn open_programme(cfg: &YearConfig, cat: &Catalogue) -> Result<(State, Outputs)>
     if !cfg.force
         && let Some(p) = first_existing(dir, &names)
     {
+        let name = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
         let message = if cfg.resume {
             format!(
-                "{} holds {} but no checkpoint.ron: cannot resume; use --force to start over",
+                "{} holds {name} but no checkpoint.ron: cannot resume; use --force to start over",
                 dir.display(),
-                p.display()
             )
         } else {
             format!(
-                "{} already holds output ({}); use --force to overwrite or --resume to continue",
+                "{} already holds {name}; use --force to overwrite this programme's files or --resume to continue",
                 dir.display(),
-                p.display()
             )
         };
         return Err(Error::Usage {

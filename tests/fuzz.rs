@@ -654,6 +654,9 @@ fn make_case(rng: &mut Rng, b: &Bases, sb: &Path) -> Case {
             what: format!("mutated {name}"),
         };
     }
+    if roll < 74 {
+        return flag_case(rng, sb);
+    }
     if roll < 90 {
         // A corrupted interrupted year.
         let y = out.join("year");
@@ -757,6 +760,164 @@ fn make_case(rng: &mut Rng, b: &Bases, sb: &Path) -> Case {
     }
 }
 
+const FLAG_VALUES: &[&str] = &[
+    "",
+    "0",
+    "1",
+    "-1",
+    "2",
+    "10",
+    "11",
+    "255",
+    "256",
+    "65536",
+    "4294967296",
+    "99999999999999999999",
+    "1e9",
+    "0.5",
+    "abc",
+    "12:00",
+    "12:00:00.",
+    "12:00:00.1",
+    "25:00",
+    "23:59:59.999999999",
+    "+5:00",
+    "1/0",
+    "0/0",
+    "3/2",
+    "1/2",
+    "a:b:c",
+    "0:1:0",
+    "0:0.5:0.05",
+    "0.1",
+    "1.5",
+    "default",
+    "none",
+    "all",
+    "+all",
+    "-heartbeat_watchdog",
+    "+nonexistent",
+    "default,",
+    "baseline,baseline",
+    "playbook",
+    "chaos",
+    "-",
+    "-,-",
+    "rate_limiter+load_shedder",
+    "0123456789abcdef",
+    "xyz",
+    "€",
+    "\n",
+    "--",
+    "S02_acl_spam",
+    "S02_acl_spam,S01_heartbeat_pause",
+    "stack=00",
+    "stack=zz,scenarios=1",
+];
+
+/// A command with one flag set to an odd value (the usage errors).
+fn flag_case(rng: &mut Rng, sb: &Path) -> Case {
+    let out = sb.join("out");
+    let v = rng.pick(FLAG_VALUES).to_string();
+    let s = |p: PathBuf| p.display().to_string();
+    let (args, writes): (Vec<String>, bool) = match rng.below(4) {
+        0 => {
+            let flag = *rng.pick(&[
+                "--difficulty",
+                "--at",
+                "--seed",
+                "--day",
+                "--item",
+                "--run",
+                "--known-fixes",
+                "--expect-digest",
+                "--files",
+            ]);
+            let id = rng
+                .pick(&["S02_acl_spam", "S02_acl_spam,S01_heartbeat_pause"])
+                .to_string();
+            let mut a = vec!["run".to_string(), id, format!("{flag}={v}")];
+            if rng.chance(1, 2) {
+                a.push("--together".into());
+            }
+            if rng.chance(1, 2) {
+                a.extend(["--timeline".into(), s(out.join("t.csv"))]);
+            }
+            (a, true)
+        }
+        1 => {
+            let flag = *rng.pick(&[
+                "--rates",
+                "--n",
+                "--variants",
+                "--shard",
+                "--threads",
+                "--seed",
+            ]);
+            let mut a = vec![
+                "sweep".to_string(),
+                "--quiet".into(),
+                "--out".into(),
+                s(out.join("s")),
+            ];
+            if flag != "--n" {
+                a.extend(["--n".into(), "2".into()]);
+            }
+            if flag != "--rates" {
+                a.extend(["--rates".into(), "0.1".into()]);
+            }
+            if flag == "--n" && v.parse::<u64>().is_ok_and(|n| n > 1000) {
+                a.extend(["--n".into(), "2".into()]);
+            } else {
+                a.push(format!("{flag}={v}"));
+            }
+            (a, true)
+        }
+        2 => {
+            let flag = *rng.pick(&["--seed", "--safeguards", "--threads", "--days"]);
+            let mut a = vec![
+                "year".to_string(),
+                "--quiet".into(),
+                "--no-report".into(),
+                "--out".into(),
+                s(out.join("y")),
+                "--programme".into(),
+                s(sb.join("in/programme.ron")),
+            ];
+            std::fs::write(sb.join("in/programme.ron"), tiny_programme()).unwrap();
+            let days_ok = v.parse::<u64>().is_ok_and(|d| d <= 3);
+            if flag == "--days" && !days_ok {
+                a.extend(["--days".into(), "1".into(), "--days".into(), v.clone()]);
+            } else {
+                a.push(format!("{flag}={v}"));
+            }
+            if flag != "--days" {
+                a.extend(["--days".into(), "1".into()]);
+            }
+            (a, true)
+        }
+        _ => {
+            let flag = *rng.pick(&["--lps", "--events", "--seed"]);
+            let mut a = vec!["phold".to_string(), "--seconds".into(), "1".into()];
+            a.push(format!("{flag}={v}"));
+            if flag != "--events" {
+                a.extend(["--events".into(), "1".into()]);
+            }
+            if flag != "--lps" {
+                a.extend(["--lps".into(), "100".into()]);
+            }
+            (a, false)
+        }
+    };
+    Case {
+        target: "flags",
+        what: format!("a flag set to {v:?}"),
+        args,
+        writes: writes.then(|| "out".into()),
+        verdicts: true,
+    }
+}
+
 #[derive(Default)]
 struct Stats {
     by_target: BTreeMap<(String, String), usize>,
@@ -829,9 +990,12 @@ fn check(
                 break;
             }
         }
+        // A usage error names its flag (ours lead with it, clap's quote it).
         let names_an_argument = ["error: --", "error: ID:", "error: DIR:"]
             .iter()
-            .any(|p| e.starts_with(p));
+            .any(|p| e.starts_with(p))
+            || e.contains(" '--")
+            || e.contains("--lps x --events");
         if !e.contains(&root) && !e.contains("<embedded>") && !names_an_argument {
             return Err(format!("the error names no file, folder or flag: {e}"));
         }

@@ -350,7 +350,6 @@ pub fn run(
     // On an error the outputs are dropped: their temporary files go, the
     // paths given keep what they held.
     let (outcomes, control) = executed?;
-    outfile::commit_all(files.into_iter().flatten().collect())?;
     let handles = loaded.handles();
     for (k, o) in outcomes.iter().enumerate() {
         let handle = (!o.passed).then(|| handle_of(repro, k, o, &handles));
@@ -390,6 +389,9 @@ pub fn run(
         }
         eprintln!("reproduced: digest {got} matches the handle");
     }
+    // Only a command that succeeds (its digest check included) leaves its
+    // outputs.
+    outfile::commit_all(files.into_iter().flatten().collect())?;
     Ok(ExitCode::SUCCESS)
 }
 

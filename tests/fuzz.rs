@@ -955,7 +955,7 @@ fn check(
         .filter(|l| l.starts_with("error: "))
         .collect();
     for l in stderr.lines() {
-        if !l.starts_with("error: ") && !l.starts_with("note: ") {
+        if !l.starts_with("error: ") && !l.starts_with("note: ") && !l.starts_with("reproduced: ") {
             return Err(format!("stray stderr line {l:?}"));
         }
     }
@@ -990,13 +990,15 @@ fn check(
                 break;
             }
         }
-        // A usage error names its flag (ours lead with it, clap's quote it).
+        // A usage error names its flag (ours lead with it, clap's quote it
+        // or the argument); a verdict (exit 1) is about the run.
         let names_an_argument = ["error: --", "error: ID:", "error: DIR:"]
             .iter()
             .any(|p| e.starts_with(p))
             || e.contains(" '--")
+            || e.contains("argument '")
             || e.contains("--lps x --events");
-        if !e.contains(&root) && !e.contains("<embedded>") && !names_an_argument {
+        if code == 2 && !e.contains(&root) && !e.contains("<embedded>") && !names_an_argument {
             return Err(format!("the error names no file, folder or flag: {e}"));
         }
         // The kind: the message after the location, first words.

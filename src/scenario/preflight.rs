@@ -15,10 +15,12 @@
 //!   run is accepted only if its estimated client operations (clients x
 //!   rate x run length, plus the writers of `ConcurrentWrites` faults at
 //!   their largest) stay within [`CLUSTER_OPS_PER_RUN_MAX`], which keeps
-//!   one run under about 150 MB. With the default stack (5 clients x 20
-//!   operations/s) that is about 10,000 s of simulated time per run: a
-//!   scenario window of about 1,990 s at difficulty 10 (x5), 9,990 s at
-//!   difficulty 1.
+//!   one run near 120 MB (JEP06 at the bound: 119 MB peak RSS, 2.3 s). With
+//!   the default stack (5 clients x 20 operations/s) that is about 10,000 s
+//!   of simulated time per run: for a 60 s recovery limit, a scenario window
+//!   of at most about 1,987 s at difficulty 10 (x5) and 9,935 s at
+//!   difficulty 1 (JEP06 with `duration_s: 86400` took 4.76 GB at
+//!   difficulty 10 before this bound).
 //!
 //! Errors point into the scenario file (`faults[i].target`, `duration_s`)
 //! with its line:column; for the built-in catalogue the file is named
@@ -33,7 +35,7 @@ use super::run::{STABLE_FOR_NS, layers_for};
 use super::spec::{FaultKind, ScenarioSpec, Target};
 
 /// Most client operations one run with the replicated log may make (its
-/// history is kept for the consistency checker): 1,000,000, about 150 MB.
+/// history is kept for the consistency checker): 1,000,000, about 120 MB.
 pub const CLUSTER_OPS_PER_RUN_MAX: u64 = 1_000_000;
 
 /// Writers of a `ConcurrentWrites` fault at intensity 1.

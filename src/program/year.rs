@@ -14,6 +14,7 @@
 //! uninterrupted run.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -300,6 +301,16 @@ struct Outputs {
     outcomes: BufWriter<Sink>,
     safeguards: BufWriter<Sink>,
     audit: AuditLog,
+    /// The checkpoint being written in the background (see [`checkpoint`]).
+    pending: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl Drop for Outputs {
+    /// A checkpoint in flight is finished before the files are closed (an
+    /// interrupted programme keeps its last checkpoint).
+    fn drop(&mut self) {
+        let _ = self.wait_checkpoint();
+    }
 }
 
 /// A buffered writer over a tracked file.
@@ -328,6 +339,7 @@ impl Outputs {
             outcomes: tracked(new(OUTCOMES_FILE)?),
             safeguards: tracked(new(SAFEGUARDS_FILE)?),
             audit: AuditLog::to_sink(Sink::Tracked(new(AUDIT_FILE)?), GENESIS.to_string(), 0),
+            pending: None,
         };
         out.headers()?;
         Ok(out)
@@ -373,6 +385,7 @@ impl Outputs {
             outcomes: tracked(next()),
             safeguards: tracked(next()),
             audit: AuditLog::to_sink(Sink::Tracked(next()), audit_head, audit_seq),
+            pending: None,
         };
         if files.runs == 0 {
             out.headers()?;
@@ -390,6 +403,7 @@ impl Outputs {
             outcomes: buf(),
             safeguards: buf(),
             audit: AuditLog::to_sink(Sink::Discard, GENESIS.to_string(), 0),
+            pending: None,
         }
     }
 
@@ -424,16 +438,27 @@ impl Outputs {
 
     /// Sync the streamed files' data to disk (before a checkpoint that
     /// claims their bytes).
-    fn sync(&mut self) -> Result<()> {
+    fn sync_handles(&mut self) -> Result<Vec<(File, PathBuf)>> {
+        let mut v = Vec::new();
         for w in [&self.runs, &self.outcomes, &self.safeguards] {
             if let Sink::Tracked(t) = w.get_ref() {
-                t.sync()?;
+                v.push(t.sync_handle()?);
             }
         }
         if let Sink::Tracked(t) = self.audit.flush()? {
-            t.sync()?;
+            v.push(t.sync_handle()?);
         }
-        Ok(())
+        Ok(v)
+    }
+
+    /// Wait for the checkpoint in flight; its error, if it failed.
+    fn wait_checkpoint(&mut self) -> Result<()> {
+        match self.pending.take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::Check("the checkpoint writer panicked".into()))),
+            None => Ok(()),
+        }
     }
 
     fn safeguard_event(
@@ -638,6 +663,7 @@ pub fn run_programme(
     if cfg.runs_total == 0 {
         checkpoint(&mut out, cfg, &state, true)?;
     }
+    out.wait_checkpoint()?;
     Ok(summary(&state, prog, cfg.runs_total))
 }
 
@@ -965,15 +991,35 @@ pub fn run_programme_quiet(
     Ok(summary(&state, prog, runs_total))
 }
 
+/// Checkpoint the programme at `state`: the streamed files are flushed
+/// here, then synced to disk and the checkpoint written in the background,
+/// so the runs go on meanwhile (syncing costs milliseconds per file). The
+/// checkpoint claims only the bytes flushed before it, which the sync covers;
+/// the next checkpoint (and the end of the programme, and dropping the
+/// outputs) waits for this one, so they land in order. The last one is
+/// written before returning.
 fn checkpoint(out: &mut Outputs, cfg: &YearConfig, state: &State, complete: bool) -> Result<()> {
     if out.dry {
         return Ok(());
     }
     let files = out.lengths()?;
-    // The data on disk before the checkpoint that claims it.
-    out.sync()?;
+    out.wait_checkpoint()?;
+    let handles = out.sync_handles()?;
     let (head, seq) = (out.audit.head().to_string(), out.audit.seq());
-    write_checkpoint(&out.dir, cfg, state, complete, files, &head, seq)
+    let (dir, cfg, state) = (out.dir.clone(), cfg.clone(), state.clone());
+    let job = move || -> Result<()> {
+        // The data on disk before the checkpoint that claims it.
+        for (f, path) in &handles {
+            f.sync_data().map_err(io(path))?;
+        }
+        write_checkpoint(&dir, &cfg, &state, complete, files, &head, seq)
+    };
+    if complete {
+        job()
+    } else {
+        out.pending = Some(std::thread::spawn(job));
+        Ok(())
+    }
 }
 
 /// Write `learning.ron`, `checkpoint.ron` and then `audit.head`, each

@@ -340,6 +340,16 @@ impl TrackedFile {
     pub fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| Error::io(&self.path, e))
     }
+
+    /// Another handle to the file and its path, to sync it from another
+    /// thread.
+    pub fn sync_handle(&self) -> Result<(File, PathBuf)> {
+        let f = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok((f, self.path.clone()))
+    }
 }
 
 impl Write for TrackedFile {

@@ -341,7 +341,7 @@ fn corrupt_folder(rng: &mut Rng, dir: &Path, outside: &Path) -> String {
     }
     let f = rng.pick(&files).clone();
     let name = f.strip_prefix(dir).unwrap().display().to_string();
-    let what = match rng.below(10) {
+    match rng.below(10) {
         0 => {
             let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
             let at = rng.below(len as usize + 1) as u64;
@@ -358,7 +358,8 @@ fn corrupt_folder(rng: &mut Rng, dir: &Path, outside: &Path) -> String {
             use std::io::Write;
             let mut file = std::fs::OpenOptions::new().append(true).open(&f).unwrap();
             let choices: [&[u8]; 4] = [b"garbage", b"\n", b"1,2,3\n", b"{\"seq\":"];
-            file.write_all(*rng.pick(&choices)).unwrap();
+            let tail: &&[u8] = rng.pick(&choices);
+            file.write_all(tail).unwrap();
             format!("appended to {name}")
         }
         6 => {
@@ -386,8 +387,7 @@ fn corrupt_folder(rng: &mut Rng, dir: &Path, outside: &Path) -> String {
             }
             format!("{name} is a FIFO")
         }
-    };
-    what
+    }
 }
 
 /// What a case ran.

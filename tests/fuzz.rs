@@ -1071,7 +1071,13 @@ fn run_case(
                 case.what, case.args
             ));
         }
-        std::thread::sleep(Duration::from_millis(2));
+        // Most commands end within milliseconds: poll often at first.
+        let waited = t0.elapsed();
+        std::thread::sleep(if waited < Duration::from_millis(50) {
+            Duration::from_micros(200)
+        } else {
+            Duration::from_millis(5)
+        });
     };
     let stderr = reader.join().unwrap();
     match check(&case, &sb, status.code(), &stderr, &before) {

@@ -288,7 +288,7 @@ pub fn output_files() -> Vec<String> {
     v
 }
 
-/// The file name of the generated playbook of `sg`.
+/// The file name of the generated playbook of `sg` (as `run_one` writes it).
 pub fn generated_playbook_file(sg: Safeguard) -> String {
     format!("auto_generated_{}_fix.ron", sg.name())
 }
@@ -1215,7 +1215,7 @@ fn run_one(
             {
                 state.generated.insert(sg);
                 state.totals.generated += 1;
-                let name = generated_playbook_file(sg);
+                let name = format!("auto_generated_{}_fix.ron", sg.name());
                 if !out.dry {
                     write_atomic(
                         &out.dir.join("playbooks").join(&name),

@@ -778,9 +778,7 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir()
-            .join(format!("chaosim-outfile-{}", std::process::id()))
-            .join(name);
+        let d = std::env::temp_dir().join(format!("chaosim-outfile-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
         d

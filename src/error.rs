@@ -34,6 +34,21 @@ pub enum Error {
         /// What is wrong and what is allowed.
         message: String,
     },
+    /// A well-formed input file whose content is not allowed, with the
+    /// position of the offending value (see [`crate::input::locate`]).
+    #[error("{}:{line}:{column}: {field}: {message}", path.display())]
+    InvalidAt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The offending field, as a dotted path (`faults[2].intensity`).
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
     /// A bad command-line value.
     #[error("{flag}: {message}")]
     Usage {
@@ -65,15 +80,27 @@ impl Error {
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            Error::Syntax { .. } | Error::Invalid { .. } | Error::Usage { .. }
+            Error::Syntax { .. }
+                | Error::Invalid { .. }
+                | Error::InvalidAt { .. }
+                | Error::Usage { .. }
         )
     }
 
-    /// Shorthand for an [`Error::Io`].
+    /// Shorthand for an [`Error::Io`]. An I/O error raised by a writer that
+    /// knows its file ([`crate::record::outfile::PathTagged`]) names that
+    /// file, whatever `path` the caller had at hand (a bare label such as
+    /// `"timeline"`, or the output folder).
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            source,
+        match crate::record::outfile::untag(source) {
+            Ok((tagged, source)) => Error::Io {
+                path: tagged,
+                source,
+            },
+            Err(source) => Error::Io {
+                path: path.into(),
+                source,
+            },
         }
     }
 }

@@ -27,13 +27,13 @@
 //! | [`model::stack`] | the stack description (`--stack`) and the composition of the layers into one model |
 //! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an intent routed by governance) |
 //! | [`safeguard`] | the safeguard catalogue by name (and where each lives), [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
-//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue, the runner, the stress test; [`scenario::repro`] reproduction handles; [`scenario::control`] experiment vs fault-free control; [`scenario::shrink`] shrinking a failing configuration to a regression scenario |
+//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue, the runner, the stress test; [`scenario::repro`] reproduction handles; [`scenario::control`] experiment vs fault-free control; [`scenario::shrink`] shrinking a failing configuration to a regression scenario; [`scenario::preflight`] scenarios checked against the stack before anything runs (targets, memory bound) |
 //! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume; [`program::speculate`] runs the likely next runs on idle cores without changing a byte; [`program::ensemble`] seed ensembles of the year |
 //! | [`check`] | observers: recovery measurement, history, consistency and linearizability checkers; [`check::linearizable`] a bounded Wing-Gong-Lowe search for a compare-and-set register per key, the replicated log's history mapped onto it ([`check::linearizable::check_log`]), and `chaosim check FILE` for chaosim JSONL or Jepsen / Knossos EDN ([`check::edn`]) histories |
 //! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep, an ensemble or a single-run timeline; Jepsen-style history timelines and offline trace views |
 //! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge (shared by scenario sweeps, [`sweep::swarm`] and ensembles) |
-//! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals; [`record::trace`] the Chrome trace writer |
-//! | [`input`] | reading RON input files with located errors |
+//! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals; [`record::trace`] the Chrome trace writer; [`record::outfile`] the output rules (temporary file then rename, regular files only, nothing clobbered without `--force`) |
+//! | [`input`] | reading input files in bounded memory (regular files only, size and line limits) with located errors, the line:column of a field's value |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
 //!
@@ -47,7 +47,14 @@
 //! steady state with probes and checks which safeguards fired.
 //!
 //! **Invariant:** nothing grows with simulated time, runs or experiments: rows
-//! are streamed, aggregates are fixed-size, learning records are bounded.
+//! are streamed, aggregates are fixed-size, learning records are bounded. (The
+//! exception, the replicated log's operation history of one run, is bounded
+//! by [`scenario::preflight`].)
+//!
+//! **Invariant:** a command touches nothing but its own outputs, and leaves
+//! no half-written output behind: every write goes through
+//! [`record::outfile`] (or, for the year's resumable streams, the checks of
+//! [`program::year`]); every input through [`input`].
 //!
 //! ## A tiny model: an M/M/1 queue
 //!

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use chaosim::program::Programme;
 use chaosim::program::ensemble::{EnsembleOptions, EnsembleSpec, parse_seeds, run_ensemble};
+use chaosim::report::ReportKind;
 use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::run::Runner;
 use chaosim::{Error, Result};
@@ -65,6 +66,7 @@ pub struct EnsembleArgs {
 pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
     let (seed_from, seed_to) = parse_seeds(&a.seeds)?;
     let loaded = a.inputs.load()?;
+    loaded.check_every_level()?;
     let prog = match &a.programme {
         Some(p) => Programme::load(p)?,
         None => Programme::embedded(),
@@ -96,6 +98,15 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
         out: a.out.clone(),
         force: a.force,
     };
+    if !a.no_report {
+        // The report's files count too: checked before anything is written.
+        let report: Vec<String> = chaosim::report::planned_files(ReportKind::Ensemble)
+            .into_iter()
+            .map(|f| format!("report/{f}"))
+            .collect();
+        chaosim::record::outfile::check_folder(&a.out, "--out")?;
+        chaosim::record::outfile::check_files(&a.out, &report, a.force, "--out")?;
+    }
     let runner = Runner {
         catalogue: &loaded.catalogue,
         stack: &loaded.stack,
@@ -154,7 +165,7 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
         );
     }
     if !a.no_report {
-        let index = chaosim::report::render_any(&a.out, None)?;
+        let index = chaosim::report::render_to(&a.out, None, true)?;
         if !quiet {
             let _ = writeln!(std::io::stdout().lock(), "report: {}", index.html.display());
         }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use chaosim::demo::{Phold, PholdParams};
 use chaosim::engine::{SimDuration, SimTime};
 use chaosim::scenario::Catalogue;
-use chaosim::scenario::catalogue;
+use chaosim::scenario::{catalogue, difficulty, preflight};
 use chaosim::{Error, Result};
 
 /// The machine's cores: the default worker count.
@@ -142,6 +142,14 @@ enum Command {
     Validate {
         /// Files or directories of *.ron scenarios.
         paths: Vec<PathBuf>,
+        /// Check the scenarios against this stack (RON) instead of the
+        /// built-in one: their targets must exist in it, and their runs fit
+        /// the memory bound at every difficulty.
+        #[arg(long, value_name = "FILE")]
+        stack: Option<PathBuf>,
+        /// Use the recovery playbooks of this directory with the stack.
+        #[arg(long, value_name = "DIR")]
+        playbooks: Option<PathBuf>,
     },
     /// Run the PHOLD benchmark model on the engine and print its throughput.
     ///
@@ -219,24 +227,63 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                // --help, --version.
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // A usage error on one line, like every other error: clap's
+            // first paragraph joined (the rest is its usage and a pointer
+            // to --help).
+            let text = e.render().to_string();
+            let line = text
+                .lines()
+                .skip_while(|l| l.trim().is_empty())
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            if line.starts_with("error:") {
+                eprintln!("{line}");
+            } else {
+                eprintln!("error: {line}");
+            }
+            return ExitCode::from(2);
         }
     };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e.to_string()));
             ExitCode::from(if e.is_input() { 2 } else { 1 })
         }
     }
 }
 
+/// An error message on one line: line ends and other control characters
+/// that a message quoted from an input file may carry are escaped.
+pub(crate) fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List { scenarios } => list(scenarios),
-        Command::Validate { paths } => validate(paths),
+        Command::Validate {
+            paths,
+            stack,
+            playbooks,
+        } => validate(paths, stack, playbooks),
         Command::Phold {
             lps,
             events,
@@ -288,7 +335,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Most pending events PHOLD may start with (`--lps` x `--events`): about
+/// 500 MB of queue.
+pub const PHOLD_PENDING_MAX: u64 = 10_000_000;
+
 fn phold(lps: u32, events: u32, seconds: u64, seed: u64) -> Result<ExitCode> {
+    let pending = lps as u64 * events as u64;
+    if pending > PHOLD_PENDING_MAX {
+        return Err(Error::Usage {
+            flag: "--lps x --events".into(),
+            message: format!(
+                "{lps} x {events} = {pending} pending events; at most {PHOLD_PENDING_MAX} (the queue holds them all)"
+            ),
+        });
+    }
     let params = PholdParams {
         lps,
         events_per_lp: events,
@@ -349,10 +409,25 @@ fn list(dir: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
+fn validate(
+    paths: Vec<PathBuf>,
+    stack: Option<PathBuf>,
+    playbooks: Option<PathBuf>,
+) -> Result<ExitCode> {
+    // The stack (and playbooks) first, with the built-in catalogue checked
+    // against it.
+    let loaded = sim::Inputs {
+        scenarios: None,
+        stack,
+        playbooks,
+    }
+    .load()?;
     if paths.is_empty() {
-        let cat = Catalogue::embedded()?;
-        outln!("ok: {} scenarios (built-in catalogue)", cat.len());
+        loaded.check_every_level()?;
+        outln!(
+            "ok: {} scenarios (built-in catalogue)",
+            loaded.catalogue.len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let mut specs = Vec::new();
@@ -364,10 +439,15 @@ fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
             vec![path.clone()]
         };
         for file in files {
-            match catalogue::load_file(&file) {
+            let checked = catalogue::load_file(&file).and_then(|spec| {
+                preflight::check_spec_targets(&spec, &loaded.stack)?;
+                preflight::check_bounds(&spec, &loaded.stack, difficulty::LEVEL_MAX)?;
+                Ok(spec)
+            });
+            match checked {
                 Ok(spec) => specs.push(spec),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", one_line(&e.to_string()));
                     errors += 1;
                 }
             }
@@ -379,7 +459,9 @@ fn validate(paths: Vec<PathBuf>) -> Result<ExitCode> {
         outln!("ok: {n} scenarios");
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("{errors} invalid file(s)");
+        if errors > 1 {
+            eprintln!("{errors} invalid files");
+        }
         Ok(ExitCode::from(2))
     }
 }

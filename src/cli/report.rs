@@ -19,11 +19,15 @@ pub struct ReportArgs {
     /// Output folder (default: DIR/report, or FILE.report for a timeline).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the report's files if they exist (other files in the folder
+    /// are left alone).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Render the report and print where it is.
 pub fn report_cmd(args: ReportArgs) -> Result<ExitCode> {
-    let index = report::render_any(&args.path, args.out.as_deref())?;
+    let index = report::render_to(&args.path, args.out.as_deref(), args.force)?;
     outln!(
         "{} report: {} plots (SVG + PNG) in {}",
         index.kind.name(),

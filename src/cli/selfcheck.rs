@@ -394,6 +394,17 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
             _ => args.push(f.clone()),
         }
     }
+    if let Some(t) = threads
+        && !(2..=chaosim::sweep::runner::THREADS_MAX).contains(&t)
+    {
+        return Err(Error::Usage {
+            flag: "--threads".into(),
+            message: format!(
+                "{t}: the self-check compares 1 thread with N, so N must be 2 to {}",
+                chaosim::sweep::runner::THREADS_MAX
+            ),
+        });
+    }
     let n = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(2);

@@ -9,17 +9,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use chaosim::model::stack::StackSpec;
 use chaosim::program::speculate::with_speculation;
-use chaosim::program::year::{Checkpoint, run_start};
+use chaosim::program::year::run_start;
 use chaosim::program::{Programme, YearConfig, audit, run_programme};
-use chaosim::safeguard::{Safeguard, SafeguardSet};
+use chaosim::record::outfile::{self, OutFile};
+use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::control::{ControlReport, run_with_control};
-use chaosim::scenario::difficulty;
 use chaosim::scenario::repro::{
     FileIds, HandleContext, Repro, ReproArgs, StressRepro, file_ids, item_from_fields,
 };
 use chaosim::scenario::run::{Planned, RunOutputs, Runner};
 use chaosim::scenario::stress::{StressReport, run_stress};
 use chaosim::scenario::{Catalogue, Execution, Executor, Outcome};
+use chaosim::scenario::{difficulty, preflight};
 use chaosim::{Error, Result};
 
 /// Options shared by commands that load the stack and the catalogue.
@@ -70,13 +71,19 @@ impl Loaded {
 }
 
 impl Inputs {
-    /// Load and validate the inputs.
+    /// Load and validate the inputs: every file, and every scenario's
+    /// targets against the stack and its runs at difficulty 1 against the
+    /// memory bound ([`preflight`]).
     pub fn load(&self) -> Result<Loaded> {
+        require_folder(self.scenarios.as_deref(), "--scenarios")?;
+        require_folder(self.playbooks.as_deref(), "--playbooks")?;
         let catalogue = super::load_catalogue(self.scenarios.as_ref())?;
         let (stack, text) = match &self.stack {
             Some(p) => {
                 let text = chaosim::input::read_text(p)?;
-                (StackSpec::parse(&text, p)?, text)
+                let stack = StackSpec::parse(&text, p)
+                    .map_err(|e| chaosim::input::locate_error_in(e, &text, p))?;
+                (stack, text)
             }
             None => (StackSpec::embedded(), StackSpec::embedded_text()),
         };
@@ -87,6 +94,8 @@ impl Inputs {
             let listing = format!("{:?}", stack.playbooks);
             stack_fingerprint ^= chaosim::engine::rng::fnv1a64(0x06, listing.as_bytes());
         }
+        preflight::check_targets(&catalogue, &stack)?;
+        preflight::check_all_bounds(&catalogue, &stack, difficulty::LEVEL_MIN)?;
         let files = file_ids(
             &stack,
             &catalogue,
@@ -100,6 +109,39 @@ impl Inputs {
             stack_fingerprint,
             files,
         })
+    }
+}
+
+/// An input folder flag must name a folder (exit code 2 otherwise).
+pub fn require_folder(dir: Option<&Path>, flag: &str) -> Result<()> {
+    let Some(dir) = dir else {
+        return Ok(());
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::Usage {
+            flag: flag.into(),
+            message: format!("{} is a file, not a folder", dir.display()),
+        }),
+        Err(e) => Err(chaosim::input::not_found_is_input(dir, e)),
+    }
+}
+
+impl Loaded {
+    /// Refuse runs of these scenarios at these levels that would not fit
+    /// the memory bound ([`preflight::check_bounds`]).
+    pub fn check_runs<'a>(&self, runs: impl IntoIterator<Item = (&'a str, u8)>) -> Result<()> {
+        for (id, level) in runs {
+            let spec = self.catalogue.require(id)?;
+            preflight::check_bounds(spec, &self.stack, level)?;
+        }
+        Ok(())
+    }
+
+    /// [`check_runs`](Self::check_runs) for every scenario at every level
+    /// (a programme escalates up to difficulty 10).
+    pub fn check_every_level(&self) -> Result<()> {
+        preflight::check_all_bounds(&self.catalogue, &self.stack, difficulty::LEVEL_MAX)
     }
 }
 
@@ -228,6 +270,13 @@ pub fn run(
     for it in &repro.exec.items {
         loaded.catalogue.require(&it.scenario)?;
     }
+    loaded.check_runs(
+        repro
+            .exec
+            .items
+            .iter()
+            .map(|it| (it.scenario.as_str(), it.difficulty)),
+    )?;
     if resolved.digest_expected.is_some() && !repro.exec.concurrent && repro.exec.items.len() > 1 {
         return Err(Error::Usage {
             flag: "--expect-digest".into(),
@@ -238,28 +287,42 @@ pub fn run(
     if resolved.digest_expected.is_some() || resolved.files_recorded.is_some() {
         loaded.check_files(&resolved.files_recorded.clone().unwrap_or_default())?;
     }
-    let open = |p: Option<&Path>| -> Result<Option<Box<dyn std::io::Write>>> {
-        match p {
-            None => Ok(None),
-            Some(p) => {
-                let f = std::fs::File::create(p).map_err(|e| Error::io(p, e))?;
-                Ok(Some(Box::new(std::io::BufWriter::new(f))))
-            }
-        }
-    };
+    // Each output is written under a temporary name beside it and renamed
+    // over it only when the run succeeded; on an error nothing but those
+    // temporary files (this process's own) is removed.
+    let control_file = timeline
+        .filter(|_| seeing.control)
+        .map(chaosim::report::timeline::control_path);
     let telemetry_path = dump.map(layer2_path);
+    let planned = [
+        (timeline, "--timeline"),
+        (narrative, "--narrative"),
+        (seeing.trace.as_deref(), "--trace"),
+        (seeing.history.as_deref(), "--history"),
+        (control_file.as_deref(), "--timeline"),
+        (dump, "--dump"),
+        (telemetry_path.as_deref(), "--dump"),
+    ];
+    let given: Vec<&Path> = planned.iter().filter_map(|(p, _)| *p).collect();
+    outfile::check_distinct(&given)?;
+    let mut files: Vec<Option<OutFile>> = Vec::new();
+    for (p, flag) in planned {
+        files.push(p.map(|p| OutFile::create(p, true, flag)).transpose()?);
+    }
+    let writer = |k: usize| -> Option<Box<dyn std::io::Write>> {
+        files[k]
+            .as_ref()
+            .map(|f| f.writer() as Box<dyn std::io::Write>)
+    };
     let outputs = RunOutputs {
-        timeline: open(timeline)?,
-        narrative: open(narrative)?,
-        trace: open(seeing.trace.as_deref())?,
-        history: open(seeing.history.as_deref())?,
-        dump: open(dump)?,
-        telemetry: open(telemetry_path.as_deref())?,
+        timeline: writer(0),
+        narrative: writer(1),
+        trace: writer(2),
+        history: writer(3),
+        dump: writer(5),
+        telemetry: writer(6),
     };
-    let control_timeline = match (seeing.control, timeline) {
-        (true, Some(p)) => open(Some(&chaosim::report::timeline::control_path(p)))?,
-        _ => None,
-    };
+    let control_timeline = writer(4);
     let executed = if seeing.control {
         // The experiment and its fault-free control, sample by sample, on
         // the seed path `repro.execute` would use.
@@ -296,29 +359,9 @@ pub fn run(
             .execute(&loaded.catalogue, &loaded.stack, outputs)
             .map(|o| (o, None))
     };
-    let (outcomes, control) = match executed {
-        Ok(x) => x,
-        Err(e) => {
-            let control_file = timeline
-                .filter(|_| seeing.control)
-                .map(chaosim::report::timeline::control_path);
-            for p in [
-                timeline,
-                narrative,
-                seeing.trace.as_deref(),
-                seeing.history.as_deref(),
-                dump,
-                telemetry_path.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .chain(control_file.as_deref())
-            {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(e);
-        }
-    };
+    // On an error the outputs are dropped: their temporary files go, the
+    // paths given keep what they held.
+    let (outcomes, control) = executed?;
     let handles = loaded.handles();
     for (k, o) in outcomes.iter().enumerate() {
         let handle = (!o.passed).then(|| handle_of(repro, k, o, &handles));
@@ -358,6 +401,9 @@ pub fn run(
         }
         eprintln!("reproduced: digest {got} matches the handle");
     }
+    // Only a command that succeeds (its digest check included) leaves its
+    // outputs.
+    outfile::commit_all(files.into_iter().flatten().collect())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -679,6 +725,7 @@ pub struct YearArgs {
 pub fn year(a: &YearArgs) -> Result<ExitCode> {
     // Everything is loaded and validated before the folder is touched.
     let loaded = a.inputs.load()?;
+    loaded.check_every_level()?;
     let prog = match &a.programme {
         Some(p) => Programme::load(p)?,
         None => Programme::embedded(),
@@ -784,7 +831,9 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         );
     }
     if !a.no_report {
-        let index = chaosim::report::year::render(&out, &out.join("report"))?;
+        // The folder's own report (its files were checked with the
+        // programme's): replaced as one transaction.
+        let index = chaosim::report::render_to(&out, Some(&out.join("report")), true)?;
         outln!("report: {}", index.html.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -799,20 +848,42 @@ pub struct RecordedRun {
     pub exec: Execution,
     /// The recorded digests, in item order.
     pub digests: Vec<String>,
+    /// Where each digest is in `outcomes.csv`: (line, column index).
+    pub lines: Vec<(u64, usize)>,
 }
 
 /// Rebuild run `run` of the programme output in `dir`.
 pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRun> {
     let runs_path = dir.join("runs.csv");
     let outcomes_path = dir.join("outcomes.csv");
-    let mut rdr = csv::Reader::from_path(&runs_path).map_err(|e| csv_err(&runs_path, e))?;
+    let mut rdr = chaosim::input::csv_reader(&runs_path)?;
     let headers = rdr.headers().map_err(|e| csv_err(&runs_path, e))?.clone();
     let col = |h: &csv::StringRecord, n: &str, p: &Path| {
-        h.iter().position(|x| x == n).ok_or_else(|| Error::Invalid {
+        h.iter()
+            .position(|x| x == n)
+            .ok_or_else(|| Error::InvalidAt {
+                path: p.to_path_buf(),
+                line: 1,
+                column: 1,
+                field: n.into(),
+                message: "column missing from the header".into(),
+            })
+    };
+    // An error about a field of a row, at the row's line and the field's
+    // column.
+    let at = |p: &Path, rec: &csv::StringRecord, k: usize, field: &str, message: String| {
+        let line = rec.position().map_or(1, |pos| pos.line() as usize);
+        let column = 1
+            + (0..k)
+                .map(|i| rec.get(i).map_or(0, |f| f.chars().count() + 1))
+                .sum::<usize>();
+        Error::InvalidAt {
             path: p.to_path_buf(),
-            field: n.into(),
-            message: "column missing".into(),
-        })
+            line,
+            column,
+            field: field.into(),
+            message,
+        }
     };
     let c_run = col(&headers, "run", &runs_path)?;
     let mut row = None;
@@ -823,33 +894,33 @@ pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRu
             break;
         }
     }
-    let row = row.ok_or_else(|| Error::Usage {
-        flag: "--run".into(),
-        message: format!("run {run} is not in {}", runs_path.display()),
-    })?;
-    let get = |n: &str| -> Result<String> {
-        Ok(row
-            .get(col(&headers, n, &runs_path)?)
-            .unwrap_or("")
-            .to_string())
-    };
-    let seed: u64 = get("seed")?.parse().map_err(|_| Error::Invalid {
+    let row = row.ok_or_else(|| Error::InvalidAt {
         path: runs_path.clone(),
-        field: "seed".into(),
-        message: "not a number".into(),
+        line: rdr.position().line() as usize,
+        column: 1,
+        field: "run".into(),
+        message: format!("no row for run {run} (--run) before the end of the file"),
     })?;
-    let deployed =
-        SafeguardSet::from_spec(&get("deployed")?.replace(';', ","), SafeguardSet::EMPTY).map_err(
-            |m| Error::Invalid {
-                path: runs_path.clone(),
-                field: "deployed".into(),
-                message: m,
-            },
-        )?;
-    let perspective = get("perspective")?;
+    let get = |n: &str| -> Result<(String, usize)> {
+        let k = col(&headers, n, &runs_path)?;
+        Ok((row.get(k).unwrap_or("").to_string(), k))
+    };
+    let (seed, k) = get("seed")?;
+    let seed: u64 = seed.parse().map_err(|_| {
+        at(
+            &runs_path,
+            &row,
+            k,
+            "seed",
+            format!("'{seed}' is not a number"),
+        )
+    })?;
+    let (deployed, k) = get("deployed")?;
+    let deployed = SafeguardSet::from_spec(&deployed.replace(';', ","), SafeguardSet::EMPTY)
+        .map_err(|m| at(&runs_path, &row, k, "deployed", m))?;
+    let perspective = get("perspective")?.0;
     // The outcome rows of this run: scenario, difficulty, known fixes, digest.
-    let mut ordr =
-        csv::Reader::from_path(&outcomes_path).map_err(|e| csv_err(&outcomes_path, e))?;
+    let mut ordr = chaosim::input::csv_reader(&outcomes_path)?;
     let oh = ordr
         .headers()
         .map_err(|e| csv_err(&outcomes_path, e))?
@@ -863,19 +934,33 @@ pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRu
     );
     let mut items = Vec::new();
     let mut digests = Vec::new();
+    let mut lines = Vec::new();
     for rec in ordr.records() {
         let rec = rec.map_err(|e| csv_err(&outcomes_path, e))?;
         if rec.get(c_run) != Some(&run.to_string()) {
             continue;
         }
-        let item =
-            item_from_fields(&rec[c_sc], &rec[c_lv], &rec[c_kf]).map_err(|m| Error::Invalid {
-                path: outcomes_path.clone(),
-                field: "known_fixes/difficulty".into(),
-                message: m,
-            })?;
+        let item = item_from_fields(&rec[c_sc], &rec[c_lv], &rec[c_kf]).map_err(|m| {
+            at(
+                &outcomes_path,
+                &rec,
+                c_sc,
+                "scenario/difficulty/known_fixes",
+                m,
+            )
+        })?;
         items.push(item);
+        lines.push((rec.position().map_or(1, |p| p.line()), c_dg));
         digests.push(rec[c_dg].to_string());
+    }
+    if items.is_empty() {
+        return Err(Error::InvalidAt {
+            path: outcomes_path.clone(),
+            line: 1,
+            column: 1,
+            field: "run".into(),
+            message: format!("no row of run {run} (runs.csv lists it): the file was cut or edited"),
+        });
     }
     Ok(RecordedRun {
         exec: Execution {
@@ -887,6 +972,7 @@ pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRu
             deployed,
         },
         digests,
+        lines,
     })
 }
 
@@ -906,7 +992,13 @@ pub fn replay(
     let RecordedRun {
         exec,
         digests: recorded,
+        lines,
     } = recorded_run(dir, run, &prog)?;
+    loaded.check_runs(
+        exec.items
+            .iter()
+            .map(|it| (it.scenario.as_str(), it.difficulty)),
+    )?;
     let runner = Runner {
         catalogue: &loaded.catalogue,
         stack: &loaded.stack,
@@ -914,31 +1006,32 @@ pub fn replay(
     };
     let outcomes = runner.execute(&exec)?;
     let mut mismatches = 0;
-    for (o, want) in outcomes.iter().zip(&recorded) {
+    let mut first = None;
+    for ((o, want), at) in outcomes.iter().zip(&recorded).zip(&lines) {
         let got = o.digest.to_string();
         if &got == want {
             outln!("run {run} {:<32} digest {got} matches", o.id);
         } else {
             mismatches += 1;
+            first.get_or_insert(*at);
             outln!(
                 "run {run} {:<32} digest {got} MISMATCH (recorded {want})",
                 o.id
             );
         }
     }
-    if let Ok(cp) = std::fs::read_to_string(dir.join("checkpoint.ron"))
-        && let Ok(cp) = ron::from_str::<Checkpoint>(&cp)
-    {
+    if let Ok(Some(cp)) = chaosim::program::year::read_checkpoint(dir) {
         let fp = prog.fingerprint ^ loaded.catalogue.fingerprint() ^ loaded.stack_fingerprint;
-        if cp.inputs_fingerprint != fp {
+        if cp.checkpoint.inputs_fingerprint != fp {
             eprintln!(
                 "note: the stack, scenario or programme files differ from those the folder was written with"
             );
         }
     }
     if mismatches > 0 {
+        let (line, _) = first.unwrap_or((1, 0));
         return Err(Error::Check(format!(
-            "replay of run {run}: {mismatches} digest mismatch(es) in {}",
+            "{}:{line}:1: replay of run {run}: {mismatches} digest mismatch(es)",
             outcomes_path.display()
         )));
     }
@@ -946,41 +1039,100 @@ pub fn replay(
 }
 
 fn csv_err(path: &Path, e: csv::Error) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => chaosim::input::not_found_is_input(path, io),
-        other => Error::Invalid {
-            path: path.to_path_buf(),
-            field: "(csv)".into(),
-            message: format!("{other:?}"),
-        },
-    }
+    chaosim::input::csv_error(path, e)
 }
 
-/// `chaosim audit verify DIR`.
+/// `chaosim audit verify DIR`: the chain line by line (exact bytes), then
+/// its length and head against what the folder recorded: `audit.head`
+/// (written at every checkpoint) and `checkpoint.ron`. A cut tail shows
+/// through either; with neither, a cut tail cannot be ruled out and the
+/// check fails too.
 pub fn audit_verify(dir: &Path) -> Result<ExitCode> {
     let path = if dir.is_dir() {
         dir.join("audit.jsonl")
     } else {
         dir.to_path_buf()
     };
-    let v = audit::verify(&path)?;
-    // The checkpoint knows how long the chain should be: a cut tail shows.
-    let cp_path = path.with_file_name("checkpoint.ron");
-    if let Ok(text) = std::fs::read_to_string(&cp_path)
-        && let Ok(cp) = ron::from_str::<Checkpoint>(&text)
-        && cp.complete
-        && (cp.audit_seq != v.entries || cp.audit_head != v.head)
-    {
-        return Err(Error::Check(format!(
-            "{}: audit chain has {} entries ending {}, but the checkpoint recorded {} ending {} (entries were cut or replaced)",
-            path.display(),
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let head_path = folder.join(chaosim::program::year::AUDIT_HEAD_FILE);
+    let head = audit::read_head(&head_path)?;
+    let cp = chaosim::program::year::read_checkpoint(&folder)?;
+    let mut counts = Vec::new();
+    if let Some((n, _)) = &head {
+        counts.push(*n);
+    }
+    if let Some(c) = &cp {
+        counts.push(c.checkpoint.audit_seq);
+    }
+    let (v, at) = audit::verify_heads(&path, &counts)?;
+    let end = v.entries + 1;
+    let broken = |why: String| {
+        Err(Error::Check(format!(
+            "{}:{end}:1: audit chain broken: {why}",
+            path.display()
+        )))
+    };
+    let mut at = at.into_iter();
+    if let Some((n, h)) = &head {
+        match at.next().flatten() {
+            None => {
+                return broken(format!(
+                    "the file ends after {} entries, but {} records {n} ending {} (entries were cut)",
+                    v.entries,
+                    head_path.display(),
+                    audit::short(h)
+                ));
+            }
+            Some(got) if &got != h => {
+                return broken(format!(
+                    "entry {n} ends {}, but {} records {} there (entries were replaced)",
+                    audit::short(&got),
+                    head_path.display(),
+                    audit::short(h)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(c) = &cp {
+        let (n, h) = (c.checkpoint.audit_seq, &c.checkpoint.audit_head);
+        let recorded = format!(
+            "{} records {n} ending {}",
+            c.path.display(),
+            audit::short(h)
+        );
+        match at.next().flatten() {
+            None => {
+                return broken(format!(
+                    "the file ends after {} entries, but {recorded} (entries were cut)",
+                    v.entries
+                ));
+            }
+            Some(got) if &got != h => {
+                return broken(format!(
+                    "entry {n} ends {}, but {recorded} (entries were cut or replaced)",
+                    audit::short(&got)
+                ));
+            }
+            Some(_) if c.checkpoint.complete && v.entries != n => {
+                return broken(format!(
+                    "{} entries, but the programme is complete and {recorded} (entries were added)",
+                    v.entries
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if head.is_none() && cp.is_none() {
+        return broken(format!(
+            "{} entries ending {}, but neither audit.head nor checkpoint.ron is beside it: a cut tail cannot be ruled out",
             v.entries,
-            &v.head[..16],
-            cp.audit_seq,
-            &cp.audit_head[..16.min(cp.audit_head.len())]
-        )));
+            audit::short(&v.head)
+        ));
     }
     outln!("ok: {} entries, chain head {}", v.entries, v.head);
-    let _ = Safeguard::ALL;
     Ok(ExitCode::SUCCESS)
 }

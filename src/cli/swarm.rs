@@ -10,6 +10,7 @@ use std::time::Instant;
 use clap::Parser;
 
 use chaosim::engine::NANOS_PER_DAY;
+use chaosim::record::outfile;
 use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::repro::{ReproArgs, format_time_of_day, safeguards_spec, shell_quote};
 use chaosim::scenario::shrink::{STEPS_MAX_DEFAULT, default_start, fault_time_ns, shrink_case};
@@ -105,6 +106,12 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         deployed,
     };
     config.validate(&loaded.catalogue)?;
+    loaded.check_runs(
+        config
+            .scenarios
+            .iter()
+            .map(|id| (id.as_str(), config.difficulty)),
+    )?;
     let (shard, threads) =
         shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
     let opts = SweepOptions {
@@ -352,7 +359,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
     );
     let out = args.out.clone();
     if let Some(o) = &out
-        && o.exists()
+        && outfile::check_output_path(o)? == outfile::Existing::File
         && !args.force
     {
         return Err(usage(
@@ -374,16 +381,28 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
     let secs = wall.elapsed().as_secs_f64();
     let new_id = case.shrunk.id.clone();
     let out = out.unwrap_or_else(|| PathBuf::from("regressions").join(format!("{new_id}.ron")));
-    if out.exists() && !args.force {
+    // A regular file only (a link or device is refused), replaced only
+    // with --force, written to a temporary file and renamed; the folder is
+    // made if missing (and removed again if the write fails).
+    if outfile::check_output_path(&out)? == outfile::Existing::File && !args.force {
         return Err(usage(
             "--out",
             format!("{} exists; pass --force to overwrite it", out.display()),
         ));
     }
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let created = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => {
+            outfile::check_folder(parent, "--out")?;
+            outfile::create_dirs(parent)?
+        }
+        None => Vec::new(),
+    };
+    if let Err(e) = outfile::write_atomic(&out, case.ron.as_bytes()) {
+        for d in created.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+        return Err(e);
     }
-    std::fs::write(&out, &case.ron).map_err(|e| Error::io(&out, e))?;
     let spec_flag = safeguards_spec(deployed, default);
     let faults = |n: usize| if n == 1 { "fault" } else { "faults" };
     let mut o = std::io::stdout().lock();

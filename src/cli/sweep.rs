@@ -105,17 +105,16 @@ pub struct MergeArgs {
 fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel> {
     let config = match model {
         None => ApiModelConfig::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            let cfg: ApiModelConfig = ron::from_str(&text).map_err(|e| Error::Syntax {
+        Some(path) => chaosim::input::load_with(path, |text, path| {
+            let cfg: ApiModelConfig = ron::from_str(text).map_err(|e| Error::Syntax {
                 path: path.to_path_buf(),
-                line: e.span.start.line,
-                column: e.span.start.col,
+                line: e.span.start.line.max(1),
+                column: e.span.start.col.max(1),
                 message: e.code.to_string(),
             })?;
             cfg.validate(&path.display().to_string())?;
-            cfg
-        }
+            Ok(cfg)
+        })?,
     };
     let playbook = match playbook {
         None => ApiPlaybook::default(),
@@ -204,6 +203,11 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
     let base = loaded.catalogue.require(&id)?;
     let param = Param::parse(args.param.as_deref().unwrap_or_default(), base)?;
     let values_micro = parse_values(args.values.as_deref().unwrap_or_default(), param)?;
+    // Each value makes another scenario: each must fit the memory bound.
+    for &v in &values_micro {
+        let spec = chaosim::sweep::scenario_sweep::apply(base, param, v)?;
+        chaosim::scenario::preflight::check_bounds(&spec, &loaded.stack, args.difficulty)?;
+    }
     let deployed = SafeguardSet::from_spec(&args.safeguards, loaded.stack.default_safeguards())
         .map_err(|message| Error::Usage {
             flag: "--safeguards".into(),

@@ -117,17 +117,7 @@ impl StackSpec {
             SimTime::ZERO,
             &set,
         )
-        .map_err(|m| {
-            let (field, message) = m
-                .split_once(": ")
-                .map(|(f, m)| (f.to_string(), m.to_string()))
-                .unwrap_or(("playbooks".into(), m));
-            Error::Invalid {
-                path: dir.to_path_buf(),
-                field,
-                message,
-            }
-        })?;
+        .map_err(|m| playbook_error(dir, m))?;
         self.playbooks = Some(set);
         Ok(())
     }
@@ -139,6 +129,47 @@ impl StackSpec {
         self.layer1
             .default_safeguards
             .union(self.layer2.default_safeguards)
+    }
+}
+
+/// A playbook folder that does not fit Layer 1: a playbook with the wrong
+/// trigger is named by its file and the line:column of its `trigger`; a
+/// missing one is an error about the folder.
+fn playbook_error(dir: &Path, m: String) -> Error {
+    let (field, message) = m
+        .split_once(": ")
+        .map(|(f, m)| (f.to_string(), m.to_string()))
+        .unwrap_or(("playbooks".into(), m));
+    let wrong_trigger = message
+        .strip_prefix('\'')
+        .and_then(|r| r.split_once('\''))
+        .filter(|(_, rest)| rest.starts_with(" has trigger"))
+        .map(|(name, _)| name.to_string());
+    if let Some(name) = wrong_trigger
+        && let Ok(files) = crate::scenario::catalogue::ron_files(dir)
+    {
+        for path in files {
+            let Ok(text) = crate::input::read_text(&path) else {
+                continue;
+            };
+            if crate::playbook::Playbook::from_ron(&text, &path).is_ok_and(|pb| pb.name == name) {
+                let e = Error::Invalid {
+                    path,
+                    field: "trigger".into(),
+                    message,
+                };
+                return crate::input::locate_error(e, &text);
+            }
+        }
+    }
+    Error::Invalid {
+        path: dir.to_path_buf(),
+        field: if field == "playbooks" {
+            "(directory)".into()
+        } else {
+            field
+        },
+        message,
     }
 }
 

@@ -263,8 +263,9 @@ impl PlaybookSet {
         let mut set = PlaybookSet::default();
         for p in paths {
             let text = crate::input::read_text(&p)?;
-            let pb = Playbook::from_ron(&text, &p)?;
-            set.insert(pb, &p)?;
+            Playbook::from_ron(&text, &p)
+                .and_then(|pb| set.insert(pb, &p))
+                .map_err(|e| crate::input::locate_error_in(e, &text, &p))?;
         }
         Ok(set)
     }

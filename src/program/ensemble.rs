@@ -38,7 +38,8 @@ use serde::{Deserialize, Serialize};
 use super::spec::Programme;
 use super::year::{RunObservation, run_programme_quiet};
 use crate::error::{Error, Result};
-use crate::record::csv::{CsvSink, push_field};
+use crate::record::csv::push_field;
+use crate::record::outfile::OutDir;
 use crate::record::stats::{t_interval, wilson_interval};
 use crate::safeguard::{Safeguard, SafeguardSet};
 use crate::scenario::Catalogue;
@@ -594,12 +595,12 @@ pub fn week_rows(a: &EnsembleAggregate, p: &EnsembleParams) -> String {
     out
 }
 
-fn write_tables(dir: &Path, a: &EnsembleAggregate, p: &EnsembleParams) -> Result<()> {
-    let mut sink = CsvSink::create(dir.join(SUMMARY_FILE))?;
+fn write_tables(tx: &mut OutDir, a: &EnsembleAggregate, p: &EnsembleParams) -> Result<()> {
+    let mut sink = tx.sink(SUMMARY_FILE)?;
     sink.write_raw(ENSEMBLE_SUMMARY_HEADER.as_bytes())?;
     sink.write_raw(summary_rows(a, p).as_bytes())?;
     sink.finish()?;
-    let mut sink = CsvSink::create(dir.join(WEEKS_FILE))?;
+    let mut sink = tx.sink(WEEKS_FILE)?;
     sink.write_raw(WEEKS_HEADER.as_bytes())?;
     sink.write_raw(week_rows(a, p).as_bytes())?;
     sink.finish()?;
@@ -671,8 +672,8 @@ pub fn run_ensemble(
     let p = params.ensemble.clone().expect("ensemble params");
     let total = params.total();
     let range = opts.shard.range(total);
-    prepare_out_dir(&opts.out, opts.force, "--out")?;
-    let mut sink = CsvSink::create(opts.out.join(SEEDS_FILE))?;
+    let mut tx = prepare_out_dir(&opts.out, &params.files(), opts.force, "--out")?;
+    let mut sink = tx.sink(SEEDS_FILE)?;
     sink.write_raw(seeds_header(&p).as_bytes())?;
     let run =
         |_cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(EnsembleAggregate, u64)> {
@@ -707,11 +708,12 @@ pub fn run_ensemble(
     let bytes = sink.bytes_written();
     let fnv = sink.checksum();
     sink.finish()?;
-    write_tables(&opts.out, &agg, &p)?;
+    write_tables(&mut tx, &agg, &p)?;
     write_shard_meta(
-        &opts.out,
+        &mut tx,
         &meta_of(&params, opts.shard, range, (bytes, fnv), &agg),
     )?;
+    tx.commit()?;
     Ok(EnsembleReport {
         seeds: range.1 - range.0,
         events,
@@ -781,10 +783,11 @@ pub(crate) fn merge_ensemble(
         agg.merge(a);
     }
     let header = seeds_header(p);
-    let (bytes, fnv) = write_merged_rows(metas, by_index, out, force, SEEDS_FILE, &header)?;
-    write_tables(out, &agg, p)?;
+    let (mut tx, (bytes, fnv)) =
+        write_merged_rows(metas, by_index, out, force, SEEDS_FILE, &header)?;
+    write_tables(&mut tx, &agg, p)?;
     write_shard_meta(
-        out,
+        &mut tx,
         &meta_of(
             params,
             Shard::WHOLE,
@@ -793,6 +796,7 @@ pub(crate) fn merge_ensemble(
             &agg,
         ),
     )?;
+    tx.commit()?;
     Ok(MergeReport {
         shards: by_index.len() as u32,
         experiments: agg.n,

@@ -356,8 +356,7 @@ impl Programme {
 
     /// A programme file from disk.
     pub fn load(path: &Path) -> Result<Programme> {
-        let text = crate::input::read_text(path)?;
-        Programme::parse(&text, path)
+        crate::input::load_with(path, Programme::parse)
     }
 
     /// Runs in one year.

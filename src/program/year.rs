@@ -14,8 +14,8 @@
 //! uninterrupted run.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Seek, Write};
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -24,6 +24,8 @@ use serde_json::json;
 
 use crate::engine::{Digest, NANOS_PER_DAY, RngDraws, SeedPath, SimTime};
 use crate::error::{Error, Result};
+use crate::record::csv::Fnv64;
+use crate::record::outfile::{self, TrackedFile};
 use crate::safeguard::{Safeguard, SafeguardSet};
 use crate::scenario::repro::HandleContext;
 use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome, Repro};
@@ -33,8 +35,9 @@ use super::learning::LearningRecord;
 use super::select::select;
 use super::spec::{Perspective, Programme};
 
-/// Format version of the checkpoint file.
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// Format version of the checkpoint file (2: with the checksum of every
+/// file's prefix).
+pub const CHECKPOINT_VERSION: u32 = 2;
 /// Runs between checkpoints (a resume repeats at most this many runs).
 pub const CHECKPOINT_EVERY_RUNS: u64 = 10;
 
@@ -93,8 +96,10 @@ pub struct State {
     pub year_digest: u64,
 }
 
-/// Byte lengths of the output files at a checkpoint.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Byte lengths of the output files at a checkpoint, and the FNV-1a
+/// checksum of those bytes (`--resume` refuses a file that is shorter, or
+/// whose prefix differs: it would continue someone else's bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileLengths {
     /// runs.csv
     pub runs: u64,
@@ -104,6 +109,48 @@ pub struct FileLengths {
     pub safeguards: u64,
     /// audit.jsonl
     pub audit: u64,
+    /// FNV-1a of the first `runs` bytes of runs.csv.
+    pub runs_fnv: u64,
+    /// FNV-1a of the first `outcomes` bytes of outcomes.csv.
+    pub outcomes_fnv: u64,
+    /// FNV-1a of the first `safeguards` bytes of safeguards.csv.
+    pub safeguards_fnv: u64,
+    /// FNV-1a of the first `audit` bytes of audit.jsonl.
+    pub audit_fnv: u64,
+}
+
+impl Default for FileLengths {
+    /// Empty files.
+    fn default() -> Self {
+        let empty = Fnv64::new().value();
+        FileLengths {
+            runs: 0,
+            outcomes: 0,
+            safeguards: 0,
+            audit: 0,
+            runs_fnv: empty,
+            outcomes_fnv: empty,
+            safeguards_fnv: empty,
+            audit_fnv: empty,
+        }
+    }
+}
+
+impl FileLengths {
+    /// `(file name, length, checksum, field)` of each streamed file.
+    fn each(&self) -> [(&'static str, u64, u64, &'static str); 4] {
+        [
+            (RUNS_FILE, self.runs, self.runs_fnv, "runs"),
+            (OUTCOMES_FILE, self.outcomes, self.outcomes_fnv, "outcomes"),
+            (
+                SAFEGUARDS_FILE,
+                self.safeguards,
+                self.safeguards_fnv,
+                "safeguards",
+            ),
+            (AUDIT_FILE, self.audit, self.audit_fnv, "audit"),
+        ]
+    }
 }
 
 /// The checkpoint file (`checkpoint.ron`), written atomically.
@@ -191,15 +238,59 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Write `bytes` to `path` atomically (temp file, fsync, rename).
+/// Write `bytes` to `path` atomically (temp file, fsync, rename; see
+/// [`outfile::write_atomic`]: a link or device at `path` is refused, never
+/// written through).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    std::fs::rename(&tmp, path).map_err(io(path))
+    outfile::write_atomic(path, bytes)
+}
+
+/// The streamed files, `learning.ron`, the checkpoint and the audit head.
+const RUNS_FILE: &str = "runs.csv";
+const OUTCOMES_FILE: &str = "outcomes.csv";
+const SAFEGUARDS_FILE: &str = "safeguards.csv";
+const AUDIT_FILE: &str = "audit.jsonl";
+const LEARNING_FILE: &str = "learning.ron";
+const CHECKPOINT_FILE: &str = "checkpoint.ron";
+/// The audit chain's head (entries and last hash) at the last checkpoint,
+/// beside the log, so `chaosim audit verify` sees a cut tail even when the
+/// checkpoint is gone.
+pub const AUDIT_HEAD_FILE: &str = "audit.head";
+
+/// Every file `chaosim year` writes into its folder (relative to it): the
+/// streamed files, `learning.ron`, `checkpoint.ron`, `audit.head`, every
+/// playbook the programme can generate and the report's files (counted
+/// with `--no-report` too: they describe the programme). `--force` removes
+/// exactly these.
+pub fn output_files() -> Vec<String> {
+    let mut v: Vec<String> = [
+        RUNS_FILE,
+        OUTCOMES_FILE,
+        SAFEGUARDS_FILE,
+        AUDIT_FILE,
+        AUDIT_HEAD_FILE,
+        LEARNING_FILE,
+        CHECKPOINT_FILE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(
+        Safeguard::ALL
+            .iter()
+            .map(|sg| format!("playbooks/{}", generated_playbook_file(*sg))),
+    );
+    v.extend(
+        crate::report::planned_files(crate::report::ReportKind::Year)
+            .into_iter()
+            .map(|f| format!("report/{f}")),
+    );
+    v
+}
+
+/// The file name of the generated playbook of `sg` (as `run_one` writes it).
+pub fn generated_playbook_file(sg: Safeguard) -> String {
+    format!("auto_generated_{}_fix.ron", sg.name())
 }
 
 struct Outputs {
@@ -210,55 +301,94 @@ struct Outputs {
     outcomes: BufWriter<Sink>,
     safeguards: BufWriter<Sink>,
     audit: AuditLog,
+    /// The checkpoint being written in the background (see [`checkpoint`]).
+    pending: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
-fn open_truncated(path: &Path, len: u64) -> Result<File> {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io(path))?;
-    f.set_len(len).map_err(io(path))?;
-    f.seek(std::io::SeekFrom::End(0)).map_err(io(path))?;
-    Ok(f)
+impl Drop for Outputs {
+    /// A checkpoint in flight is finished before the files are closed (an
+    /// interrupted programme keeps its last checkpoint).
+    fn drop(&mut self) {
+        let _ = self.wait_checkpoint();
+    }
+}
+
+/// A buffered writer over a tracked file.
+fn tracked(f: TrackedFile) -> BufWriter<Sink> {
+    BufWriter::with_capacity(1 << 16, Sink::Tracked(f))
 }
 
 impl Outputs {
-    fn open(
+    /// Create the streamed files of a new programme (none may exist: they
+    /// are created exclusively, never through a link) and write their
+    /// headers.
+    fn create(dir: &Path) -> Result<Outputs> {
+        let new = |name: &str| -> Result<TrackedFile> {
+            let path = dir.join(name);
+            Ok(TrackedFile::new(
+                outfile::create_new(&path)?,
+                &path,
+                0,
+                Fnv64::new(),
+            ))
+        };
+        let mut out = Outputs {
+            dir: dir.to_path_buf(),
+            dry: false,
+            runs: tracked(new(RUNS_FILE)?),
+            outcomes: tracked(new(OUTCOMES_FILE)?),
+            safeguards: tracked(new(SAFEGUARDS_FILE)?),
+            audit: AuditLog::to_sink(Sink::Tracked(new(AUDIT_FILE)?), GENESIS.to_string(), 0),
+            pending: None,
+        };
+        out.headers()?;
+        Ok(out)
+    }
+
+    fn headers(&mut self) -> Result<()> {
+        for (w, h) in [
+            (&mut self.runs, RUNS_HEADER),
+            (&mut self.outcomes, OUTCOMES_HEADER),
+            (&mut self.safeguards, SAFEGUARDS_HEADER),
+        ] {
+            w.write_all(h.as_bytes()).map_err(io(&self.dir))?;
+        }
+        Ok(())
+    }
+
+    /// Continue the streamed files of an interrupted programme: each is cut
+    /// back to the length its checkpoint recorded. Nothing is changed
+    /// before every file has passed [`check_resumable`].
+    fn resume(
         dir: &Path,
         files: &FileLengths,
         audit_head: String,
         audit_seq: u64,
     ) -> Result<Outputs> {
-        std::fs::create_dir_all(dir.join("playbooks")).map_err(io(dir))?;
-        let buf = |f| BufWriter::with_capacity(1 << 16, Sink::File(f));
+        let mut opened = Vec::new();
+        for (name, len, fnv, _) in files.each() {
+            let path = dir.join(name);
+            let mut f = match outfile::check_output_path(&path)? {
+                outfile::Existing::Absent => outfile::create_new(&path)?,
+                outfile::Existing::File => outfile::open_regular(&path)?,
+            };
+            f.set_len(len).map_err(io(&path))?;
+            f.seek(std::io::SeekFrom::End(0)).map_err(io(&path))?;
+            opened.push(TrackedFile::new(f, &path, len, Fnv64::from_value(fnv)));
+        }
+        let mut it = opened.into_iter();
+        let mut next = || it.next().expect("four files");
         let mut out = Outputs {
             dir: dir.to_path_buf(),
             dry: false,
-            runs: buf(open_truncated(&dir.join("runs.csv"), files.runs)?),
-            outcomes: buf(open_truncated(&dir.join("outcomes.csv"), files.outcomes)?),
-            safeguards: buf(open_truncated(
-                &dir.join("safeguards.csv"),
-                files.safeguards,
-            )?),
-            audit: AuditLog::new(
-                open_truncated(&dir.join("audit.jsonl"), files.audit)?,
-                audit_head,
-                audit_seq,
-            ),
+            runs: tracked(next()),
+            outcomes: tracked(next()),
+            safeguards: tracked(next()),
+            audit: AuditLog::to_sink(Sink::Tracked(next()), audit_head, audit_seq),
+            pending: None,
         };
         if files.runs == 0 {
-            out.runs
-                .write_all(RUNS_HEADER.as_bytes())
-                .map_err(io(dir))?;
-            out.outcomes
-                .write_all(OUTCOMES_HEADER.as_bytes())
-                .map_err(io(dir))?;
-            out.safeguards
-                .write_all(SAFEGUARDS_HEADER.as_bytes())
-                .map_err(io(dir))?;
+            out.headers()?;
         }
         Ok(out)
     }
@@ -273,25 +403,62 @@ impl Outputs {
             outcomes: buf(),
             safeguards: buf(),
             audit: AuditLog::to_sink(Sink::Discard, GENESIS.to_string(), 0),
+            pending: None,
         }
     }
 
+    /// Flush the streamed files and return their lengths and checksums.
     fn lengths(&mut self) -> Result<FileLengths> {
         let dir = self.dir.clone();
-        let pos = |w: &mut BufWriter<Sink>| -> Result<u64> {
+        let of = |w: &mut BufWriter<Sink>| -> Result<(u64, u64)> {
             w.flush().map_err(io(&dir))?;
-            w.get_mut().stream_position().map_err(io(&dir))
+            Ok(match w.get_ref() {
+                Sink::Tracked(t) => (t.len(), t.checksum()),
+                _ => (0, Fnv64::new().value()),
+            })
         };
-        let runs = pos(&mut self.runs)?;
-        let outcomes = pos(&mut self.outcomes)?;
-        let safeguards = pos(&mut self.safeguards)?;
-        let audit = self.audit.flush()?.stream_position().map_err(io(&dir))?;
+        let (runs, runs_fnv) = of(&mut self.runs)?;
+        let (outcomes, outcomes_fnv) = of(&mut self.outcomes)?;
+        let (safeguards, safeguards_fnv) = of(&mut self.safeguards)?;
+        let (audit, audit_fnv) = match self.audit.flush()? {
+            Sink::Tracked(t) => (t.len(), t.checksum()),
+            _ => (0, Fnv64::new().value()),
+        };
         Ok(FileLengths {
             runs,
             outcomes,
             safeguards,
             audit,
+            runs_fnv,
+            outcomes_fnv,
+            safeguards_fnv,
+            audit_fnv,
         })
+    }
+
+    /// Sync the streamed files' data to disk (before a checkpoint that
+    /// claims their bytes).
+    fn sync_handles(&mut self) -> Result<Vec<(File, PathBuf)>> {
+        let mut v = Vec::new();
+        for w in [&self.runs, &self.outcomes, &self.safeguards] {
+            if let Sink::Tracked(t) = w.get_ref() {
+                v.push(t.sync_handle()?);
+            }
+        }
+        if let Sink::Tracked(t) = self.audit.flush()? {
+            v.push(t.sync_handle()?);
+        }
+        Ok(v)
+    }
+
+    /// Wait for the checkpoint in flight; its error, if it failed.
+    fn wait_checkpoint(&mut self) -> Result<()> {
+        match self.pending.take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::Check("the checkpoint writer panicked".into()))),
+            None => Ok(()),
+        }
     }
 
     fn safeguard_event(
@@ -363,20 +530,101 @@ fn new_state(cat: &Catalogue, deployed: SafeguardSet) -> State {
     }
 }
 
-/// Whether `dir` holds output of a previous programme, and its checkpoint.
-fn previous(dir: &Path) -> Result<Option<Checkpoint>> {
-    let cp = dir.join("checkpoint.ron");
-    if !cp.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&cp).map_err(io(&cp))?;
-    crate::input::parse_ron(&text, &cp).map(Some)
+/// Limits of `checkpoint.ron` when it is read back.
+pub const CHECKPOINT_LIMITS: crate::input::Limits = crate::input::Limits {
+    bytes_max: 16 * 1024 * 1024,
+    line_max: 1024 * 1024,
+};
+
+/// A checkpoint read back, with its text (to locate errors in it).
+pub struct ReadCheckpoint {
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+    /// Its file.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
 }
 
-fn dir_has_outputs(dir: &Path) -> bool {
-    ["runs.csv", "outcomes.csv", "checkpoint.ron"]
+impl ReadCheckpoint {
+    /// An error about `field` of the checkpoint, with its line:column.
+    pub fn invalid(&self, field: &str, message: String) -> Error {
+        crate::input::locate_error(
+            Error::Invalid {
+                path: self.path.clone(),
+                field: field.into(),
+                message,
+            },
+            &self.text,
+        )
+    }
+}
+
+/// Read `dir/checkpoint.ron` if there is one (bounded, located errors; a
+/// link or device there is refused).
+pub fn read_checkpoint(dir: &Path) -> Result<Option<ReadCheckpoint>> {
+    let path = dir.join(CHECKPOINT_FILE);
+    if outfile::check_output_path(&path)? == outfile::Existing::Absent {
+        return Ok(None);
+    }
+    let text = crate::input::read_text_limited(&path, CHECKPOINT_LIMITS)?;
+    let checkpoint: Checkpoint = crate::input::parse_ron(&text, &path)?;
+    Ok(Some(ReadCheckpoint {
+        checkpoint,
+        path,
+        text,
+    }))
+}
+
+/// Check that every streamed file holds at least the bytes the checkpoint
+/// recorded and that those bytes are unchanged (their checksum); reads
+/// only, so a refused `--resume` changes nothing.
+fn check_resumable(dir: &Path, cp: &ReadCheckpoint) -> Result<()> {
+    for (name, len, fnv, field) in cp.checkpoint.files.each() {
+        let path = dir.join(name);
+        let mut f = match outfile::check_output_path(&path)? {
+            outfile::Existing::Absent if len == 0 => continue,
+            outfile::Existing::Absent => {
+                return Err(cp.invalid(
+                    &format!("files.{field}"),
+                    format!(
+                        "{} is missing, but {len} bytes of it are recorded here: cannot resume (--force starts over)",
+                        path.display()
+                    ),
+                ));
+            }
+            outfile::Existing::File => crate::input::open_input(&path)?,
+        };
+        let actual = f.metadata().map_err(io(&path))?.len();
+        if actual < len {
+            return Err(cp.invalid(
+                &format!("files.{field}"),
+                format!(
+                    "{} is {actual} bytes, shorter than the {len} bytes recorded here (cut after the checkpoint): cannot resume (--force starts over)",
+                    path.display()
+                ),
+            ));
+        }
+        let got = outfile::prefix_checksum(&mut f, &path, len)?.value();
+        if got != fnv {
+            return Err(cp.invalid(
+                &format!("files.{field}_fnv"),
+                format!(
+                    "the first {len} bytes of {} do not match the checksum recorded here (edited after the checkpoint): cannot resume (--force starts over)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first of `names` that exists in `dir`.
+fn first_existing(dir: &Path, names: &[String]) -> Option<PathBuf> {
+    names
         .iter()
-        .any(|f| dir.join(f).exists())
+        .map(|n| dir.join(n))
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
 }
 
 /// Start time of run `r`.
@@ -415,110 +663,7 @@ pub fn run_programme(
     executor: &dyn Executor,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Summary> {
-    let dir = &cfg.out;
-    let prev = if dir.exists() { previous(dir)? } else { None };
-    let (mut state, files, head, seq) = match prev {
-        Some(cp) if cfg.resume && !cfg.force => {
-            if cp.seed != cfg.seed
-                || cp.runs_total != cfg.runs_total
-                || cp.inputs_fingerprint != cfg.inputs_fingerprint
-            {
-                return Err(Error::Usage {
-                    flag: "--resume".into(),
-                    message: format!(
-                        "{} holds a programme with other settings (seed {}, {} runs, inputs {:016x}); use --force to start over",
-                        dir.display(),
-                        cp.seed,
-                        cp.runs_total,
-                        cp.inputs_fingerprint
-                    ),
-                });
-            }
-            // A folder written before the `repro` column cannot be continued
-            // (its rows would have one column less).
-            let outcomes = dir.join("outcomes.csv");
-            let header = File::open(&outcomes).ok().and_then(|f| {
-                let mut line = String::new();
-                std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut line)
-                    .ok()
-                    .map(|_| line)
-            });
-            if header.as_deref() != Some(OUTCOMES_HEADER) {
-                return Err(Error::Usage {
-                    flag: "--resume".into(),
-                    message: format!(
-                        "{} has other columns than this version writes (written by an older chaosim); use --force to start over",
-                        outcomes.display()
-                    ),
-                });
-            }
-            (cp.state, cp.files, cp.audit_head, cp.audit_seq)
-        }
-        Some(cp) if !cfg.force => {
-            let what = if cp.complete {
-                "a complete programme"
-            } else {
-                "an interrupted programme (use --resume to continue it)"
-            };
-            return Err(Error::Usage {
-                flag: "--out".into(),
-                message: format!(
-                    "{} already holds {what}; use --force to overwrite",
-                    dir.display()
-                ),
-            });
-        }
-        None if !cfg.force && !cfg.resume && dir_has_outputs(dir) => {
-            return Err(Error::Usage {
-                flag: "--out".into(),
-                message: format!(
-                    "{} already holds output; use --force to overwrite or --resume to continue",
-                    dir.display()
-                ),
-            });
-        }
-        _ => (
-            new_state(cat, cfg.initial_deployed),
-            FileLengths::default(),
-            GENESIS.to_string(),
-            0,
-        ),
-    };
-    if state.learning.len() != cat.len()
-        || state
-            .learning
-            .iter()
-            .zip(cat.scenarios())
-            .any(|(r, s)| r.id != s.id)
-    {
-        return Err(Error::Usage {
-            flag: "--resume".into(),
-            message: "the checkpoint's scenarios differ from the catalogue".into(),
-        });
-    }
-    if cfg.force && dir.exists() {
-        for f in [
-            "runs.csv",
-            "outcomes.csv",
-            "safeguards.csv",
-            "audit.jsonl",
-            "learning.ron",
-            "checkpoint.ron",
-        ] {
-            let _ = std::fs::remove_file(dir.join(f));
-        }
-    }
-    let mut out = Outputs::open(dir, &files, head, seq)?;
-    if state.next_run == 0 && files.runs == 0 {
-        out.audit.append(
-            "chaos_loop",
-            "programme_started",
-            "programme",
-            "ok",
-            json!({"seed": cfg.seed, "runs_total": cfg.runs_total, "deployed": cfg.initial_deployed.join(";")}),
-        )?;
-        checkpoint(&mut out, cfg, &state, false)?;
-    }
+    let (mut state, mut out) = open_programme(cfg, cat)?;
 
     let per_day = prog.slots.len() as u64;
     let recorder = Recorder {
@@ -542,7 +687,178 @@ pub fn run_programme(
     if cfg.runs_total == 0 {
         checkpoint(&mut out, cfg, &state, true)?;
     }
+    out.wait_checkpoint()?;
     Ok(summary(&state, prog, cfg.runs_total))
+}
+
+/// The output folder of a programme, checked, then opened: a new
+/// programme's files are created (with `--force`, exactly this command's
+/// files are removed first), an interrupted one's are checked against its
+/// checkpoint and cut back to it. Every check happens before the first
+/// change to the folder.
+fn open_programme(cfg: &YearConfig, cat: &Catalogue) -> Result<(State, Outputs)> {
+    let dir = &cfg.out;
+    if cfg.resume && cfg.force {
+        return Err(Error::Usage {
+            flag: "--resume".into(),
+            message: "--resume continues a programme, --force starts it over: give one of them"
+                .into(),
+        });
+    }
+    outfile::check_folder(dir, "--out")?;
+    if cfg.resume && !dir.exists() {
+        return Err(Error::Usage {
+            flag: "--resume".into(),
+            message: format!(
+                "{} does not exist: there is nothing to resume (leave out --resume to start)",
+                dir.display()
+            ),
+        });
+    }
+    let names = output_files();
+    // Links, devices and folders at our names are refused, --force or not.
+    outfile::check_files(dir, &names, true, "--out")?;
+    let prev = if dir.exists() {
+        read_checkpoint(dir)?
+    } else {
+        None
+    };
+    match prev {
+        Some(cp) if cfg.resume => {
+            let c = &cp.checkpoint;
+            if c.version != CHECKPOINT_VERSION {
+                return Err(cp.invalid(
+                    "version",
+                    format!(
+                        "checkpoint format {} (this chaosim reads {CHECKPOINT_VERSION}): cannot resume; use --force to start over",
+                        c.version
+                    ),
+                ));
+            }
+            if c.seed != cfg.seed
+                || c.runs_total != cfg.runs_total
+                || c.inputs_fingerprint != cfg.inputs_fingerprint
+            {
+                return Err(Error::Usage {
+                    flag: "--resume".into(),
+                    message: format!(
+                        "{} holds a programme with other settings (seed {}, {} runs, inputs {:016x}); use --force to start over",
+                        dir.display(),
+                        c.seed,
+                        c.runs_total,
+                        c.inputs_fingerprint
+                    ),
+                });
+            }
+            if c.state.learning.len() != cat.len()
+                || c.state
+                    .learning
+                    .iter()
+                    .zip(cat.scenarios())
+                    .any(|(r, s)| r.id != s.id)
+            {
+                return Err(Error::Usage {
+                    flag: "--resume".into(),
+                    message: "the checkpoint's scenarios differ from the catalogue".into(),
+                });
+            }
+            check_resumable(dir, &cp)?;
+            // A folder written before the `repro` column cannot be continued
+            // (its rows would have one column less).
+            if c.files.outcomes > 0 {
+                let outcomes = dir.join(OUTCOMES_FILE);
+                let mut line = String::new();
+                let file = crate::input::open_input(&outcomes)?;
+                std::io::BufRead::read_line(
+                    &mut std::io::BufReader::new(file.take(OUTCOMES_HEADER.len() as u64)),
+                    &mut line,
+                )
+                .map_err(io(&outcomes))?;
+                if line != OUTCOMES_HEADER {
+                    return Err(Error::Usage {
+                        flag: "--resume".into(),
+                        message: format!(
+                            "{} has other columns than this version writes (written by an older chaosim); use --force to start over",
+                            outcomes.display()
+                        ),
+                    });
+                }
+            }
+            std::fs::create_dir_all(dir.join("playbooks")).map_err(io(dir))?;
+            let c = cp.checkpoint;
+            let mut out = Outputs::resume(dir, &c.files, c.audit_head, c.audit_seq)?;
+            if c.state.next_run == 0 && c.files.runs == 0 {
+                // Interrupted before its first entry: start it as new.
+                programme_started(&mut out, cfg, &c.state)?;
+            }
+            return Ok((c.state, out));
+        }
+        Some(cp) if !cfg.force => {
+            let what = if cp.checkpoint.complete {
+                "a complete programme"
+            } else {
+                "an interrupted programme (use --resume to continue it)"
+            };
+            return Err(Error::Usage {
+                flag: "--out".into(),
+                message: format!(
+                    "{} already holds {what}; use --force to overwrite",
+                    dir.display()
+                ),
+            });
+        }
+        _ => {}
+    }
+    if !cfg.force
+        && let Some(p) = first_existing(dir, &names)
+    {
+        let name = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+        let message = if cfg.resume {
+            format!(
+                "{} holds {name} but no checkpoint.ron: cannot resume; use --force to start over",
+                dir.display(),
+            )
+        } else {
+            format!(
+                "{} already holds {name}; use --force to overwrite this programme's files or --resume to continue",
+                dir.display(),
+            )
+        };
+        return Err(Error::Usage {
+            flag: if cfg.resume { "--resume" } else { "--out" }.into(),
+            message,
+        });
+    }
+    if cfg.force {
+        // Exactly this command's files: the streamed files, the learning
+        // state, the checkpoint, the audit head, generated playbooks.
+        for n in &names {
+            let p = dir.join(n);
+            if outfile::check_output_path(&p)? == outfile::Existing::File {
+                std::fs::remove_file(&p).map_err(io(&p))?;
+            }
+        }
+    }
+    outfile::create_dirs(&dir.join("playbooks"))?;
+    // A checkpoint first: a folder with files but no checkpoint is never
+    // left behind, so `--resume` after a kill at any moment continues.
+    let state = new_state(cat, cfg.initial_deployed);
+    write_checkpoint(dir, cfg, &state, false, FileLengths::default(), GENESIS, 0)?;
+    let mut out = Outputs::create(dir)?;
+    programme_started(&mut out, cfg, &state)?;
+    Ok((state, out))
+}
+
+/// The first audit entry of a programme, and its checkpoint.
+fn programme_started(out: &mut Outputs, cfg: &YearConfig, state: &State) -> Result<()> {
+    out.audit.append(
+        "chaos_loop",
+        "programme_started",
+        "programme",
+        "ok",
+        json!({"seed": cfg.seed, "runs_total": cfg.runs_total, "deployed": cfg.initial_deployed.join(";")}),
+    )?;
+    checkpoint(out, cfg, state, false)
 }
 
 /// Runs planned ahead of the current one (see [`super::speculate`]).
@@ -699,11 +1015,49 @@ pub fn run_programme_quiet(
     Ok(summary(&state, prog, runs_total))
 }
 
+/// Checkpoint the programme at `state`: the streamed files are flushed
+/// here, then synced to disk and the checkpoint written in the background,
+/// so the runs go on meanwhile (syncing costs milliseconds per file). The
+/// checkpoint claims only the bytes flushed before it, which the sync covers;
+/// the next checkpoint (and the end of the programme, and dropping the
+/// outputs) waits for this one, so they land in order. The last one is
+/// written before returning.
 fn checkpoint(out: &mut Outputs, cfg: &YearConfig, state: &State, complete: bool) -> Result<()> {
     if out.dry {
         return Ok(());
     }
     let files = out.lengths()?;
+    out.wait_checkpoint()?;
+    let handles = out.sync_handles()?;
+    let (head, seq) = (out.audit.head().to_string(), out.audit.seq());
+    let (dir, cfg, state) = (out.dir.clone(), cfg.clone(), state.clone());
+    let job = move || -> Result<()> {
+        // The data on disk before the checkpoint that claims it.
+        for (f, path) in &handles {
+            f.sync_data().map_err(io(path))?;
+        }
+        write_checkpoint(&dir, &cfg, &state, complete, files, &head, seq)
+    };
+    if complete {
+        job()
+    } else {
+        out.pending = Some(std::thread::spawn(job));
+        Ok(())
+    }
+}
+
+/// Write `learning.ron`, `checkpoint.ron` and then `audit.head`, each
+/// atomically. The head goes last, so it never claims more entries than the
+/// checkpoint's files hold.
+fn write_checkpoint(
+    dir: &Path,
+    cfg: &YearConfig,
+    state: &State,
+    complete: bool,
+    files: FileLengths,
+    audit_head: &str,
+    audit_seq: u64,
+) -> Result<()> {
     let cp = Checkpoint {
         version: CHECKPOINT_VERSION,
         seed: cfg.seed,
@@ -712,15 +1066,19 @@ fn checkpoint(out: &mut Outputs, cfg: &YearConfig, state: &State, complete: bool
         complete,
         state: state.clone(),
         files,
-        audit_head: out.audit.head().to_string(),
-        audit_seq: out.audit.seq(),
+        audit_head: audit_head.to_string(),
+        audit_seq,
     };
     let pretty = ron::ser::PrettyConfig::default();
     let learning =
         ron::ser::to_string_pretty(&state.learning, pretty.clone()).expect("learning serializes");
-    write_atomic(&out.dir.join("learning.ron"), learning.as_bytes())?;
+    write_atomic(&dir.join(LEARNING_FILE), learning.as_bytes())?;
     let text = ron::ser::to_string_pretty(&cp, pretty).expect("checkpoint serializes");
-    write_atomic(&out.dir.join("checkpoint.ron"), text.as_bytes())
+    write_atomic(&dir.join(CHECKPOINT_FILE), text.as_bytes())?;
+    write_atomic(
+        &dir.join(AUDIT_HEAD_FILE),
+        super::audit::head_line(audit_seq, audit_head).as_bytes(),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -39,6 +39,12 @@ impl Fnv64 {
         Fnv64(0xcbf2_9ce4_8422_2325)
     }
 
+    /// Continue a hash whose value so far is `value` (a stream checksummed
+    /// up to a point, continued later: `--resume`).
+    pub const fn from_value(value: u64) -> Fnv64 {
+        Fnv64(value)
+    }
+
     /// Fold `bytes` in.
     #[inline]
     pub fn update(&mut self, bytes: &[u8]) {
@@ -66,6 +72,18 @@ impl CsvSink {
             bytes: 0,
             fnv: Fnv64::new(),
         })
+    }
+
+    /// A sink writing into `file`, whose errors name `path` (the final name
+    /// of a file written under a temporary one, see
+    /// [`OutDir`](super::outfile::OutDir)).
+    pub fn from_file(file: File, path: PathBuf) -> CsvSink {
+        CsvSink {
+            path,
+            out: BufWriter::with_capacity(CSV_BUFFER_BYTES, file),
+            bytes: 0,
+            fnv: Fnv64::new(),
+        }
     }
 
     /// The file's path.

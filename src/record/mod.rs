@@ -3,6 +3,10 @@
 //!
 //! - [`csv`]: [`CsvSink`](csv::CsvSink), a buffered CSV file writer whose
 //!   `finish` flushes and syncs and reports the path on error.
+//! - [`outfile`]: the output rules (temporary file then rename, regular
+//!   files only, nothing clobbered without `--force`, errors that name the
+//!   file): [`OutFile`](outfile::OutFile), [`OutDir`](outfile::OutDir),
+//!   [`write_atomic`](outfile::write_atomic).
 //! - [`trace`]: the Chrome Trace Event export of one run ([`TraceWriter`](trace::TraceWriter), [`StackTracer`](trace::StackTracer)).
 //! - [`stats`]: mergeable aggregates. [`Welford`](stats::Welford) (float
 //!   mean/variance, Chan merge), [`IntMoments`](stats::IntMoments) (exact
@@ -16,5 +20,6 @@
 //! merged into the aggregate of the whole run.
 
 pub mod csv;
+pub mod outfile;
 pub mod stats;
 pub mod trace;

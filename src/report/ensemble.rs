@@ -59,7 +59,7 @@ fn opt(path: &Path, line: u64, field: &str, s: &str) -> Result<Option<f64>> {
 /// Read an ensemble's `summary.csv`.
 pub fn read_quantities(dir: &Path) -> Result<Vec<QuantityRow>> {
     let path = dir.join(super::SWEEP_FILE);
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+    let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
     let c = Columns::find(&path, &header, &SUMMARY_COLS)?;
     let mut rows = Vec::new();
@@ -100,7 +100,7 @@ pub fn read_weeks(dir: &Path) -> Result<Vec<WeekRow>> {
         "pass_rate_p90",
     ];
     let path = dir.join("weeks.csv");
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+    let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
     let c = Columns::find(&path, &header, &COLS)?;
     let mut rows = Vec::new();
@@ -124,7 +124,7 @@ pub fn read_weeks(dir: &Path) -> Result<Vec<WeekRow>> {
 /// Stream `seeds.csv`: the number of seeds per count of mastered scenarios.
 pub fn read_mastered(dir: &Path) -> Result<BTreeMap<u64, u64>> {
     let path = dir.join(SEEDS_FILE);
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+    let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
     let c = Columns::find(&path, &header, &["mastered"])?;
     let mut counts = BTreeMap::new();

@@ -148,10 +148,10 @@ fn pair(v: &Value, k: &str) -> [u64; 2] {
 
 /// Call `f(line_number, value)` for every line of `path`.
 fn each_line(path: &Path, mut f: impl FnMut(u64, &Value) -> Result<()>) -> Result<()> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::input::open_lines(path, crate::input::CSV_LINE_BYTES_MAX)?;
     let rdr = BufReader::with_capacity(64 * 1024, file);
     for (i, line) in rdr.lines().enumerate() {
-        let line = line.map_err(|e| Error::io(path, e))?;
+        let line = line.map_err(|e| crate::input::from_read_error(path, e))?;
         if line.trim().is_empty() {
             continue;
         }

@@ -170,20 +170,68 @@ pub fn render_any(path: &Path, out: Option<&Path>) -> Result<ReportIndex> {
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out(path, kind));
+    render_kind(kind, path, &out)
+}
+
+/// Every file a report of `kind` can write into its folder (the plots as
+/// SVG and PNG, `index.html`, `summary.md`): what `--force` replaces.
+pub fn planned_files(kind: ReportKind) -> Vec<String> {
+    let stems: &[&str] = match kind {
+        ReportKind::Year => &year::PLOTS,
+        ReportKind::Sweep => &["success_rate", "latency", "retries_breaker"],
+        ReportKind::Ensemble => &["mastered", "deployment_day", "pass_rate_weekly"],
+        ReportKind::Timeline => &["timeline", "control"],
+        ReportKind::History | ReportKind::Trace => &[],
+    };
+    let mut v: Vec<String> = stems
+        .iter()
+        .flat_map(|s| [format!("{s}.svg"), format!("{s}.png")])
+        .collect();
+    v.push("summary.md".into());
+    v.push("index.html".into());
+    v
+}
+
+/// [`render_any`] as one transaction: every file the report can write
+/// into `out` is checked first (a folder or link in their place is
+/// refused; an existing file only replaced with `force`), the report is
+/// rendered into a staging folder inside `out` and its files renamed into
+/// place at the end (`index.html` last). On an error nothing in `out`
+/// changed, and a folder this call created is removed.
+pub fn render_to(path: &Path, out: Option<&Path>, force: bool) -> Result<ReportIndex> {
+    let kind = detect(path)?;
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_out(path, kind));
+    let mut tx =
+        crate::record::outfile::OutDir::prepare(&out, &planned_files(kind), force, "--out")?;
+    let stage = tx.staging()?;
+    let mut index = render_kind(kind, path, &stage)?;
+    tx.adopt_staging()?;
+    tx.commit()?;
+    index.out = out.clone();
+    index.html = out.join("index.html");
+    index.summary_md = out.join("summary.md");
+    Ok(index)
+}
+
+fn render_kind(kind: ReportKind, path: &Path, out: &Path) -> Result<ReportIndex> {
     match kind {
-        ReportKind::Year => year::render(path, &out),
-        ReportKind::Sweep => sweep::render(path, &out),
-        ReportKind::Timeline => timeline::render(path, &out),
-        ReportKind::History => history::render(path, &out),
-        ReportKind::Trace => trace::render(path, &out),
-        ReportKind::Ensemble => ensemble::render(path, &out),
+        ReportKind::Year => year::render(path, out),
+        ReportKind::Sweep => sweep::render(path, out),
+        ReportKind::Timeline => timeline::render(path, out),
+        ReportKind::History => history::render(path, out),
+        ReportKind::Trace => trace::render(path, out),
+        ReportKind::Ensemble => ensemble::render(path, out),
     }
 }
 
-/// An [`Error::Invalid`] about a CSV input file.
+/// An error about a CSV input file's header (line 1).
 pub(crate) fn bad_csv(path: &Path, field: &str, message: impl Into<String>) -> Error {
-    Error::Invalid {
+    Error::InvalidAt {
         path: path.to_path_buf(),
+        line: 1,
+        column: 1,
         field: field.to_string(),
         message: message.into(),
     }
@@ -191,17 +239,7 @@ pub(crate) fn bad_csv(path: &Path, field: &str, message: impl Into<String>) -> E
 
 /// Map a `csv` error to a located error.
 pub(crate) fn csv_err(path: &Path, e: csv::Error) -> Error {
-    let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-    let message = e.to_string();
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::io(path, io),
-        _ => Error::Syntax {
-            path: path.to_path_buf(),
-            line,
-            column: 1,
-            message,
-        },
-    }
+    crate::input::csv_error(path, e)
 }
 
 /// Column positions by name, checked against a header.
@@ -235,9 +273,11 @@ pub(crate) fn parse<T: std::str::FromStr>(
     field: &str,
     s: &str,
 ) -> Result<T> {
-    s.trim().parse::<T>().map_err(|_| Error::Invalid {
+    s.trim().parse::<T>().map_err(|_| Error::InvalidAt {
         path: path.to_path_buf(),
-        field: format!("line {line}: {field}"),
+        line: line.max(1) as usize,
+        column: 1,
+        field: field.to_string(),
         message: format!("cannot parse {s:?}"),
     })
 }

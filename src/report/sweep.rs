@@ -64,7 +64,7 @@ const COLS: [&str; 11] = [
 /// first appearance.
 pub fn read_summary(dir: &Path) -> Result<Vec<SweepSeries>> {
     let path = dir.join(SWEEP_FILE);
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+    let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
     let c = Columns::find(&path, &header, &COLS)?;
     let mut series: Vec<SweepSeries> = Vec::new();

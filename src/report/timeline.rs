@@ -252,7 +252,7 @@ pub fn fold(path: &Path) -> Result<TimelineFold> {
             message: format!("{} is not a timeline CSV", path.display()),
         });
     }
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
+    let mut rdr = crate::input::csv_reader(path)?;
     let mut fold = TimelineFold::default();
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec).map_err(|e| csv_err(path, e))? {

@@ -41,12 +41,12 @@ pub fn is_trace(path: &Path) -> Result<bool> {
 
 /// Call `f` with every event line of the trace.
 fn each_event(path: &Path, mut f: impl FnMut(&Value)) -> Result<()> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::input::open_lines(path, crate::input::CSV_LINE_BYTES_MAX)?;
     for (i, line) in BufReader::with_capacity(64 * 1024, file)
         .lines()
         .enumerate()
     {
-        let line = line.map_err(|e| Error::io(path, e))?;
+        let line = line.map_err(|e| crate::input::from_read_error(path, e))?;
         let t = line.trim().trim_end_matches(',');
         if !t.starts_with("{\"ph\"") {
             continue;

@@ -191,13 +191,41 @@ impl YearFold {
     }
 }
 
+/// Largest day a year folder may hold (the programme runs at most 1000
+/// years).
+const DAY_MAX: u64 = 1_000_000;
+/// Largest recovery time or limit drawn, seconds.
+const RECOVERY_S_MAX: f64 = 1e9;
+
+fn out_of_range(path: &Path, line: u64, field: &str, what: String) -> Error {
+    Error::InvalidAt {
+        path: path.to_path_buf(),
+        line: line as usize,
+        column: 1,
+        field: field.into(),
+        message: format!("{what} is out of range"),
+    }
+}
+
+fn check_day(path: &Path, line: u64, day: u64) -> Result<()> {
+    if day > DAY_MAX {
+        return Err(out_of_range(
+            path,
+            line,
+            "day",
+            format!("{day} (allowed: 0 to {DAY_MAX})"),
+        ));
+    }
+    Ok(())
+}
+
 /// Read the year folder `dir` in one streaming pass per file.
 pub fn fold(dir: &Path) -> Result<YearFold> {
     let mut f = YearFold::default();
     let mut rec = csv::StringRecord::new();
 
     let path = dir.join("outcomes.csv");
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+    let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
     let names = [
         "day",
@@ -222,12 +250,26 @@ pub fn fold(dir: &Path) -> Result<YearFold> {
             Some(parse::<f64>(&path, line, "recovery_s", r)?)
         };
         let limit: f64 = parse(&path, line, "recovery_limit_s", c.get(&rec, 5))?;
-        if day > 1_000_000 {
-            return Err(Error::Invalid {
-                path: path.clone(),
-                field: format!("line {line}: day"),
-                message: format!("{day} is beyond the supported 0..=1000000"),
-            });
+        check_day(&path, line, day)?;
+        if !(1..=10).contains(&level) {
+            return Err(out_of_range(
+                &path,
+                line,
+                "difficulty",
+                format!("{level} (allowed: 1 to 10)"),
+            ));
+        }
+        for (field, v) in [("recovery_s", recovery), ("recovery_limit_s", Some(limit))] {
+            if let Some(v) = v
+                && !(v.is_finite() && (0.0..=RECOVERY_S_MAX).contains(&v))
+            {
+                return Err(out_of_range(
+                    &path,
+                    line,
+                    field,
+                    format!("{v} (allowed: 0 to {RECOVERY_S_MAX} s)"),
+                ));
+            }
         }
         f.outcome(
             day,
@@ -241,7 +283,7 @@ pub fn fold(dir: &Path) -> Result<YearFold> {
     }
 
     let path = dir.join("runs.csv");
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+    let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
     let c = Columns::find(&path, &header, &["run", "events"])?;
     let mut line = 1u64;
@@ -253,13 +295,14 @@ pub fn fold(dir: &Path) -> Result<YearFold> {
 
     let path = dir.join("safeguards.csv");
     if path.is_file() {
-        let mut rdr = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, e))?;
+        let mut rdr = crate::input::csv_reader(&path)?;
         let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
         let c = Columns::find(&path, &header, &["day", "safeguard", "event"])?;
         let mut line = 1u64;
         while rdr.read_record(&mut rec).map_err(|e| csv_err(&path, e))? {
             line += 1;
             let day: u64 = parse(&path, line, "day", c.get(&rec, 0))?;
+            check_day(&path, line, day)?;
             f.safeguard_event(day, c.get(&rec, 1), c.get(&rec, 2));
         }
     }
@@ -756,7 +799,7 @@ fn learning_table(dir: &Path) -> Result<Option<Table>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = crate::input::read_text_limited(&path, crate::program::year::CHECKPOINT_LIMITS)?;
     let recs: Vec<LearningRecord> = crate::input::parse_ron(&text, &path)?;
     let mut t = Table {
         title: "Learning summary (learning.ron)".into(),
@@ -821,6 +864,15 @@ fn pct(a: u64, b: u64) -> String {
         format!("{:.1}%", 100.0 * a as f64 / b as f64)
     }
 }
+
+/// The plots of a year report, by file stem (each as SVG and PNG).
+pub const PLOTS: [&str; 5] = [
+    "pass_rate",
+    "difficulty",
+    "recovery",
+    "safeguards",
+    "failure_modes",
+];
 
 /// Render the year folder `dir` into `out` (one streaming pass, see the
 /// module docs).

@@ -162,8 +162,7 @@ impl Catalogue {
 
 /// Read and validate one scenario file.
 pub fn load_file(path: &Path) -> Result<ScenarioSpec> {
-    let text = crate::input::read_text(path)?;
-    parse_scenario(&text, path)
+    crate::input::load_with(path, parse_scenario)
 }
 
 /// The `*.ron` files of a directory, sorted by name.

@@ -10,6 +10,8 @@
 //! - [`outcome`]: [`Outcome`] and [`FailureKind`].
 //! - [`control`]: the experiment compared with a fault-free control group
 //!   ([`run_with_control`](control::run_with_control)).
+//! - [`preflight`]: scenarios checked against the stack before anything
+//!   runs (targets that exist, runs that fit the memory bound).
 //! - [`repro`]: [`Repro`], the one-line command that reproduces a recorded
 //!   outcome alone and checks its digest.
 //! - [`shrink`]: shrinking a failing configuration to a minimal regression
@@ -20,6 +22,7 @@ pub mod control;
 pub mod difficulty;
 pub mod execution;
 pub mod outcome;
+pub mod preflight;
 pub mod repro;
 pub mod resolve;
 pub mod run;

@@ -327,18 +327,30 @@ pub fn item_from_fields(
 /// nanoseconds since midnight.
 pub fn parse_time_of_day(at: &str) -> std::result::Result<u64, String> {
     let bad = || format!("'{at}' is not a time (allowed: HH:MM, HH:MM:SS or HH:MM:SS.NNNNNNNNN)");
+    // Digits only (`str::parse` would take `+5`); a `.` needs its 9 digits.
+    let num = |p: &str| {
+        (!p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u64>().ok())
+            .flatten()
+    };
     let mut parts = at.split(':');
-    let h: u64 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-    let m: u64 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let h: u64 = parts.next().and_then(num).ok_or_else(bad)?;
+    let m: u64 = parts.next().and_then(num).ok_or_else(bad)?;
     let (s, ns) = match parts.next() {
         None => (0, 0),
         Some(sec) => {
-            let (s, frac) = sec.split_once('.').unwrap_or((sec, ""));
-            let s: u64 = s.parse().map_err(|_| bad())?;
-            let ns = if frac.is_empty() {
-                0
-            } else if frac.len() == 9 && frac.bytes().all(|b| b.is_ascii_digit()) {
+            let (s, frac) = match sec.split_once('.') {
+                Some((s, frac)) => (s, Some(frac)),
+                None => (sec, None),
+            };
+            let s: u64 = num(s).ok_or_else(bad)?;
+            let ns = if let Some(frac) = frac
+                && frac.len() == 9
+                && frac.bytes().all(|b| b.is_ascii_digit())
+            {
                 frac.parse::<u64>().map_err(|_| bad())?
+            } else if frac.is_none() {
+                0
             } else {
                 return Err(bad());
             };

@@ -413,7 +413,17 @@ fn seconds(path: &Path, field: &str, v: f64, allow_zero: bool) -> Result<u64> {
             format!("{v} s is out of range (allowed: {lo} to {SCENARIO_SECONDS_MAX} s)"),
         ));
     }
-    Ok((v * 1e9).round() as u64)
+    let ns = (v * 1e9).round() as u64;
+    if ns == 0 && !allow_zero {
+        return Err(invalid(
+            path,
+            field,
+            format!(
+                "{v} s is below the resolution of 1 ns (allowed: more than 0 to {SCENARIO_SECONDS_MAX} s)"
+            ),
+        ));
+    }
+    Ok(ns)
 }
 
 impl ScenarioFile {

@@ -14,7 +14,7 @@
 //! it touched.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,8 @@ use crate::error::{Error, Result};
 use crate::program::ensemble::{
     EnsembleAggregate, EnsembleParams, SEEDS_FILE, ensemble_difference, merge_ensemble,
 };
-use crate::record::csv::{CsvSink, Fnv64, push_field};
+use crate::record::csv::{Fnv64, push_field};
+use crate::record::outfile::OutDir;
 use crate::record::stats::{IntMoments, Interval, LogSketch, t_interval, wilson_interval};
 
 /// Version of the `shard.ron` format.
@@ -384,6 +385,17 @@ impl SweepParams {
         }
     }
 
+    /// Every file a sweep of these parameters writes, the completion
+    /// marker last.
+    pub fn files(&self) -> Vec<&'static str> {
+        let mut v = vec![self.rows_file(), SUMMARY_FILE];
+        if self.ensemble.is_some() {
+            v.push(crate::program::ensemble::WEEKS_FILE);
+        }
+        v.push(SHARD_FILE);
+        v
+    }
+
     /// Total experiments of the whole sweep.
     pub fn total(&self) -> u64 {
         self.cells() * self.n
@@ -472,48 +484,100 @@ pub struct ShardMeta {
     /// For a swarm: aggregates of the scenarios this shard touched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swarm_cells: Vec<SwarmCellRecord>,
+    /// FNV-1a (16 hex digits) of this record with this field empty, as
+    /// compact RON: the aggregates are covered by a checksum like the rows,
+    /// so an edited `shard.ron` is refused by `merge` instead of merged
+    /// (set by [`write_shard_meta`], checked by [`ShardMeta::read`]).
+    #[serde(default)]
+    pub meta_fnv: String,
 }
 
+/// Limits of `shard.ron` when it is read back (its cell aggregates can be
+/// long: one line per array).
+pub const SHARD_LIMITS: crate::input::Limits = crate::input::Limits {
+    bytes_max: 256 * 1024 * 1024,
+    line_max: 256 * 1024 * 1024,
+};
+
 impl ShardMeta {
-    /// Read and parse `dir/shard.ron`.
+    /// The checksum of this record without its `meta_fnv` (see the field).
+    pub fn checksum(&self) -> String {
+        let mut bare = self.clone();
+        bare.meta_fnv.clear();
+        let text = ron::to_string(&bare).expect("shard metadata serializes");
+        let mut fnv = Fnv64::new();
+        fnv.update(text.as_bytes());
+        format!("{:016x}", fnv.value())
+    }
+
+    /// Read and parse `dir/shard.ron`, refusing one whose checksum does not
+    /// match (edited aggregates) or that has none (written before it).
     pub fn read(dir: &Path) -> Result<ShardMeta> {
         let path = dir.join(SHARD_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Usage {
-                    flag: dir.display().to_string(),
-                    message: format!(
-                        "not a complete sweep output (no {SHARD_FILE}): missing, still running or interrupted"
-                    ),
-                });
-            }
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        let meta: ShardMeta = ron::from_str(&text).map_err(|e| Error::Syntax {
-            path: path.clone(),
-            line: e.span.start.line,
-            column: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-        if meta.format != SHARD_FORMAT {
-            return Err(Error::Invalid {
-                path,
-                field: "format".into(),
-                message: format!("{} is not the supported format {SHARD_FORMAT}", meta.format),
+        if fs::symlink_metadata(&path).is_err() {
+            return Err(Error::Usage {
+                flag: dir.display().to_string(),
+                message: format!(
+                    "not a complete sweep output (no {SHARD_FILE}): missing, still running or interrupted"
+                ),
             });
+        }
+        let text = crate::input::read_text_limited(&path, SHARD_LIMITS)?;
+        let meta: ShardMeta = crate::input::parse_ron(&text, &path)?;
+        let invalid = |field: &str, message: String| {
+            crate::input::locate_error(
+                Error::Invalid {
+                    path: path.clone(),
+                    field: field.into(),
+                    message,
+                },
+                &text,
+            )
+        };
+        if meta.format != SHARD_FORMAT {
+            return Err(invalid(
+                "format",
+                format!("{} is not the supported format {SHARD_FORMAT}", meta.format),
+            ));
+        }
+        if meta.meta_fnv.is_empty() {
+            return Err(invalid(
+                "meta_fnv",
+                "missing: the aggregates carry no checksum (written by an older chaosim); run the shard again".into(),
+            ));
+        }
+        if meta.checksum() != meta.meta_fnv {
+            return Err(invalid(
+                "meta_fnv",
+                "the parameters or aggregates do not match this checksum: the file was edited or corrupted".into(),
+            ));
         }
         Ok(meta)
     }
 }
 
-/// Write `summary.csv` for `cells` (cell number, aggregate), in cell order.
+/// An error about `field` of `dir/shard.ron`, with its line:column (the
+/// file is read again, bounded, to find it).
+pub(crate) fn meta_error(dir: &Path, field: &str, message: String) -> Error {
+    let path = dir.join(SHARD_FILE);
+    let e = Error::Invalid {
+        path: path.clone(),
+        field: field.into(),
+        message,
+    };
+    match crate::input::read_text_limited(&path, SHARD_LIMITS) {
+        Ok(text) => crate::input::locate_error(e, &text),
+        Err(_) => e,
+    }
+}
+
+/// Stage `summary.csv` for `cells` (cell number, aggregate), in cell order.
 pub fn write_summary(
-    dir: &Path,
+    tx: &mut OutDir,
     params: &SweepParams,
     cells: &[(u32, CellAggregate)],
 ) -> Result<()> {
-    let mut sink = CsvSink::create(dir.join(SUMMARY_FILE))?;
+    let mut sink = tx.sink(SUMMARY_FILE)?;
     sink.write_raw(SUMMARY_HEADER.as_bytes())?;
     for (cell, agg) in cells {
         let (_, rate_ppm, variant) = params.cell(*cell as u64);
@@ -523,17 +587,17 @@ pub fn write_summary(
     Ok(())
 }
 
-/// Write `shard.ron` atomically (temporary file, then rename): the marker
-/// that the directory is complete.
-pub fn write_shard_meta(dir: &Path, meta: &ShardMeta) -> Result<()> {
-    let text =
-        ron::ser::to_string_pretty(meta, ron::ser::PrettyConfig::default().compact_arrays(true))
-            .map_err(|e| Error::Check(format!("serializing {SHARD_FILE}: {e}")))?;
-    let tmp = dir.join(format!("{SHARD_FILE}.tmp"));
-    let path = dir.join(SHARD_FILE);
-    fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Ok(())
+/// Stage `shard.ron` (with its checksum): the marker that the directory is
+/// complete, renamed into place last by [`OutDir::commit`].
+pub fn write_shard_meta(tx: &mut OutDir, meta: &ShardMeta) -> Result<()> {
+    let mut meta = meta.clone();
+    meta.meta_fnv = meta.checksum();
+    let text = ron::ser::to_string_pretty(
+        &meta,
+        ron::ser::PrettyConfig::default().compact_arrays(true),
+    )
+    .map_err(|e| Error::Check(format!("serializing {SHARD_FILE}: {e}")))?;
+    tx.write(SHARD_FILE, (text + "\n").as_bytes())
 }
 
 /// Build the metadata of a directory from its parts.
@@ -557,26 +621,16 @@ pub fn shard_meta(
         scenario_cells: Vec::new(),
         ensemble: None,
         swarm_cells: Vec::new(),
+        meta_fnv: String::new(),
     }
 }
 
-/// Refuse to overwrite a complete output directory unless `force`; with
-/// `force`, remove its completion marker first. Creates the directory.
-pub fn prepare_out_dir(out: &Path, force: bool, flag: &str) -> Result<()> {
-    let marker = out.join(SHARD_FILE);
-    if marker.exists() {
-        if !force {
-            return Err(Error::Usage {
-                flag: flag.into(),
-                message: format!(
-                    "{} already holds a complete sweep ({SHARD_FILE}); pass --force to overwrite it",
-                    out.display()
-                ),
-            });
-        }
-        fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
-    }
-    fs::create_dir_all(out).map_err(|e| Error::io(out, e))
+/// Check and create the output folder of a sweep-like command that writes
+/// `names` into it (see [`OutDir::prepare`]): any of them existing is
+/// refused unless `force`, which replaces exactly those files when the
+/// command commits.
+pub fn prepare_out_dir(out: &Path, names: &[&str], force: bool, flag: &str) -> Result<OutDir> {
+    OutDir::prepare(out, names, force, flag)
 }
 
 /// What a merge produced.
@@ -665,15 +719,20 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
             });
         }
         let csv = dir.join(params.rows_file());
-        let len = fs::metadata(&csv).map_err(|e| Error::io(&csv, e))?.len();
+        let len = crate::input::open_input(&csv)?
+            .metadata()
+            .map_err(|e| Error::io(&csv, e))?
+            .len();
         if len != m.experiments_bytes {
-            return Err(Error::Usage {
-                flag: csv.display().to_string(),
-                message: format!(
-                    "{len} bytes but {SHARD_FILE} says {}: truncated or modified",
+            return Err(meta_error(
+                dir,
+                "experiments_bytes",
+                format!(
+                    "{} is {len} bytes, not the {} recorded here: truncated or modified",
+                    csv.display(),
                     m.experiments_bytes
                 ),
-            });
+            ));
         }
     }
     let missing: Vec<String> = by_index
@@ -715,7 +774,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         |m| &m.cells,
         |r, path| Ok((r.cell, CellAggregate::from_record(r, path)?)),
     )?;
-    let (bytes, fnv) = write_merged_rows(
+    let (mut tx, (bytes, fnv)) = write_merged_rows(
         &metas,
         &by_index,
         out,
@@ -724,7 +783,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         EXPERIMENTS_HEADER,
     )?;
     let experiments = cells.iter().map(|(_, a)| a.n).sum();
-    write_summary(out, &params, &cells)?;
+    write_summary(&mut tx, &params, &cells)?;
     let meta = shard_meta(
         &params,
         Shard::WHOLE,
@@ -732,7 +791,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         (bytes, fnv),
         &cells,
     );
-    write_shard_meta(out, &meta)?;
+    write_shard_meta(&mut tx, &meta)?;
+    tx.commit()?;
     Ok(MergeReport {
         shards: count,
         experiments,
@@ -779,9 +839,10 @@ pub(crate) fn fold_cells<R, A: Aggregate>(
         .collect())
 }
 
-/// Prepare `out` and concatenate the shards' rows `file` into it (see
-/// [`copy_rows`]); on failure the partial file is removed. Returns the
-/// merged file's size and checksum.
+/// Prepare `out` (for every file of the shards' kind) and stage the
+/// shards' rows `file` concatenated (see [`copy_rows`]). Returns the
+/// transaction and the merged file's size and checksum; dropped, the
+/// transaction removes what it staged and the folder if it made it.
 pub(crate) fn write_merged_rows(
     metas: &[(PathBuf, ShardMeta)],
     by_index: &[Option<usize>],
@@ -789,11 +850,11 @@ pub(crate) fn write_merged_rows(
     force: bool,
     file: &str,
     header: &str,
-) -> Result<(u64, u64)> {
-    prepare_out_dir(out, force, "--out")?;
-    copy_rows(metas, by_index, out, file, header).inspect_err(|_| {
-        let _ = fs::remove_file(out.join(file));
-    })
+) -> Result<(OutDir, (u64, u64))> {
+    let names = metas[0].1.params.files();
+    let mut tx = prepare_out_dir(out, &names, force, "--out")?;
+    let sums = copy_rows(metas, by_index, &mut tx, file, header)?;
+    Ok((tx, sums))
 }
 
 fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
@@ -831,25 +892,27 @@ fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
 pub(crate) fn copy_rows(
     metas: &[(PathBuf, ShardMeta)],
     by_index: &[Option<usize>],
-    out: &Path,
+    tx: &mut OutDir,
     file: &str,
     expected_header: &str,
 ) -> Result<(u64, u64)> {
-    let mut sink = CsvSink::create(out.join(file))?;
+    let mut sink = tx.sink(file)?;
     sink.write_raw(expected_header.as_bytes())?;
     let mut buf = vec![0u8; 1 << 20];
     for slot in by_index {
         let (dir, m) = &metas[slot.expect("checked")];
         let path = dir.join(file);
-        let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = crate::input::open_input(&path)?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut header = String::new();
-        reader
-            .read_line(&mut header)
-            .map_err(|e| Error::io(&path, e))?;
+        let mut line = Vec::new();
+        crate::input::read_line_limited(&mut reader, &mut line, expected_header.len(), &path, 1)?;
+        let header = String::from_utf8_lossy(&line).into_owned();
         if header != expected_header {
-            return Err(Error::Usage {
-                flag: path.display().to_string(),
+            return Err(Error::InvalidAt {
+                path: path.clone(),
+                line: 1,
+                column: 1,
+                field: "(header)".into(),
                 message: "unexpected header: not a chaosim sweep file".into(),
             });
         }
@@ -864,10 +927,14 @@ pub(crate) fn copy_rows(
             sink.write_raw(&buf[..got])?;
         }
         if format!("{:016x}", fnv.value()) != m.experiments_fnv {
-            return Err(Error::Usage {
-                flag: path.display().to_string(),
-                message: format!("checksum differs from {SHARD_FILE}: modified or corrupted"),
-            });
+            return Err(meta_error(
+                dir,
+                "experiments_fnv",
+                format!(
+                    "{} does not match the checksum recorded here: modified or corrupted",
+                    path.display()
+                ),
+            ));
         }
     }
     let bytes = sink.bytes_written();

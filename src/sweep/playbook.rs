@@ -133,8 +133,7 @@ impl ApiPlaybook {
 
     /// Read, parse and validate a playbook file.
     pub fn load(path: &Path) -> Result<ApiPlaybook> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        ApiPlaybook::from_ron(&text, path)
+        crate::input::load_with(path, ApiPlaybook::from_ron)
     }
 
     /// Check names, budgets and that no error type has two rules.

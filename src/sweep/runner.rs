@@ -642,9 +642,9 @@ pub fn run_sweep(
     let params = spec.params(model);
     let total = params.total();
     let range = opts.shard.range(total);
-    prepare_out_dir(&opts.out, opts.force, "--out")?;
+    let mut tx = prepare_out_dir(&opts.out, &params.files(), opts.force, "--out")?;
 
-    let mut sink = CsvSink::create(opts.out.join(EXPERIMENTS_FILE))?;
+    let mut sink = tx.sink(EXPERIMENTS_FILE)?;
     sink.write_raw(EXPERIMENTS_HEADER.as_bytes())?;
 
     let mut cells: Vec<(u32, CellAggregate)> = Vec::new();
@@ -668,11 +668,12 @@ pub fn run_sweep(
     let bytes = sink.bytes_written();
     let fnv = sink.checksum();
     sink.finish()?;
-    write_summary(&opts.out, &params, &cells)?;
+    write_summary(&mut tx, &params, &cells)?;
     write_shard_meta(
-        &opts.out,
+        &mut tx,
         &shard_meta(&params, opts.shard, range, (bytes, fnv), &cells),
     )?;
+    tx.commit()?;
     Ok(SweepReport {
         experiments: range.1 - range.0,
         events: events_total,

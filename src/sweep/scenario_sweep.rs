@@ -36,7 +36,8 @@ use crate::engine::rng::RngDraws as _;
 use crate::engine::{SeedPath, SimTime};
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
-use crate::record::csv::{CsvSink, push_field};
+use crate::record::csv::push_field;
+use crate::record::outfile::OutDir;
 use crate::record::stats::{IntMoments, Interval, LogSketch, wilson_interval};
 use crate::safeguard::SafeguardSet;
 use crate::scenario::run::Runner;
@@ -586,11 +587,11 @@ pub fn push_scenario_row(
 }
 
 fn write_scenario_summary(
-    dir: &Path,
+    tx: &mut OutDir,
     sc: &ScenarioParams,
     cells: &[(u32, ScenarioAggregate)],
 ) -> Result<()> {
-    let mut sink = CsvSink::create(dir.join(SUMMARY_FILE))?;
+    let mut sink = tx.sink(SUMMARY_FILE)?;
     sink.write_raw(SCENARIO_SUMMARY_HEADER.as_bytes())?;
     for (cell, agg) in cells {
         let v = sc.values_micro[*cell as usize];
@@ -657,9 +658,9 @@ pub fn run_scenario_sweep(
     let total = params.total();
     let range = opts.shard.range(total);
     let start = SimTime::from_day_time(0, 12, 0, 0).expect("valid time");
-    prepare_out_dir(&opts.out, opts.force, "--out")?;
+    let mut tx = prepare_out_dir(&opts.out, &params.files(), opts.force, "--out")?;
 
-    let mut sink = CsvSink::create(opts.out.join(EXPERIMENTS_FILE))?;
+    let mut sink = tx.sink(EXPERIMENTS_FILE)?;
     sink.write_raw(SCENARIO_EXPERIMENTS_HEADER.as_bytes())?;
     let run =
         |cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(ScenarioAggregate, u64)> {
@@ -704,11 +705,12 @@ pub fn run_scenario_sweep(
     let bytes = sink.bytes_written();
     let fnv = sink.checksum();
     sink.finish()?;
-    write_scenario_summary(&opts.out, &sc, &cells)?;
+    write_scenario_summary(&mut tx, &sc, &cells)?;
     write_shard_meta(
-        &opts.out,
+        &mut tx,
         &meta_of(&params, opts.shard, range, (bytes, fnv), &cells),
     )?;
+    tx.commit()?;
     Ok(ScenarioSweepReport {
         experiments: range.1 - range.0,
         events,
@@ -734,7 +736,7 @@ pub(crate) fn merge_scenario(
         |m| &m.scenario_cells,
         |r, path| Ok((r.cell, ScenarioAggregate::from_record(r, path)?)),
     )?;
-    let (bytes, fnv) = write_merged_rows(
+    let (mut tx, (bytes, fnv)) = write_merged_rows(
         metas,
         by_index,
         out,
@@ -743,9 +745,9 @@ pub(crate) fn merge_scenario(
         SCENARIO_EXPERIMENTS_HEADER,
     )?;
     let experiments = cells.iter().map(|(_, a)| a.n).sum();
-    write_scenario_summary(out, sc, &cells)?;
+    write_scenario_summary(&mut tx, sc, &cells)?;
     write_shard_meta(
-        out,
+        &mut tx,
         &meta_of(
             params,
             Shard::WHOLE,
@@ -754,6 +756,7 @@ pub(crate) fn merge_scenario(
             &cells,
         ),
     )?;
+    tx.commit()?;
     Ok(MergeReport {
         shards: by_index.len() as u32,
         experiments,

@@ -43,7 +43,8 @@ use crate::engine::rng::RngDraws as _;
 use crate::engine::{Digest, SeedPath};
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
-use crate::record::csv::{CsvSink, push_field};
+use crate::record::csv::push_field;
+use crate::record::outfile::OutDir;
 use crate::safeguard::SafeguardSet;
 use crate::scenario::execution::{Execution, Item};
 use crate::scenario::repro::safeguards_spec;
@@ -603,12 +604,12 @@ pub fn summary_lines(params: &SwarmParams, cells: &[(u32, SwarmAggregate)]) -> V
 }
 
 fn write_swarm_summary(
-    dir: &Path,
+    tx: &mut OutDir,
     params: &SwarmParams,
     handles: &SwarmHandles,
     cells: &[(u32, SwarmAggregate)],
 ) -> Result<()> {
-    let mut sink = CsvSink::create(dir.join(SUMMARY_FILE))?;
+    let mut sink = tx.sink(SUMMARY_FILE)?;
     sink.write_raw(SWARM_SUMMARY_HEADER.as_bytes())?;
     for l in summary_lines(params, cells) {
         let share = if l.of == 0 {
@@ -714,9 +715,9 @@ pub fn run_swarm(
     };
     let range = opts.shard.range(params.total());
     let start = default_start();
-    prepare_out_dir(&opts.out, opts.force, "--out")?;
+    let mut tx = prepare_out_dir(&opts.out, &params.files(), opts.force, "--out")?;
 
-    let mut sink = CsvSink::create(opts.out.join(SWARM_FILE))?;
+    let mut sink = tx.sink(SWARM_FILE)?;
     sink.write_raw(SWARM_HEADER.as_bytes())?;
     let run = |cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(SwarmAggregate, u64)> {
         let base = bases[cell as usize];
@@ -753,11 +754,12 @@ pub fn run_swarm(
     let bytes = sink.bytes_written();
     let fnv = sink.checksum();
     sink.finish()?;
-    write_swarm_summary(&opts.out, &sw, &handles, &cells)?;
+    write_swarm_summary(&mut tx, &sw, &handles, &cells)?;
     write_shard_meta(
-        &opts.out,
+        &mut tx,
         &meta_of(&params, opts.shard, range, (bytes, fnv), &cells),
     )?;
+    tx.commit()?;
     Ok(SwarmReport {
         rows: range.1 - range.0,
         events,
@@ -785,11 +787,12 @@ pub(crate) fn merge_swarm(
         |m| &m.swarm_cells,
         |r, path| Ok((r.cell, SwarmAggregate::from_record(r, path)?)),
     )?;
-    let (bytes, fnv) = write_merged_rows(metas, by_index, out, force, SWARM_FILE, SWARM_HEADER)?;
+    let (mut tx, (bytes, fnv)) =
+        write_merged_rows(metas, by_index, out, force, SWARM_FILE, SWARM_HEADER)?;
     let rows = cells.iter().map(|(_, a)| a.n).sum();
-    write_swarm_summary(out, sw, &handles, &cells)?;
+    write_swarm_summary(&mut tx, sw, &handles, &cells)?;
     write_shard_meta(
-        out,
+        &mut tx,
         &meta_of(
             params,
             Shard::WHOLE,
@@ -798,6 +801,7 @@ pub(crate) fn merge_swarm(
             &cells,
         ),
     )?;
+    tx.commit()?;
     Ok(MergeReport {
         shards: by_index.len() as u32,
         experiments: rows,

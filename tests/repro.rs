@@ -275,7 +275,7 @@ fn run_json_has_a_repro_field_null_for_a_pass() {
     assert_eq!(
         handle,
         format!(
-            "chaosim run FIT01_api_flood --seed 7 --difficulty 4 --safeguards=-circuit_breaker --day 3 --at 23:30 --expect-digest {}",
+            "chaosim run FIT01_api_flood --seed 7 --difficulty 4 --safeguards=-circuit_breaker --day 3 --at 23:30 --digest-format 2 --expect-digest {}",
             v["digest"].as_str().unwrap()
         )
     );

@@ -90,6 +90,10 @@ enum Command {
         /// Check the run digest against a handle's (exit 1 if it differs).
         #[arg(long, value_name = "HEX")]
         expect_digest: Option<String>,
+        /// The digest algorithm the handle was recorded with (format 2;
+        /// without it a handle is format 1 and refused, exit 2).
+        #[arg(long, value_name = "N")]
+        digest_format: Option<String>,
         /// Fingerprints of the non-default files a handle was recorded with
         /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
         #[arg(long, value_name = "LIST")]
@@ -304,12 +308,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             safeguards,
             expect_digest,
+            digest_format,
             files,
             inputs,
         } => sim::stress(
             seed,
             &safeguards,
             expect_digest.as_deref(),
+            digest_format.as_deref(),
             files.as_deref(),
             &inputs,
         ),

@@ -195,6 +195,11 @@ pub struct RunArgs {
     /// Check the digest against a handle's: exit 0 on a match, 1 otherwise.
     #[arg(long, value_name = "HEX")]
     pub expect_digest: Option<String>,
+    /// The digest algorithm the handle was recorded with (this chaosim
+    /// computes format 2; a handle without it is format 1 and is refused,
+    /// exit 2).
+    #[arg(long, value_name = "N")]
+    pub digest_format: Option<String>,
     /// Fingerprints of the non-default files a handle was recorded with
     /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
     #[arg(long, value_name = "LIST")]
@@ -246,6 +251,7 @@ impl RunArgs {
             at: Some(self.at.clone()),
             files: self.files.clone(),
             expect_digest: self.expect_digest.clone(),
+            digest_format: self.digest_format.clone(),
             stack: self.inputs.stack.clone(),
             scenarios: self.inputs.scenarios.clone(),
             playbooks: self.inputs.playbooks.clone(),
@@ -573,12 +579,13 @@ pub fn stress(
     seed: u64,
     safeguards: &str,
     expect_digest: Option<&str>,
+    digest_format: Option<&str>,
     files: Option<&str>,
     inputs: &Inputs,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
     let deployed = safeguards_from(safeguards, loaded.stack.default_safeguards())?;
-    let want = expect_digest.map(parse_digest).transpose()?;
+    let want = chaosim::scenario::repro::expected_digest(expect_digest, digest_format)?;
     if want.is_some() || files.is_some() {
         loaded.check_files(
             &files
@@ -606,18 +613,6 @@ pub fn stress(
         eprintln!("reproduced: digest {} matches the handle", report.digest);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Parse a 16-hex-digit digest (`--expect-digest`).
-fn parse_digest(s: &str) -> Result<chaosim::engine::Digest> {
-    u64::from_str_radix(s.trim(), 16)
-        .ok()
-        .filter(|_| s.trim().len() == 16)
-        .map(chaosim::engine::Digest::from_value)
-        .ok_or_else(|| Error::Usage {
-            flag: "--expect-digest".into(),
-            message: format!("'{s}' is not 16 hex digits"),
-        })
 }
 
 fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) {
@@ -850,6 +845,11 @@ pub struct RecordedRun {
     pub digests: Vec<String>,
     /// Where each digest is in `outcomes.csv`: (line, column index).
     pub lines: Vec<(u64, usize)>,
+    /// The recorded `outcomes.csv` rows of the run, in item order, and the
+    /// file's header.
+    pub rows: Vec<csv::StringRecord>,
+    /// The header of `outcomes.csv`.
+    pub header: csv::StringRecord,
 }
 
 /// Rebuild run `run` of the programme output in `dir`.
@@ -935,6 +935,7 @@ pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRu
     let mut items = Vec::new();
     let mut digests = Vec::new();
     let mut lines = Vec::new();
+    let mut rows = Vec::new();
     for rec in ordr.records() {
         let rec = rec.map_err(|e| csv_err(&outcomes_path, e))?;
         if rec.get(c_run) != Some(&run.to_string()) {
@@ -952,6 +953,7 @@ pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRu
         items.push(item);
         lines.push((rec.position().map_or(1, |p| p.line()), c_dg));
         digests.push(rec[c_dg].to_string());
+        rows.push(rec);
     }
     if items.is_empty() {
         return Err(Error::InvalidAt {
@@ -973,6 +975,8 @@ pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRu
         },
         digests,
         lines,
+        rows,
+        header: oh,
     })
 }
 
@@ -991,8 +995,10 @@ pub fn replay(
     let outcomes_path = dir.join("outcomes.csv");
     let RecordedRun {
         exec,
-        digests: recorded,
         lines,
+        rows,
+        header,
+        ..
     } = recorded_run(dir, run, &prog)?;
     loaded.check_runs(
         exec.items
@@ -1005,19 +1011,36 @@ pub fn replay(
         threads: threads(None),
     };
     let outcomes = runner.execute(&exec)?;
+    // Every column the run produced, compared with what was recorded; the
+    // first difference of each row is printed.
     let mut mismatches = 0;
     let mut first = None;
-    for ((o, want), at) in outcomes.iter().zip(&recorded).zip(&lines) {
-        let got = o.digest.to_string();
-        if &got == want {
-            outln!("run {run} {:<32} digest {got} matches", o.id);
-        } else {
-            mismatches += 1;
-            first.get_or_insert(*at);
-            outln!(
-                "run {run} {:<32} digest {got} MISMATCH (recorded {want})",
-                o.id
-            );
+    for ((o, rec), &(line, _)) in outcomes.iter().zip(&rows).zip(&lines) {
+        let diff = chaosim::program::year::outcome_columns(o)
+            .into_iter()
+            .find_map(|(name, got)| {
+                let k = header.iter().position(|h| h == name)?;
+                let want = rec.get(k).unwrap_or("");
+                (want != got).then(|| (name, k, want.to_string(), got))
+            });
+        match diff {
+            None => outln!(
+                "run {run} {:<32} every column matches (digest {})",
+                o.id,
+                o.digest
+            ),
+            Some((name, k, want, got)) => {
+                mismatches += 1;
+                let column = 1
+                    + (0..k)
+                        .map(|i| rec.get(i).map_or(0, |f| f.chars().count() + 1))
+                        .sum::<usize>();
+                first.get_or_insert((line, column));
+                outln!(
+                    "run {run} {:<32} MISMATCH in {name}: recorded '{want}', replayed '{got}'",
+                    o.id
+                );
+            }
         }
     }
     if let Ok(Some(cp)) = chaosim::program::year::read_checkpoint(dir) {
@@ -1029,9 +1052,9 @@ pub fn replay(
         }
     }
     if mismatches > 0 {
-        let (line, _) = first.unwrap_or((1, 0));
+        let (line, column) = first.unwrap_or((1, 1));
         return Err(Error::Check(format!(
-            "{}:{line}:1: replay of run {run}: {mismatches} digest mismatch(es)",
+            "{}:{line}:{column}: replay of run {run}: {mismatches} row(s) differ from the recorded ones",
             outcomes_path.display()
         )));
     }

@@ -203,6 +203,9 @@ pub struct ShrinkArgs {
     /// it differs).
     #[arg(long, value_name = "HEX")]
     expect_digest: Option<String>,
+    /// The digest algorithm the handle was recorded with (format 2).
+    #[arg(long, value_name = "N")]
+    digest_format: Option<String>,
     /// Fingerprints of the non-default files the handle was recorded with
     /// (stack=HEX,scenarios=HEX,playbooks=HEX): other files are refused (exit 2).
     #[arg(long, value_name = "LIST")]
@@ -309,6 +312,7 @@ fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
         at: args.at.clone(),
         files: args.files.clone(),
         expect_digest: args.expect_digest.clone(),
+        digest_format: args.digest_format.clone(),
         ..ReproArgs::default()
     })
 }

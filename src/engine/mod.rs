@@ -21,9 +21,12 @@ pub mod trace;
 
 pub use queue::{EventKey, EventQueue};
 pub use rng::{RngDraws, SeedPath, SimRng};
-pub use sim::{Ctx, Digest, EngineError, EventInfo, Model, RunStatus, Simulation, StreamId};
+pub use sim::{
+    Ctx, DIGEST_FORMAT, Digest, EngineError, EventInfo, Fingerprint, Model, RunStatus, Simulation,
+    StreamId,
+};
 pub use time::{
     NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MICRO, NANOS_PER_MILLI, NANOS_PER_MINUTE,
     NANOS_PER_SEC, SimDuration, SimTime,
 };
-pub use trace::{Divergence, EventRecord, Lockstep, Observer, Trail};
+pub use trace::{Divergence, EventRecord, Lockstep, Observer, StateRecord, Trail};

@@ -5,7 +5,7 @@ use std::fmt;
 use super::queue::{EventKey, EventQueue};
 use super::rng::{SeedPath, SimRng, mix64};
 use super::time::{SimDuration, SimTime};
-use super::trace::{EventRecord, Observer};
+use super::trace::{EventRecord, Observer, StateRecord};
 
 /// What the engine needs to know of an event to fold it into the digest and
 /// to name it in diagnostics. Implemented by each model's event `enum`.
@@ -45,6 +45,9 @@ pub struct Ctx<'a, E> {
     queue: &'a mut EventQueue<E>,
     rngs: &'a mut [SimRng],
     stop: &'a mut bool,
+    digest: &'a mut Digest,
+    observer: Option<&'a mut (dyn Observer + 'static)>,
+    index: u64,
 }
 
 impl<'a, E> Ctx<'a, E> {
@@ -52,6 +55,40 @@ impl<'a, E> Ctx<'a, E> {
     #[inline]
     pub fn now(&self) -> SimTime {
         self.now
+    }
+
+    /// Fold one value of the model's observable state into the run digest
+    /// ([`Digest::fold_value`]), so that two runs whose state differs have
+    /// different digests even when their events agree. Call it at fixed
+    /// points (a probe sample) with values in a fixed order.
+    #[inline]
+    pub fn fold_state(&mut self, value: u64) {
+        *self.digest = self.digest.fold_value(value);
+    }
+
+    /// Whether an [`Observer`] watches this simulation (a self-check): then
+    /// the model may report component fingerprints with
+    /// [`report_state`](Self::report_state), which cost time to compute.
+    #[inline]
+    pub fn observed(&self) -> bool {
+        self.observer.is_some()
+    }
+
+    /// Report the fingerprint of one named component of the model's state
+    /// to the observer, if any ([`Observer::observe_state`]): a lockstep
+    /// comparison then names the first component whose state parted, even
+    /// when the events agree. Not folded into the digest.
+    pub fn report_state(&mut self, component: &'static str, fingerprint: u64) {
+        if let Some(obs) = self.observer.as_deref_mut() {
+            let record = StateRecord {
+                after: self.index,
+                time: self.now,
+                component,
+                fingerprint,
+            };
+            // A `false` (the comparison is over) interrupts at the next event.
+            let _ = obs.observe_state(&record);
+        }
     }
 
     /// Schedule `event` after `delay`. Panics if the time overflows
@@ -157,6 +194,15 @@ impl Digest {
         Digest(mix64(d ^ (((kind as u64) << 32) | target as u64)))
     }
 
+    /// Fold one value of the model's state (see [`Ctx::fold_state`]):
+    /// `d = mix64(d ^ mix64(v ^ STATE_TAG))`, where the tag keeps a state
+    /// value from ever equalling an event's fold.
+    #[inline]
+    pub fn fold_value(self, value: u64) -> Digest {
+        const STATE_TAG: u64 = 0x5EED_57A7_E000_0001;
+        Digest(mix64(self.0 ^ mix64(value ^ STATE_TAG)))
+    }
+
     /// Combine another digest into this one (for runs made of several parts).
     pub fn combine(self, other: Digest) -> Digest {
         Digest(mix64(self.0 ^ mix64(other.0)))
@@ -177,6 +223,76 @@ impl fmt::Display for Digest {
     /// Sixteen lowercase hex digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:016x}", self.0)
+    }
+}
+
+/// The digest algorithm's version. 1: events only. 2: events, every probe
+/// value at each sample (the model folds them with [`Ctx::fold_state`]) and
+/// the verdicts at the end. Handles and shard files carry it, so a digest
+/// recorded by another format is refused, not reported as a mismatch.
+pub const DIGEST_FORMAT: u32 = 2;
+
+/// A 64-bit fingerprint of a component's state, built field by field in a
+/// fixed order (SplitMix64 over each value, like the digest). Components use
+/// it to report their full state in a self-check ([`Ctx::report_state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint(u64);
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint(0x9E37_79B9_7F4A_7C15)
+    }
+}
+
+impl Fingerprint {
+    /// An empty fingerprint.
+    pub fn new() -> Fingerprint {
+        Fingerprint::default()
+    }
+
+    /// Fold an unsigned value.
+    #[inline]
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.0 = mix64(self.0 ^ v.wrapping_add(0x632B_E59B_D9B4_E019));
+        self
+    }
+
+    /// Fold a signed value.
+    #[inline]
+    pub fn i64(&mut self, v: i64) -> &mut Self {
+        self.u64(v as u64)
+    }
+
+    /// Fold a flag.
+    #[inline]
+    pub fn bool(&mut self, v: bool) -> &mut Self {
+        self.u64(v as u64)
+    }
+
+    /// Fold an instant.
+    #[inline]
+    pub fn time(&mut self, t: SimTime) -> &mut Self {
+        self.u64(t.as_nanos())
+    }
+
+    /// Fold an optional value (`None` and `Some(0)` differ).
+    #[inline]
+    pub fn opt(&mut self, v: Option<u64>) -> &mut Self {
+        match v {
+            Some(x) => self.u64(1).u64(x),
+            None => self.u64(0),
+        }
+    }
+
+    /// Fold the bits of a float (fluid quantities).
+    #[inline]
+    pub fn f64(&mut self, v: f64) -> &mut Self {
+        self.u64(v.to_bits())
+    }
+
+    /// The fingerprint.
+    pub fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -390,6 +506,9 @@ impl<M: Model> Simulation<M> {
             queue: &mut self.queue,
             rngs: &mut self.rngs,
             stop: &mut self.stop,
+            digest: &mut self.digest,
+            observer: self.observer.as_deref_mut(),
+            index: self.events_handled,
         };
         f(&mut self.model, &mut ctx)
     }
@@ -469,6 +588,10 @@ impl<M: Model> Simulation<M> {
             queue: &mut self.queue,
             rngs: &mut self.rngs,
             stop: &mut self.stop,
+            digest: &mut self.digest,
+            observer: self.observer.as_deref_mut(),
+            // The event being handled was counted just above.
+            index: self.events_handled - 1,
         };
         self.model.handle(event, &mut ctx);
         Ok(())

@@ -120,6 +120,32 @@ impl fmt::Display for EventRecord {
     }
 }
 
+/// A component's state fingerprint, reported by the model while it
+/// handles an event ([`Ctx::report_state`](super::Ctx::report_state)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateRecord {
+    /// Events handled before the one being handled when it was reported
+    /// (the index of that event).
+    pub after: u64,
+    /// Its simulated time.
+    pub time: SimTime,
+    /// The component's name (`"layer2"`).
+    pub component: &'static str,
+    /// Its fingerprint.
+    pub fingerprint: u64,
+}
+
+impl fmt::Display for StateRecord {
+    /// `layer2 state 1a2b... during event #1234 at d0 00:00:15.000000000`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} state {:016x} during event #{} at {}",
+            self.component, self.fingerprint, self.after, self.time
+        )
+    }
+}
+
 /// Sees every event a [`Simulation`] handles, before the model handles it.
 /// Return `false` to interrupt the run: the event is not handled and
 /// `step`/`run_until`/`run` return [`EngineError::Interrupted`].
@@ -128,6 +154,12 @@ impl fmt::Display for EventRecord {
 pub trait Observer: Send {
     /// Look at one event; `false` interrupts the run.
     fn observe(&mut self, record: &EventRecord) -> bool;
+
+    /// Look at a component fingerprint the model reported; `false` ends
+    /// the run at its next event. By default ignored.
+    fn observe_state(&mut self, _record: &StateRecord) -> bool {
+        true
+    }
 }
 
 impl<F: FnMut(&EventRecord) -> bool + Send> Observer for F {
@@ -208,11 +240,20 @@ pub struct Divergence {
     pub b: Option<EventRecord>,
     /// The last event both copies agreed on in that simulation, if any.
     pub last_agreed: Option<EventRecord>,
+    /// When the first difference is a component's state (the events
+    /// agreeing so far): copy A's and copy B's fingerprint records.
+    pub state: Option<(StateRecord, StateRecord)>,
 }
 
 impl Divergence {
     /// The fields that differ, in words (`"target 0 vs 1"`).
     pub fn differences(&self) -> String {
+        if let Some((a, b)) = &self.state {
+            return format!(
+                "state of {} {:016x} vs {:016x} (events agree so far)",
+                a.component, a.fingerprint, b.fingerprint
+            );
+        }
         match (&self.a, &self.b) {
             (Some(a), Some(b)) => {
                 let mut d = Vec::new();
@@ -244,6 +285,20 @@ impl fmt::Display for Divergence {
     /// Several lines: the divergent event of each copy, what differs, and
     /// the last agreeing event.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((a, b)) = &self.state {
+            writeln!(
+                f,
+                "first divergent state: simulation {}, component {}, during event #{} at {}",
+                self.simulation, a.component, a.after, a.time
+            )?;
+            writeln!(f, "  copy A  {a}")?;
+            writeln!(f, "  copy B  {b}")?;
+            writeln!(f, "  differs {}", self.differences())?;
+            return match &self.last_agreed {
+                Some(r) => write!(f, "  last agreeing event {r}, digest {}", r.digest),
+                None => write!(f, "  no earlier event of this simulation agreed"),
+            };
+        }
         writeln!(
             f,
             "first divergent event: simulation {}, event #{}",
@@ -264,6 +319,8 @@ impl fmt::Display for Divergence {
 }
 
 /// The result of a lockstep comparison.
+// One value per comparison: the size of the divergence does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lockstep {
     /// Both copies handled the same events.
@@ -320,6 +377,7 @@ pub fn lockstep<A: Model, B: Model>(
                     a: x,
                     b: y,
                     last_agreed: trail.last(),
+                    state: None,
                 }));
             }
         }
@@ -368,7 +426,14 @@ const BATCH_LEN: usize = 1024;
 /// Batches in flight per copy (the bound that keeps memory constant).
 const BATCHES_IN_FLIGHT: usize = 4;
 
-type Batch = Vec<(u32, EventRecord)>;
+/// An event or a component fingerprint, in the order the copy produced them.
+#[derive(Clone, Copy, Debug)]
+enum Rec {
+    Event(EventRecord),
+    State(StateRecord),
+}
+
+type Batch = Vec<(u32, Rec)>;
 
 /// An observer that forwards records to the comparing thread in batches.
 struct Forwarder {
@@ -385,7 +450,20 @@ impl Observer for Forwarder {
         if self.done.load(Ordering::Relaxed) {
             return false;
         }
-        self.buf.push((self.simulation, *record));
+        self.push(Rec::Event(*record))
+    }
+
+    fn observe_state(&mut self, record: &StateRecord) -> bool {
+        if self.done.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.push(Rec::State(*record))
+    }
+}
+
+impl Forwarder {
+    fn push(&mut self, r: Rec) -> bool {
+        self.buf.push((self.simulation, r));
         if self.buf.len() >= BATCH_LEN {
             let full = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_LEN));
             // A closed channel means the comparison is over: interrupt.
@@ -406,11 +484,11 @@ impl Drop for Forwarder {
 /// Iterates the records a copy streams, batch by batch.
 struct Stream {
     rx: Receiver<Batch>,
-    batch: std::vec::IntoIter<(u32, EventRecord)>,
+    batch: std::vec::IntoIter<(u32, Rec)>,
 }
 
 impl Iterator for Stream {
-    type Item = (u32, EventRecord);
+    type Item = (u32, Rec);
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(r) = self.batch.next() {
@@ -504,7 +582,24 @@ pub fn lockstep_scoped<RA: Send, RB: Send>(
                         digest,
                     };
                 }
-                (Some((na, x)), Some((nb, y))) if na == nb && x.same_as(&y) => {
+                (Some((na, Rec::State(x))), Some((nb, Rec::State(y)))) if na == nb && x == y => {}
+                (Some((na, Rec::State(x))), Some((nb, Rec::State(y))))
+                    if na == nb && x.after == y.after && x.component == y.component =>
+                {
+                    // Same place, same component, another state.
+                    let last_agreed = if na == current { trail.last() } else { None };
+                    break Lockstep::Diverged(Divergence {
+                        simulation: na,
+                        index: x.after,
+                        a: None,
+                        b: None,
+                        last_agreed,
+                        state: Some((x, y)),
+                    });
+                }
+                (Some((na, Rec::Event(x))), Some((nb, Rec::Event(y))))
+                    if na == nb && x.same_as(&y) =>
+                {
                     if na != current {
                         current = na;
                         simulations += 1;
@@ -523,16 +618,22 @@ pub fn lockstep_scoped<RA: Send, RB: Send>(
                         _ => x.or(y).map(|(n, _)| n).unwrap_or(0),
                     };
                     let last_agreed = if sim == current { trail.last() } else { None };
-                    let keep = |r: Option<(u32, EventRecord)>| {
-                        r.filter(|(n, _)| *n == sim).map(|(_, r)| r)
+                    let keep = |r: Option<(u32, Rec)>| match r {
+                        Some((n, Rec::Event(e))) if n == sim => Some(e),
+                        _ => None,
                     };
                     let (ra, rb) = (keep(x), keep(y));
+                    let index = match (x, y) {
+                        (Some((_, Rec::State(s))), _) | (_, Some((_, Rec::State(s)))) => s.after,
+                        _ => ra.or(rb).map(|r| r.index).unwrap_or(0),
+                    };
                     break Lockstep::Diverged(Divergence {
                         simulation: sim,
-                        index: ra.or(rb).map(|r| r.index).unwrap_or(0),
+                        index,
                         a: ra,
                         b: rb,
                         last_agreed,
+                        state: None,
                     });
                 }
             }

@@ -388,6 +388,22 @@ impl Governance {
         }
     }
 
+    /// Fold the router's whole state into `h` (self-check fingerprints).
+    pub fn fingerprint(&self, h: &mut crate::engine::Fingerprint) {
+        let s = &self.stats;
+        h.time(self.backlog_until).u64(self.triage.as_nanos());
+        for t in s.routed_by_tier {
+            h.u64(t);
+        }
+        h.u64(s.approvals_waited)
+            .u64(s.approval_wait_ns_total)
+            .u64(s.votes)
+            .u64(s.votes_failed)
+            .u64(s.review_log_entries)
+            .u64(s.emergency_overrides)
+            .u64(s.storm_intents);
+    }
+
     /// The parameters.
     pub fn spec(&self) -> &GovernanceSpec {
         &self.spec

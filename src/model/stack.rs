@@ -335,6 +335,19 @@ impl Stack {
         }
     }
 
+    /// Fingerprints of every running layer's whole state at `now`, by
+    /// component, in a fixed order (self-check; not folded into digests).
+    pub fn fingerprints(&self, now: SimTime) -> Vec<(&'static str, u64)> {
+        let mut out: Vec<(&'static str, u64)> = self.l1.fingerprints().to_vec();
+        if let Some(l2) = &self.l2 {
+            out.extend(l2.fingerprints());
+        }
+        if let Some(c) = &self.cluster {
+            out.extend(c.fingerprints(now));
+        }
+        out
+    }
+
     /// Every layer's safeguard firings, merged.
     pub fn safeguards(&self) -> SafeguardLog {
         let mut log = self.l1.safeguards().clone();

@@ -1359,29 +1359,64 @@ fn write_outcome(
         }
         _ => String::new(),
     };
-    let recovery = o.recovery_s.map(|s| format!("{s:.3}")).unwrap_or_default();
+    let [
+        (_, passed),
+        (_, recovery),
+        (_, limit),
+        (_, reason),
+        (_, kind),
+        (_, fired),
+        (_, missing),
+        (_, anomalies),
+        (_, events),
+        (_, digest),
+        (_, needed),
+        (_, not_exercised),
+    ] = outcome_columns(o);
     writeln!(
         out.outcomes,
-        "{r},{day},{hhmm},{},{family},{layer},{},{},{recovery},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{r},{day},{hhmm},{},{family},{layer},{},{passed},{recovery},{limit},{},{kind},{},{fired},{missing},{},{},{anomalies},{events},{digest},{needed},{not_exercised},{}",
         o.id,
         o.difficulty,
-        o.passed,
-        o.recovery_limit_s,
-        csv_field(o.failure_reason.as_deref().unwrap_or("")),
-        o.failure_kind().map(|k| k.name()).unwrap_or(""),
+        csv_field(&reason),
         o.safeguards_expected.join(";"),
-        o.safeguards_fired.join(";"),
-        o.safeguards_missing.join(";"),
         o.safeguards_deployed.join(";"),
         known.join(";"),
-        o.anomalies,
-        o.events,
-        o.digest,
-        o.needed_compact(),
-        o.safeguards_not_exercised.join(";"),
         csv_field(&repro),
     )
     .map_err(io(&out.dir))
+}
+
+/// The columns of an `outcomes.csv` row that a run produces (not its
+/// inputs), by header name, exactly as written: what `chaosim replay`
+/// compares column by column.
+pub fn outcome_columns(o: &Outcome) -> [(&'static str, String); 12] {
+    [
+        ("passed", o.passed.to_string()),
+        (
+            "recovery_s",
+            o.recovery_s.map(|s| format!("{s:.3}")).unwrap_or_default(),
+        ),
+        ("recovery_limit_s", format!("{:.3}", o.recovery_limit_s)),
+        (
+            "failure_reason",
+            o.failure_reason.clone().unwrap_or_default(),
+        ),
+        (
+            "failure_kind",
+            o.failure_kind().map(|k| k.name()).unwrap_or("").to_string(),
+        ),
+        ("safeguards_fired", o.safeguards_fired.join(";")),
+        ("safeguards_missing", o.safeguards_missing.join(";")),
+        ("anomalies", o.anomalies.to_string()),
+        ("events", o.events.to_string()),
+        ("digest", o.digest.to_string()),
+        ("safeguards_needed", o.needed_compact()),
+        (
+            "safeguards_not_exercised",
+            o.safeguards_not_exercised.join(";"),
+        ),
+    ]
 }
 
 fn summary(state: &State, prog: &Programme, runs_total: u64) -> Summary {

@@ -29,6 +29,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::engine::DIGEST_FORMAT;
 use crate::engine::{
     Digest, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MINUTE, NANOS_PER_SEC, SimTime,
 };
@@ -552,7 +553,12 @@ impl Repro {
         if !self.files.is_default() {
             a.extend(["--files".into(), self.files.spec()]);
         }
-        a.extend(["--expect-digest".into(), self.digest.to_string()]);
+        a.extend([
+            "--digest-format".into(),
+            DIGEST_FORMAT.to_string(),
+            "--expect-digest".into(),
+            self.digest.to_string(),
+        ]);
         a
     }
 
@@ -614,6 +620,9 @@ pub struct ReproArgs {
     pub files: Option<String>,
     /// `--expect-digest`.
     pub expect_digest: Option<String>,
+    /// `--digest-format` (absent: format 1, the events-only digest of older
+    /// handles).
+    pub digest_format: Option<String>,
     /// `--stack`.
     pub stack: Option<PathBuf>,
     /// `--scenarios`.
@@ -683,6 +692,7 @@ impl ReproArgs {
                 "--at" => raw.at = Some(value()?.to_string()),
                 "--files" => raw.files = Some(value()?.to_string()),
                 "--expect-digest" => raw.expect_digest = Some(value()?.to_string()),
+                "--digest-format" => raw.digest_format = Some(value()?.to_string()),
                 "--stack" => raw.stack = Some(PathBuf::from(value()?)),
                 "--scenarios" => raw.scenarios = Some(PathBuf::from(value()?)),
                 "--playbooks" => raw.playbooks = Some(PathBuf::from(value()?)),
@@ -769,18 +779,8 @@ impl ReproArgs {
                 format!("{item} is out of range for {n} scenarios run together"),
             ));
         }
-        let digest_expected = match &self.expect_digest {
-            None => None,
-            Some(s) => Some(
-                u64::from_str_radix(s.trim(), 16)
-                    .ok()
-                    .filter(|_| s.trim().len() == 16)
-                    .map(Digest::from_value)
-                    .ok_or_else(|| {
-                        usage("--expect-digest", format!("'{s}' is not 16 hex digits"))
-                    })?,
-            ),
-        };
+        let digest_expected =
+            expected_digest(self.expect_digest.as_deref(), self.digest_format.as_deref())?;
         let files_recorded = match &self.files {
             None => None,
             Some(spec) => {
@@ -869,8 +869,54 @@ impl fmt::Display for StressRepro {
         if !self.files.is_default() {
             write!(f, " --files {}", self.files.spec())?;
         }
-        write!(f, " --expect-digest {}", self.digest)
+        write!(
+            f,
+            " --digest-format {DIGEST_FORMAT} --expect-digest {}",
+            self.digest
+        )
     }
+}
+
+/// The digest a handle expects (`--expect-digest HEX`), checked against the
+/// digest algorithm it was recorded with (`--digest-format N`; absent means
+/// 1, the events-only digest of handles written before formats existed). A
+/// handle of another format is refused (exit 2) instead of failing as a
+/// mismatch: its digest cannot match this build's.
+pub fn expected_digest(expect: Option<&str>, format: Option<&str>) -> Result<Option<Digest>> {
+    let usage = |flag: &str, m: String| Error::Usage {
+        flag: flag.into(),
+        message: m,
+    };
+    let recorded = match format {
+        None => 1,
+        Some(f) => f.trim().parse::<u32>().map_err(|_| {
+            usage(
+                "--digest-format",
+                format!("'{f}' is not a number (this chaosim computes format {DIGEST_FORMAT})"),
+            )
+        })?,
+    };
+    let Some(s) = expect else {
+        return Ok(None);
+    };
+    if recorded != DIGEST_FORMAT {
+        return Err(usage(
+            "--expect-digest",
+            format!(
+                "the handle was recorded with digest format {recorded}{}; this chaosim computes format {DIGEST_FORMAT} (events, the state at every sample and the verdicts), so its digest cannot match: run the case without --expect-digest and --digest-format for a new handle",
+                if recorded == 1 {
+                    " (events only, an older chaosim)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    u64::from_str_radix(s.trim(), 16)
+        .ok()
+        .filter(|_| s.trim().len() == 16)
+        .map(|v| Some(Digest::from_value(v)))
+        .ok_or_else(|| usage("--expect-digest", format!("'{s}' is not 16 hex digits")))
 }
 
 #[cfg(test)]

@@ -232,23 +232,39 @@ impl RunModel {
             }
             DriverEvent::Sample => {
                 let now = ctx.now();
+                // Every layer's probe once per sample: folded into the run
+                // digest (the state, not only the events), then judged.
+                let probes = StackProbes::of(&self.stack, now);
+                probes.fold_into(ctx);
+                if ctx.observed() {
+                    for (component, fp) in self.stack.fingerprints(now) {
+                        ctx.report_state(component, fp);
+                    }
+                }
                 if self.timeline.is_some() {
                     let healthy = self
                         .tracking
                         .iter()
-                        .all(|t| steady(&self.stack, &t.probes, now));
+                        .all(|t| probes.steady(&self.stack, &t.probes, now));
                     self.write_timeline(now, healthy);
                 }
+                let mut verdicts = crate::engine::Fingerprint::new();
                 for t in &mut self.tracking {
                     if now.as_nanos() > t.ends_at_ns {
+                        verdicts.u64(2);
                         continue;
                     }
-                    let healthy = steady(&self.stack, &t.probes, now);
+                    let healthy = probes.steady(&self.stack, &t.probes, now);
+                    verdicts.bool(healthy);
                     if now.as_nanos() < t.faults_at_ns {
                         t.healthy_before = healthy;
                     } else {
                         t.tracker.observe(now, healthy);
                     }
+                }
+                ctx.fold_state(verdicts.finish());
+                if ctx.observed() {
+                    ctx.report_state("scenario.steady_state", verdicts.finish());
                 }
                 let settled = now.as_nanos() >= self.quiet_after_ns
                     && self.tracking.iter().all(|t| {
@@ -295,6 +311,60 @@ pub fn probe_value(stack: &Stack, probe: ProbeKind, now: SimTime) -> Option<f64>
         ProbeKind::ClientSuccessRate => cl()?.success_rate(),
         ProbeKind::LeaderPresent => cl()?.leader.is_some() as u8 as f64,
     })
+}
+
+/// Every running layer's probe at one instant.
+struct StackProbes {
+    l1: crate::model::layer1::Layer1Probe,
+    l2: Option<crate::model::layer2::Layer2Probe>,
+    cluster: Option<crate::model::cluster::ClusterProbe>,
+}
+
+impl StackProbes {
+    fn of(stack: &Stack, now: SimTime) -> StackProbes {
+        StackProbes {
+            l1: stack.l1.probe(now),
+            l2: stack.l2.as_ref().map(|l| l.probe(now)),
+            cluster: stack.cluster.as_ref().map(|c| c.probe(now)),
+        }
+    }
+
+    /// Fold the probes into the run digest, in the documented order:
+    /// Layer 1's [`state_values`](crate::model::layer1::Layer1Probe::state_values),
+    /// then a 0/1 marker and Layer 2's, then a marker and the cluster's.
+    fn fold_into<E>(&self, ctx: &mut Ctx<'_, E>) {
+        for v in self.l1.state_values() {
+            ctx.fold_state(v);
+        }
+        match &self.l2 {
+            Some(p) => {
+                ctx.fold_state(1);
+                for v in p.state_values() {
+                    ctx.fold_state(v);
+                }
+            }
+            None => ctx.fold_state(0),
+        }
+        match &self.cluster {
+            Some(p) => {
+                ctx.fold_state(1);
+                for v in p.state_values() {
+                    ctx.fold_state(v);
+                }
+            }
+            None => ctx.fold_state(0),
+        }
+    }
+
+    /// [`steady`] with the default hypothesis read from these probes.
+    fn steady(&self, stack: &Stack, probes: &[ProbeSpec], now: SimTime) -> bool {
+        if probes.is_empty() {
+            return self.l1.healthy()
+                && self.l2.as_ref().is_none_or(|p| p.healthy())
+                && self.cluster.as_ref().is_none_or(|p| p.healthy());
+        }
+        steady(stack, probes, now)
+    }
 }
 
 /// Whether the steady-state hypothesis holds: the listed probes within their
@@ -782,7 +852,14 @@ pub(crate) fn finish(
             o.alerts = alerts;
             o
         })
-        .collect();
+        .collect::<Vec<Outcome>>();
+    // The outcomes close the digest: the same events and states with
+    // another verdict are another run.
+    let digest = outcomes.iter().fold(digest, fold_outcome);
+    let mut outcomes = outcomes;
+    for o in &mut outcomes {
+        o.digest = digest;
+    }
     let l1 = model.stack.l1.probe(end);
     Ok(RunResult {
         outcomes,
@@ -792,6 +869,26 @@ pub(crate) fn finish(
         digest,
         safeguards: log,
     })
+}
+
+/// Fold an outcome into a digest (digest format 2): passed, recovery ns
+/// (`u64::MAX` if not restored), the first failure kind (`index + 1`, 0 for
+/// a pass), the fired, needed and missing safeguards (bitsets) and the
+/// anomalies.
+pub fn fold_outcome(d: Digest, o: &Outcome) -> Digest {
+    let recovery = o.recovery_s.map_or(u64::MAX, |s| (s * 1e9).round() as u64);
+    let needed: SafeguardSet = o.safeguards_needed.iter().map(|n| n.safeguard).collect();
+    [
+        o.passed as u64,
+        recovery,
+        o.failure_kind().map_or(0, |k| k.index() as u64 + 1),
+        o.safeguards_fired.bits().into(),
+        needed.bits().into(),
+        o.safeguards_missing.bits().into(),
+        o.anomalies,
+    ]
+    .into_iter()
+    .fold(d, |d, v| d.fold_value(v))
 }
 
 /// The trailer of a history file: one line per fault window, one per

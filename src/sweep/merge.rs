@@ -459,6 +459,10 @@ pub struct CellRecord {
 pub struct ShardMeta {
     /// [`SHARD_FORMAT`].
     pub format: u32,
+    /// The digest algorithm of the rows' digests
+    /// ([`DIGEST_FORMAT`](crate::engine::DIGEST_FORMAT); absent: 1).
+    #[serde(default = "digest_format_1")]
+    pub digest_format: u32,
     /// The command parameters.
     pub params: SweepParams,
     /// This shard's number, 1-based.
@@ -540,6 +544,16 @@ impl ShardMeta {
                 format!("{} is not the supported format {SHARD_FORMAT}", meta.format),
             ));
         }
+        if meta.digest_format != crate::engine::DIGEST_FORMAT {
+            return Err(invalid(
+                "digest_format",
+                format!(
+                    "{} (its digests were computed by another chaosim; this one computes format {}): run the shard again",
+                    meta.digest_format,
+                    crate::engine::DIGEST_FORMAT
+                ),
+            ));
+        }
         if meta.meta_fnv.is_empty() {
             return Err(invalid(
                 "meta_fnv",
@@ -600,6 +614,10 @@ pub fn write_shard_meta(tx: &mut OutDir, meta: &ShardMeta) -> Result<()> {
     tx.write(SHARD_FILE, (text + "\n").as_bytes())
 }
 
+fn digest_format_1() -> u32 {
+    1
+}
+
 /// Build the metadata of a directory from its parts.
 pub fn shard_meta(
     params: &SweepParams,
@@ -610,6 +628,7 @@ pub fn shard_meta(
 ) -> ShardMeta {
     ShardMeta {
         format: SHARD_FORMAT,
+        digest_format: crate::engine::DIGEST_FORMAT,
         params: params.clone(),
         shard: shard.index,
         shards: shard.count,

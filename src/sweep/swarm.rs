@@ -936,7 +936,7 @@ mod tests {
         );
         assert_eq!(
             h,
-            "chaosim run S02_acl_spam --seed 7 --difficulty 2 --day 0 --at 12:00 --swarm --expect-digest 00000000000000ab"
+            "chaosim run S02_acl_spam --seed 7 --difficulty 2 --day 0 --at 12:00 --swarm --digest-format 2 --expect-digest 00000000000000ab"
         );
         let r = Repro::parse(&h.split(' ').collect::<Vec<_>>(), ctx.baseline).unwrap();
         assert_eq!(

@@ -241,6 +241,23 @@ pub struct ClusterProbe {
 }
 
 impl ClusterProbe {
+    /// The probe as integers, in a fixed order (folded into the run digest
+    /// at every sample): leader (or `u64::MAX`), nodes up, replicas in sync,
+    /// client ok and completed in the window, largest clock offset ns,
+    /// partitioned, acknowledged appends lost in the window.
+    pub fn state_values(&self) -> [u64; 8] {
+        [
+            self.leader.map_or(u64::MAX, u64::from),
+            self.nodes_up.into(),
+            self.replicas_in_sync.into(),
+            self.client_ok.into(),
+            self.client_completed.into(),
+            self.max_clock_offset_ns,
+            self.partitioned.into(),
+            self.acked_lost_in_window.into(),
+        ]
+    }
+
     /// Client success rate in the window (1 when nothing completed).
     pub fn success_rate(&self) -> f64 {
         if self.client_completed == 0 {
@@ -633,6 +650,51 @@ impl Cluster {
     /// (never lowers it).
     pub fn raise_load(&mut self, permille: u16) {
         self.load_permille = self.load_permille.max(permille);
+    }
+
+    /// Fingerprints of the cluster's whole state at `now`, by component
+    /// (self-check): the nodes (roles, epochs, logs, commits, clocks), the
+    /// network (messages in flight, partition), the clients and history.
+    pub fn fingerprints(&self, now: SimTime) -> [(&'static str, u64); 3] {
+        use crate::engine::Fingerprint;
+        let mut n = Fingerprint::new();
+        for node in &self.nodes {
+            n.bool(node.up)
+                .bool(node.paused)
+                .u64(node.role as u64)
+                .u64(node.epoch.into())
+                .opt(node.voted_for.map(u64::from))
+                .u64(node.log.len() as u64)
+                .u64(node.commit.into())
+                .u64(node.pending.len() as u64)
+                .i64(node.clock.wall(now));
+            for e in &node.log {
+                n.u64(e.value.into()).u64(e.term.into()).i64(e.ts_ns);
+            }
+        }
+        let mut w = Fingerprint::new();
+        w.u64(self.stats.messages_sent)
+            .u64(self.stats.messages_dropped)
+            .u64(self.stats.elections)
+            .u64(self.partition_gen.into())
+            .bool(self.grudge.any());
+        let mut c = Fingerprint::new();
+        for cl in &self.clients {
+            c.bool(cl.active)
+                .u64(cl.known_len.into())
+                .u64(cl.attempt.into())
+                .u64(cl.node_hint.into())
+                .bool(cl.op.is_some());
+        }
+        c.u64(self.history.records())
+            .u64(self.next_value.into())
+            .u64(self.acked_lost)
+            .u64(self.load_permille.into());
+        [
+            ("cluster.nodes", n.finish()),
+            ("cluster.network", w.finish()),
+            ("cluster.clients", c.finish()),
+        ]
     }
 
     /// Acknowledged appends found lost so far.

@@ -133,6 +133,21 @@ impl Api {
         out
     }
 
+    /// Fold the ingress's whole state into `h` (self-check fingerprints).
+    pub fn fingerprint(&self, h: &mut crate::engine::Fingerprint) {
+        h.u64(self.background_rps)
+            .u64(self.flood_rps)
+            .u64(self.backlog_milli)
+            .u64(self.tokens_milli)
+            .u64(self.cursor as u64)
+            .u64(self.legit_offered_milli)
+            .u64(self.legit_failed_milli)
+            .u64(self.limiter_rejected_milli);
+        for i in 0..self.window {
+            h.u64(self.offered[i]).u64(self.succeeded[i]);
+        }
+    }
+
     /// Set the legitimate background traffic, requests/s.
     pub fn set_background_rps(&mut self, rps: u64) {
         self.background_rps = rps;

@@ -41,6 +41,21 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// Fold the bus's whole state into `h` (self-check fingerprints).
+    pub fn fingerprint(&self, h: &mut crate::engine::Fingerprint) {
+        h.u64(self.capacity_scale_permille)
+            .u64(self.background_per_s)
+            .u64(self.backlog_milli)
+            .time(self.last)
+            .u64(self.rejected_milli)
+            .u64(self.dropped_milli);
+        for i in 0..self.flood_per_s.len() {
+            h.u64(self.flood_per_s[i])
+                .bool(self.quarantined[i])
+                .u64(self.violations_milli[i]);
+        }
+    }
+
     /// A bus for `publishers` kernels.
     pub fn new(
         capacity_per_s: u64,

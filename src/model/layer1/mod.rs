@@ -343,6 +343,26 @@ pub struct Layer1Probe {
 }
 
 impl Layer1Probe {
+    /// The probe as integers, in a fixed order (folded into the run digest
+    /// at every sample): kernels running, failed, critical running, API
+    /// success permille, API latency ms, bus latency ms, CPU, memory, disk,
+    /// network permille, approval backlog s.
+    pub fn state_values(&self) -> [u64; 11] {
+        [
+            self.kernels_running.into(),
+            self.kernels_failed.into(),
+            self.critical_running.into(),
+            self.api_success_permille.into(),
+            self.api_latency_ms,
+            self.bus_latency_ms,
+            self.cpu_permille.into(),
+            self.memory_permille.into(),
+            self.disk_permille.into(),
+            self.network_permille.into(),
+            self.approval_backlog_s,
+        ]
+    }
+
     /// The default Layer-1 steady-state hypothesis, with the spec's
     /// tolerances: all critical kernels running (if required), at least
     /// `kernels_running_min` running, API success, bus latency and CPU within
@@ -595,6 +615,94 @@ impl Layer1 {
         }
         self.dump = Some(sink);
         self.dump_origin = origin;
+    }
+
+    /// Fingerprints of Layer 1's whole state, by component (self-check:
+    /// [`Ctx::report_state`](crate::engine::Ctx::report_state)): the kernels
+    /// and control plane, the bus, the API ingress, the playbook executor
+    /// and resources, governance.
+    pub fn fingerprints(&self) -> [(&'static str, u64); 5] {
+        use crate::engine::Fingerprint;
+        let mut k = Fingerprint::new();
+        for kern in &self.kernels {
+            k.u64(kern.process as u64)
+                .u64(kern.status as u64)
+                .u64(kern.inc.into())
+                .time(kern.last_hb)
+                .u64(kern.restarts_total.into())
+                .u64(kern.restarts_in_window.into())
+                .opt(kern.last_restart.map(|t| t.as_nanos()))
+                .bool(kern.recovery_pending)
+                .bool(kern.emergency)
+                .u64(kern.restore as u64)
+                .u64(kern.cpu_hog_mc)
+                .opt(kern.cpu_cap_mc)
+                .u64(kern.leak_mib_per_s)
+                .u64(kern.leaked_kib)
+                .u64(kern.fill_mib_per_s)
+                .u64(kern.net_hog_mbps)
+                .opt(kern.net_cap_mbps)
+                .bool(kern.held);
+        }
+        let s = &self.stats;
+        for c in [
+            s.restarts,
+            s.false_restarts,
+            s.kernels_failed,
+            s.watchdog_timeouts,
+            s.exits_detected,
+            s.heartbeats_sent,
+            s.heartbeats_dropped,
+            s.critical_detections,
+            s.emergency_recoveries,
+        ] {
+            k.u64(c);
+        }
+        let mut b = Fingerprint::new();
+        self.bus.fingerprint(&mut b);
+        let mut a = Fingerprint::new();
+        self.api.fingerprint(&mut a);
+        a.bool(self.limiter_active).u64(self.limiter_episodes);
+        let mut e = Fingerprint::new();
+        for slot in &self.slots {
+            e.u64(slot.gen_.into());
+            match slot.exec {
+                Some(x) => e
+                    .u64(1)
+                    .u64(x.pb.into())
+                    .u64(x.target.into())
+                    .u64(x.step.into())
+                    .bool(x.acting)
+                    .bool(x.denied),
+                None => e.u64(0),
+            };
+        }
+        for q in &self.queues {
+            e.u64(q.len() as u64);
+            for p in q {
+                e.u64(p.pb.into()).u64(p.target.into());
+            }
+        }
+        e.u64(self.slowdown_permille)
+            .u64(self.disk_used_kib)
+            .u64(self.snap_corrupt_mask.into())
+            .u64(self.load_permille.into());
+        for i in 0..4 {
+            e.u64(self.pressure_over[i].into())
+                .bool(self.pressure_pending[i]);
+        }
+        for (i, &seen) in self.acl_seen.iter().enumerate() {
+            e.u64(seen).bool(self.acl_pending[i]);
+        }
+        let mut g = Fingerprint::new();
+        self.governance.fingerprint(&mut g);
+        [
+            ("layer1.kernels", k.finish()),
+            ("layer1.bus", b.finish()),
+            ("layer1.api", a.finish()),
+            ("layer1.executor", e.finish()),
+            ("layer1.governance", g.finish()),
+        ]
     }
 
     /// Flush the dump sink; its first write error, if any.

@@ -446,6 +446,37 @@ pub struct Layer2Probe {
 }
 
 impl Layer2Probe {
+    /// The probe as integers, in a fixed order (folded into the run digest
+    /// at every sample): ready, queue depth, workers alive, orphaned tasks,
+    /// scheduler running, dispatch rate in milli-tasks/s, subscriptions,
+    /// mesh backlog, mesh lag ns, mesh drops, policy pending, policy depth,
+    /// policy lag ns, breaker state, SLO breaches, critical and warning
+    /// alerts, oldest wait ns, tasks failed and dropped in the last second.
+    pub fn state_values(&self) -> [u64; 20] {
+        [
+            self.ready.into(),
+            self.queue_depth.into(),
+            self.workers_alive.into(),
+            self.orphaned_tasks.into(),
+            self.scheduler_running.into(),
+            (self.dispatch_rate_per_s * 1000.0).round() as u64,
+            self.mesh_subscriptions.into(),
+            self.mesh_backlog,
+            self.mesh_lag_ns,
+            self.mesh_drops_last_s,
+            self.policy_pending,
+            self.policy_depth.into(),
+            self.policy_lag_ns,
+            self.breaker as u64,
+            self.slo_breaches.into(),
+            self.alerts_critical.into(),
+            self.alerts_warning.into(),
+            self.oldest_wait_ns,
+            self.tasks_failed_last_s,
+            self.tasks_dropped_last_s,
+        ]
+    }
+
     /// The default Layer-2 steady-state hypothesis: ready; queue depth,
     /// worker share, orphans, dispatch rate (while work waits), mesh lag and
     /// drops, and policy lag within the spec's tolerances.
@@ -1127,6 +1158,107 @@ impl Layer2 {
     /// `rate` with the extra load on it.
     fn loaded(&self, rate: u64) -> u64 {
         rate + rate * u64::from(self.load_permille) / 1000
+    }
+
+    /// Fingerprints of Layer 2's whole state, by component (self-check):
+    /// the queue and scheduler, the workers, the dependency and breaker,
+    /// the replicas, the mesh and policies, the watchdog, its governance.
+    pub fn fingerprints(&self) -> [(&'static str, u64); 7] {
+        use crate::engine::Fingerprint;
+        let mut q = Fingerprint::new();
+        q.u64(self.depth.into())
+            .u64(self.next_task_id.into())
+            .bool(self.guarded)
+            .u64(self.tokens_milli)
+            .time(self.tokens_at)
+            .bool(self.paused)
+            .bool(self.rerouted)
+            .bool(self.restarting)
+            .u64(self.dispatches_at_last_check)
+            .u64(self.stall_checks.into())
+            .bool(self.shed_pending)
+            .u64(self.load_permille.into());
+        for level in &self.levels {
+            q.u64(level.len() as u64);
+            if let (Some(a), Some(b)) = (level.front(), level.back()) {
+                q.u64(a.id.into()).time(a.enqueued).u64(b.id.into());
+            }
+        }
+        let c = &self.counters;
+        for v in [
+            c.intents_offered,
+            c.rejected_full,
+            c.dispatched,
+            c.completed,
+            c.retried,
+            c.failed,
+            c.shed,
+            c.rerouted_tasks,
+        ] {
+            q.u64(v);
+        }
+        let mut w = Fingerprint::new();
+        for wk in &self.workers {
+            w.bool(wk.alive)
+                .u64(wk.generation.into())
+                .time(wk.died_at)
+                .bool(wk.respawning)
+                .u64(wk.load() as u64)
+                .opt(wk.current.map(|r| r.task.id.into()));
+        }
+        let mut d = Fingerprint::new();
+        d.u64(self.dependency_error_permille.into())
+            .time(self.dependency_until)
+            .u64(self.breaker as u64)
+            .u64(self.breaker_bits)
+            .u64(self.breaker_len.into())
+            .u64(self.breaker_trials_left.into())
+            .u64(self.breaker_trial_successes.into());
+        let mut r = Fingerprint::new();
+        for rp in &self.replicas {
+            r.u64(rp.state as u64)
+                .u64(rp.share.into())
+                .u64(rp.error_permille.into())
+                .u64(rp.consecutive_failures.into())
+                .u64(rp.calls.into())
+                .u64(rp.errors.into())
+                .u64(rp.canary_step.into());
+        }
+        let mut m = Fingerprint::new();
+        m.u64(self.subscriptions.into())
+            .u64(self.mesh_backlog)
+            .u64(self.storm_rate_per_s)
+            .time(self.storm_until)
+            .bool(self.mesh_backpressure)
+            .u64(self.policy_bg_pending)
+            .u64(self.cascade_depth.into());
+        for p in self.policy_pending {
+            m.u64(p);
+        }
+        let mut wd = Fingerprint::new();
+        wd.bool(self.ready)
+            .u64(self.ready_components.into())
+            .bool(self.polling)
+            .bool(self.readiness_failed)
+            .bool(self.resubscribing)
+            .u64(self.slo_breaches.into())
+            .u64(self.alerts_critical.into())
+            .u64(self.alerts_warning.into());
+        for i in 0..4 {
+            wd.bool(self.components_up[i])
+                .u64(self.component_gen[i].into());
+        }
+        let mut g = Fingerprint::new();
+        self.governance.fingerprint(&mut g);
+        [
+            ("layer2.queue", q.finish()),
+            ("layer2.workers", w.finish()),
+            ("layer2.breaker", d.finish()),
+            ("layer2.replicas", r.finish()),
+            ("layer2.mesh", m.finish()),
+            ("layer2.watchdog", wd.finish()),
+            ("layer2.governance", g.finish()),
+        ]
     }
 
     /// Use `spec` for the Layer-3 governance router of Layer 2's recovery

@@ -135,10 +135,10 @@ pub struct EventQueue<E> {
     ready: Vec<Entry>,
     /// Index of the front of `ready`.
     ready_head: usize,
-    /// `LEVELS * LEVEL_BUCKETS` buckets; bucket `level * 64 + digit` holds
+    /// `buckets[level][digit]` holds
     /// the entries later than `base_ns` whose highest digit differing from
     /// it is `level`, with value `digit` there.
-    buckets: Vec<Vec<Entry>>,
+    buckets: Box<[[Vec<Entry>; LEVEL_BUCKETS]; LEVELS]>,
     /// Bit `digit` of word `level` is set iff that bucket is non-empty.
     occupied: [u64; LEVELS],
     /// The radix base: the minimum found by the last split, or the largest
@@ -174,7 +174,7 @@ impl<E> EventQueue<E> {
         EventQueue {
             ready: Vec::new(),
             ready_head: 0,
-            buckets: (0..LEVELS * LEVEL_BUCKETS).map(|_| Vec::new()).collect(),
+            buckets: Box::new(std::array::from_fn(|_| std::array::from_fn(|_| Vec::new()))),
             occupied: [0; LEVELS],
             base_ns: start.as_nanos(),
             popped_ns: start.as_nanos(),
@@ -258,7 +258,7 @@ impl<E> EventQueue<E> {
         self.scheduled_total += 1;
         if time_ns > self.base_ns {
             let (level, digit) = bucket_of(time_ns, self.base_ns);
-            self.buckets[level * LEVEL_BUCKETS + digit].push(entry);
+            self.buckets[level][digit].push(entry);
             self.occupied[level] |= 1 << digit;
         } else {
             // Into the sorted front run, after the keys equal to it (FIFO).
@@ -333,7 +333,7 @@ impl<E> EventQueue<E> {
             while bits != 0 {
                 let digit = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                let bucket = &mut self.buckets[level * LEVEL_BUCKETS + digit];
+                let bucket = &mut self.buckets[level][digit];
                 bucket.retain(live);
                 if bucket.is_empty() {
                     *word &= !(1 << digit);
@@ -401,8 +401,7 @@ impl<E> EventQueue<E> {
         };
         let digit = self.occupied[level].trailing_zeros() as usize;
         self.occupied[level] &= !(1 << digit);
-        let index = level * LEVEL_BUCKETS + digit;
-        let mut bucket = std::mem::take(&mut self.buckets[index]);
+        let mut bucket = std::mem::take(&mut self.buckets[level][digit]);
         debug_assert!(!bucket.is_empty());
         if level == 0 || bucket.len() <= SORTED_REFILL_MAX {
             // The bucket becomes the front run (the old, empty front run's
@@ -438,7 +437,7 @@ impl<E> EventQueue<E> {
                     } else {
                         let (l, d) = bucket_of(e.time_ns, min_ns);
                         debug_assert!(l < level);
-                        self.buckets[l * LEVEL_BUCKETS + d].push(e);
+                        self.buckets[l][d].push(e);
                         self.occupied[l] |= 1 << d;
                     }
                 }
@@ -446,7 +445,7 @@ impl<E> EventQueue<E> {
         }
         if bucket.capacity() <= BUCKET_KEEP_MAX {
             bucket.clear();
-            self.buckets[index] = bucket;
+            self.buckets[level][digit] = bucket;
         }
         true
     }
@@ -456,7 +455,7 @@ impl<E> EventQueue<E> {
             while *word != 0 {
                 let digit = word.trailing_zeros() as usize;
                 *word &= *word - 1;
-                let bucket = &mut self.buckets[level * LEVEL_BUCKETS + digit];
+                let bucket = &mut self.buckets[level][digit];
                 if bucket.capacity() > BUCKET_KEEP_MAX {
                     *bucket = Vec::new();
                 } else {

@@ -1,6 +1,8 @@
-//! Engine benchmarks: PHOLD and a timer-heavy watchdog farm, each against
-//! hand-written baselines on the same trajectory (same random draws); and
-//! swarm rows and a shrink of the scenario runner.
+//! Engine benchmarks: PHOLD at 10k, 100k and 1M pending events and a
+//! timer-heavy watchdog farm, each against hand-written baselines on the same
+//! trajectory (same random draws, checked and printed before timing); a
+//! cancel/reschedule mix straight on the event queue; and swarm rows and a
+//! shrink of the scenario runner.
 //!
 //! Run: `cargo bench --bench engine`. Throughput is reported in events/s.
 
@@ -10,55 +12,55 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use chaosim::demo::{self, PholdParams, WatchdogParams, Watchdogs};
-use chaosim::engine::{SeedPath, SimTime};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use chaosim::engine::{EventKey, EventQueue, RngDraws, SeedPath, SimDuration, SimRng, SimTime};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use priority_queue::PriorityQueue;
 
 const SEED: u64 = 42;
 const PHOLD_UNTIL_NS: u64 = 100_000_000_000; // 100 simulated seconds: ~0.9 M events
 const TIMERS_UNTIL_NS: u64 = 60_000_000_000; // 60 s of 10,000 heartbeats/s: ~0.6 M events
 
-fn phold(c: &mut Criterion) {
-    let p = PholdParams::default();
-    let (events, sum, _) = demo::phold_engine(p, SEED, PHOLD_UNTIL_NS).unwrap();
-    assert_eq!(
-        demo::phold_bare(p, SEED, PHOLD_UNTIL_NS),
-        (events, sum),
-        "same trajectory"
-    );
-    let mut g = c.benchmark_group("phold_n1000_e10");
-    g.throughput(Throughput::Elements(events));
-    g.sample_size(20).measurement_time(Duration::from_secs(8));
-    g.bench_function("engine_radix_heap", |b| {
-        b.iter(|| demo::phold_engine(p, black_box(SEED), PHOLD_UNTIL_NS))
-    });
-    g.bench_function("bare_binary_heap_loop", |b| {
-        b.iter(|| demo::phold_bare(p, black_box(SEED), PHOLD_UNTIL_NS))
-    });
-    g.finish();
+/// The PHOLD sizes compared side by side: (label, LPs, events per LP,
+/// simulated ns). The pending population is LPs x events per LP.
+const PHOLD_SIZES: [(&str, u32, u32, u64); 3] = [
+    ("10k", 1_000, 10, PHOLD_UNTIL_NS), // the classic N = 1000, E = 10
+    ("100k", 10_000, 10, 10_000_000_000), // ~0.9 M events
+    ("1M", 10_000, 100, 1_000_000_000), // ~0.9 M events
+];
 
-    // Larger pending sets, where cache behaviour separates the structures.
-    for &(lps, per_lp, until_ns) in &[
-        (10_000u32, 10u32, 10_000_000_000u64),
-        (10_000, 100, 1_000_000_000),
-    ] {
+/// PHOLD on the engine against the bare `BinaryHeap` loop on the same draws,
+/// at 10k, 100k and 1M pending events, in one group. Before timing, both
+/// runs are checked (and printed) to follow the same trajectory: a queue
+/// that pops in another order cannot look fast here.
+fn phold(c: &mut Criterion) {
+    let mut g = c.benchmark_group("phold_engine_vs_bare");
+    for &(label, lps, per_lp, until_ns) in &PHOLD_SIZES {
         let p = PholdParams {
             lps,
             events_per_lp: per_lp,
             ..PholdParams::default()
         };
-        let (events, _, _) = demo::phold_engine(p, SEED, until_ns).unwrap();
-        let mut g = c.benchmark_group(format!("phold_pending_{}", lps * per_lp));
+        let (events, sum, digest) = demo::phold_engine(p, SEED, until_ns).unwrap();
+        let (bare_events, bare_sum) = demo::phold_bare(p, SEED, until_ns);
+        println!(
+            "phold {label} pending: engine {events} events, checksum {sum:016x}, digest {digest:016x}; \
+             bare loop {bare_events} events, checksum {bare_sum:016x}"
+        );
+        assert_eq!((events, sum), (bare_events, bare_sum), "same trajectory");
         g.throughput(Throughput::Elements(events));
-        g.sample_size(10).measurement_time(Duration::from_secs(6));
-        g.bench_function("engine_radix_heap", |b| {
+        if label == "10k" {
+            g.sample_size(20).measurement_time(Duration::from_secs(8));
+        } else {
+            g.sample_size(10).measurement_time(Duration::from_secs(6));
+        }
+        g.bench_function(BenchmarkId::new("engine", label), |b| {
             b.iter(|| demo::phold_engine(p, black_box(SEED), until_ns))
         });
-        g.bench_function("bare_binary_heap_loop", |b| {
+        g.bench_function(BenchmarkId::new("bare_binary_heap_loop", label), |b| {
             b.iter(|| demo::phold_bare(p, black_box(SEED), until_ns))
         });
-        g.finish();
     }
+    g.finish();
 }
 
 fn timers_engine(p: WatchdogParams) -> (u64, u64) {
@@ -166,8 +168,14 @@ fn timers_priority_queue(p: WatchdogParams) -> (u64, u64) {
 fn timers(c: &mut Criterion) {
     let p = WatchdogParams::default();
     let reference = timers_engine(p);
-    assert_eq!(timers_lazy_binary_heap(p), reference, "same trajectory");
-    assert_eq!(timers_priority_queue(p), reference, "same trajectory");
+    let lazy = timers_lazy_binary_heap(p);
+    let keyed = timers_priority_queue(p);
+    println!(
+        "watchdog timers: (heartbeats, expired) engine {reference:?}, lazy BinaryHeap {lazy:?}, \
+         priority-queue {keyed:?}"
+    );
+    assert_eq!(lazy, reference, "same trajectory");
+    assert_eq!(keyed, reference, "same trajectory");
     // Handled events: heartbeats (silent ones included) plus expired deadlines.
     let mut sim = Watchdogs::simulation(p, SEED);
     sim.run_until(SimTime::from_nanos(TIMERS_UNTIL_NS)).unwrap();
@@ -182,6 +190,57 @@ fn timers(c: &mut Criterion) {
     });
     g.bench_function("priority_queue_crate", |b| {
         b.iter(|| timers_priority_queue(black_box(p)))
+    });
+    g.finish();
+}
+
+const CHURN_TIMERS: usize = 10_000;
+const CHURN_STEPS: u64 = 500_000;
+
+/// Cancellation and rescheduling straight on the queue: 10,000 keyed timers
+/// at whole milliseconds (so ties are common). Each step pops the next timer
+/// and re-arms it, moves another timer (`reschedule`) and replaces a third
+/// (`cancel` then `push`): one pop, two pushes, one reschedule and one
+/// cancel. Every timer is always pending, so every key operation must
+/// succeed. Returns (steps, checksum over the popped (time, timer)).
+fn queue_churn(steps: u64) -> (u64, u64) {
+    let mut rng = SeedPath::root(SEED).child("churn").rng();
+    let mut q: EventQueue<u32> = EventQueue::new();
+    let mut keys: Vec<EventKey> = (0..CHURN_TIMERS as u32)
+        .map(|id| {
+            q.push(
+                SimTime::ZERO + SimDuration::from_millis(rng.below(1_000)),
+                id,
+            )
+        })
+        .collect();
+    let mut sum = 0u64;
+    for _ in 0..steps {
+        let (now, id) = q.pop().expect("timers never run out");
+        sum = sum.rotate_left(5) ^ now.as_nanos() ^ u64::from(id);
+        let later = |rng: &mut SimRng| now + SimDuration::from_millis(rng.below(1_000));
+        keys[id as usize] = q.push(later(&mut rng), id);
+        let moved = rng.below(CHURN_TIMERS as u64) as usize;
+        assert!(
+            q.reschedule(keys[moved], later(&mut rng)),
+            "every timer is pending"
+        );
+        let replaced = rng.below(CHURN_TIMERS as u64) as usize;
+        let timer = q.cancel(keys[replaced]).expect("every timer is pending");
+        keys[replaced] = q.push(later(&mut rng), timer);
+    }
+    assert_eq!(q.len(), CHURN_TIMERS);
+    (steps, sum)
+}
+
+fn churn(c: &mut Criterion) {
+    let (steps, sum) = queue_churn(CHURN_STEPS);
+    println!("queue churn: {steps} steps, checksum {sum:016x}");
+    let mut g = c.benchmark_group("queue_cancel_reschedule_10k");
+    g.throughput(Throughput::Elements(steps));
+    g.sample_size(20).measurement_time(Duration::from_secs(6));
+    g.bench_function("engine_queue", |b| {
+        b.iter(|| queue_churn(black_box(CHURN_STEPS)))
     });
     g.finish();
 }
@@ -230,5 +289,5 @@ fn swarm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, phold, timers, swarm);
+criterion_group!(benches, phold, timers, churn, swarm);
 criterion_main!(benches);

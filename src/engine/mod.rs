@@ -6,8 +6,9 @@
 //! hash; models give it meaning through the [`Model`] trait.
 //!
 //! - [`time`]: [`SimTime`] / [`SimDuration`], integer nanoseconds, checked.
-//! - [`queue`]: the pending-event set, a monotone radix heap with FIFO ties,
-//!   cheap cancellation and movable deadlines ([`EventKey`]).
+//! - [`queue`]: the pending-event set, a monotone radix heap with 64-way
+//!   digits and FIFO ties, cheap cancellation and movable deadlines
+//!   ([`EventKey`]).
 //! - [`sim`]: [`Model`], [`Ctx`], [`Simulation`], [`Digest`], [`EngineError`].
 //! - [`rng`]: [`SeedPath`] (stable seed derivation) and [`SimRng`].
 //! - [`trace`]: per-event [`EventRecord`]s, observers and lockstep

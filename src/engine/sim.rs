@@ -620,11 +620,7 @@ impl<M: Model> Simulation<M> {
     /// (unless the model asked to stop, in which case the clock stays at the
     /// stopping event). A stop request is consumed by the call it ends.
     pub fn run_until(&mut self, until: SimTime) -> Result<RunStatus, EngineError> {
-        while let Some(t) = self.queue.peek_time() {
-            if t > until {
-                break;
-            }
-            let (time, event) = self.queue.pop().expect("peeked");
+        while let Some((time, event)) = self.queue.pop_at_or_before(until) {
             self.dispatch(time, event)?;
             if self.stop {
                 self.stop = false;

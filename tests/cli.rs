@@ -127,8 +127,8 @@ fn stress_shows_the_source_shape_and_safeguards_remove_it() {
         "--safeguards=+acl_violation_monitor,+resource_pressure_monitor",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("failed           0"), "{text}");
-    assert!(text.contains("final kernels    20/20"), "{text}");
+    assert!(text.contains("failed             0"), "{text}");
+    assert!(text.contains("final kernels      20/20"), "{text}");
 }
 
 #[test]

@@ -67,6 +67,7 @@ fn control(
         spec,
         scaled: difficulty::scale(spec, 1),
         offset_ns: 0,
+        restore_first: false,
     };
     run_with_control(
         &stack,
@@ -90,6 +91,7 @@ fn plain(spec: &ScenarioSpec, safeguards: &str, outputs: RunOutputs) -> RunResul
         spec,
         scaled: difficulty::scale(spec, 1),
         offset_ns: 0,
+        restore_first: false,
     };
     run_together(
         &stack,
@@ -407,6 +409,7 @@ fn a_human_approval_at_night_shows_as_a_long_governance_slice() {
         spec: &s,
         scaled: difficulty::scale(&s, 1),
         offset_ns: 0,
+        restore_first: false,
     };
     run_together(
         &stack,
@@ -592,6 +595,7 @@ fn traces_of_multi_fault_scenarios_at_difficulty_10_are_well_formed_and_nest() {
             spec: &s,
             scaled: difficulty::scale(&s, 10),
             offset_ns: 0,
+            restore_first: false,
         };
         run_together(
             &stack,

@@ -158,6 +158,7 @@ fn a_concurrent_run_credits_each_scenario_only_with_its_own_faults() {
             spec: s,
             scaled: difficulty::scale(s, 1),
             offset_ns: 0,
+            restore_first: false,
         }
     }
     let r = run_together(

@@ -80,28 +80,7 @@ enum Command {
     /// The Layer-1 stress test: waves of 1, 2 and 3 concurrent scenarios on one stack.
     ///
     /// Example: chaosim stress --safeguards=+acl_violation_monitor,+resource_pressure_monitor
-    Stress {
-        /// Root seed.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
-        #[arg(long, default_value = "default", allow_hyphen_values = true)]
-        safeguards: String,
-        /// Check the run digest against a handle's (exit 1 if it differs).
-        #[arg(long, value_name = "HEX")]
-        expect_digest: Option<String>,
-        /// The digest algorithm the handle was recorded with (format 2;
-        /// without it a handle is format 1 and refused, exit 2).
-        #[arg(long, value_name = "N")]
-        digest_format: Option<String>,
-        /// Fingerprints of the non-default files a handle was recorded with
-        /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
-        #[arg(long, value_name = "LIST")]
-        files: Option<String>,
-        /// Stack and scenarios.
-        #[command(flatten)]
-        inputs: sim::Inputs,
-    },
+    Stress(sim::StressArgs),
     /// Re-execute one run of a programme output alone and check its digests.
     ///
     /// Example: chaosim replay reports/year-42 --run 1234
@@ -304,21 +283,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &a.inputs,
             &a.seeing,
         ),
-        Command::Stress {
-            seed,
-            safeguards,
-            expect_digest,
-            digest_format,
-            files,
-            inputs,
-        } => sim::stress(
-            seed,
-            &safeguards,
-            expect_digest.as_deref(),
-            digest_format.as_deref(),
-            files.as_deref(),
-            &inputs,
-        ),
+        Command::Stress(a) => sim::stress(&a),
         Command::Replay {
             dir,
             run,

@@ -18,7 +18,7 @@ use chaosim::scenario::repro::{
     FileIds, HandleContext, Repro, ReproArgs, StressRepro, file_ids, item_from_fields,
 };
 use chaosim::scenario::run::{Planned, RunOutputs, Runner};
-use chaosim::scenario::stress::{StressReport, run_stress};
+use chaosim::scenario::stress::{CompareRow, StressReport, compare, run_stress};
 use chaosim::scenario::{Catalogue, Execution, Executor, Outcome};
 use chaosim::scenario::{difficulty, preflight};
 use chaosim::{Error, Result};
@@ -343,6 +343,7 @@ pub fn run(
             spec: &spec,
             scaled: difficulty::scale_with(&spec, it.difficulty, &loaded.stack.difficulty),
             offset_ns: 0,
+            restore_first: false,
         };
         let path = if repro.exec.concurrent {
             repro.exec.seed_path()
@@ -574,21 +575,51 @@ fn print_control(c: &ControlReport) {
     outln!("  control digest  {}", c.control_digest);
 }
 
+/// Options of `chaosim stress`.
+#[derive(Args, Debug, Clone)]
+pub struct StressArgs {
+    /// Root seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
+    #[arg(long, default_value = "default", allow_hyphen_values = true)]
+    pub safeguards: String,
+    /// Check the run digest against a handle's (exit 1 if it differs).
+    #[arg(long, value_name = "HEX")]
+    pub expect_digest: Option<String>,
+    /// The digest algorithm the handle was recorded with (format 2;
+    /// without it a handle is format 1 and refused, exit 2).
+    #[arg(long, value_name = "N")]
+    pub digest_format: Option<String>,
+    /// Fingerprints of the non-default files a handle was recorded with
+    /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
+    #[arg(long, value_name = "LIST")]
+    pub files: Option<String>,
+    /// Print the source's stress table beside the simulated figures,
+    /// with a mark per row ("ok" or "DIFFERS").
+    #[arg(long)]
+    pub compare: bool,
+    /// Print the report (and the source comparison) as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Stack and scenarios.
+    #[command(flatten)]
+    pub inputs: Inputs,
+}
+
 /// `chaosim stress`, optionally checking a handle's digest.
-pub fn stress(
-    seed: u64,
-    safeguards: &str,
-    expect_digest: Option<&str>,
-    digest_format: Option<&str>,
-    files: Option<&str>,
-    inputs: &Inputs,
-) -> Result<ExitCode> {
-    let loaded = inputs.load()?;
-    let deployed = safeguards_from(safeguards, loaded.stack.default_safeguards())?;
-    let want = chaosim::scenario::repro::expected_digest(expect_digest, digest_format)?;
-    if want.is_some() || files.is_some() {
+pub fn stress(a: &StressArgs) -> Result<ExitCode> {
+    let loaded = a.inputs.load()?;
+    let deployed = safeguards_from(&a.safeguards, loaded.stack.default_safeguards())?;
+    let want = chaosim::scenario::repro::expected_digest(
+        a.expect_digest.as_deref(),
+        a.digest_format.as_deref(),
+    )?;
+    let seed = a.seed;
+    if want.is_some() || a.files.is_some() {
         loaded.check_files(
-            &files
+            &a.files
+                .as_deref()
                 .map(FileIds::parse_spec)
                 .transpose()?
                 .unwrap_or_default(),
@@ -602,7 +633,21 @@ pub fn stress(
         files: loaded.files.clone(),
         digest: report.digest,
     };
-    print_stress(&report, deployed, &handle);
+    let rows = compare(&report);
+    if a.json {
+        let v = serde_json::json!({
+            "report": report,
+            "safeguards_deployed": deployed,
+            "repro": handle.to_string(),
+            "compare": rows,
+        });
+        outln!("{}", serde_json::to_string(&v).expect("json"));
+    } else {
+        print_stress(&report, deployed, &handle);
+        if a.compare {
+            print_stress_compare(&rows);
+        }
+    }
     if let Some(want) = want {
         if report.digest != want {
             return Err(Error::Check(format!(
@@ -656,20 +701,100 @@ fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) 
             }
         }
     }
+    let e = &r.end;
+    let pct = |permille: u16| f64::from(permille) / 10.0;
     outln!("");
-    outln!("waves            {}", r.waves.len());
-    outln!("passed           {}", r.passed);
-    outln!("failed           {}", r.failed);
-    outln!("success rate     {:.1} %", r.success_rate * 100.0);
-    outln!("kernels booted   {}", r.kernels_booted);
+    outln!("waves              {}", r.waves.len());
+    outln!("passed             {}", r.passed);
+    outln!("failed             {}", r.failed);
+    outln!("success rate       {:.1} %", r.success_rate * 100.0);
+    outln!("kernels booted     {}", r.kernels_booted);
     outln!(
-        "final kernels    {}/{} running",
-        r.final_kernels_running,
-        r.kernels_booted
+        "final kernels      {}/{} running, {} failed",
+        e.kernels_running,
+        e.kernels_total,
+        e.kernels_failed
     );
-    outln!("escalations      {}", r.escalations);
-    outln!("events           {}", r.events);
-    outln!("digest           {}", r.digest);
+    outln!(
+        "API at the end     {}: {:.1} % success (floor {:.1} %), {} kernels failed behind it",
+        if e.api_degraded() {
+            "degraded"
+        } else {
+            "healthy"
+        },
+        pct(e.api_success_permille),
+        pct(e.api_success_permille_min),
+        e.kernels_failed
+    );
+    outln!(
+        "CPU at the end     {:.1} % ({}, limit {:.1} %)",
+        pct(e.cpu_permille),
+        if e.cpu_ok() { "OK" } else { "over the limit" },
+        pct(e.cpu_permille_max)
+    );
+    outln!(
+        "memory at the end  {:.1} % ({}, pressure at {:.1} %)",
+        pct(e.memory_permille),
+        if e.memory_ok() {
+            "OK"
+        } else {
+            "under pressure"
+        },
+        pct(e.memory_permille_max)
+    );
+    outln!(
+        "restarts           {} (restart budget exceeded {} times)",
+        r.restarts,
+        r.restart_budget_exceeded
+    );
+    let restored: Vec<String> = r
+        .waves
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(w, wave)| format!("wave {}: {}", w + 1, wave.restored_kernels))
+        .collect();
+    outln!(
+        "restored           {} kernels (by the harness, before the wave)",
+        restored.join(", ")
+    );
+    outln!(
+        "escalated          {}{}",
+        r.escalated.len(),
+        if r.escalated.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.escalated.join(", "))
+        }
+    );
+    outln!("emergency firings  {}", r.emergency_firings);
+    outln!("events             {}", r.events);
+    outln!("digest             {}", r.digest);
+}
+
+/// `stress --compare`: the source's table beside the simulated one.
+fn print_stress_compare(rows: &[CompareRow]) {
+    outln!("");
+    outln!("the source's stress table beside this run");
+    outln!("{:<34} {:<34} {:<36} mark", "figure", "source", "simulated");
+    for row in rows {
+        outln!(
+            "{:<34} {:<34} {:<36} {}{}",
+            row.figure,
+            row.source,
+            row.simulated,
+            if row.agrees { "ok" } else { "DIFFERS" },
+            row.note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+    }
+    outln!(
+        "{} of {} rows agree",
+        rows.iter().filter(|r| r.agrees).count(),
+        rows.len()
+    );
 }
 
 /// Options of `chaosim year`.

@@ -222,7 +222,7 @@ fn first_kind<S: serde::Serializer>(k: &[FailureKind], s: S) -> Result<S::Ok, S:
     }
 }
 
-fn digest_hex<S: serde::Serializer>(d: &Digest, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn digest_hex<S: serde::Serializer>(d: &Digest, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&d.to_string())
 }
 

@@ -53,6 +53,9 @@ pub enum DriverEvent {
     /// Scenario `0`'s faults begin: its level's extra background load
     /// starts (held until the run ends).
     Load(u16),
+    /// Before scenario `0`'s wave, the harness restores the platform
+    /// ([`Layer1::operator_restore`](crate::model::layer1::Layer1::operator_restore)).
+    Restore(u16),
 }
 
 impl EventInfo for DriverEvent {
@@ -61,6 +64,7 @@ impl EventInfo for DriverEvent {
             DriverEvent::Fault(_) => 400,
             DriverEvent::Sample => 401,
             DriverEvent::Load(_) => 402,
+            DriverEvent::Restore(_) => 403,
         }
     }
     fn kind_name(&self) -> &'static str {
@@ -68,11 +72,12 @@ impl EventInfo for DriverEvent {
             DriverEvent::Fault(_) => "fault",
             DriverEvent::Sample => "sample",
             DriverEvent::Load(_) => "load",
+            DriverEvent::Restore(_) => "restore",
         }
     }
     fn target(&self) -> u32 {
         match *self {
-            DriverEvent::Fault(i) | DriverEvent::Load(i) => i as u32,
+            DriverEvent::Fault(i) | DriverEvent::Load(i) | DriverEvent::Restore(i) => i as u32,
             DriverEvent::Sample => 0,
         }
     }
@@ -102,6 +107,8 @@ pub struct RunModel {
     end_ns: u64,
     /// Each scenario's extra background load (its level's), permille.
     loads: Vec<u16>,
+    /// Kernels the harness restored before each scenario's wave.
+    restored: Vec<u32>,
     /// After this instant (every fault over, plus a settling time) the run
     /// may stop early once every scenario is healthy and stable.
     quiet_after_ns: u64,
@@ -230,6 +237,10 @@ impl RunModel {
                 let l = self.loads[j as usize];
                 self.stack.raise_load(ctx.now(), l);
             }
+            DriverEvent::Restore(j) => {
+                let n = self.stack.l1.operator_restore(ctx);
+                self.restored[j as usize] = n;
+            }
             DriverEvent::Sample => {
                 let now = ctx.now();
                 // Every layer's probe once per sample: folded into the run
@@ -249,12 +260,19 @@ impl RunModel {
                     self.write_timeline(now, healthy);
                 }
                 let mut verdicts = crate::engine::Fingerprint::new();
-                for t in &mut self.tracking {
+                // Several scenarios: each is judged on the harm its own
+                // faults caused (Layer1::probe_for); one: on the whole stack.
+                let attributed = self.tracking.len() > 1;
+                for (j, t) in self.tracking.iter_mut().enumerate() {
                     if now.as_nanos() > t.ends_at_ns {
                         verdicts.u64(2);
                         continue;
                     }
-                    let healthy = probes.steady(&self.stack, &t.probes, now);
+                    let healthy = if attributed && t.probes.is_empty() {
+                        probes.steady_with_l1(&self.stack.l1.probe_for(now, j as u8))
+                    } else {
+                        probes.steady(&self.stack, &t.probes, now)
+                    };
                     verdicts.bool(healthy);
                     if now.as_nanos() < t.faults_at_ns {
                         t.healthy_before = healthy;
@@ -356,6 +374,14 @@ impl StackProbes {
         }
     }
 
+    /// The default hypothesis with Layer 1 read from `l1` (a scenario's
+    /// attributed view) and the other layers from these probes.
+    fn steady_with_l1(&self, l1: &crate::model::layer1::Layer1Probe) -> bool {
+        l1.healthy()
+            && self.l2.as_ref().is_none_or(|p| p.healthy())
+            && self.cluster.as_ref().is_none_or(|p| p.healthy())
+    }
+
     /// [`steady`] with the default hypothesis read from these probes.
     fn steady(&self, stack: &Stack, probes: &[ProbeSpec], now: SimTime) -> bool {
         if probes.is_empty() {
@@ -434,6 +460,10 @@ pub struct Planned<'a> {
     /// When its clock starts, after the scenario clock of the run (0 for
     /// concurrent scenarios; later waves of a stress test start later).
     pub offset_ns: u64,
+    /// The harness restores the platform when this scenario's clock starts
+    /// (failed kernels restarted, restart budgets cleared): a stress wave
+    /// after the first.
+    pub restore_first: bool,
 }
 
 /// Optional streamed outputs of a run (all off by default: zero cost).
@@ -467,6 +497,14 @@ pub struct RunResult {
     pub outcomes: Vec<Outcome>,
     /// Kernels running at the end.
     pub kernels_running_end: u32,
+    /// Kernels the harness restored before each planned scenario (see
+    /// [`Planned::restore_first`]; 0 where it did not).
+    pub restored_kernels: Vec<u32>,
+    /// The Layer-1 probe at the end of the run.
+    pub end_probe: crate::model::layer1::Layer1Probe,
+    /// The Layer-1 counters at the end (restarts, kernels over their
+    /// restart budget, watchdog timeouts...).
+    pub l1_stats: crate::model::layer1::Layer1Stats,
     /// Kernels in the stack.
     pub kernels_total: u32,
     /// Events handled.
@@ -708,6 +746,7 @@ pub(crate) fn build(
         end_ns,
         quiet_after_ns,
         loads: load_at.iter().map(|&(_, l)| l).collect(),
+        restored: vec![0; planned.len()],
         timeline,
         windows: windows.clone(),
         timeline_error: None,
@@ -722,6 +761,14 @@ pub(crate) fn build(
                 SimTime::from_nanos(*t),
                 StackEvent::Driver(DriverEvent::Fault(i as u16)),
             );
+        }
+        for (j, p) in planned.iter().enumerate() {
+            if p.restore_first {
+                sim.schedule_at(
+                    SimTime::from_nanos(t0 + p.offset_ns),
+                    StackEvent::Driver(DriverEvent::Restore(j as u16)),
+                );
+            }
         }
         for (j, &(t, permille)) in load_at.iter().enumerate() {
             if permille > 0 {
@@ -864,6 +911,9 @@ pub(crate) fn finish(
     Ok(RunResult {
         outcomes,
         kernels_running_end: l1.kernels_running as u32,
+        restored_kernels: model.restored.clone(),
+        end_probe: l1,
+        l1_stats: *model.stack.l1.stats(),
         kernels_total: model.stack.l1.kernel_count() as u32,
         events,
         digest,
@@ -1086,6 +1136,7 @@ pub fn run_execution_together(
             spec,
             scaled: difficulty::scale_with(spec, it.difficulty, &stack.difficulty),
             offset_ns: 0,
+            restore_first: false,
         })
         .collect();
     let known = exec
@@ -1120,6 +1171,7 @@ pub fn run_execution_item(
         spec,
         scaled: difficulty::scale_with(spec, item.difficulty, &stack.difficulty),
         offset_ns: 0,
+        restore_first: false,
     };
     let mut r = run_together(
         stack,

@@ -219,8 +219,17 @@ impl Layer1 {
     }
 
     pub(super) fn recompute_cpu<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) {
-        let cap = u64::from(self.spec.resources.cpu_millicores);
-        let new = (self.cpu_demand_mc() * 1000 / cap).max(1000);
+        let cap = u64::from(self.spec.resources.cpu_millicores).max(1);
+        let demand = self.cpu_demand_mc();
+        let new = match self.spec.resources.cpu_contention {
+            CpuContention::Proportional => demand * 1000 / cap,
+            CpuContention::HogFirst => {
+                let hog = self.cpu_hog_demand_mc();
+                let left = cap.saturating_sub(hog).max(cap / 100).max(1);
+                (demand - hog) * 1000 / left
+            }
+        }
+        .max(1000);
         let old = self.slowdown_permille;
         if new == old {
             return;

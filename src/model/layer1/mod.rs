@@ -93,8 +93,8 @@ use crate::playbook::{Action, Playbook, PlaybookSet};
 use crate::safeguard::{Cause, Evidence, Safeguard, SafeguardLog, SafeguardSet, Signal};
 
 pub use spec::{
-    ApiSpec, BusSpec, ControlPlaneSpec, DEFAULT_RON, ExecutorSpec, KernelSpec, Layer1Spec,
-    PlaybookBindings, ResourcesSpec, SafeguardParams, SteadyStateSpec, TopicAcl,
+    ApiSpec, BusSpec, ControlPlaneSpec, CpuContention, DEFAULT_RON, ExecutorSpec, KernelSpec,
+    Layer1Spec, PlaybookBindings, ResourcesSpec, SafeguardParams, SteadyStateSpec, TopicAcl,
 };
 
 pub use events::{Layer1Event, Layer1Fault};
@@ -173,6 +173,9 @@ struct Kernel {
     /// The fault that last harmed the process itself (kill, pause, OOM
     /// kill, corrupt restore) or whose effect had it restarted.
     harm: Option<Cause>,
+    /// Every scenario whose fault contributed to the harm that took the
+    /// process down (bit `scenario`), recorded when the control plane acted.
+    harm_mask: u16,
     /// When the process last exited (for the exit-detection evidence).
     exited_at: SimTime,
     /// The fault behind this publisher's ACL flood.
@@ -378,6 +381,11 @@ impl Layer1Probe {
     }
 }
 
+/// The bit of a cause's scenario in a harm mask (0 for no cause).
+fn cause_bit(c: Option<Cause>) -> u16 {
+    c.map_or(0, |c| 1u16 << c.scenario.min(15))
+}
+
 /// The Layer-1 model. Build with [`Layer1::new`], call [`boot`](Self::boot)
 /// at the start of the run, [`inject`](Self::inject) faults, read
 /// [`probe`](Self::probe) and [`safeguards`](Self::safeguards).
@@ -512,6 +520,7 @@ impl Layer1 {
                 net_cap_mbps: None,
                 held: false,
                 harm: None,
+                harm_mask: 0,
                 exited_at: start,
                 acl_cause: None,
                 cpu_cause: None,
@@ -950,6 +959,15 @@ impl Layer1 {
         d
     }
 
+    /// The CPU the hogs of running processes burn (after isolation caps).
+    fn cpu_hog_demand_mc(&self) -> u64 {
+        self.kernels
+            .iter()
+            .filter(|k| matches!(k.process, Process::Booting | Process::Running))
+            .map(|k| k.cpu_cap_mc.map_or(k.cpu_hog_mc, |c| k.cpu_hog_mc.min(c)))
+            .sum()
+    }
+
     fn memory_used_kib(&self) -> u64 {
         let mut m = 0;
         for (i, k) in self.kernels.iter().enumerate() {
@@ -1019,6 +1037,101 @@ impl Layer1 {
             network_permille: permille(self.network_demand_mbps(), r.network_mbps),
             tolerances: self.spec.steady_state,
         }
+    }
+
+    /// The probe as scenario `scenario` of a concurrent run sees it: harm
+    /// whose traced cause is *another* scenario's fault is left out, so each
+    /// scenario is judged on what its own faults did (MISSION section 2: in a
+    /// run of several scenarios, credit goes to the scenario whose fault
+    /// caused it). A kernel silenced, killed or failed by another scenario's
+    /// fault counts as running; another scenario's CPU hog is not counted;
+    /// the bus reads its base latency while another scenario's flood is what
+    /// congests it; API failures behind another scenario's API flood or its
+    /// harm to the API server are not counted. Harm with no traced cause
+    /// counts against every scenario. With one scenario this is
+    /// [`probe`](Self::probe).
+    pub fn probe_for(&self, now: SimTime, scenario: u8) -> Layer1Probe {
+        let mut p = self.probe(now);
+        let foreign = |c: Option<Cause>| c.is_some_and(|c| c.scenario != scenario);
+        let mut running = 0u16;
+        let mut crit_running = 0u16;
+        let own = 1u16 << scenario.min(15);
+        for i in 0..self.kernels.len() {
+            let mask = if self.is_fresh(i, now) {
+                0
+            } else {
+                self.live_harm_mask(i) | cause_bit(self.silence_cause(i))
+            };
+            // Counted as running: fresh, or down only through other
+            // scenarios' faults.
+            let ok = self.is_fresh(i, now) || (mask != 0 && mask & own == 0);
+            if ok {
+                running += 1;
+                if self.spec.kernels[i].critical {
+                    crit_running += 1;
+                }
+            }
+        }
+        p.kernels_running = running;
+        p.critical_running = crit_running;
+        if foreign(self.bus_cause) {
+            p.bus_latency_ms = p
+                .bus_latency_ms
+                .min(self.spec.bus.base_latency_ns / 1_000_000);
+        }
+        let mut foreign_hog = 0u64;
+        for k in &self.kernels {
+            if matches!(k.process, Process::Booting | Process::Running) && foreign(k.cpu_cause) {
+                foreign_hog += k.cpu_cap_mc.map_or(k.cpu_hog_mc, |c| k.cpu_hog_mc.min(c));
+            }
+        }
+        if foreign_hog > 0 {
+            let cap = u64::from(self.spec.resources.cpu_millicores).max(1);
+            let demand = self.cpu_demand_mc().saturating_sub(foreign_hog);
+            p.cpu_permille = (demand.saturating_mul(1000) / cap).min(1000) as u16;
+        }
+        let own_api_flood = self.api_cause.is_some_and(|c| c.scenario == scenario);
+        let api_server_harmed_by_other = self
+            .api_server
+            .is_some_and(|a| foreign(self.kernels[usize::from(a)].harm));
+        if foreign(self.api_cause) || (api_server_harmed_by_other && !own_api_flood) {
+            p.api_success_permille = p.api_success_permille.max(1000);
+        }
+        p
+    }
+
+    /// An operator restores the platform (a test harness between stress
+    /// waves): every failed kernel is restarted at once and every kernel's
+    /// restart budget is cleared. Returns the number of kernels restarted.
+    pub fn operator_restore<E: From<Layer1Event>>(&mut self, ctx: &mut Ctx<'_, E>) -> u32 {
+        let mut restored = 0;
+        for k in 0..self.kernels.len() {
+            self.kernels[k].restarts_in_window = 0;
+            if self.kernels[k].status != Status::Failed {
+                continue;
+            }
+            restored += 1;
+            self.cancel_timers(k, ctx);
+            let kern = &mut self.kernels[k];
+            kern.process = Process::Down;
+            kern.status = Status::Restarting;
+            kern.recovery_pending = false;
+            kern.emergency = false;
+            kern.harm = None;
+            kern.harm_mask = 0;
+            kern.inc += 1;
+            let inc = kern.inc;
+            ctx.schedule_in(
+                SimDuration::ZERO,
+                Layer1Event::RestartBegin {
+                    kernel: k as u16,
+                    inc,
+                }
+                .into(),
+            );
+        }
+        self.recompute_cpu(ctx);
+        restored
     }
 
     /// The boot phase of a run: every kernel boots (boot time x U[0.9, 1.1]
@@ -1275,6 +1388,39 @@ impl Layer1 {
         kern.harm.or(self.bus_cause)
     }
 
+    /// Every scenario whose fault contributes to kernel `k`'s silence now
+    /// (bit `scenario`): its own harm and, for a running process, a disk
+    /// filler blocking it, a flood congesting the bus, every CPU hog while
+    /// the CPU is overloaded. [`silence_cause`](Self::silence_cause) names
+    /// the first of these; this names them all.
+    fn live_harm_mask(&self, k: usize) -> u16 {
+        let kern = &self.kernels[k];
+        if kern.process != Process::Running {
+            // The process itself is down or paused: what harmed it, and what
+            // the control plane recorded when it acted in this episode.
+            return cause_bit(kern.harm) | kern.harm_mask;
+        }
+        let mut m = 0;
+        if self.spec.kernels[k].disk_writer && self.disk_full() {
+            for o in &self.kernels {
+                if o.fill_mib_per_s > 0 {
+                    m |= cause_bit(o.fill_cause);
+                }
+            }
+        }
+        if self.bus.backlog() > 0 {
+            m |= cause_bit(self.bus_cause);
+        }
+        if self.slowdown_permille > 1000 {
+            for o in &self.kernels {
+                if o.cpu_hog_mc > 0 {
+                    m |= cause_bit(o.cpu_cause);
+                }
+            }
+        }
+        m
+    }
+
     /// The cause of the kernel with the largest `amount` (ties: lowest index).
     fn top_cause(
         &self,
@@ -1306,6 +1452,8 @@ impl Component for Layer1 {
                 kern.process = Process::Running;
                 kern.status = Status::Running;
                 kern.last_hb = now;
+                // A fresh process: earlier harm no longer explains it.
+                kern.harm_mask = 0;
                 kern.leaked_kib = 0;
                 kern.recovery_pending = false;
                 kern.emergency = false;
@@ -1370,6 +1518,7 @@ impl Component for Layer1 {
                     return; // shadow: re-armed by the next heartbeat
                 }
                 self.stats.watchdog_timeouts += 1;
+                self.kernels[k].harm_mask |= self.live_harm_mask(k) | cause_bit(cause);
                 self.kernels[k].status = Status::Unresponsive;
                 self.kernels[k].harm = cause.or(self.kernels[k].harm);
                 self.start_recovery(k, ctx);

@@ -109,6 +109,24 @@ pub struct ResourcesSpec {
     pub network_base_mbps: u64,
     /// Period of the resource accounting tick (memory, disk, OOM), ns.
     pub tick_ns: u64,
+    /// How an overloaded CPU is shared (absent: `Proportional`).
+    #[serde(default)]
+    pub cpu_contention: CpuContention,
+}
+
+/// How the CPU is shared when demand exceeds capacity. Every kernel's
+/// timers (heartbeats, boots) stretch by the same slowdown factor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CpuContention {
+    /// Fair shares: slowdown = total demand / capacity.
+    #[default]
+    Proportional,
+    /// A runaway process (a CPU hog, many busy threads) takes its cycles
+    /// first; the kernels' own work shares what is left: slowdown = kernel
+    /// demand / (capacity - hog), with at least 1 % of capacity left. This
+    /// is the lock-up the source saw in its CPU spike, and what isolation
+    /// (capping the hog) prevents.
+    HogFirst,
 }
 
 /// The API ingress, served by the kernel named `api_server` (down while that
@@ -279,7 +297,7 @@ impl Default for Layer1Spec {
             K("message_bus", SEC, 1_500 * MS, true, 400, 1024, false),
             K("immutable_log", SEC, 1_200 * MS, true, 300, 1024, true),
             K("self_healing", SEC, 800 * MS, false, 200, 512, false),
-            K("coding_agent", SEC, 900 * MS, false, 400, 1024, false),
+            K("coding_agent", SEC, 200 * MS, false, 400, 1024, false),
             K("clarity_framework", SEC, 600 * MS, false, 150, 512, false),
             K(
                 "verification_framework",
@@ -387,6 +405,7 @@ impl Default for Layer1Spec {
                 network_mbps: 10_000,
                 network_base_mbps: 2_000,
                 tick_ns: SEC,
+                cpu_contention: CpuContention::Proportional,
             },
             api: ApiSpec {
                 capacity_rps: 2_000,

@@ -297,6 +297,15 @@ impl LogSketch {
         }
         // rank = ceil(num * n / den), at least 1.
         let rank = ((num as u128 * self.n as u128).div_ceil(den as u128)).max(1) as u64;
+        self.at_rank(rank)
+    }
+
+    /// The value of rank `rank` (1-based, in sorted order) as the midpoint
+    /// of its bucket; `None` when `rank` is 0 or above the count.
+    pub fn at_rank(&self, rank: u64) -> Option<f64> {
+        if rank == 0 || rank > self.n {
+            return None;
+        }
         let mut seen = 0u64;
         for (i, &c) in self.counts.iter().enumerate() {
             seen += c;

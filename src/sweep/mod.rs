@@ -31,6 +31,9 @@
 //!   ([`run_ordered`](runner::run_ordered)), shards and merge.
 //! - [`swarm`]: swarm runs (`chaosim swarm`): each seed draws a scenario's
 //!   fault mix, on the same ordered engine, shards and merge.
+//! - [`whatif`]: what each safeguard buys (`chaosim whatif`): candidates
+//!   paired against the baseline on the same seeds (common random numbers),
+//!   McNemar and order-statistic intervals, evidence per scenario.
 
 pub mod agent;
 pub mod backoff;
@@ -41,3 +44,4 @@ pub mod proxy;
 pub mod runner;
 pub mod scenario_sweep;
 pub mod swarm;
+pub mod whatif;

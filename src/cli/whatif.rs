@@ -1,0 +1,291 @@
+//! `chaosim whatif`: flag parsing and printing only; the work is in
+//! [`chaosim::sweep::whatif`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chaosim::safeguard::SafeguardSet;
+use chaosim::scenario::repro::parse_time_of_day;
+use chaosim::sweep::whatif::{
+    CONFIDENCE, Candidate, CandidateReport, QuantileCi, WhatifReport, WhatifSpec, run_whatif,
+};
+use chaosim::{Error, Result};
+
+use super::sim::Inputs;
+
+/// The flags of `chaosim whatif`.
+#[derive(clap::Args, Debug)]
+pub struct WhatifArgs {
+    /// Candidate changes, comma-separated, each one change: `+name` (deploy
+    /// a safeguard), `-name` (remove one) or `stack=FILE` (another stack).
+    #[arg(long, value_name = "LIST", allow_hyphen_values = true)]
+    candidates: Option<String>,
+    /// One candidate made of several changes (`+a,+b`, or `stack=FILE`);
+    /// repeat for more.
+    #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
+    candidate: Vec<String>,
+    /// Comma-separated scenario ids (default: every scenario of the catalogue).
+    #[arg(long, value_name = "IDS")]
+    ids: Option<String>,
+    /// Seeds FROM:TO (half-open: 0:20 is 20 seeds).
+    #[arg(long, default_value = "0:20", value_name = "FROM:TO")]
+    seeds: String,
+    /// Difficulty level of every run, 1 to 10.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
+    difficulty: u8,
+    /// Time of day every run starts at (governance is slower at night).
+    #[arg(long, default_value = "12:00", value_name = "HH:MM")]
+    at: String,
+    /// The baseline's safeguards: default, none, all, or +name,-name edits
+    /// to the stack's default set.
+    #[arg(long, default_value = "default", allow_hyphen_values = true)]
+    safeguards: String,
+    /// Worker threads (default: available cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Stack and scenarios of the baseline.
+    #[command(flatten)]
+    inputs: Inputs,
+}
+
+fn usage(flag: &str, message: String) -> Error {
+    Error::Usage {
+        flag: flag.into(),
+        message,
+    }
+}
+
+/// Run `chaosim whatif`.
+pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
+    let loaded = args.inputs.load()?;
+    let default_set = loaded.stack.default_safeguards();
+    let baseline = SafeguardSet::from_spec(&args.safeguards, default_set)
+        .map_err(|m| usage("--safeguards", m))?;
+    let mut specs: Vec<(String, &str)> = Vec::new();
+    if let Some(list) = &args.candidates {
+        for c in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            specs.push((c.to_string(), "--candidates"));
+        }
+    }
+    for c in &args.candidate {
+        specs.push((c.trim().to_string(), "--candidate"));
+    }
+    if specs.is_empty() {
+        return Err(usage(
+            "--candidates",
+            "give at least one candidate (+name, -name or stack=FILE)".into(),
+        ));
+    }
+    let mut candidates = Vec::new();
+    for (label, flag) in specs {
+        candidates.push(candidate(&label, flag, baseline, &args.inputs)?);
+    }
+    let ids: Vec<String> = match &args.ids {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        None => loaded
+            .catalogue
+            .scenarios()
+            .iter()
+            .map(|s| s.id.clone())
+            .collect(),
+    };
+    let seeds = parse_seeds(&args.seeds)?;
+    let at_ns = parse_time_of_day(&args.at).map_err(|m| usage("--at", m))?;
+    let spec = WhatifSpec {
+        ids,
+        seeds,
+        difficulty: args.difficulty,
+        start: chaosim::engine::SimTime::from_nanos(at_ns),
+        threads: args.threads.unwrap_or_else(super::cores).max(1),
+    };
+    let report = run_whatif(
+        &loaded.stack,
+        &loaded.catalogue,
+        &loaded.files,
+        baseline,
+        &candidates,
+        &spec,
+    )?;
+    if args.json {
+        outln!(
+            "{}",
+            serde_json::to_string(&report).expect("the report serializes")
+        );
+    } else {
+        print(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One candidate from its spec: safeguard edits to the baseline, or a stack
+/// file (its default set with the baseline's edits).
+fn candidate(label: &str, flag: &str, baseline: SafeguardSet, base: &Inputs) -> Result<Candidate> {
+    if let Some(path) = label.strip_prefix("stack=") {
+        let inputs = Inputs {
+            scenarios: base.scenarios.clone(),
+            stack: Some(PathBuf::from(path)),
+            playbooks: base.playbooks.clone(),
+        };
+        let loaded = inputs.load()?;
+        return Ok(Candidate {
+            label: label.to_string(),
+            deployed: baseline,
+            stack: Some((loaded.stack, loaded.files)),
+        });
+    }
+    if !label
+        .split(',')
+        .all(|c| c.starts_with('+') || c.starts_with('-'))
+    {
+        return Err(usage(
+            flag,
+            format!("'{label}': a candidate is +name, -name or stack=FILE"),
+        ));
+    }
+    let deployed = SafeguardSet::from_spec(label, baseline)
+        .map_err(|m| usage(flag, format!("'{label}': {m}")))?;
+    if deployed == baseline {
+        return Err(usage(
+            flag,
+            format!("'{label}' changes nothing: the baseline already has it so"),
+        ));
+    }
+    Ok(Candidate {
+        label: label.to_string(),
+        deployed,
+        stack: None,
+    })
+}
+
+fn parse_seeds(text: &str) -> Result<(u64, u64)> {
+    let bad = || {
+        usage(
+            "--seeds",
+            format!("'{text}' is not FROM:TO (two whole numbers, FROM < TO)"),
+        )
+    };
+    let (a, b) = text.split_once(':').ok_or_else(bad)?;
+    let from: u64 = a.trim().parse().map_err(|_| bad())?;
+    let to: u64 = b.trim().parse().map_err(|_| bad())?;
+    if from >= to {
+        return Err(bad());
+    }
+    Ok((from, to))
+}
+
+/// Percent, with -0.0 printed as +0.0.
+fn pct(share: f64) -> f64 {
+    share * 100.0 + 0.0
+}
+
+fn q(ci: Option<QuantileCi>) -> String {
+    match ci {
+        None => "-".into(),
+        Some(c) => {
+            let b = |v: Option<f64>| v.map_or("?".into(), |v| format!("{:.1}", v + 0.0));
+            format!("{:.1} [{}, {}]", c.value + 0.0, b(c.low), b(c.high))
+        }
+    }
+}
+
+fn print(r: &WhatifReport) {
+    outln!(
+        "what-if: {} scenarios x seeds {}..{} at difficulty {}, {} pairs per candidate",
+        r.scenarios.len(),
+        r.seeds.0,
+        r.seeds.1,
+        r.difficulty,
+        r.pairs
+    );
+    outln!(
+        "baseline: {} passed of {} ({})",
+        r.baseline_passed,
+        r.pairs,
+        if r.baseline.is_empty() {
+            "no safeguards".to_string()
+        } else {
+            r.baseline.join(", ")
+        }
+    );
+    outln!(
+        "intervals at {:.0} % (? where too few pairs bound a side); recovery saved = baseline - candidate, s, on pairs where both recovered",
+        CONFIDENCE * 100.0
+    );
+    outln!("");
+    outln!(
+        "{:<4} {:<40} {:>9} {:>10} {:>25} {:>9} {:>20} {:>20}",
+        "rank",
+        "candidate",
+        "prevented",
+        "introduced",
+        "pass rate change",
+        "McNemar p",
+        "saved p50 s",
+        "saved p90 s"
+    );
+    for c in &r.candidates {
+        outln!(
+            "{:<4} {:<40} {:>9} {:>10} {:>25} {:>9} {:>20} {:>20}",
+            c.rank,
+            c.label,
+            c.prevented,
+            c.introduced,
+            format!(
+                "{:+.1} % [{:+.1}, {:+.1}]",
+                pct(c.pass_rate_change),
+                pct(c.pass_rate_change_low),
+                pct(c.pass_rate_change_high)
+            ),
+            format!("{:.3}", c.mcnemar_p),
+            q(c.recovery_saved_p50_s),
+            q(c.recovery_saved_p90_s)
+        );
+    }
+    for c in &r.candidates {
+        print_changes(c);
+    }
+}
+
+fn print_changes(c: &CandidateReport) {
+    outln!("");
+    if c.changed.is_empty() {
+        outln!("{}: changed no verdict", c.label);
+        return;
+    }
+    outln!("{}: changed {} scenarios", c.label, c.changed.len());
+    for s in &c.changed {
+        outln!(
+            "  {:<34} prevented {:>4}  introduced {:>4}",
+            s.id,
+            s.prevented,
+            s.introduced
+        );
+        for (what, ex) in [
+            ("prevented", &s.prevented_example),
+            ("introduced", &s.introduced_example),
+        ] {
+            let Some(ex) = ex else { continue };
+            outln!("    first {what} pair, seed {}:", ex.seed);
+            for (name, side) in [("baseline", &ex.baseline), ("candidate", &ex.candidate)] {
+                let verdict = if side.passed {
+                    "passed".to_string()
+                } else {
+                    format!("FAILED: {}", side.failure_reason.as_deref().unwrap_or(""))
+                };
+                outln!("      {name:<9} {verdict}");
+                for e in &side.evidence {
+                    outln!("                {e}");
+                }
+                outln!("                repro: {}", side.repro);
+            }
+        }
+    }
+}

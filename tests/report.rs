@@ -401,7 +401,7 @@ fn timeline_report_shades_fault_windows() {
             "timeline",
             &[
                 "Single run: kernels, queue",
-                "simulated time (s)",
+                "scenario time (s)",
                 "kernels (count)",
                 "tasks waiting (count)",
                 "fraction (0-1)",

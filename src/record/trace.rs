@@ -5,7 +5,9 @@
 //!   (`ph` `X` complete slices, `i` instants, `C` counters, `M` metadata
 //!   naming processes and threads), then `],"displayTimeUnit":"ms"}`.
 //!   `ts`/`dur` are **microseconds of simulated time** (with nanosecond
-//!   decimals). Events are written when they are known, so slices appear
+//!   decimals), `ts` on the scenario clock when the runner sets the origin
+//!   ([`TraceWriter::set_origin`]): 0 is the scenario clock's start, the
+//!   boot lead-in is negative, as in the timeline CSV and the scenario file. Events are written when they are known, so slices appear
 //!   when they end, not in `ts` order (the format allows any order).
 //! - [`StackTracer`]: the observer the scenario runner calls after every
 //!   handled event ([`observe`](StackTracer::observe)) and at every 100 ms
@@ -73,6 +75,8 @@ pub struct TraceWriter {
     error: Option<io::Error>,
     events: u64,
     line: String,
+    /// Timestamps are written relative to this instant.
+    origin_ns: u64,
 }
 
 fn push_escaped(s: &mut String, text: &str) {
@@ -93,6 +97,17 @@ fn push_escaped(s: &mut String, text: &str) {
 fn push_us(s: &mut String, ns: u64) {
     use std::fmt::Write as _;
     let _ = write!(s, "{}.{:03}", ns / 1000, ns % 1000);
+}
+
+/// An instant `at_ns` relative to `origin_ns`, microseconds (negative
+/// before the origin).
+fn push_ts(s: &mut String, at_ns: u64, origin_ns: u64) {
+    if at_ns < origin_ns {
+        s.push('-');
+        push_us(s, origin_ns - at_ns);
+    } else {
+        push_us(s, at_ns - origin_ns);
+    }
 }
 
 fn push_f64(s: &mut String, v: f64) {
@@ -135,7 +150,15 @@ impl TraceWriter {
             error: None,
             events: 0,
             line: String::with_capacity(256),
+            origin_ns: 0,
         })
+    }
+
+    /// Write every later timestamp relative to `origin_ns` (the scenario
+    /// clock's zero, so a trace and the timeline CSV share one clock;
+    /// the boot lead-in is negative).
+    pub fn set_origin(&mut self, origin_ns: u64) {
+        self.origin_ns = origin_ns;
     }
 
     fn head(&mut self, ph: char, pid: u32, tid: u32, name: &str) {
@@ -205,7 +228,7 @@ impl TraceWriter {
         self.line.push_str(",\"cat\":");
         push_escaped(&mut self.line, cat);
         self.line.push_str(",\"ts\":");
-        push_us(&mut self.line, start_ns);
+        push_ts(&mut self.line, start_ns, self.origin_ns);
         self.line.push_str(",\"dur\":");
         push_us(&mut self.line, dur_ns);
         if !args.is_empty() {
@@ -228,7 +251,7 @@ impl TraceWriter {
         self.line.push_str(",\"cat\":");
         push_escaped(&mut self.line, cat);
         self.line.push_str(",\"s\":\"t\",\"ts\":");
-        push_us(&mut self.line, at_ns);
+        push_ts(&mut self.line, at_ns, self.origin_ns);
         if !args.is_empty() {
             push_args(&mut self.line, args);
         }
@@ -239,7 +262,7 @@ impl TraceWriter {
     pub fn counter(&mut self, name: &str, at_ns: u64, values: &[(&str, f64)]) {
         self.head('C', pid::COUNTERS, 0, name);
         self.line.push_str(",\"ts\":");
-        push_us(&mut self.line, at_ns);
+        push_ts(&mut self.line, at_ns, self.origin_ns);
         let args: Vec<(&str, Arg<'_>)> = values.iter().map(|(k, v)| (*k, Arg::F64(*v))).collect();
         push_args(&mut self.line, &args);
         self.emit();

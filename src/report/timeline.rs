@@ -27,6 +27,30 @@ use super::plot::{self, DrawResult, Figure, OrText, colour};
 use super::{ReportIndex, ReportKind, csv_err, font};
 use crate::error::{Error, Result};
 
+/// The x axis of every timeline plot: the scenario clock.
+const X_DESC: &str = "scenario time (s), 0 = the scenario clock's start";
+
+/// Shade the boot lead-in (scenario time below 0), if the plot shows it.
+fn lead_in_band<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    t0: f64,
+    y_hi: f64,
+) -> DrawResult {
+    if t0 < 0.0 {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(t0, 0.0), (0.0, y_hi)],
+                RGBColor(120, 120, 120).mix(0.12).filled(),
+            )))
+            .d()?;
+    }
+    Ok(())
+}
+
 /// The first line of a timeline file.
 pub const TIMELINE_HEADER: &str = "t_s,kernels_running,kernels_total,queue_depth,cpu_utilisation,memory_utilisation,bus_latency_ms,api_success_rate,healthy,faults_active\n";
 
@@ -39,7 +63,9 @@ pub const MAX_WINDOWS: usize = 512;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineRow {
-    /// Simulated time since the start of the run, seconds.
+    /// Scenario time, seconds: 0 is the scenario clock's start (the times
+    /// of the scenario file, the trace and the history count from it);
+    /// negative during the boot lead-in before it.
     pub t_s: f64,
     /// Kernels up and serving.
     pub kernels_running: u32,
@@ -351,9 +377,10 @@ impl Figure for Panels<'_> {
                 .axis_desc_style((font::FAMILY, plot::TICK_PX + 1))
                 .label_style((font::FAMILY, plot::TICK_PX - 1));
             if k == 3 {
-                mesh.x_desc("simulated time (s)");
+                mesh.x_desc(X_DESC);
             }
             mesh.draw().d()?;
+            lead_in_band(&mut chart, t0, y_hi)?;
             for w in &f.windows {
                 let c = self.fault_colour(&w.faults);
                 chart
@@ -464,9 +491,10 @@ impl Figure for ControlPanels<'_> {
                 .axis_desc_style((font::FAMILY, plot::TICK_PX + 1))
                 .label_style((font::FAMILY, plot::TICK_PX - 1));
             if k == last {
-                mesh.x_desc("simulated time (s)");
+                mesh.x_desc(X_DESC);
             }
             mesh.draw().d()?;
+            lead_in_band(&mut chart, t0, y_hi)?;
             for w in &e.windows {
                 let col = shade.fault_colour(&w.faults);
                 chart

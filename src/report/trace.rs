@@ -69,8 +69,15 @@ struct Track {
     used: bool,
 }
 
-fn ns(v: &Value) -> u64 {
-    (v.as_f64().unwrap_or(0.0) * 1000.0).round().max(0.0) as u64
+/// A `ts`/`dur` in microseconds as nanoseconds (negative `ts` is the
+/// boot lead-in before the scenario clock's zero).
+fn ns(v: &Value) -> i64 {
+    let us = v.as_f64().unwrap_or(0.0);
+    if us.is_finite() {
+        (us * 1000.0).round().clamp(-9.0e18, 9.0e18) as i64
+    } else {
+        0
+    }
 }
 
 fn fill_for(name: &str, cat: &str) -> String {
@@ -106,7 +113,7 @@ fn fill_for(name: &str, cat: &str) -> String {
 pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
     let mut procs: BTreeMap<u64, (String, u64)> = BTreeMap::new();
     let mut tracks: BTreeMap<(u64, u64), Track> = BTreeMap::new();
-    let (mut lo, mut hi) = (u64::MAX, 0u64);
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     let mut counts = [0u64; 4];
     each_event(path, |e| {
         let (pid, tid) = (
@@ -134,7 +141,7 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
             },
             ph @ ("X" | "i") => {
                 let a = ns(&e["ts"]);
-                let b = a + ns(&e["dur"]);
+                let b = a.saturating_add(ns(&e["dur"]).max(0));
                 lo = lo.min(a);
                 hi = hi.max(b);
                 tracks.entry((pid, tid)).or_default().used = true;
@@ -144,10 +151,10 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
             _ => counts[3] += 1,
         }
     })?;
-    if lo == u64::MAX {
+    if lo == i64::MAX {
         lo = 0;
     }
-    let hi = hi.max(lo + 1);
+    let hi = hi.max(lo.saturating_add(1));
     // Row order: processes by sort index, threads by sort index.
     let mut rows: Vec<((u64, u64), String)> = tracks
         .iter()
@@ -172,11 +179,11 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
     const LEFT: f64 = 300.0;
     const WIDTH: f64 = 1100.0;
     const TOP: f64 = 10.0;
-    let x = |t: u64| LEFT + (t.saturating_sub(lo)) as f64 / (hi - lo) as f64 * WIDTH;
+    let x = |t: i64| LEFT + (t as f64 - lo as f64) / (hi as f64 - lo as f64) * WIDTH;
     let height = TOP + rows.len() as f64 * ROW + 50.0;
     writeln!(
         w,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>chaosim trace</title><style>body{{font-family:sans-serif;margin:20px;color:#222}}</style></head><body><h1>chaosim trace</h1><p>Source: <code>{}</code>. {} slices, {} instants, {} counter samples (counters: open the file in ui.perfetto.dev). Times: seconds from the first event.</p>",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>chaosim trace</title><style>body{{font-family:sans-serif;margin:20px;color:#222}}</style></head><body><h1>chaosim trace</h1><p>Source: <code>{}</code>. {} slices, {} instants, {} counter samples (counters: open the file in ui.perfetto.dev). Times: seconds on the trace's clock (a chaosim trace: the scenario clock, as in the scenario file and the timeline CSV; negative is the boot lead-in).</p>",
         escape(&path.display().to_string()),
         counts[0],
         counts[1],
@@ -240,10 +247,10 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
         let name = e["name"].as_str().unwrap_or("");
         let cat = e["cat"].as_str().unwrap_or("");
         let a = ns(&e["ts"]);
-        let sec = |t: u64| t.saturating_sub(lo) as f64 / 1e9;
+        let sec = |t: i64| t as f64 / 1e9;
         let r = match e["ph"].as_str().unwrap_or("") {
             "X" => {
-                let b = a + ns(&e["dur"]);
+                let b = a.saturating_add(ns(&e["dur"]).max(0));
                 let inner = matches!(cat, "step" | "governance");
                 let (yy, hh) = if inner {
                     (y + 8.0, ROW - 10.0)
@@ -292,29 +299,30 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
         return Err(io(e));
     }
     let axis = TOP + rows.len() as f64 * ROW;
-    let span_s = (hi - lo) as f64 / 1e9;
+    let (lo_s, hi_s) = (lo as f64 / 1e9, hi as f64 / 1e9);
+    let span_s = hi_s - lo_s;
     let step = [
         0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0,
     ]
     .into_iter()
     .find(|s| span_s / s <= 15.0)
     .unwrap_or(1000.0);
-    let mut t = 0.0;
-    while t <= span_s + 1e-9 {
-        let xx = LEFT + t / span_s * WIDTH;
+    let mut t = (lo_s / step).ceil() * step;
+    while t <= hi_s + 1e-9 {
+        let xx = LEFT + (t - lo_s) / span_s * WIDTH;
         writeln!(
             w,
             "<line x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"{TOP}\" y2=\"{:.1}\" stroke=\"#ccc\" stroke-dasharray=\"2,3\"/><text x=\"{xx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             axis + 4.0,
             axis + 16.0,
-            super::plot::tick(&t)
+            super::plot::tick(&(t + 0.0))
         )
         .map_err(io)?;
         t += step;
     }
     writeln!(
         w,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">simulated time from the first event (s)</text></svg></body></html>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time (s) on the trace's clock (chaosim: scenario time)</text></svg></body></html>",
         LEFT + WIDTH / 2.0,
         axis + 34.0
     )

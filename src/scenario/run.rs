@@ -118,8 +118,9 @@ pub struct RunModel {
     windows: Vec<(u64, u64, String)>,
     /// The first timeline write error, reported at the end of the run.
     timeline_error: Option<std::io::Error>,
-    /// When the run started (timeline times are relative to it).
-    start_ns: u64,
+    /// The scenario clock's zero (boot + settle): timeline times are
+    /// relative to it, negative during the boot lead-in.
+    clock0_ns: u64,
     /// Optional trace export (`record::trace`): observes every event.
     trace: Option<Box<StackTracer>>,
 }
@@ -138,7 +139,7 @@ impl RunModel {
             .collect();
         let l1 = self.stack.l1.probe(now);
         let row = TimelineRow {
-            t_s: (now.as_nanos() - self.start_ns) as f64 / 1e9,
+            t_s: (now.as_nanos() as f64 - self.clock0_ns as f64) / 1e9,
             kernels_running: l1.kernels_running as u32,
             kernels_total: l1.kernels_total as u32,
             queue_depth: self
@@ -722,6 +723,9 @@ pub(crate) fn build(
                 &stack,
             );
             let tw = tr.writer();
+            // One clock: the trace, the timeline CSV, the history and the
+            // scenario file all count from the scenario clock's zero.
+            tw.set_origin(t0);
             for (j, (a, b, kind)) in windows.iter().enumerate() {
                 let tid = j as u32 + 1;
                 tw.thread_name(trace::pid::NEMESIS, tid, &format!("fault {j}: {kind}"));
@@ -750,7 +754,7 @@ pub(crate) fn build(
         timeline,
         windows: windows.clone(),
         timeline_error: None,
-        start_ns: start.as_nanos(),
+        clock0_ns: t0,
         trace,
     };
     let mut sim = Simulation::starting_at(model, seed, start);

@@ -5,10 +5,13 @@
 //! must stop the `afterok` merge (cancelled by `kill_invalid_depend`) and
 //! make an `afterany` merge refuse, naming the failed shard's directory.
 //!
-//! Skipped, with a message on stderr, when Slurm cannot be started (not root,
-//! no apt-get): `.ci/run` installs the packages first, so CI always runs it.
-//! The cluster is torn down by PID when the test ends, even when it fails
-//! (a `Drop` guard).
+//! Skipped, with a message on stderr, when the packages are absent or Slurm
+//! cannot be started (not root). The test suite never installs anything:
+//! `scripts/slurm-cluster.sh up` exits 3 when the packages are missing
+//! (tested below with a recording `apt-get` first on PATH); only
+//! `scripts/slurm-cluster.sh install` installs them, and `.ci/run` calls it
+//! before `cargo test`, so CI runs the cluster test. The cluster is torn
+//! down by PID when the test ends, even when it fails (a `Drop` guard).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -73,7 +76,8 @@ fn up(dir: &Path) -> Option<Cluster> {
         }),
         Some(3) => {
             eprintln!(
-                "SKIPPED slurm test: Slurm cannot be started here: {}",
+                "SKIPPED slurm test: Slurm is not installed or cannot be started here \
+                 (`scripts/slurm-cluster.sh install` installs it as root): {}",
                 err.trim()
             );
             None
@@ -195,6 +199,85 @@ impl Cluster {
         }
         all
     }
+}
+
+#[test]
+fn up_never_installs_packages_it_exits_3_and_names_the_install_command() {
+    if !cfg!(target_os = "linux") {
+        eprintln!("SKIPPED: not Linux");
+        return;
+    }
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("slurm-no-install");
+    let _ = std::fs::remove_dir_all(&work);
+    let fake = work.join("bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    // A fake package manager, first on PATH, that records every call.
+    let calls = work.join("calls.log");
+    for tool in ["apt-get", "apt", "dpkg"] {
+        let p = fake.join(tool);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho \"{tool} $*\" >> '{}'\nexit 0\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // The daemons are hidden: PATH is the fake folder and the base system
+    // without its sbin folders, and the script searches no sbin folder.
+    let path = format!("{}:/usr/bin:/bin", fake.display());
+    let env = |c: &mut Command| {
+        c.env("PATH", &path)
+            .env("SLURM_CLUSTER_SBIN", "")
+            .env("SLURM_CLUSTER_PORT", "16815");
+    };
+    let mut probe = Command::new("bash");
+    probe.args(["-c", "command -v slurmctld slurmd munged"]);
+    env(&mut probe);
+    let found = probe.output().unwrap();
+    if !String::from_utf8_lossy(&found.stdout).trim().is_empty() {
+        eprintln!(
+            "SKIPPED: the Slurm daemons are on /usr/bin here: {}",
+            String::from_utf8_lossy(&found.stdout).trim()
+        );
+        return;
+    }
+    // The control: the fake is what this environment's `apt-get` runs.
+    let mut control = Command::new("bash");
+    control.args(["-c", "apt-get --version"]);
+    env(&mut control);
+    assert!(control.status().unwrap().success());
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap().trim(),
+        "apt-get --version"
+    );
+    std::fs::remove_file(&calls).unwrap();
+
+    let dir = work.join("cluster");
+    let mut up = Command::new("bash");
+    up.arg(script()).arg("up").arg(&dir);
+    env(&mut up);
+    let out = up.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("missing slurmctld") && err.contains("install' as root first"),
+        "{err}"
+    );
+    assert!(
+        !calls.exists(),
+        "`up` called the package manager: {}",
+        std::fs::read_to_string(&calls).unwrap_or_default()
+    );
+    assert!(
+        !dir.exists(),
+        "`up` wrote {} before refusing",
+        dir.display()
+    );
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 /// Run chaosim directly (the unsharded reference).

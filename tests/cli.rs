@@ -24,7 +24,7 @@ fn chaosim(args: &[&str]) -> std::process::Output {
 #[test]
 fn run_json_has_the_documented_fields() {
     let out = chaosim(&["run", "FIT01_api_flood", "--json"]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(1), "a failed outcome exits 1");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for f in [
         "id",
@@ -93,7 +93,7 @@ fn timeline_and_narrative_stream_without_changing_the_run() {
 #[test]
 fn stress_shows_the_source_shape_and_safeguards_remove_it() {
     let out = chaosim(&["stress"]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(1), "failed rows exit 1");
     let text = String::from_utf8_lossy(&out.stdout);
     let row = |wave: &str, id: &str| {
         text.lines()
@@ -214,4 +214,153 @@ fn a_partial_stack_file_takes_defaults_and_bad_values_are_located() {
         full.to_str().unwrap(),
     ]);
     assert_eq!(a.stdout, c.stdout, "{}", String::from_utf8_lossy(&c.stderr));
+}
+
+/// `run`, `stress`, `swarm` and a scenario `sweep --fail-under` exit 1 when a
+/// verdict fails, 0 when it passes; a replayed handle whose digest matches
+/// exits 0 even for a failing outcome; bad input stays 2.
+#[test]
+fn a_failed_verdict_exits_1_a_pass_and_a_reproduced_handle_exit_0() {
+    let d = scratch("exit-codes");
+    // run: a failing scenario exits 1 and still writes its outputs.
+    let tl = d.join("s02.csv");
+    let out = chaosim(&[
+        "run",
+        "S02_acl_spam",
+        "--json",
+        "--timeline",
+        tl.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert!(tl.exists(), "a failed verdict keeps its outputs");
+    // Its handle reproduces: exit 0 (the question is "does it reproduce").
+    let handle: Vec<String> = v["repro"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    let refs: Vec<&str> = handle.iter().map(String::as_str).collect();
+    let out = chaosim(&refs);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
+    // A digest that does not match: 1.
+    let mut wrong = handle.clone();
+    *wrong.last_mut().unwrap() = "0000000000000000".into();
+    let refs: Vec<&str> = wrong.iter().map(String::as_str).collect();
+    assert_eq!(chaosim(&refs).status.code(), Some(1));
+    // A pass: 0; several scenarios, one failing: 1.
+    let pass = chaosim(&["run", "S02_acl_spam", "--safeguards=+acl_violation_monitor"]);
+    assert_eq!(pass.status.code(), Some(0), "{pass:?}");
+    let some = chaosim(&[
+        "run",
+        "S02_acl_spam,S01_heartbeat_pause",
+        "--safeguards=+acl_violation_monitor",
+    ]);
+    assert_eq!(some.status.code(), Some(0), "both pass: {some:?}");
+    let some = chaosim(&["run", "S01_heartbeat_pause,S02_acl_spam"]);
+    assert_eq!(some.status.code(), Some(1));
+    // Bad input stays 2.
+    assert_eq!(chaosim(&["run", "S02_nope"]).status.code(), Some(2));
+
+    // stress: a failed row exits 1; every wave passing exits 0; its handle 0.
+    let out = chaosim(&["stress"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let handle: Vec<String> = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("repro: chaosim "))
+        .unwrap()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let refs: Vec<&str> = handle.iter().map(String::as_str).collect();
+    assert_eq!(chaosim(&refs).status.code(), Some(0));
+    let out = chaosim(&[
+        "stress",
+        "--safeguards=+acl_violation_monitor,+resource_pressure_monitor",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        chaosim(&["stress", "--safeguards=+nope"]).status.code(),
+        Some(2)
+    );
+
+    // swarm: a failed row exits 1 (files written), all rows passing 0.
+    let sw = d.join("swarm");
+    let sws = sw.to_str().unwrap();
+    let out = chaosim(&[
+        "swarm",
+        "--scenarios",
+        "S02_acl_spam",
+        "--seeds",
+        "4",
+        "--quiet",
+        "--out",
+        sws,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(sw.join("swarm.csv").exists());
+    let out = chaosim(&[
+        "swarm",
+        "--scenarios",
+        "S02_acl_spam",
+        "--seeds",
+        "4",
+        "--safeguards",
+        "all",
+        "--quiet",
+        "--force",
+        "--out",
+        sws,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    // scenario sweep: exit 1 only with --fail-under and a value below it.
+    let sweep = |extra: &[&str], name: &str| {
+        let o = d.join(name);
+        let mut a = vec![
+            "sweep",
+            "--scenario",
+            "S02_acl_spam",
+            "--param",
+            "intensity",
+            "--values",
+            "0.5:1:0.5",
+            "--n",
+            "3",
+            "--threads",
+            "1",
+            "--out",
+            o.to_str().unwrap(),
+        ];
+        a.extend(extra);
+        chaosim(&a)
+    };
+    let out = sweep(&[], "sweep-plain");
+    assert_eq!(out.status.code(), Some(0), "no gate: {out:?}");
+    let out = sweep(&["--fail-under", "0.9"], "sweep-gate");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fail-under 90.00 %: 2 of 2 values below: 0.5 (0.00 %), 1 (0.00 %)"),
+        "{text}"
+    );
+    let out = sweep(
+        &["--fail-under", "0.9", "--safeguards=+acl_violation_monitor"],
+        "sweep-pass",
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 of 2 values below"));
+    for bad in ["1.5", "-0.1", "x"] {
+        let out = sweep(&["--fail-under", bad], "sweep-bad");
+        assert_eq!(out.status.code(), Some(2), "--fail-under {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--fail-under"));
+    }
+    // The API sweep has no verdict: --fail-under needs --scenario.
+    let out = chaosim(&["sweep", "--fail-under", "0.5", "--n", "5"]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -202,9 +202,10 @@ fn a_handle_recorded_with_a_stack_file_names_it_and_reproduces_with_it() {
         "--stack",
         stack.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed outcome: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -351,7 +351,7 @@ fn a_rows_handle_reproduces_its_digest_alone() {
         .arg("--out")
         .arg(&out)
         .assert()
-        .success();
+        .code(1); // rows fail: a failed verdict
     let hs = handles(&out);
     assert!(hs.len() >= 3, "{hs:?}");
     for (handle, digest) in hs.iter().step_by(hs.len() / 3) {
@@ -384,9 +384,13 @@ fn a_rows_handle_reproduces_its_digest_alone() {
     let words: Vec<&str> = handle.split(' ').collect();
     let got = chaosim()
         .args(["run", words[2], "--seed", words[4], "--json"])
-        .assert()
-        .success();
-    let v: serde_json::Value = serde_json::from_slice(&got.get_output().stdout).unwrap();
+        .output()
+        .unwrap();
+    assert!(
+        matches!(got.status.code(), Some(0 | 1)),
+        "a pass or a failed verdict: {got:?}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
     assert_ne!(v["digest"], digest.as_str());
 }
 
@@ -530,7 +534,7 @@ fn shrinking_a_failing_multi_fault_case_keeps_its_failure_kind_and_the_ron_repro
         .arg("--out")
         .arg(&sw)
         .assert()
-        .success();
+        .code(1); // rows fail: a failed verdict
     let c = dir.join("c.ron");
     chaosim()
         .args(["shrink", "--from"])
@@ -556,7 +560,7 @@ fn shrinking_a_failing_multi_fault_case_keeps_its_failure_kind_and_the_ron_repro
         ])
         .arg(dir.join("a"))
         .assert()
-        .success();
+        .code(1); // the shrunk case still fails
     let v: serde_json::Value = serde_json::from_slice(&got.get_output().stdout).unwrap();
     assert_eq!(v["digest"], case.shrunk_outcome.digest.to_string());
     assert_eq!(v["passed"], false);
@@ -882,7 +886,7 @@ fn a_swarm_over_user_files_records_their_fingerprint_and_shrink_checks_it() {
         .arg("--out")
         .arg(&out)
         .assert()
-        .success();
+        .code(1); // rows fail: a failed verdict
     let hs = handles(&out);
     assert!(!hs.is_empty());
     // The handle names the folder with the flag `chaosim run` takes, and
@@ -967,7 +971,7 @@ fn a_swarm_over_a_user_stack_prints_handles_that_reproduce_with_it() {
         .arg("--out")
         .arg(&out)
         .assert()
-        .success();
+        .code(1); // rows fail: a failed verdict
     let hs = handles(&out);
     assert!(!hs.is_empty());
     for (h, _) in &hs {

@@ -75,9 +75,18 @@ enum Command {
     /// prints its reproduction handle (this command with every flag it
     /// depended on).
     ///
+    /// Exit codes: 0 every outcome passed, or a handle replayed with
+    /// --expect-digest reproduced its digest (a failing handle too); 1 an
+    /// outcome failed (its outputs are written all the same) or the digest
+    /// differs; 2 bad input or usage.
+    ///
     /// Example: chaosim run S02_acl_spam --safeguards=+acl_violation_monitor --json
     Run(sim::RunArgs),
     /// The Layer-1 stress test: waves of 1, 2 and 3 concurrent scenarios on one stack.
+    ///
+    /// Exit codes: 0 every wave passed, or a handle replayed with
+    /// --expect-digest reproduced its digest; 1 a wave's scenario failed or
+    /// the digest differs; 2 bad input or usage.
     ///
     /// Example: chaosim stress --safeguards=+acl_violation_monitor,+resource_pressure_monitor
     Stress {
@@ -176,6 +185,10 @@ enum Command {
     /// playbooks + circuit breaker); writes experiments.csv, summary.csv and
     /// shard.ron.
     ///
+    /// Exit codes: 0 done; 1 with --scenario and --fail-under RATE, a swept
+    /// value's pass rate is below RATE (or a failure while running); 2 bad
+    /// input or usage.
+    ///
     /// Example: chaosim sweep --rates 0:0.5:0.05 --n 1000 --threads 2 --out reports/sweep
     Sweep(sweep::SweepArgs),
     /// Seed ensemble of the programme: the year once per seed, one row per
@@ -192,6 +205,9 @@ enum Command {
     /// Swarm runs: for each seed, draw each scenario's fault mix (which
     /// faults, how hard, when, how long, partition shapes, clock faults) from
     /// the seed and run it; writes swarm.csv, summary.csv and shard.ron.
+    ///
+    /// Exit codes: 0 every row passed; 1 a row failed (the files are
+    /// written all the same); 2 bad input or usage.
     ///
     /// Example: chaosim swarm --scenarios S02_acl_spam,MF01_triple_threat --seeds 500 --out reports/swarm
     Swarm(swarm::SwarmArgs),

@@ -398,6 +398,7 @@ pub fn run(
             }
         }
     }
+    let replayed = resolved.digest_expected.is_some();
     if let Some(want) = resolved.digest_expected {
         let got = repro.pick(&outcomes).expect("one outcome per item").digest;
         if got != want {
@@ -408,9 +409,24 @@ pub fn run(
         eprintln!("reproduced: digest {got} matches the handle");
     }
     // Only a command that succeeds (its digest check included) leaves its
-    // outputs.
+    // outputs; a failed verdict is a result, so its outputs stay.
     outfile::commit_all(files.into_iter().flatten().collect())?;
-    Ok(ExitCode::SUCCESS)
+    // A failed verdict exits 1 (a CI gate), unless the run replayed a
+    // handle: then the question was "does it reproduce", and it did.
+    Ok(verdict_code(
+        !replayed && outcomes.iter().any(|o| !o.passed),
+    ))
+}
+
+/// The exit code of a command whose verdict can fail: 1 when it did
+/// (`chaosim run` of a failing scenario, a `stress` wave with a failure, a
+/// swarm row that failed, a scenario sweep under `--fail-under`), else 0.
+pub(crate) fn verdict_code(failed: bool) -> ExitCode {
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The handle of outcome `k` of the execution `repro` describes.
@@ -611,8 +627,9 @@ pub fn stress(
             )));
         }
         eprintln!("reproduced: digest {} matches the handle", report.digest);
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(verdict_code(report.failed > 0))
 }
 
 fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) {

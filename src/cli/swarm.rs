@@ -170,7 +170,9 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
             args.out.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    // A row that failed is a failed verdict: exit 1 (its outputs stay).
+    let failed: u64 = report.cells.iter().map(|(_, a)| a.failures()).sum();
+    Ok(super::sim::verdict_code(failed > 0))
 }
 
 /// The flags of `chaosim shrink`: the case as `ID --seed S` with the flags

@@ -41,6 +41,12 @@ pub struct SweepArgs {
     /// Scenario sweep: difficulty level, 1 to 10.
     #[arg(long, default_value_t = 1)]
     difficulty: u8,
+    /// Scenario sweep: exit 1 when the pass rate of any swept value is
+    /// below RATE (0 to 1, e.g. 0.9), a gate for CI; without it the sweep
+    /// exits 0 whatever the pass rates. A shard judges the values it ran.
+    #[arg(long, value_name = "RATE", requires = "scenario", allow_negative_numbers = true,
+          value_parser = parse_fail_under)]
+    fail_under: Option<f64>,
     /// Scenario sweep: scenarios, stack and playbooks.
     #[command(flatten)]
     inputs: super::sim::Inputs,
@@ -100,6 +106,19 @@ pub struct MergeArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+}
+
+/// `--fail-under`: a pass rate in 0..=1.
+fn parse_fail_under(text: &str) -> std::result::Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number (a pass rate, 0 to 1)"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0..=1 (a pass rate, e.g. 0.9)"))
+    }
 }
 
 fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel> {
@@ -272,7 +291,33 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
             &args.out,
         );
     }
-    Ok(ExitCode::SUCCESS)
+    let Some(rate) = args.fail_under else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let below: Vec<String> = report
+        .values
+        .iter()
+        .filter(|s| s.pass_rate < rate)
+        .map(|s| {
+            format!(
+                "{} ({:.2} %)",
+                format_value(s.value_micro),
+                100.0 * s.pass_rate
+            )
+        })
+        .collect();
+    if !quiet {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "fail-under {:.2} %: {} of {} values below{}{}",
+            100.0 * rate,
+            below.len(),
+            report.values.len(),
+            if below.is_empty() { "" } else { ": " },
+            below.join(", ")
+        );
+    }
+    Ok(super::sim::verdict_code(!below.is_empty()))
 }
 
 /// The closing lines of a sweep (a closed stdout, e.g. `| head`, is not an

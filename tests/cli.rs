@@ -364,3 +364,138 @@ fn a_failed_verdict_exits_1_a_pass_and_a_reproduced_handle_exit_0() {
     let out = chaosim(&["sweep", "--fail-under", "0.5", "--n", "5"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Results go to stdout, progress and notes to stderr, for every command:
+/// each command's output is on stdout and its stderr is empty (progress
+/// bars are hidden when stderr is not a terminal), but for `ensemble`'s
+/// per-seed progress lines.
+#[test]
+fn every_command_prints_its_results_on_stdout_and_only_progress_on_stderr() {
+    let d = scratch("streams-every-command");
+    let p = |name: &str| d.join(name).to_string_lossy().into_owned();
+    let history = p("jep01.jsonl");
+    let commands: Vec<(Vec<String>, &str)> = vec![
+        (vec!["list".into()], " scenarios"),
+        (vec!["validate".into()], "ok: "),
+        (vec!["stack".into()], "layer1"),
+        (vec!["run".into(), "S01_heartbeat_pause".into()], "PASSED"),
+        (vec!["run".into(), "S02_acl_spam".into(), "--json".into()], "\"passed\":false"),
+        (
+            vec![
+                "run".into(),
+                "JEP01_log_partition".into(),
+                "--history".into(),
+                history.clone(),
+            ],
+            "JEP01_log_partition",
+        ),
+        (vec!["check".into(), history.clone()], "verdict:"),
+        (vec!["stress".into()], "success rate"),
+        (
+            vec!["phold".into(), "--lps".into(), "10".into(), "--seconds".into(), "10".into()],
+            "events handled",
+        ),
+        (
+            "sweep --rates 0:0.2:0.1 --n 5 --threads 1 --out"
+                .split(' ')
+                .map(String::from)
+                .chain([p("sweep")])
+                .collect(),
+            "rate 0.1      playbook",
+        ),
+        (
+            "sweep --rates 0:0.2:0.1 --n 5 --threads 1 --shard 1/2 --out"
+                .split(' ')
+                .map(String::from)
+                .chain([p("s1")])
+                .collect(),
+            "shard 1/2",
+        ),
+        (
+            "sweep --rates 0:0.2:0.1 --n 5 --threads 1 --shard 2/2 --out"
+                .split(' ')
+                .map(String::from)
+                .chain([p("s2")])
+                .collect(),
+            "shard 2/2",
+        ),
+        (
+            vec!["merge".into(), p("s1"), p("s2"), "--out".into(), p("merged")],
+            "merged 2 shards",
+        ),
+        (vec!["report".into(), p("sweep")], "report"),
+        (
+            "sweep --scenario S02_acl_spam --param intensity --values 0.5:1:0.5 --n 2 --threads 1 --out"
+                .split(' ')
+                .map(String::from)
+                .chain([p("scenario-sweep")])
+                .collect(),
+            "intensity 0.5 ",
+        ),
+        (
+            "swarm --scenarios S02_acl_spam --seeds 2 --threads 1 --out"
+                .split(' ')
+                .map(String::from)
+                .chain([p("swarm")])
+                .collect(),
+            "S02_acl_spam                     seeds",
+        ),
+        (
+            "shrink MF01_triple_threat --seed 1 --swarm --out"
+                .split(' ')
+                .map(String::from)
+                .chain([p("mf01.ron")])
+                .collect(),
+            "wrote",
+        ),
+        (
+            "year --days 1 --threads 1 --no-report --out"
+                .split(' ')
+                .map(String::from)
+                .chain([p("year")])
+                .collect(),
+            "digest of the year",
+        ),
+        (
+            vec!["replay".into(), p("year"), "--run".into(), "0".into()],
+            "every column matches",
+        ),
+        (vec!["audit".into(), "verify".into(), p("year")], "ok:"),
+        (
+            "selfcheck run S02_acl_spam".split(' ').map(String::from).collect(),
+            "deterministic",
+        ),
+        (
+            "ensemble --seeds 0:1 --days 1 --threads 1 --no-report --out"
+                .split(' ')
+                .map(String::from)
+                .chain([p("ensemble")])
+                .collect(),
+            "still failing",
+        ),
+    ];
+    for (args, result) in &commands {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = chaosim(&refs);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+        assert!(
+            stdout.contains(result),
+            "{args:?}: the result ({result:?}) is on stdout: {stdout}\nstderr: {stderr}"
+        );
+        let progress = args[0] == "ensemble";
+        for line in stderr.lines() {
+            assert!(
+                progress && line.starts_with("seed "),
+                "{args:?}: stderr holds a result or an unexpected line: {line}"
+            );
+        }
+    }
+}

@@ -131,8 +131,9 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         &opts,
         &mut |id, a| {
             if !quiet {
+                // A result (each scenario's counts): stdout.
                 let _ = writeln!(
-                    std::io::stderr().lock(),
+                    std::io::stdout().lock(),
                     "{id:<32} seeds {:>7}  failed {:>7} ({:5.1}%)",
                     a.n,
                     a.failures(),

@@ -167,9 +167,10 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     let wall = Instant::now();
     let report = run_sweep(&model, &spec, &opts, &mut |c| {
         if !quiet {
-            // A closed stderr must not abort the sweep: ignore write errors.
+            // A result: stdout (a closed stdout, e.g. `| head`, must not
+            // abort the sweep: write errors are ignored).
             let _ = writeln!(
-                std::io::stderr().lock(),
+                std::io::stdout().lock(),
                 "rate {:<8} {:<8} n {:>8}  success {:6.2}% [{:6.2}, {:6.2}]  partial {:6.2}%  p99 {:9.1} ms  retries {:5.2}  breaker opens {}",
                 format_rate(c.rate_ppm),
                 c.variant.name(),
@@ -262,8 +263,9 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
         &mut |s| {
             if !quiet {
                 let p = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+                // A result: stdout.
                 let _ = writeln!(
-                    std::io::stderr().lock(),
+                    std::io::stdout().lock(),
                     "{name} {:<10} n {:>7}  pass {:6.2}% [{:6.2}, {:6.2}]  recovery p50 {} p90 {} p99 {} s  anomalies {:.2}",
                     format_value(s.value_micro),
                     s.n,

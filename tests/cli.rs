@@ -294,7 +294,7 @@ fn a_failed_verdict_exits_1_a_pass_and_a_reproduced_handle_exit_0() {
     let sws = sw.to_str().unwrap();
     let out = chaosim(&[
         "swarm",
-        "--scenarios",
+        "--ids",
         "S02_acl_spam",
         "--seeds",
         "4",
@@ -306,7 +306,7 @@ fn a_failed_verdict_exits_1_a_pass_and_a_reproduced_handle_exit_0() {
     assert!(sw.join("swarm.csv").exists());
     let out = chaosim(&[
         "swarm",
-        "--scenarios",
+        "--ids",
         "S02_acl_spam",
         "--seeds",
         "4",
@@ -433,7 +433,7 @@ fn every_command_prints_its_results_on_stdout_and_only_progress_on_stderr() {
             "intensity 0.5 ",
         ),
         (
-            "swarm --scenarios S02_acl_spam --seeds 2 --threads 1 --out"
+            "swarm --ids S02_acl_spam --seeds 2 --threads 1 --out"
                 .split(' ')
                 .map(String::from)
                 .chain([p("swarm")])
@@ -454,7 +454,7 @@ fn every_command_prints_its_results_on_stdout_and_only_progress_on_stderr() {
                 .map(String::from)
                 .chain([p("year")])
                 .collect(),
-            "digest of the year",
+            "digest of the run",
         ),
         (
             vec!["replay".into(), p("year"), "--run".into(), "0".into()],
@@ -498,4 +498,178 @@ fn every_command_prints_its_results_on_stdout_and_only_progress_on_stderr() {
             );
         }
     }
+}
+
+/// Help and text (issue 22, item 12): examples everywhere, `report --help`
+/// names its kinds, `sweep --help` has a heading per mode, `--scenarios` is a
+/// folder for swarm too, `shrink -- HANDLE --force`, a missing `--timeline`
+/// folder names the flag, "none" for empty lists, one stress handle, what
+/// `report` wrote, "digest of the run" for a --days programme.
+#[test]
+fn help_and_messages_say_what_a_new_user_needs() {
+    let d = scratch("help-and-text");
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    for cmd in [
+        "year",
+        "run",
+        "stress",
+        "replay",
+        "selfcheck",
+        "selfcheck run",
+        "selfcheck year",
+        "selfcheck sweep",
+        "audit",
+        "audit verify",
+        "stack",
+        "list",
+        "validate",
+        "phold",
+        "sweep",
+        "ensemble",
+        "merge",
+        "swarm",
+        "shrink",
+        "check",
+        "report",
+    ] {
+        let mut args: Vec<&str> = cmd.split(' ').collect();
+        args.push("--help");
+        let out = chaosim(&args);
+        assert!(out.status.success(), "{cmd} --help");
+        assert!(
+            text(&out).contains("Example: chaosim "),
+            "{cmd} --help has no example"
+        );
+    }
+    let help = text(&chaosim(&["report", "--help"]));
+    for kind in [
+        "year folder",
+        "API sweep folder",
+        "ensemble folder",
+        "timeline CSV",
+        "trace",
+        "operation history",
+        "Swarm and scenario-sweep folders have no report yet",
+    ] {
+        assert!(help.contains(kind), "report --help names {kind}: {help}");
+    }
+    let help = text(&chaosim(&["sweep", "--help"]));
+    for heading in [
+        "Scenario sweep (--scenario ID):",
+        "API sweep (without --scenario):",
+        "Both modes:",
+    ] {
+        assert!(help.contains(heading), "{help}");
+    }
+
+    // swarm: --scenarios is a folder; ids given to it get a hint.
+    let out = chaosim(&["swarm", "--scenarios", "S02_acl_spam", "--seeds", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err(&out).contains("scenario ids go to --ids (--ids S02_acl_spam)"),
+        "{}",
+        err(&out)
+    );
+    let catalogue = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for flag in ["--scenarios", "--scenario-dir"] {
+        let o = d.join(format!("swarm{flag}"));
+        let out = chaosim(&[
+            "swarm",
+            "--ids",
+            "S01_heartbeat_pause",
+            "--seeds",
+            "1",
+            flag,
+            catalogue.to_str().unwrap(),
+            "--out",
+            o.to_str().unwrap(),
+        ]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{flag}: {out:?}");
+    }
+
+    // shrink -- HANDLE --force (shrink's own flags after the handle).
+    let v: serde_json::Value = serde_json::from_slice(
+        &chaosim(&[
+            "run",
+            "MF01_triple_threat",
+            "--seed",
+            "1",
+            "--swarm",
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let handle: Vec<String> = v["repro"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .map(String::from)
+        .collect();
+    let ron = d.join("mf01.ron");
+    for extra in [&[][..], &["--force"][..]] {
+        let mut args = vec!["shrink".to_string(), "--".into()];
+        args.extend(handle.iter().cloned());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(["--out".into(), ron.to_string_lossy().into_owned()]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = chaosim(&refs);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", err(&out));
+    }
+    let mut args = vec!["shrink".to_string(), "--".into()];
+    args.extend(handle.iter().cloned());
+    args.extend(["--out".into(), ron.to_string_lossy().into_owned()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(chaosim(&refs).status.code(), Some(2), "exists, no --force");
+
+    // A --timeline into a missing folder: exit 2 naming the flag.
+    let missing = d.join("no-such-folder").join("t.csv");
+    let out = chaosim(&[
+        "run",
+        "S02_acl_spam",
+        "--timeline",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err(&out).starts_with("error: --timeline: "),
+        "{}",
+        err(&out)
+    );
+    assert!(err(&out).contains("does not exist"), "{}", err(&out));
+
+    // "none" for an empty list; the stress handle once.
+    let out = text(&chaosim(&["stress", "--safeguards", "none"]));
+    assert!(out.contains("safeguards: none\n"), "{out}");
+    assert_eq!(out.matches("repro: ").count(), 1, "{out}");
+
+    // `report` says what it wrote.
+    let h = d.join("h.jsonl");
+    chaosim(&[
+        "run",
+        "JEP01_log_partition",
+        "--history",
+        h.to_str().unwrap(),
+    ]);
+    let out = text(&chaosim(&["report", h.to_str().unwrap()]));
+    assert!(
+        out.starts_with("history report: wrote index.html and summary.md in "),
+        "{out}"
+    );
+
+    // A programme of --days is "the run".
+    let y = d.join("year");
+    let out = text(&chaosim(&[
+        "year",
+        "--days",
+        "1",
+        "--no-report",
+        "--threads",
+        "1",
+        "--out",
+        y.to_str().unwrap(),
+    ]));
+    assert!(out.contains("\ndigest of the run     "), "{out}");
+    assert!(!out.contains("digest of the year"), "{out}");
 }

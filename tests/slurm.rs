@@ -383,14 +383,7 @@ fn sharded_commands_on_a_real_slurm_array_merge_to_the_unsharded_bytes() {
     if has_swarm() {
         cases.push(Case {
             name: "swarm",
-            args: vec![
-                "swarm",
-                "--scenarios",
-                "S02_acl_spam",
-                "--seeds",
-                "8",
-                "--quiet",
-            ],
+            args: vec!["swarm", "--ids", "S02_acl_spam", "--seeds", "8", "--quiet"],
             array: "1-4",
             ids: vec![1, 2, 3, 4],
             // S02 fails on the default stack: its rows exit 1.

@@ -342,11 +342,7 @@ fn handles(dir: &Path) -> Vec<(String, String)> {
 fn a_rows_handle_reproduces_its_digest_alone() {
     let out = tmp("cli");
     chaosim()
-        .args([
-            "swarm",
-            "--scenarios",
-            "MF01_triple_threat,JEP01_log_partition",
-        ])
+        .args(["swarm", "--ids", "MF01_triple_threat,JEP01_log_partition"])
         .args(["--seeds", "6", "--from", "100", "--threads", "2", "--quiet"])
         .arg("--out")
         .arg(&out)
@@ -522,7 +518,7 @@ fn shrinking_a_failing_multi_fault_case_keeps_its_failure_kind_and_the_ron_repro
     assert_eq!(std::fs::read_to_string(&b).unwrap(), case.ron);
     let sw = dir.join("swarm");
     chaosim()
-        .args(["swarm", "--scenarios", "MF01_triple_threat", "--quiet"])
+        .args(["swarm", "--ids", "MF01_triple_threat", "--quiet"])
         .args([
             "--seeds",
             "1",
@@ -768,14 +764,14 @@ fn the_swarm_section_sets_the_ranges_and_is_validated_with_located_errors() {
 fn bad_swarm_and_shrink_input_is_exit_2_and_writes_nothing() {
     let out = tmp("bad");
     for args in [
-        vec!["swarm", "--scenarios", "NOPE", "--seeds", "3"],
-        vec!["swarm", "--scenarios", "S02_acl_spam,S02_acl_spam"],
-        vec!["swarm", "--scenarios", "S02_acl_spam", "--seeds", "0"],
-        vec!["swarm", "--scenarios", "S02_acl_spam", "--difficulty", "11"],
-        vec!["swarm", "--scenarios", "S02_acl_spam", "--safeguards=+nope"],
+        vec!["swarm", "--ids", "NOPE", "--seeds", "3"],
+        vec!["swarm", "--ids", "S02_acl_spam,S02_acl_spam"],
+        vec!["swarm", "--ids", "S02_acl_spam", "--seeds", "0"],
+        vec!["swarm", "--ids", "S02_acl_spam", "--difficulty", "11"],
+        vec!["swarm", "--ids", "S02_acl_spam", "--safeguards=+nope"],
         vec![
             "swarm",
-            "--scenarios",
+            "--ids",
             "S02_acl_spam",
             "--from",
             "18446744073709551615",
@@ -875,13 +871,13 @@ fn a_swarm_over_user_files_records_their_fingerprint_and_shrink_checks_it() {
     chaosim()
         .args([
             "swarm",
-            "--scenarios",
+            "--ids",
             "MF01_triple_threat",
             "--seeds",
             "8",
             "--quiet",
         ])
-        .arg("--scenario-dir")
+        .arg("--scenarios")
         .arg(&scen)
         .arg("--out")
         .arg(&out)
@@ -960,7 +956,7 @@ fn a_swarm_over_a_user_stack_prints_handles_that_reproduce_with_it() {
     chaosim()
         .args([
             "swarm",
-            "--scenarios",
+            "--ids",
             "MF01_triple_threat,JEP01_log_partition",
             "--seeds",
             "6",

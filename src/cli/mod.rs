@@ -134,7 +134,9 @@ enum Command {
     /// Example: chaosim selfcheck run S02_acl_spam --difficulty 3
     #[command(subcommand)]
     Selfcheck(selfcheck::SelfcheckCommand),
-    /// Audit-log tools.
+    /// Audit-log tools: check the hash chain of a programme's audit.jsonl.
+    ///
+    /// Example: chaosim audit verify reports/year-42
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Print the built-in stack description (RON), to copy and edit for --stack.
@@ -182,14 +184,17 @@ enum Command {
         seed: u64,
     },
     /// Parametric failure-rate A/B sweep of the API agent (baseline vs.
-    /// playbooks + circuit breaker); writes experiments.csv, summary.csv and
-    /// shard.ron.
+    /// playbooks + circuit breaker), or with --scenario a sweep of one
+    /// parameter of a catalogue scenario; writes experiments.csv,
+    /// summary.csv and shard.ron.
     ///
     /// Exit codes: 0 done; 1 with --scenario and --fail-under RATE, a swept
     /// value's pass rate is below RATE (or a failure while running); 2 bad
     /// input or usage.
     ///
     /// Example: chaosim sweep --rates 0:0.5:0.05 --n 1000 --threads 2 --out reports/sweep
+    ///
+    /// Example: chaosim sweep --scenario S02_acl_spam --param intensity --values 0.2:1:0.2 --n 200 --fail-under 0.9
     Sweep(sweep::SweepArgs),
     /// Seed ensemble of the programme: the year once per seed, one row per
     /// seed (seeds.csv), the distribution of each quantity (summary.csv,
@@ -209,7 +214,7 @@ enum Command {
     /// Exit codes: 0 every row passed; 1 a row failed (the files are
     /// written all the same); 2 bad input or usage.
     ///
-    /// Example: chaosim swarm --scenarios S02_acl_spam,MF01_triple_threat --seeds 500 --out reports/swarm
+    /// Example: chaosim swarm --ids S02_acl_spam,MF01_triple_threat --seeds 500 --out reports/swarm
     Swarm(swarm::SwarmArgs),
     /// Shrink a failing case to a smaller one that fails the same way, and
     /// write it as a scenario RON file (a regression test for a catalogue).
@@ -224,8 +229,9 @@ enum Command {
     ///
     /// Example: chaosim check history.edn --initial 0
     Check(check::CheckArgs),
-    /// Render plots (SVG + PNG), index.html and summary.md from a year folder,
-    /// a sweep folder or a single-run timeline CSV.
+    /// Render a report (index.html, summary.md and SVG + PNG plots) from
+    /// what chaosim wrote: a year folder, an API sweep folder, an ensemble
+    /// folder, a run's timeline CSV, trace or history.
     ///
     /// Example: chaosim report reports/sweep --out reports/sweep/report
     Report(report::ReportArgs),
@@ -400,6 +406,11 @@ fn phold(lps: u32, events: u32, seconds: u64, seed: u64) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A printed list: "none" when it is empty.
+pub(crate) fn or_none(list: String) -> String {
+    if list.is_empty() { "none".into() } else { list }
+}
+
 /// The catalogue from `--scenarios DIR`, or the built-in one.
 pub fn load_catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
     match dir {
@@ -424,7 +435,7 @@ fn list(dir: Option<PathBuf>) -> Result<ExitCode> {
             s.family.name(),
             s.layer,
             s.severity,
-            s.expected_safeguards.join(", ")
+            or_none(s.expected_safeguards.join(", "))
         );
     }
     outln!("{} scenarios", cat.len());

@@ -313,6 +313,9 @@ pub fn run(
     outfile::check_distinct(&given)?;
     let mut files: Vec<Option<OutFile>> = Vec::new();
     for (p, flag) in planned {
+        if let Some(p) = p {
+            require_parent(p, flag)?;
+        }
         files.push(p.map(|p| OutFile::create(p, true, flag)).transpose()?);
     }
     let writer = |k: usize| -> Option<Box<dyn std::io::Write>> {
@@ -426,6 +429,25 @@ pub(crate) fn verdict_code(failed: bool) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// An output file's folder must exist: a missing one is a usage error of
+/// the flag that named the file (exit 2), before anything runs.
+fn require_parent(path: &Path, flag: &str) -> Result<()> {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    match std::fs::symlink_metadata(parent) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage {
+            flag: flag.into(),
+            message: format!(
+                "{}: the folder {} does not exist (create it first)",
+                path.display(),
+                parent.display()
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -636,7 +658,7 @@ fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) 
     outln!(
         "Layer-1 stress test (seed {}), safeguards: {}",
         r.seed,
-        deployed.join(", ")
+        super::or_none(deployed.join(", "))
     );
     outln!("");
     outln!(
@@ -647,6 +669,7 @@ fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) 
         "recovery",
         "steady"
     );
+    let mut handle_printed = false;
     for (w, wave) in r.waves.iter().enumerate() {
         for o in &wave.outcomes {
             let rec = o
@@ -666,10 +689,12 @@ fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) 
                 rec,
                 if wave.steady_before { "yes" } else { "no" }
             );
-            if !o.passed {
-                // The waves share one stack (damage carries over): a failed
-                // row reproduces with the whole stress run.
+            if !o.passed && !handle_printed {
+                // The waves share one stack (damage carries over): every
+                // failed row reproduces with the whole stress run, so the
+                // one handle is printed once, under the first.
                 outln!("       repro: {handle}");
+                handle_printed = true;
             }
         }
     }
@@ -826,9 +851,17 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         s.totals.deployed,
         s.totals.validation_failures
     );
-    outln!("deployed at the end   {}", s.deployed.join(", "));
+    outln!(
+        "deployed at the end   {}",
+        super::or_none(s.deployed.join(", "))
+    );
     outln!("next run              {}", s.next_run);
-    outln!("digest of the year    {}", s.digest);
+    // A programme of whole years is "the year"; a --days one "the run".
+    if a.days.is_some() {
+        outln!("digest of the run     {}", s.digest);
+    } else {
+        outln!("digest of the year    {}", s.digest);
+    }
     outln!(
         "wall time             {secs:.2} s ({:.0} runs/s, {:.2} M events/s)",
         s.lifetime_runs as f64 / secs,

@@ -19,75 +19,112 @@ use chaosim::sweep::scenario_sweep::{
 };
 use chaosim::{Error, Result};
 
-/// The flags of `chaosim sweep`, as typed.
+/// The flags of `chaosim sweep`, as typed: the API mode's and the
+/// scenario mode's under their own headings in `--help`.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
     /// Sweep a catalogue scenario instead of the API agent: vary --param
     /// over --values, --n seeds per value.
-    #[arg(long, value_name = "ID", requires_all = ["param", "values"],
+    #[arg(help_heading = "Scenario sweep (--scenario ID)", long, value_name = "ID", requires_all = ["param", "values"],
           conflicts_with_all = ["rates", "variants", "playbook", "model"])]
     scenario: Option<String>,
     /// Scenario parameter: intensity (all faults, 0..=1), fault[i].intensity,
     /// fault[i].length_s, fault[i].start_s, recovery_limit_s.
-    #[arg(long, value_name = "NAME", requires = "scenario")]
+    #[arg(
+        help_heading = "Scenario sweep (--scenario ID)",
+        long,
+        value_name = "NAME",
+        requires = "scenario"
+    )]
     param: Option<String>,
     /// Parameter values FROM:TO:STEP, inclusive of TO (or one value).
-    #[arg(long, value_name = "FROM:TO:STEP", requires = "scenario")]
+    #[arg(
+        help_heading = "Scenario sweep (--scenario ID)",
+        long,
+        value_name = "FROM:TO:STEP",
+        requires = "scenario"
+    )]
     values: Option<String>,
     /// Scenario sweep: deployed safeguards (default, none, all, or
     /// +name,-name edits to the default set).
-    #[arg(long, default_value = "default", allow_hyphen_values = true)]
+    #[arg(
+        help_heading = "Scenario sweep (--scenario ID)",
+        long,
+        default_value = "default",
+        allow_hyphen_values = true
+    )]
     safeguards: String,
     /// Scenario sweep: difficulty level, 1 to 10.
-    #[arg(long, default_value_t = 1)]
+    #[arg(
+        help_heading = "Scenario sweep (--scenario ID)",
+        long,
+        default_value_t = 1
+    )]
     difficulty: u8,
     /// Scenario sweep: exit 1 when the pass rate of any swept value is
     /// below RATE (0 to 1, e.g. 0.9), a gate for CI; without it the sweep
     /// exits 0 whatever the pass rates. A shard judges the values it ran.
-    #[arg(long, value_name = "RATE", requires = "scenario", allow_negative_numbers = true,
+    #[arg(help_heading = "Scenario sweep (--scenario ID)", long, value_name = "RATE", requires = "scenario", allow_negative_numbers = true,
           value_parser = parse_fail_under)]
     fail_under: Option<f64>,
     /// Scenario sweep: scenarios, stack and playbooks.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Scenario sweep (--scenario ID)")]
     inputs: super::sim::Inputs,
     /// Failure rates FROM:TO:STEP, inclusive of TO (or one rate).
-    #[arg(long, default_value = "0:0.5:0.05")]
+    #[arg(
+        help_heading = "API sweep (without --scenario)",
+        long,
+        default_value = "0:0.5:0.05"
+    )]
     rates: String,
-    /// Experiments per rate and variant.
-    #[arg(long, default_value_t = 1000)]
+    /// Experiments per rate and variant (API sweep) or per value
+    /// (scenario sweep).
+    #[arg(help_heading = "Both modes", long, default_value_t = 1000)]
     n: u64,
     /// Comma-separated variants: baseline, playbook.
-    #[arg(long, default_value = "baseline,playbook")]
+    #[arg(
+        help_heading = "API sweep (without --scenario)",
+        long,
+        default_value = "baseline,playbook"
+    )]
     variants: String,
     /// Root seed.
-    #[arg(long, default_value_t = 42)]
+    #[arg(help_heading = "Both modes", long, default_value_t = 42)]
     seed: u64,
     /// Worker threads (default: available cores). Outputs do not depend on it.
-    #[arg(long)]
+    #[arg(help_heading = "Both modes", long)]
     threads: Option<usize>,
     /// Run the K-th of N contiguous slices (K in 1..=N). Without it,
     /// SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX (with --shard-count) select
     /// the shard.
-    #[arg(long, value_name = "K/N")]
+    #[arg(help_heading = "Both modes", long, value_name = "K/N")]
     shard: Option<String>,
     /// Number of shards when the shard index comes from JOB_COMPLETION_INDEX.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Both modes", long, value_name = "N")]
     shard_count: Option<u32>,
     /// Output directory.
-    #[arg(long, default_value = "reports/sweep")]
+    #[arg(help_heading = "Both modes", long, default_value = "reports/sweep")]
     out: PathBuf,
     /// Overwrite a complete output directory.
-    #[arg(long)]
+    #[arg(help_heading = "Both modes", long)]
     force: bool,
     /// Playbook file (RON) for the playbook variant (default: the embedded
     /// playbooks/api_pet_store.ron).
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        help_heading = "API sweep (without --scenario)",
+        long,
+        value_name = "FILE"
+    )]
     playbook: Option<PathBuf>,
     /// API model parameters (RON `ApiModelConfig`; default: built in).
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        help_heading = "API sweep (without --scenario)",
+        long,
+        value_name = "FILE"
+    )]
     model: Option<PathBuf>,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(help_heading = "Both modes", long)]
     quiet: bool,
 }
 

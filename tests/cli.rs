@@ -532,6 +532,8 @@ fn help_and_messages_say_what_a_new_user_needs() {
         "shrink",
         "check",
         "report",
+        "completions",
+        "man",
     ] {
         let mut args: Vec<&str> = cmd.split(' ').collect();
         args.push("--help");
@@ -672,4 +674,63 @@ fn help_and_messages_say_what_a_new_user_needs() {
     ]));
     assert!(out.contains("\ndigest of the run     "), "{out}");
     assert!(!out.contains("digest of the year"), "{out}");
+}
+
+/// Shell habits (issue 22, item 11): completion scripts, man pages, `-q`.
+#[test]
+fn completions_man_pages_and_q_for_quiet() {
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    for (shell, marker) in [
+        ("bash", "_chaosim()"),
+        ("zsh", "#compdef chaosim"),
+        ("fish", "complete -c chaosim"),
+    ] {
+        let out = chaosim(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out);
+        assert!(script.contains(marker), "{shell}: {script}");
+        // Every command and a flag of each kind are completed.
+        for word in ["sweep", "swarm", "completions", "fail-under", "known-fixes"] {
+            assert!(script.contains(word), "{shell} completes {word}");
+        }
+    }
+    let out = chaosim(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let page = text(&chaosim(&["man"]));
+    assert!(page.contains(".TH chaosim 1"), "{page}");
+    assert!(page.contains("completions"), "the page lists the commands");
+    let page = text(&chaosim(&["man", "run"]));
+    assert!(page.contains(".TH chaosim-run 1"), "{page}");
+    assert!(page.contains("Exit codes"), "{page}");
+    let out = chaosim(&["man", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no command 'nope'"));
+
+    // -q is --quiet wherever --quiet is.
+    let d = scratch("quiet");
+    for (cmd, extra) in [
+        ("sweep", vec!["--n", "2", "--rates", "0.1"]),
+        (
+            "swarm",
+            vec!["--ids", "S01_heartbeat_pause", "--seeds", "1"],
+        ),
+        ("year", vec!["--days", "1", "--no-report"]),
+        (
+            "ensemble",
+            vec!["--seeds", "0", "--days", "1", "--no-report"],
+        ),
+    ] {
+        let o = d.join(cmd);
+        let mut args = vec![cmd, "-q", "--threads", "1", "--out", o.to_str().unwrap()];
+        args.extend(extra);
+        let out = chaosim(&args);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{cmd}: {out:?}");
+        // year's --quiet only hides the progress bar; the others print
+        // nothing but errors.
+        assert!(
+            (cmd == "year" || out.stdout.is_empty()) && out.stderr.is_empty(),
+            "{cmd} -q: {out:?}"
+        );
+    }
 }

@@ -55,7 +55,7 @@ pub struct EnsembleArgs {
     #[arg(long)]
     no_report: bool,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
     /// Stack and scenarios.
     #[command(flatten)]

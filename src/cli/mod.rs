@@ -7,7 +7,7 @@ mod sweep;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use std::path::PathBuf;
 
@@ -235,6 +235,28 @@ enum Command {
     ///
     /// Example: chaosim report reports/sweep --out reports/sweep/report
     Report(report::ReportArgs),
+    /// Print a shell completion script for chaosim (its commands, flags and
+    /// values) on stdout.
+    ///
+    /// Example: chaosim completions bash > ~/.local/share/bash-completion/completions/chaosim
+    ///
+    /// Example: chaosim completions zsh > ~/.zfunc/_chaosim
+    ///
+    /// Example: chaosim completions fish > ~/.config/fish/completions/chaosim.fish
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff) on stdout: chaosim(1), or with a command the
+    /// page of that command, chaosim-COMMAND(1).
+    ///
+    /// Example: chaosim man > chaosim.1 && man ./chaosim.1
+    ///
+    /// Example: chaosim man run > chaosim-run.1
+    Man {
+        /// A command (e.g. run, sweep): its own page.
+        command: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -360,6 +382,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Shrink(args) => swarm::shrink(args),
         Command::Report(args) => report::report_cmd(args),
         Command::Check(args) => check::check_cmd(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "chaosim", &mut script);
+            write_stdout(&script)
+        }
+        Command::Man { command } => man(command.as_deref()),
+    }
+}
+
+/// `chaosim man [COMMAND]`: the roff page of chaosim or of one command.
+fn man(command: Option<&str>) -> Result<ExitCode> {
+    let cli = Cli::command();
+    let page = match command {
+        None => cli,
+        Some(name) => {
+            let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+            let Some(sub) = cli.find_subcommand(name) else {
+                return Err(Error::Usage {
+                    flag: "COMMAND".into(),
+                    message: format!("no command '{name}' (one of {})", names.join(", ")),
+                });
+            };
+            sub.clone()
+                .version(env!("CARGO_PKG_VERSION"))
+                .display_name(format!("chaosim-{name}"))
+                .bin_name(format!("chaosim {name}"))
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut roff)
+        .expect("rendering into memory cannot fail");
+    write_stdout(&roff)
+}
+
+/// Write `bytes` to stdout; a closed pipe ends the process quietly (exit 0).
+fn write_stdout(bytes: &[u8]) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Error::io("stdout", e)),
     }
 }
 

@@ -363,7 +363,8 @@ fn locate_in_run(
 
 fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
     // --threads and --out belong to the self-check wherever they are
-    // written; --quiet and --force are set for the child runs.
+    // written; --quiet and --force are set for the child runs; --fail-under
+    // is dropped.
     let mut threads = a.threads;
     let mut out = a.out.clone();
     let mut args = Vec::new();
@@ -390,7 +391,14 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
                     })?);
                 }
             }
-            "--quiet" | "--force" => {}
+            "--quiet" | "-q" | "--force" => {}
+            // A verdict gate is not the self-check's question (its exit 1
+            // would read as a divergence): dropped with its value.
+            "--fail-under" => {
+                if inline.is_none() {
+                    it.next();
+                }
+            }
             _ => args.push(f.clone()),
         }
     }

@@ -745,7 +745,7 @@ pub struct YearArgs {
     #[arg(long)]
     pub no_report: bool,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(short, long)]
     pub quiet: bool,
     /// Worker threads (default: the machine's cores). With 2 or more, idle
     /// workers run the executions the programme will most likely need next

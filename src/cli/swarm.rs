@@ -68,7 +68,7 @@ pub struct SwarmArgs {
     #[arg(long, value_name = "DIR")]
     playbooks: Option<PathBuf>,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
 }
 

@@ -124,7 +124,7 @@ pub struct SweepArgs {
     )]
     model: Option<PathBuf>,
     /// Print nothing but errors.
-    #[arg(help_heading = "Both modes", long)]
+    #[arg(help_heading = "Both modes", short, long)]
     quiet: bool,
 }
 
@@ -141,7 +141,7 @@ pub struct MergeArgs {
     #[arg(long)]
     force: bool,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
 }
 

@@ -734,3 +734,114 @@ fn completions_man_pages_and_q_for_quiet() {
         );
     }
 }
+
+/// `--json` (issue 22, item 8): list, validate, replay, audit verify, and
+/// `run --json` with the seed and the anomaly counts by kind.
+#[test]
+fn json_output_of_list_validate_replay_audit_and_run() {
+    let d = scratch("json");
+    let lines = |o: &std::process::Output| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let list = lines(&chaosim(&["list", "--json"]));
+    let text = String::from_utf8_lossy(&chaosim(&["list"]).stdout).into_owned();
+    assert_eq!(
+        text.lines().count(),
+        list.len() + 2,
+        "header and count lines"
+    );
+    let s02 = list.iter().find(|v| v["id"] == "S02_acl_spam").unwrap();
+    assert_eq!(s02["family"], "Stress");
+    assert!(s02["expected_safeguards"].is_array(), "{s02}");
+    for f in [
+        "title",
+        "layer",
+        "severity",
+        "duration_s",
+        "recovery_limit_s",
+        "faults",
+    ] {
+        assert!(s02.get(f).is_some(), "{f}: {s02}");
+    }
+
+    let v = lines(&chaosim(&["validate", "--json"]));
+    assert_eq!(v[0]["ok"], true);
+    assert_eq!(v[0]["scenarios"].as_u64(), Some(list.len() as u64));
+    let bad = d.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("X01_bad.ron"), "(id: \"X01_bad\",").unwrap();
+    let out = chaosim(&["validate", "--json", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = lines(&out);
+    assert_eq!(v[0]["ok"], false);
+    assert!(
+        v[0]["errors"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("X01_bad.ron")
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+
+    let y = d.join("year");
+    let out = chaosim(&[
+        "year",
+        "--days",
+        "1",
+        "--threads",
+        "1",
+        "--no-report",
+        "-q",
+        "--out",
+        y.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let v = lines(&chaosim(&[
+        "replay",
+        y.to_str().unwrap(),
+        "--run",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(v.len(), 3, "one object per item: {v:?}");
+    assert!(v.iter().all(|r| r["matches"] == true && r["run"] == 1));
+    let v = lines(&chaosim(&[
+        "audit",
+        "verify",
+        y.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v[0]["ok"], true);
+    assert!(v[0]["entries"].as_u64().unwrap() > 0);
+    std::fs::write(y.join("audit.jsonl"), "{}\n").unwrap();
+    let out = chaosim(&["audit", "verify", y.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = lines(&out);
+    assert_eq!(v[0]["ok"], false);
+    assert!(v[0]["error"].as_str().unwrap().contains("audit"), "{v:?}");
+
+    // run --json: the seed and the checker's counts by kind, which add up
+    // to `anomalies`; the digest is the one the text output prints.
+    let out = chaosim(&["run", "JEP01_log_partition", "--json"]);
+    let v = &lines(&out)[0];
+    assert_eq!(v["seed"], 42);
+    let by_kind = v["anomalies_by_kind"].as_object().unwrap();
+    assert_eq!(by_kind.len(), 6, "{by_kind:?}");
+    let sum: u64 = by_kind.values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(sum, v["anomalies"].as_u64().unwrap());
+    assert!(sum > 0, "JEP01 without its safeguards has anomalies");
+    let plain =
+        String::from_utf8_lossy(&chaosim(&["run", "JEP01_log_partition"]).stdout).into_owned();
+    assert!(
+        plain.contains(&format!(
+            "digest          {}",
+            v["digest"].as_str().unwrap()
+        )),
+        "{plain}"
+    );
+    let v = &lines(&chaosim(&["run", "S02_acl_spam", "--json", "--seed", "7"]))[0];
+    assert_eq!(v["seed"], 7);
+    assert!(v["anomalies_by_kind"].is_null(), "no replicated log: {v}");
+}

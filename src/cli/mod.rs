@@ -123,6 +123,10 @@ enum Command {
         /// The programme file the folder was written with (default: built-in).
         #[arg(long, value_name = "FILE")]
         programme: Option<PathBuf>,
+        /// One JSON object per replayed row (run, scenario, matches, digest;
+        /// for a mismatch the column, recorded and replayed values).
+        #[arg(long)]
+        json: bool,
         /// Stack and scenarios.
         #[command(flatten)]
         inputs: sim::Inputs,
@@ -150,6 +154,11 @@ enum Command {
         /// Read scenarios from this directory instead of the built-in catalogue.
         #[arg(long, value_name = "DIR")]
         scenarios: Option<PathBuf>,
+        /// One JSON object per scenario (id, title, family, layer,
+        /// severity, duration_s, recovery_limit_s, faults,
+        /// expected_safeguards), one per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate scenario files or folders (default: the built-in catalogue).
     ///
@@ -165,6 +174,10 @@ enum Command {
         /// Use the recovery playbooks of this directory with the stack.
         #[arg(long, value_name = "DIR")]
         playbooks: Option<PathBuf>,
+        /// Print the verdict as one JSON object: ok, scenarios, errors
+        /// (file and message each); the error lines still go to stderr.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the PHOLD benchmark model on the engine and print its throughput.
     ///
@@ -267,6 +280,10 @@ enum AuditCommand {
     Verify {
         /// The output folder (or the audit.jsonl file).
         dir: PathBuf,
+        /// Print the verdict as one JSON object: ok, entries and head, or
+        /// ok false and the error (the exit code is the same).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -326,12 +343,13 @@ pub(crate) fn one_line(message: &str) -> String {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::List { scenarios } => list(scenarios),
+        Command::List { scenarios, json } => list(scenarios, json),
         Command::Validate {
             paths,
             stack,
             playbooks,
-        } => validate(paths, stack, playbooks),
+            json,
+        } => validate(paths, stack, playbooks, json),
         Command::Phold {
             lps,
             events,
@@ -367,9 +385,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dir,
             run,
             programme,
+            json,
             inputs,
-        } => sim::replay(&dir, run, &inputs, programme.as_ref()),
-        Command::Audit(AuditCommand::Verify { dir }) => sim::audit_verify(&dir),
+        } => sim::replay(&dir, run, &inputs, programme.as_ref(), json),
+        Command::Audit(AuditCommand::Verify { dir, json }) => {
+            let verdict = sim::audit_verify(&dir);
+            if json {
+                // The verdict on stdout either way; the error line (and
+                // exit code) as without --json.
+                let v = match &verdict {
+                    Ok((entries, head)) => {
+                        serde_json::json!({"ok": true, "entries": entries, "head": head})
+                    }
+                    Err(e) => {
+                        serde_json::json!({"ok": false, "error": one_line(&e.to_string())})
+                    }
+                };
+                outln!("{v}");
+            } else if let Ok((entries, head)) = &verdict {
+                outln!("ok: {entries} entries, chain head {head}");
+            }
+            verdict.map(|_| ExitCode::SUCCESS)
+        }
         Command::Selfcheck(cmd) => selfcheck::selfcheck(cmd),
         Command::Stack => {
             outln!("{}", chaosim::model::stack::StackSpec::embedded_text());
@@ -484,8 +521,25 @@ pub fn load_catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
     }
 }
 
-fn list(dir: Option<PathBuf>) -> Result<ExitCode> {
+fn list(dir: Option<PathBuf>, json: bool) -> Result<ExitCode> {
     let cat = load_catalogue(dir.as_ref())?;
+    if json {
+        for s in cat.scenarios() {
+            let v = serde_json::json!({
+                "id": s.id,
+                "title": s.title,
+                "family": s.family.name(),
+                "layer": s.layer,
+                "severity": s.severity,
+                "duration_s": s.duration_ns as f64 / 1e9,
+                "recovery_limit_s": s.recovery_limit_ns as f64 / 1e9,
+                "faults": s.faults.len(),
+                "expected_safeguards": s.expected_safeguards,
+            });
+            outln!("{v}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
         "{:<32} {:<10} {:>5} {:>8}  expected safeguards",
         "id",
@@ -511,6 +565,7 @@ fn validate(
     paths: Vec<PathBuf>,
     stack: Option<PathBuf>,
     playbooks: Option<PathBuf>,
+    json: bool,
 ) -> Result<ExitCode> {
     // The stack (and playbooks) first, with the built-in catalogue checked
     // against it.
@@ -522,14 +577,22 @@ fn validate(
     .load()?;
     if paths.is_empty() {
         loaded.check_every_level()?;
-        outln!(
-            "ok: {} scenarios (built-in catalogue)",
-            loaded.catalogue.len()
-        );
+        if json {
+            let v = serde_json::json!({
+                "ok": true, "scenarios": loaded.catalogue.len(), "catalogue": "built-in", "errors": []
+            });
+            outln!("{v}");
+        } else {
+            outln!(
+                "ok: {} scenarios (built-in catalogue)",
+                loaded.catalogue.len()
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut specs = Vec::new();
     let mut errors = 0usize;
+    let mut found = Vec::new();
     for path in &paths {
         let files = if path.is_dir() {
             catalogue::ron_files(path)?
@@ -546,6 +609,10 @@ fn validate(
                 Ok(spec) => specs.push(spec),
                 Err(e) => {
                     eprintln!("error: {}", one_line(&e.to_string()));
+                    found.push(serde_json::json!({
+                        "file": file.display().to_string(),
+                        "message": one_line(&e.to_string()),
+                    }));
                     errors += 1;
                 }
             }
@@ -554,11 +621,24 @@ fn validate(
     if errors == 0 {
         let n = specs.len();
         Catalogue::from_specs(specs)?;
-        outln!("ok: {n} scenarios");
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"ok": true, "scenarios": n, "errors": []})
+            );
+        } else {
+            outln!("ok: {n} scenarios");
+        }
         Ok(ExitCode::SUCCESS)
     } else {
         if errors > 1 {
             eprintln!("{errors} invalid files");
+        }
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"ok": false, "scenarios": specs.len(), "errors": found})
+            );
         }
         Ok(ExitCode::from(2))
     }

@@ -323,11 +323,20 @@ pub fn run(
             .as_ref()
             .map(|f| f.writer() as Box<dyn std::io::Write>)
     };
+    // With --json, the checker's counts by anomaly kind are read from the
+    // history's trailer lines as they stream past (nothing else is kept;
+    // writing the history does not change the run).
+    let tap = AnomalyTap::default();
+    let history = match (json, writer(3)) {
+        (false, w) => w,
+        (true, None) => Some(Box::new(tap.clone()) as Box<dyn std::io::Write>),
+        (true, Some(w)) => Some(Box::new(Tee(w, tap.clone())) as Box<dyn std::io::Write>),
+    };
     let outputs = RunOutputs {
         timeline: writer(0),
         narrative: writer(1),
         trace: writer(2),
-        history: writer(3),
+        history,
         dump: writer(5),
         telemetry: writer(6),
     };
@@ -376,6 +385,8 @@ pub fn run(
         let handle = (!o.passed).then(|| handle_of(repro, k, o, &handles));
         if json {
             let mut v = serde_json::to_value(o).expect("outcome serializes");
+            v["seed"] = serde_json::json!(repro.exec.seed);
+            v["anomalies_by_kind"] = tap.counts(o.linearizability.is_some());
             v["repro"] = match &handle {
                 Some(h) => serde_json::Value::String(h.to_string()),
                 None => serde_json::Value::Null,
@@ -429,6 +440,77 @@ pub(crate) fn verdict_code(failed: bool) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Keeps the `{"anomaly":KIND,"count":N,...}` trailer lines of a history
+/// stream (the checker's counts by kind) and drops every other line.
+#[derive(Clone, Default)]
+struct AnomalyTap(std::rc::Rc<std::cell::RefCell<TapState>>);
+
+/// The line being read, and the (kind, count) trailer lines seen.
+type TapState = (Vec<u8>, Vec<(String, u64)>);
+
+impl std::io::Write for AnomalyTap {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut state = self.0.borrow_mut();
+        let (partial, counts) = &mut *state;
+        for &b in buf {
+            if b != b'\n' {
+                // Only a line that may be a trailer line is kept whole.
+                if partial.len() < 12 || partial.starts_with(b"{\"anomaly\":") {
+                    partial.push(b);
+                }
+                continue;
+            }
+            if partial.starts_with(b"{\"anomaly\":")
+                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(partial)
+                && let (Some(kind), Some(n)) = (v["anomaly"].as_str(), v["count"].as_u64())
+            {
+                counts.push((kind.to_string(), n));
+            }
+            partial.clear();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AnomalyTap {
+    /// Every anomaly kind with its count (0 when absent); `null` for a run
+    /// without the replicated log.
+    fn counts(&self, has_log: bool) -> serde_json::Value {
+        if !has_log {
+            return serde_json::Value::Null;
+        }
+        let state = self.0.borrow();
+        let mut m = serde_json::Map::new();
+        for k in chaosim::check::consistency::AnomalyKind::ALL {
+            let n = state
+                .1
+                .iter()
+                .filter(|(name, _)| name == k.name())
+                .map(|(_, n)| n)
+                .sum::<u64>();
+            m.insert(k.name().into(), n.into());
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// Writes to both: the history file and the tap.
+struct Tee(Box<dyn std::io::Write>, AnomalyTap);
+
+impl std::io::Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(buf)?;
+        self.1.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -1036,6 +1118,7 @@ pub fn replay(
     run: u64,
     inputs: &Inputs,
     programme: Option<&PathBuf>,
+    json: bool,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
     let prog = match programme {
@@ -1073,7 +1156,22 @@ pub fn replay(
                 let want = rec.get(k).unwrap_or("");
                 (want != got).then(|| (name, k, want.to_string(), got))
             });
+        if json {
+            let mut v = serde_json::json!({
+                "run": run,
+                "scenario": o.id,
+                "matches": diff.is_none(),
+                "digest": o.digest.to_string(),
+            });
+            if let Some((name, _, want, got)) = &diff {
+                v["column"] = serde_json::json!(name);
+                v["recorded"] = serde_json::json!(want);
+                v["replayed"] = serde_json::json!(got);
+            }
+            outln!("{v}");
+        }
         match diff {
+            None if json => {}
             None => outln!(
                 "run {run} {:<32} every column matches (digest {})",
                 o.id,
@@ -1086,10 +1184,12 @@ pub fn replay(
                         .map(|i| rec.get(i).map_or(0, |f| f.chars().count() + 1))
                         .sum::<usize>();
                 first.get_or_insert((line, column));
-                outln!(
-                    "run {run} {:<32} MISMATCH in {name}: recorded '{want}', replayed '{got}'",
-                    o.id
-                );
+                if !json {
+                    outln!(
+                        "run {run} {:<32} MISMATCH in {name}: recorded '{want}', replayed '{got}'",
+                        o.id
+                    );
+                }
             }
         }
     }
@@ -1119,8 +1219,8 @@ fn csv_err(path: &Path, e: csv::Error) -> Error {
 /// its length and head against what the folder recorded: `audit.head`
 /// (written at every checkpoint) and `checkpoint.ron`. A cut tail shows
 /// through either; with neither, a cut tail cannot be ruled out and the
-/// check fails too.
-pub fn audit_verify(dir: &Path) -> Result<ExitCode> {
+/// check fails too. Returns the entries and the chain head.
+pub fn audit_verify(dir: &Path) -> Result<(u64, String)> {
     let path = if dir.is_dir() {
         dir.join("audit.jsonl")
     } else {
@@ -1206,6 +1306,5 @@ pub fn audit_verify(dir: &Path) -> Result<ExitCode> {
             audit::short(&v.head)
         ));
     }
-    outln!("ok: {} entries, chain head {}", v.entries, v.head);
-    Ok(ExitCode::SUCCESS)
+    Ok((v.entries, v.head))
 }

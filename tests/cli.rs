@@ -845,3 +845,154 @@ fn json_output_of_list_validate_replay_audit_and_run() {
     assert_eq!(v["seed"], 7);
     assert!(v["anomalies_by_kind"].is_null(), "no replicated log: {v}");
 }
+
+/// `--json` summaries of selfcheck run, stress, year, swarm, sweep and
+/// ensemble (issue 22, item 8): one object each, exit codes as without it.
+#[test]
+fn json_summaries_of_selfcheck_stress_year_swarm_sweep_and_ensemble() {
+    let d = scratch("json-summaries");
+    let one = |args: &[&str]| -> (Option<i32>, serde_json::Value) {
+        let out = chaosim(args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(text.lines().count(), 1, "{args:?}: one line: {text}");
+        (out.status.code(), serde_json::from_str(&text).unwrap())
+    };
+    let (code, v) = one(&[
+        "selfcheck",
+        "run",
+        "S02_acl_spam,S01_heartbeat_pause",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["deterministic"], true);
+    assert_eq!(v["outcomes"].as_array().unwrap().len(), 2);
+    assert_eq!(v["outcomes"][0]["digest_a"], v["outcomes"][0]["digest_b"]);
+
+    let (code, v) = one(&["stress", "--json"]);
+    assert_eq!(code, Some(1), "failed rows");
+    assert_eq!(v["waves"].as_array().unwrap().len(), 3);
+    assert!(v["failed"].as_u64().unwrap() > 0);
+    assert!(
+        v["repro"]
+            .as_str()
+            .unwrap()
+            .starts_with("chaosim stress --seed 42 ")
+    );
+    let text = String::from_utf8_lossy(&chaosim(&["stress"]).stdout).into_owned();
+    assert!(text.contains(&format!(
+        "digest           {}",
+        v["digest"].as_str().unwrap()
+    )));
+
+    let y = d.join("year");
+    let (code, v) = one(&[
+        "year",
+        "--days",
+        "1",
+        "--threads",
+        "1",
+        "--no-report",
+        "--json",
+        "--out",
+        y.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["runs"], 5);
+    assert_eq!(
+        v["executions"].as_u64(),
+        Some(v["passed"].as_u64().unwrap() + v["failed"].as_u64().unwrap())
+    );
+    assert!(v["report"].is_null());
+    let out = chaosim(&["selfcheck", "year", "--days", "1", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "selfcheck year has no --json");
+
+    let sw = d.join("swarm");
+    let (code, v) = one(&[
+        "swarm",
+        "--ids",
+        "S02_acl_spam",
+        "--seeds",
+        "3",
+        "--threads",
+        "1",
+        "--json",
+        "--out",
+        sw.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "S02 fails on the default stack");
+    assert_eq!(v["rows"], 3);
+    assert_eq!(v["failed"], 3);
+    let counted: u64 = v["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["scenario"] == "S02_acl_spam")
+        .map(|o| o["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 3);
+
+    // sweep (both modes) and ensemble.
+    let (code, v) = one(&[
+        "sweep",
+        "--rates",
+        "0:0.2:0.1",
+        "--n",
+        "4",
+        "--threads",
+        "1",
+        "--json",
+        "--out",
+        d.join("sweep").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        v["cells"].as_array().unwrap().len(),
+        6,
+        "3 rates x 2 variants"
+    );
+    assert_eq!(v["experiments"], 24);
+    let (code, v) = one(&[
+        "sweep",
+        "--scenario",
+        "S02_acl_spam",
+        "--param",
+        "intensity",
+        "--values",
+        "0.5:1:0.5",
+        "--n",
+        "2",
+        "--threads",
+        "1",
+        "--fail-under",
+        "0.9",
+        "--json",
+        "--out",
+        d.join("scenario-sweep").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "below the gate");
+    assert_eq!(v["values"].as_array().unwrap().len(), 2);
+    assert_eq!(v["below"], serde_json::json!(["0.5", "1"]));
+    let out = chaosim(&[
+        "ensemble",
+        "--seeds",
+        "0:1",
+        "--days",
+        "1",
+        "--threads",
+        "1",
+        "--no-report",
+        "--json",
+        "--out",
+        d.join("ensemble").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["seeds"], 2);
+    assert!(v["mastered"]["mean"].is_number());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .all(|l| l.starts_with("seed ")),
+        "progress only on stderr"
+    );
+}

@@ -107,6 +107,11 @@ enum Command {
         /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
         #[arg(long, value_name = "LIST")]
         files: Option<String>,
+        /// Print the report as one JSON object (seed, safeguards, waves
+        /// with their outcomes, the totals, digest, and the repro handle
+        /// when a row failed).
+        #[arg(long)]
+        json: bool,
         /// Stack and scenarios.
         #[command(flatten)]
         inputs: sim::Inputs,
@@ -372,6 +377,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             expect_digest,
             digest_format,
             files,
+            json,
             inputs,
         } => sim::stress(
             seed,
@@ -380,6 +386,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             digest_format.as_deref(),
             files.as_deref(),
             &inputs,
+            json,
         ),
         Command::Replay {
             dir,

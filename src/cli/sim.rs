@@ -702,6 +702,7 @@ pub fn stress(
     digest_format: Option<&str>,
     files: Option<&str>,
     inputs: &Inputs,
+    json: bool,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
     let deployed = safeguards_from(safeguards, loaded.stack.default_safeguards())?;
@@ -722,7 +723,37 @@ pub fn stress(
         files: loaded.files.clone(),
         digest: report.digest,
     };
-    print_stress(&report, deployed, &handle);
+    if json {
+        let waves: Vec<serde_json::Value> = report
+            .waves
+            .iter()
+            .enumerate()
+            .map(|(w, wave)| {
+                serde_json::json!({
+                    "wave": w + 1,
+                    "steady_before": wave.steady_before,
+                    "outcomes": wave.outcomes,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "seed": report.seed,
+            "safeguards": deployed,
+            "waves": waves,
+            "passed": report.passed,
+            "failed": report.failed,
+            "success_rate": report.success_rate,
+            "kernels_booted": report.kernels_booted,
+            "final_kernels_running": report.final_kernels_running,
+            "escalations": report.escalations,
+            "events": report.events,
+            "digest": report.digest.to_string(),
+            "repro": (report.failed > 0).then(|| handle.to_string()),
+        });
+        outln!("{v}");
+    } else {
+        print_stress(&report, deployed, &handle);
+    }
     if let Some(want) = want {
         if report.digest != want {
             return Err(Error::Check(format!(
@@ -829,6 +860,10 @@ pub struct YearArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Print the learning summary as one JSON object (the fields of the
+    /// text summary, wall time included) instead of the text.
+    #[arg(long)]
+    pub json: bool,
     /// Worker threads (default: the machine's cores). With 2 or more, idle
     /// workers run the executions the programme will most likely need next
     /// (planned ahead on a copy of the state; wrong guesses are discarded).
@@ -904,6 +939,39 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
     };
     bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
+    if a.json {
+        let report = if a.no_report {
+            None
+        } else {
+            let index = chaosim::report::render_to(&out, Some(&out.join("report")), true)?;
+            Some(index.html.display().to_string())
+        };
+        let v = serde_json::json!({
+            "runs": s.lifetime_runs,
+            "seed": a.seed,
+            "out": out.display().to_string(),
+            "scenarios": loaded.catalogue.len(),
+            "scenarios_tested": s.tested,
+            "mastered": s.mastered,
+            "still_failing": s.still_failing,
+            "average_difficulty": s.average_difficulty,
+            "executions": s.totals.executions,
+            "passed": s.totals.passes,
+            "failed": s.totals.failures,
+            "escalations": s.totals.escalations,
+            "safeguards_generated": s.totals.generated,
+            "safeguards_deployed": s.totals.deployed,
+            "validation_failures": s.totals.validation_failures,
+            "deployed_at_the_end": s.deployed,
+            "next_run": s.next_run.to_string(),
+            "digest": s.digest.to_string(),
+            "events": s.totals.events,
+            "wall_s": secs,
+            "report": report,
+        });
+        outln!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
         "chaos programme: {} runs, seed {}, output {}",
         s.lifetime_runs,

@@ -70,6 +70,11 @@ pub struct SwarmArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
+    /// Print the summary as one JSON object (shard, rows, events, failed,
+    /// and per scenario and outcome its count and first seed) instead of
+    /// the text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Run `chaosim swarm`.
@@ -136,7 +141,7 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         out: args.out.clone(),
         force: args.force,
     };
-    let quiet = args.quiet;
+    let quiet = args.quiet || args.json;
     let wall = Instant::now();
     let report = run_swarm(
         &loaded.catalogue,
@@ -159,6 +164,32 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         },
     )?;
     let secs = wall.elapsed().as_secs_f64();
+    let failed: u64 = report.cells.iter().map(|(_, a)| a.failures()).sum();
+    if args.json && !args.quiet {
+        let outcomes: Vec<serde_json::Value> = report
+            .summary()
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "scenario": l.scenario,
+                    "outcome": outcome_name(l.outcome),
+                    "count": l.count,
+                    "of": l.of,
+                    "first_seed": l.first.1,
+                    "first_digest": l.first.2.to_string(),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "shard": format!("{}/{}", shard.index, shard.count),
+            "rows": report.rows,
+            "events": report.events,
+            "failed": failed,
+            "outcomes": outcomes,
+            "out": args.out.display().to_string(),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{v}");
+    }
     if !quiet {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -188,7 +219,6 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         );
     }
     // A row that failed is a failed verdict: exit 1 (its outputs stay).
-    let failed: u64 = report.cells.iter().map(|(_, a)| a.failures()).sum();
     Ok(super::sim::verdict_code(failed > 0))
 }
 

@@ -126,6 +126,11 @@ pub struct SweepArgs {
     /// Print nothing but errors.
     #[arg(help_heading = "Both modes", short, long)]
     quiet: bool,
+    /// Print the results as one JSON object (shard, experiments, events,
+    /// and a row per rate and variant, or per value with the --fail-under
+    /// verdict) instead of the text.
+    #[arg(help_heading = "Both modes", long)]
+    json: bool,
 }
 
 /// The flags of `chaosim merge`.
@@ -200,9 +205,24 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         out: args.out.clone(),
         force: args.force,
     };
-    let quiet = args.quiet;
+    let quiet = args.quiet || args.json;
+    let mut rows = Vec::new();
     let wall = Instant::now();
     let report = run_sweep(&model, &spec, &opts, &mut |c| {
+        if args.json {
+            rows.push(serde_json::json!({
+                "rate": format_rate(c.rate_ppm),
+                "variant": c.variant.name(),
+                "n": c.n,
+                "success_rate": c.success_rate,
+                "ci_low": c.success_ci.low,
+                "ci_high": c.success_ci.high,
+                "partial_rate": c.partial_rate,
+                "latency_p99_ms": c.latency_p99_ms,
+                "retries_mean": c.retries_mean,
+                "breaker_opens": c.breaker_opens,
+            }));
+        }
         if !quiet {
             // A result: stdout (a closed stdout, e.g. `| head`, must not
             // abort the sweep: write errors are ignored).
@@ -223,6 +243,16 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         }
     })?;
     let secs = wall.elapsed().as_secs_f64();
+    if args.json && !args.quiet {
+        let v = serde_json::json!({
+            "shard": format!("{}/{}", shard.index, shard.count),
+            "experiments": report.experiments,
+            "events": report.events,
+            "cells": rows,
+            "out": args.out.display().to_string(),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{v}");
+    }
     if !quiet {
         print_done(
             "sweep:",
@@ -288,7 +318,7 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
         out: args.out.clone(),
         force: args.force,
     };
-    let quiet = args.quiet;
+    let quiet = args.quiet || args.json;
     let name = param.name();
     let wall = Instant::now();
     let report = run_scenario_sweep(
@@ -330,21 +360,48 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
             &args.out,
         );
     }
-    let Some(rate) = args.fail_under else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    let below: Vec<String> = report
+    let rate = args.fail_under.unwrap_or(0.0);
+    let below: Vec<_> = report
         .values
         .iter()
         .filter(|s| s.pass_rate < rate)
-        .map(|s| {
-            format!(
-                "{} ({:.2} %)",
-                format_value(s.value_micro),
-                100.0 * s.pass_rate
-            )
-        })
         .collect();
+    if args.json && !args.quiet {
+        let values: Vec<serde_json::Value> = report
+            .values
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "value": format_value(s.value_micro),
+                    "n": s.n,
+                    "passes": s.passes,
+                    "pass_rate": s.pass_rate,
+                    "ci_low": s.pass_ci.low,
+                    "ci_high": s.pass_ci.high,
+                    "recovered": s.recovered,
+                    "recovery_p50_s": s.recovery_p50_s,
+                    "recovery_p90_s": s.recovery_p90_s,
+                    "recovery_p99_s": s.recovery_p99_s,
+                    "anomalies_mean": s.anomalies_mean,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "scenario": spec.scenario,
+            "param": name,
+            "shard": format!("{}/{}", shard.index, shard.count),
+            "experiments": report.experiments,
+            "events": report.events,
+            "values": values,
+            "fail_under": args.fail_under,
+            "below": below.iter().map(|s| format_value(s.value_micro)).collect::<Vec<_>>(),
+            "out": args.out.display().to_string(),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{v}");
+    }
+    if args.fail_under.is_none() {
+        return Ok(ExitCode::SUCCESS);
+    }
     if !quiet {
         let _ = writeln!(
             std::io::stdout().lock(),
@@ -353,7 +410,15 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
             below.len(),
             report.values.len(),
             if below.is_empty() { "" } else { ": " },
-            below.join(", ")
+            below
+                .iter()
+                .map(|s| format!(
+                    "{} ({:.2} %)",
+                    format_value(s.value_micro),
+                    100.0 * s.pass_rate
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(super::sim::verdict_code(!below.is_empty()))

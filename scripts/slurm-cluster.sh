@@ -5,31 +5,52 @@
 #                                         (Debian/Ubuntu, root; no-op when present)
 #   scripts/slurm-cluster.sh up DIR       start munged, slurmctld and slurmd with every
 #                                         file under DIR (nothing written to /etc);
-#                                         prints `export SLURM_CONF=DIR/etc/slurm.conf`
+#                                         prints `export SLURM_CONF=DIR/etc/slurm.conf`.
+#                                         Never installs anything: without the
+#                                         packages it exits 3 (run `install` first)
 #   scripts/slurm-cluster.sh down DIR     stop them by the PIDs recorded in DIR/pids,
 #                                         and the job steps this cluster left behind
 #
 # Exit codes: 0 ok; 3 cannot install or start (not root, no apt, no packages): callers
 # treat it as "Slurm unavailable" and skip; anything else is a failure.
 #
-# Environment: SLURM_CLUSTER_PORT (default 6817; slurmd uses PORT+1).
+# Environment: SLURM_CLUSTER_PORT (default 6817; slurmd uses PORT+1);
+# SLURM_CLUSTER_SBIN, the system folders searched after PATH for the daemons
+# (default /usr/sbin:/sbin; tests set it empty to hide installed packages).
 set -euo pipefail
 
 PKGS=(slurmctld slurmd slurm-client munge)
 BINS=(slurmctld slurmd sbatch squeue scontrol sinfo munged)
+SBIN=${SLURM_CLUSTER_SBIN-/usr/sbin:/sbin}
 
 die() { echo "slurm-cluster: $*" >&2; exit 1; }
 unavailable() { echo "slurm-cluster: unavailable: $*" >&2; exit 3; }
 
+# PATH with the system folders (SBIN) appended.
+add_sbin() {
+    if [ -n "$SBIN" ]; then
+        export PATH="$PATH:$SBIN"
+    fi
+}
+
 have_all() {
     local b
     for b in "${BINS[@]}"; do
-        command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || return 1
+        command -v "$b" >/dev/null 2>&1 || return 1
     done
 }
 
+# The programs of BINS that are not on PATH, space-separated.
+missing() {
+    local b out=""
+    for b in "${BINS[@]}"; do
+        command -v "$b" >/dev/null 2>&1 || out="$out $b"
+    done
+    echo "${out# }"
+}
+
 install() {
-    export PATH="$PATH:/usr/sbin:/sbin"
+    add_sbin
     if have_all; then
         return 0
     fi
@@ -85,9 +106,11 @@ stop_pid() {
 
 up() {
     local dir=$1
-    export PATH="$PATH:/usr/sbin:/sbin"
+    add_sbin
+    # Never install from here (a test suite must not change the machine):
+    # only `install` does.
+    have_all || unavailable "missing $(missing) (packages ${PKGS[*]}): run '$0 install' as root first"
     [ "$(id -u)" = 0 ] || unavailable "not root (slurmd must run as root)"
-    have_all || install
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     [ ! -s "$dir/pids" ] || die "$dir/pids exists: run '$0 down $dir' first"

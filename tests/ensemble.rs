@@ -111,7 +111,7 @@ fn a_seed_row_has_the_digest_chaosim_year_prints() {
         let text = String::from_utf8_lossy(&o.stdout);
         let digest = text
             .lines()
-            .find_map(|l| l.strip_prefix("digest of the year"))
+            .find_map(|l| l.strip_prefix("digest of the run"))
             .unwrap()
             .trim();
         assert_eq!(digest, *row.last().unwrap(), "seed {}", row[0]);
@@ -154,7 +154,7 @@ fn threads_and_shards_give_the_same_bytes() {
     // `chaosim report DIR` recognises an ensemble folder.
     let o = chaosim().arg("report").arg(&one).output().unwrap();
     ok(&o);
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with("ensemble report: 3 plots"));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("ensemble report: wrote 3 plots"));
     for f in [
         "mastered.svg",
         "deployment_day.png",

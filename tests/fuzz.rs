@@ -9,8 +9,8 @@
 //! sandbox folder of its own, and asserts:
 //!
 //! - exit code 0 or 2 (1 only for the verdicts of `audit verify` and
-//!   `replay`: a broken chain, a digest mismatch), within a time limit, no
-//!   panic;
+//!   `replay`: a broken chain, a digest mismatch; and for a failed verdict
+//!   of `run`, with no error line), within a time limit, no panic;
 //! - on an error, exactly one `error:` line (other stderr lines only
 //!   `note:`), and an error about a file's content names the file and the
 //!   line:column;
@@ -959,9 +959,13 @@ fn check(
             return Err(format!("stray stderr line {l:?}"));
         }
     }
+    // A command that judges a verdict exits 1 when it fails: a result,
+    // with its outputs written and no error line.
+    let failed_verdict = code == 1 && errors.is_empty() && judges_a_verdict(&case.args);
     match code {
         0 if errors.is_empty() => {}
         0 => return Err(format!("exit 0 with an error: {stderr}")),
+        1 if failed_verdict => {}
         1 if case.verdicts
             && errors.len() == 1
             && (errors[0].contains("audit chain broken")
@@ -1009,9 +1013,9 @@ fn check(
     };
     let after = tree(sb);
     let inside = |k: &str| {
-        case.writes
-            .as_deref()
-            .is_some_and(|w| code == 0 && (k == w || k.starts_with(&format!("{w}/"))))
+        case.writes.as_deref().is_some_and(|w| {
+            (code == 0 || failed_verdict) && (k == w || k.starts_with(&format!("{w}/")))
+        })
     };
     for (k, v) in before.iter() {
         if !inside(k) && after.get(k) != Some(v) {
@@ -1027,6 +1031,16 @@ fn check(
         }
     }
     Ok(kind)
+}
+
+/// Whether exit 1 without an error line is a failed verdict of the
+/// command: `run`, `stress`, `swarm`, a scenario `sweep --fail-under`.
+fn judges_a_verdict(args: &[String]) -> bool {
+    match args.first().map(String::as_str) {
+        Some("run" | "stress" | "swarm") => true,
+        Some("sweep") => args.iter().any(|a| a.starts_with("--fail-under")),
+        _ => false,
+    }
 }
 
 fn run_case(

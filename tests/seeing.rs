@@ -547,9 +547,10 @@ fn cli_run_control_json_and_report_of_timeline_with_control() {
         .arg(&tl)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "S02 fails (exit 1) and writes its outputs: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -55,8 +55,13 @@ pub struct EnsembleArgs {
     #[arg(long)]
     no_report: bool,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
+    /// Print the summary as one JSON object (shard, seeds, runs, events,
+    /// mastered and still failing: mean, p10, p50, p90; the report) instead
+    /// of the text; the per-seed progress lines stay on stderr.
+    #[arg(long)]
+    json: bool,
     /// Stack and scenarios.
     #[command(flatten)]
     inputs: super::sim::Inputs,
@@ -130,6 +135,37 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
         }
     })?;
     let secs = wall.elapsed().as_secs_f64();
+    if a.json {
+        let report_html = if a.no_report {
+            None
+        } else {
+            let index = chaosim::report::render_to(&a.out, None, true)?;
+            Some(index.html.display().to_string())
+        };
+        if !quiet {
+            let agg = &report.aggregate;
+            let dist = |h: &chaosim::program::ensemble::Hist| {
+                serde_json::json!({
+                    "mean": h.moments().0,
+                    "p10": h.quantile(10, 100),
+                    "p50": h.quantile(50, 100),
+                    "p90": h.quantile(90, 100),
+                })
+            };
+            let v = serde_json::json!({
+                "shard": format!("{}/{}", shard.index, shard.count),
+                "seeds": report.seeds,
+                "runs_per_seed": runs_total,
+                "events": report.events,
+                "mastered": dist(&agg.mastered),
+                "still_failing": dist(&agg.still_failing),
+                "out": a.out.display().to_string(),
+                "report": report_html,
+            });
+            let _ = writeln!(std::io::stdout().lock(), "{v}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if !quiet {
         let agg = &report.aggregate;
         let mut out = std::io::stdout().lock();

@@ -7,7 +7,7 @@ mod sweep;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use std::path::PathBuf;
 
@@ -76,9 +76,18 @@ enum Command {
     /// prints its reproduction handle (this command with every flag it
     /// depended on).
     ///
+    /// Exit codes: 0 every outcome passed, or a handle replayed with
+    /// --expect-digest reproduced its digest (a failing handle too); 1 an
+    /// outcome failed (its outputs are written all the same) or the digest
+    /// differs; 2 bad input or usage.
+    ///
     /// Example: chaosim run S02_acl_spam --safeguards=+acl_violation_monitor --json
     Run(sim::RunArgs),
     /// The Layer-1 stress test: waves of 1, 2 and 3 concurrent scenarios on one stack.
+    ///
+    /// Exit codes: 0 every wave passed, or a handle replayed with
+    /// --expect-digest reproduced its digest; 1 a wave's scenario failed or
+    /// the digest differs; 2 bad input or usage.
     ///
     /// Example: chaosim stress --safeguards=+acl_violation_monitor,+resource_pressure_monitor
     Stress(sim::StressArgs),
@@ -94,6 +103,10 @@ enum Command {
         /// The programme file the folder was written with (default: built-in).
         #[arg(long, value_name = "FILE")]
         programme: Option<PathBuf>,
+        /// One JSON object per replayed row (run, scenario, matches, digest;
+        /// for a mismatch the column, recorded and replayed values).
+        #[arg(long)]
+        json: bool,
         /// Stack and scenarios.
         #[command(flatten)]
         inputs: sim::Inputs,
@@ -105,7 +118,9 @@ enum Command {
     /// Example: chaosim selfcheck run S02_acl_spam --difficulty 3
     #[command(subcommand)]
     Selfcheck(selfcheck::SelfcheckCommand),
-    /// Audit-log tools.
+    /// Audit-log tools: check the hash chain of a programme's audit.jsonl.
+    ///
+    /// Example: chaosim audit verify reports/year-42
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Print the built-in stack description (RON), to copy and edit for --stack.
@@ -119,6 +134,11 @@ enum Command {
         /// Read scenarios from this directory instead of the built-in catalogue.
         #[arg(long, value_name = "DIR")]
         scenarios: Option<PathBuf>,
+        /// One JSON object per scenario (id, title, family, layer,
+        /// severity, duration_s, recovery_limit_s, faults,
+        /// expected_safeguards), one per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate scenario files or folders (default: the built-in catalogue).
     ///
@@ -134,6 +154,10 @@ enum Command {
         /// Use the recovery playbooks of this directory with the stack.
         #[arg(long, value_name = "DIR")]
         playbooks: Option<PathBuf>,
+        /// Print the verdict as one JSON object: ok, scenarios, errors
+        /// (file and message each); the error lines still go to stderr.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the PHOLD benchmark model on the engine and print its throughput.
     ///
@@ -153,10 +177,17 @@ enum Command {
         seed: u64,
     },
     /// Parametric failure-rate A/B sweep of the API agent (baseline vs.
-    /// playbooks + circuit breaker); writes experiments.csv, summary.csv and
-    /// shard.ron.
+    /// playbooks + circuit breaker), or with --scenario a sweep of one
+    /// parameter of a catalogue scenario; writes experiments.csv,
+    /// summary.csv and shard.ron.
+    ///
+    /// Exit codes: 0 done; 1 with --scenario and --fail-under RATE, a swept
+    /// value's pass rate is below RATE (or a failure while running); 2 bad
+    /// input or usage.
     ///
     /// Example: chaosim sweep --rates 0:0.5:0.05 --n 1000 --threads 2 --out reports/sweep
+    ///
+    /// Example: chaosim sweep --scenario S02_acl_spam --param intensity --values 0.2:1:0.2 --n 200 --fail-under 0.9
     Sweep(sweep::SweepArgs),
     /// Seed ensemble of the programme: the year once per seed, one row per
     /// seed (seeds.csv), the distribution of each quantity (summary.csv,
@@ -173,7 +204,10 @@ enum Command {
     /// faults, how hard, when, how long, partition shapes, clock faults) from
     /// the seed and run it; writes swarm.csv, summary.csv and shard.ron.
     ///
-    /// Example: chaosim swarm --scenarios S02_acl_spam,MF01_triple_threat --seeds 500 --out reports/swarm
+    /// Exit codes: 0 every row passed; 1 a row failed (the files are
+    /// written all the same); 2 bad input or usage.
+    ///
+    /// Example: chaosim swarm --ids S02_acl_spam,MF01_triple_threat --seeds 500 --out reports/swarm
     Swarm(swarm::SwarmArgs),
     /// What each safeguard buys: every candidate change (+name, -name,
     /// stack=FILE) run against the baseline on the same seeds (common random
@@ -196,11 +230,34 @@ enum Command {
     ///
     /// Example: chaosim check history.edn --initial 0
     Check(check::CheckArgs),
-    /// Render plots (SVG + PNG), index.html and summary.md from a year folder,
-    /// a sweep folder or a single-run timeline CSV.
+    /// Render a report (index.html, summary.md and SVG + PNG plots) from
+    /// what chaosim wrote: a year folder, an API sweep folder, an ensemble
+    /// folder, a run's timeline CSV, trace or history.
     ///
     /// Example: chaosim report reports/sweep --out reports/sweep/report
     Report(report::ReportArgs),
+    /// Print a shell completion script for chaosim (its commands, flags and
+    /// values) on stdout.
+    ///
+    /// Example: chaosim completions bash > ~/.local/share/bash-completion/completions/chaosim
+    ///
+    /// Example: chaosim completions zsh > ~/.zfunc/_chaosim
+    ///
+    /// Example: chaosim completions fish > ~/.config/fish/completions/chaosim.fish
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff) on stdout: chaosim(1), or with a command the
+    /// page of that command, chaosim-COMMAND(1).
+    ///
+    /// Example: chaosim man > chaosim.1 && man ./chaosim.1
+    ///
+    /// Example: chaosim man run > chaosim-run.1
+    Man {
+        /// A command (e.g. run, sweep): its own page.
+        command: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -211,6 +268,10 @@ enum AuditCommand {
     Verify {
         /// The output folder (or the audit.jsonl file).
         dir: PathBuf,
+        /// Print the verdict as one JSON object: ok, entries and head, or
+        /// ok false and the error (the exit code is the same).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -270,12 +331,13 @@ pub(crate) fn one_line(message: &str) -> String {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::List { scenarios } => list(scenarios),
+        Command::List { scenarios, json } => list(scenarios, json),
         Command::Validate {
             paths,
             stack,
             playbooks,
-        } => validate(paths, stack, playbooks),
+            json,
+        } => validate(paths, stack, playbooks, json),
         Command::Phold {
             lps,
             events,
@@ -297,9 +359,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dir,
             run,
             programme,
+            json,
             inputs,
-        } => sim::replay(&dir, run, &inputs, programme.as_ref()),
-        Command::Audit(AuditCommand::Verify { dir }) => sim::audit_verify(&dir),
+        } => sim::replay(&dir, run, &inputs, programme.as_ref(), json),
+        Command::Audit(AuditCommand::Verify { dir, json }) => {
+            let verdict = sim::audit_verify(&dir);
+            if json {
+                // The verdict on stdout either way; the error line (and
+                // exit code) as without --json.
+                let v = match &verdict {
+                    Ok((entries, head)) => {
+                        serde_json::json!({"ok": true, "entries": entries, "head": head})
+                    }
+                    Err(e) => {
+                        serde_json::json!({"ok": false, "error": one_line(&e.to_string())})
+                    }
+                };
+                outln!("{v}");
+            } else if let Ok((entries, head)) = &verdict {
+                outln!("ok: {entries} entries, chain head {head}");
+            }
+            verdict.map(|_| ExitCode::SUCCESS)
+        }
         Command::Selfcheck(cmd) => selfcheck::selfcheck(cmd),
         Command::Stack => {
             outln!("{}", chaosim::model::stack::StackSpec::embedded_text());
@@ -313,6 +394,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Shrink(args) => swarm::shrink(args),
         Command::Report(args) => report::report_cmd(args),
         Command::Check(args) => check::check_cmd(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "chaosim", &mut script);
+            write_stdout(&script)
+        }
+        Command::Man { command } => man(command.as_deref()),
+    }
+}
+
+/// `chaosim man [COMMAND]`: the roff page of chaosim or of one command.
+fn man(command: Option<&str>) -> Result<ExitCode> {
+    let cli = Cli::command();
+    let page = match command {
+        None => cli,
+        Some(name) => {
+            let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+            let Some(sub) = cli.find_subcommand(name) else {
+                return Err(Error::Usage {
+                    flag: "COMMAND".into(),
+                    message: format!("no command '{name}' (one of {})", names.join(", ")),
+                });
+            };
+            sub.clone()
+                .version(env!("CARGO_PKG_VERSION"))
+                .display_name(format!("chaosim-{name}"))
+                .bin_name(format!("chaosim {name}"))
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut roff)
+        .expect("rendering into memory cannot fail");
+    write_stdout(&roff)
+}
+
+/// Write `bytes` to stdout; a closed pipe ends the process quietly (exit 0).
+fn write_stdout(bytes: &[u8]) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Error::io("stdout", e)),
     }
 }
 
@@ -359,6 +483,11 @@ fn phold(lps: u32, events: u32, seconds: u64, seed: u64) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A printed list: "none" when it is empty.
+pub(crate) fn or_none(list: String) -> String {
+    if list.is_empty() { "none".into() } else { list }
+}
+
 /// The catalogue from `--scenarios DIR`, or the built-in one.
 pub fn load_catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
     match dir {
@@ -367,8 +496,25 @@ pub fn load_catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
     }
 }
 
-fn list(dir: Option<PathBuf>) -> Result<ExitCode> {
+fn list(dir: Option<PathBuf>, json: bool) -> Result<ExitCode> {
     let cat = load_catalogue(dir.as_ref())?;
+    if json {
+        for s in cat.scenarios() {
+            let v = serde_json::json!({
+                "id": s.id,
+                "title": s.title,
+                "family": s.family.name(),
+                "layer": s.layer,
+                "severity": s.severity,
+                "duration_s": s.duration_ns as f64 / 1e9,
+                "recovery_limit_s": s.recovery_limit_ns as f64 / 1e9,
+                "faults": s.faults.len(),
+                "expected_safeguards": s.expected_safeguards,
+            });
+            outln!("{v}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
         "{:<32} {:<10} {:>5} {:>8}  expected safeguards",
         "id",
@@ -383,7 +529,7 @@ fn list(dir: Option<PathBuf>) -> Result<ExitCode> {
             s.family.name(),
             s.layer,
             s.severity,
-            s.expected_safeguards.join(", ")
+            or_none(s.expected_safeguards.join(", "))
         );
     }
     outln!("{} scenarios", cat.len());
@@ -394,6 +540,7 @@ fn validate(
     paths: Vec<PathBuf>,
     stack: Option<PathBuf>,
     playbooks: Option<PathBuf>,
+    json: bool,
 ) -> Result<ExitCode> {
     // The stack (and playbooks) first, with the built-in catalogue checked
     // against it.
@@ -405,14 +552,22 @@ fn validate(
     .load()?;
     if paths.is_empty() {
         loaded.check_every_level()?;
-        outln!(
-            "ok: {} scenarios (built-in catalogue)",
-            loaded.catalogue.len()
-        );
+        if json {
+            let v = serde_json::json!({
+                "ok": true, "scenarios": loaded.catalogue.len(), "catalogue": "built-in", "errors": []
+            });
+            outln!("{v}");
+        } else {
+            outln!(
+                "ok: {} scenarios (built-in catalogue)",
+                loaded.catalogue.len()
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut specs = Vec::new();
     let mut errors = 0usize;
+    let mut found = Vec::new();
     for path in &paths {
         let files = if path.is_dir() {
             catalogue::ron_files(path)?
@@ -429,6 +584,10 @@ fn validate(
                 Ok(spec) => specs.push(spec),
                 Err(e) => {
                     eprintln!("error: {}", one_line(&e.to_string()));
+                    found.push(serde_json::json!({
+                        "file": file.display().to_string(),
+                        "message": one_line(&e.to_string()),
+                    }));
                     errors += 1;
                 }
             }
@@ -437,11 +596,24 @@ fn validate(
     if errors == 0 {
         let n = specs.len();
         Catalogue::from_specs(specs)?;
-        outln!("ok: {n} scenarios");
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"ok": true, "scenarios": n, "errors": []})
+            );
+        } else {
+            outln!("ok: {n} scenarios");
+        }
         Ok(ExitCode::SUCCESS)
     } else {
         if errors > 1 {
             eprintln!("{errors} invalid files");
+        }
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"ok": false, "scenarios": specs.len(), "errors": found})
+            );
         }
         Ok(ExitCode::from(2))
     }

@@ -11,10 +11,15 @@ use chaosim::report;
 /// Arguments of `chaosim report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// A year folder (runs.csv + outcomes.csv), a sweep folder (summary.csv),
-    /// an ensemble folder (seeds.csv + summary.csv) or a single-run timeline
-    /// CSV file.
-    #[arg(value_name = "DIR")]
+    /// What to report on, told apart by its files: a year folder (`chaosim
+    /// year`: runs.csv + outcomes.csv), an API sweep folder (`chaosim sweep`:
+    /// summary.csv), an ensemble folder (`chaosim ensemble`: seeds.csv +
+    /// summary.csv), a timeline CSV (`run --timeline`, with its
+    /// .control.csv when `--control` wrote one), a trace (`run --trace`,
+    /// Chrome JSON) or an operation history (`run --history`, JSON lines).
+    /// Swarm and scenario-sweep folders have no report yet: their
+    /// summary.csv is printed by the command that wrote it.
+    #[arg(value_name = "DIR|FILE")]
     pub path: PathBuf,
     /// Output folder (default: DIR/report, or FILE.report for a timeline).
     #[arg(long, value_name = "DIR")]
@@ -28,10 +33,16 @@ pub struct ReportArgs {
 /// Render the report and print where it is.
 pub fn report_cmd(args: ReportArgs) -> Result<ExitCode> {
     let index = report::render_to(&args.path, args.out.as_deref(), args.force)?;
+    // What was written: a history or trace report is one page with its
+    // drawing inline (no plot files).
+    let plots = match index.plots.len() {
+        0 => String::new(),
+        1 => "1 plot (SVG + PNG), ".into(),
+        n => format!("{n} plots (SVG + PNG), "),
+    };
     outln!(
-        "{} report: {} plots (SVG + PNG) in {}",
+        "{} report: wrote {plots}index.html and summary.md in {}",
         index.kind.name(),
-        index.plots.len(),
         index.out.display()
     );
     outln!("open {}", index.html.display());

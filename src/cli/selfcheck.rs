@@ -32,7 +32,9 @@ const TRAIL_LEN: usize = 8;
 /// What `chaosim selfcheck` checks.
 #[derive(Subcommand, Debug)]
 pub enum SelfcheckCommand {
-    /// Run scenarios twice in lockstep (same flags as `chaosim run`).
+    /// Run scenarios twice in lockstep (same flags as `chaosim run`; with
+    /// --json one object: deterministic, the outcomes' two digests, the
+    /// divergence).
     ///
     /// Example: chaosim selfcheck run S02_acl_spam --difficulty 3
     Run(Box<sim::RunArgs>),
@@ -123,6 +125,16 @@ fn check_run(a: &sim::RunArgs) -> Result<ExitCode> {
     let secs = wall.elapsed().as_secs_f64();
     match result {
         Lockstep::Diverged(d) => {
+            if a.json {
+                // One object: the verdict and the divergence as printed.
+                let v = serde_json::json!({
+                    "deterministic": false,
+                    "divergence": d.to_string(),
+                    "simulation": d.simulation,
+                });
+                outln!("{v}");
+                return Ok(ExitCode::from(1));
+            }
             outln!("selfcheck run: 2 copies in lockstep");
             print_divergence(&d, &repro.exec);
             Ok(ExitCode::from(1))
@@ -133,30 +145,55 @@ fn check_run(a: &sim::RunArgs) -> Result<ExitCode> {
             ..
         } => {
             let (oa, ob) = (oa?, ob?);
-            outln!(
-                "selfcheck run: 2 copies in lockstep, {simulations} simulation(s), {events} events each, every event identical ({secs:.2} s)"
-            );
+            if !a.json {
+                outln!(
+                    "selfcheck run: 2 copies in lockstep, {simulations} simulation(s), {events} events each, every event identical ({secs:.2} s)"
+                );
+            }
             let mut same = true;
+            let mut rows = Vec::new();
             for (x, y) in oa.iter().zip(&ob) {
                 let ok = x == y;
                 same &= ok;
-                outln!(
-                    "  {:<32} digest {} {} {}{}",
-                    x.id,
-                    x.digest,
-                    if ok { "=" } else { "vs" },
-                    y.digest,
-                    if ok { "" } else { "  OUTCOMES DIFFER" }
-                );
+                rows.push(serde_json::json!({
+                    "id": x.id,
+                    "digest_a": x.digest.to_string(),
+                    "digest_b": y.digest.to_string(),
+                    "same": ok,
+                }));
+                if !a.json {
+                    outln!(
+                        "  {:<32} digest {} {} {}{}",
+                        x.id,
+                        x.digest,
+                        if ok { "=" } else { "vs" },
+                        y.digest,
+                        if ok { "" } else { "  OUTCOMES DIFFER" }
+                    );
+                }
             }
-            if !same || oa.len() != ob.len() {
+            let deterministic = same && oa.len() == ob.len();
+            if a.json {
+                let v = serde_json::json!({
+                    "deterministic": deterministic,
+                    "simulations": simulations,
+                    "events": events,
+                    "outcomes": rows,
+                    "divergence": null,
+                });
+                outln!("{v}");
+            } else if !deterministic {
                 outln!(
                     "the events agree but the outcomes differ: the verdict is not deterministic"
                 );
-                return Ok(ExitCode::from(1));
+            } else {
+                outln!("ok: deterministic");
             }
-            outln!("ok: deterministic");
-            Ok(ExitCode::SUCCESS)
+            Ok(if deterministic {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
@@ -207,6 +244,12 @@ fn scratch(out: Option<&PathBuf>, what: &str) -> (PathBuf, bool) {
 }
 
 fn check_year(a: &sim::YearArgs) -> Result<ExitCode> {
+    if a.json {
+        return Err(Error::Usage {
+            flag: "--json".into(),
+            message: "not available for selfcheck year".into(),
+        });
+    }
     let loaded = a.inputs.load()?;
     let prog = match &a.programme {
         Some(p) => Programme::load(p)?,
@@ -363,7 +406,8 @@ fn locate_in_run(
 
 fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
     // --threads and --out belong to the self-check wherever they are
-    // written; --quiet and --force are set for the child runs.
+    // written; --quiet and --force are set for the child runs; --fail-under
+    // is dropped.
     let mut threads = a.threads;
     let mut out = a.out.clone();
     let mut args = Vec::new();
@@ -390,7 +434,14 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
                     })?);
                 }
             }
-            "--quiet" | "--force" => {}
+            "--quiet" | "-q" | "--force" => {}
+            // A verdict gate is not the self-check's question (its exit 1
+            // would read as a divergence): dropped with its value.
+            "--fail-under" => {
+                if inline.is_none() {
+                    it.next();
+                }
+            }
             _ => args.push(f.clone()),
         }
     }

@@ -313,6 +313,9 @@ pub fn run(
     outfile::check_distinct(&given)?;
     let mut files: Vec<Option<OutFile>> = Vec::new();
     for (p, flag) in planned {
+        if let Some(p) = p {
+            require_parent(p, flag)?;
+        }
         files.push(p.map(|p| OutFile::create(p, true, flag)).transpose()?);
     }
     let writer = |k: usize| -> Option<Box<dyn std::io::Write>> {
@@ -320,11 +323,20 @@ pub fn run(
             .as_ref()
             .map(|f| f.writer() as Box<dyn std::io::Write>)
     };
+    // With --json, the checker's counts by anomaly kind are read from the
+    // history's trailer lines as they stream past (nothing else is kept;
+    // writing the history does not change the run).
+    let tap = AnomalyTap::default();
+    let history = match (json, writer(3)) {
+        (false, w) => w,
+        (true, None) => Some(Box::new(tap.clone()) as Box<dyn std::io::Write>),
+        (true, Some(w)) => Some(Box::new(Tee(w, tap.clone())) as Box<dyn std::io::Write>),
+    };
     let outputs = RunOutputs {
         timeline: writer(0),
         narrative: writer(1),
         trace: writer(2),
-        history: writer(3),
+        history,
         dump: writer(5),
         telemetry: writer(6),
     };
@@ -374,6 +386,8 @@ pub fn run(
         let handle = (!o.passed).then(|| handle_of(repro, k, o, &handles));
         if json {
             let mut v = serde_json::to_value(o).expect("outcome serializes");
+            v["seed"] = serde_json::json!(repro.exec.seed);
+            v["anomalies_by_kind"] = tap.counts(o.linearizability.is_some());
             v["repro"] = match &handle {
                 Some(h) => serde_json::Value::String(h.to_string()),
                 None => serde_json::Value::Null,
@@ -399,6 +413,7 @@ pub fn run(
             }
         }
     }
+    let replayed = resolved.digest_expected.is_some();
     if let Some(want) = resolved.digest_expected {
         let got = repro.pick(&outcomes).expect("one outcome per item").digest;
         if got != want {
@@ -409,9 +424,114 @@ pub fn run(
         eprintln!("reproduced: digest {got} matches the handle");
     }
     // Only a command that succeeds (its digest check included) leaves its
-    // outputs.
+    // outputs; a failed verdict is a result, so its outputs stay.
     outfile::commit_all(files.into_iter().flatten().collect())?;
-    Ok(ExitCode::SUCCESS)
+    // A failed verdict exits 1 (a CI gate), unless the run replayed a
+    // handle: then the question was "does it reproduce", and it did.
+    Ok(verdict_code(
+        !replayed && outcomes.iter().any(|o| !o.passed),
+    ))
+}
+
+/// The exit code of a command whose verdict can fail: 1 when it did
+/// (`chaosim run` of a failing scenario, a `stress` wave with a failure, a
+/// swarm row that failed, a scenario sweep under `--fail-under`), else 0.
+pub(crate) fn verdict_code(failed: bool) -> ExitCode {
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Keeps the `{"anomaly":KIND,"count":N,...}` trailer lines of a history
+/// stream (the checker's counts by kind) and drops every other line.
+#[derive(Clone, Default)]
+struct AnomalyTap(std::rc::Rc<std::cell::RefCell<TapState>>);
+
+/// The line being read, and the (kind, count) trailer lines seen.
+type TapState = (Vec<u8>, Vec<(String, u64)>);
+
+impl std::io::Write for AnomalyTap {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut state = self.0.borrow_mut();
+        let (partial, counts) = &mut *state;
+        for &b in buf {
+            if b != b'\n' {
+                // Only a line that may be a trailer line is kept whole.
+                if partial.len() < 12 || partial.starts_with(b"{\"anomaly\":") {
+                    partial.push(b);
+                }
+                continue;
+            }
+            if partial.starts_with(b"{\"anomaly\":")
+                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(partial)
+                && let (Some(kind), Some(n)) = (v["anomaly"].as_str(), v["count"].as_u64())
+            {
+                counts.push((kind.to_string(), n));
+            }
+            partial.clear();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AnomalyTap {
+    /// Every anomaly kind with its count (0 when absent); `null` for a run
+    /// without the replicated log.
+    fn counts(&self, has_log: bool) -> serde_json::Value {
+        if !has_log {
+            return serde_json::Value::Null;
+        }
+        let state = self.0.borrow();
+        let mut m = serde_json::Map::new();
+        for k in chaosim::check::consistency::AnomalyKind::ALL {
+            let n = state
+                .1
+                .iter()
+                .filter(|(name, _)| name == k.name())
+                .map(|(_, n)| n)
+                .sum::<u64>();
+            m.insert(k.name().into(), n.into());
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// Writes to both: the history file and the tap.
+struct Tee(Box<dyn std::io::Write>, AnomalyTap);
+
+impl std::io::Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(buf)?;
+        self.1.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// An output file's folder must exist: a missing one is a usage error of
+/// the flag that named the file (exit 2), before anything runs.
+fn require_parent(path: &Path, flag: &str) -> Result<()> {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    match std::fs::symlink_metadata(parent) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage {
+            flag: flag.into(),
+            message: format!(
+                "{}: the folder {} does not exist (create it first)",
+                path.display(),
+                parent.display()
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The handle of outcome `k` of the execution `repro` describes.
@@ -638,7 +758,7 @@ pub fn stress(a: &StressArgs) -> Result<ExitCode> {
         let v = serde_json::json!({
             "report": report,
             "safeguards_deployed": deployed,
-            "repro": handle.to_string(),
+            "repro": (report.failed > 0).then(|| handle.to_string()),
             "compare": rows,
         });
         outln!("{}", serde_json::to_string(&v).expect("json"));
@@ -656,15 +776,16 @@ pub fn stress(a: &StressArgs) -> Result<ExitCode> {
             )));
         }
         eprintln!("reproduced: digest {} matches the handle", report.digest);
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(verdict_code(report.failed > 0))
 }
 
 fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) {
     outln!(
         "Layer-1 stress test (seed {}), safeguards: {}",
         r.seed,
-        deployed.join(", ")
+        super::or_none(deployed.join(", "))
     );
     outln!("");
     outln!(
@@ -675,6 +796,7 @@ fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) 
         "recovery",
         "steady"
     );
+    let mut handle_printed = false;
     for (w, wave) in r.waves.iter().enumerate() {
         for o in &wave.outcomes {
             let rec = o
@@ -694,10 +816,12 @@ fn print_stress(r: &StressReport, deployed: SafeguardSet, handle: &StressRepro) 
                 rec,
                 if wave.steady_before { "yes" } else { "no" }
             );
-            if !o.passed {
-                // The waves share one stack (damage carries over): a failed
-                // row reproduces with the whole stress run.
+            if !o.passed && !handle_printed {
+                // The waves share one stack (damage carries over): every
+                // failed row reproduces with the whole stress run, so the
+                // one handle is printed once, under the first.
                 outln!("       repro: {handle}");
+                handle_printed = true;
             }
         }
     }
@@ -828,8 +952,12 @@ pub struct YearArgs {
     #[arg(long)]
     pub no_report: bool,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(short, long)]
     pub quiet: bool,
+    /// Print the learning summary as one JSON object (the fields of the
+    /// text summary, wall time included) instead of the text.
+    #[arg(long)]
+    pub json: bool,
     /// Worker threads (default: the machine's cores). With 2 or more, idle
     /// workers run the executions the programme will most likely need next
     /// (planned ahead on a copy of the state; wrong guesses are discarded).
@@ -905,6 +1033,39 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
     };
     bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
+    if a.json {
+        let report = if a.no_report {
+            None
+        } else {
+            let index = chaosim::report::render_to(&out, Some(&out.join("report")), true)?;
+            Some(index.html.display().to_string())
+        };
+        let v = serde_json::json!({
+            "runs": s.lifetime_runs,
+            "seed": a.seed,
+            "out": out.display().to_string(),
+            "scenarios": loaded.catalogue.len(),
+            "scenarios_tested": s.tested,
+            "mastered": s.mastered,
+            "still_failing": s.still_failing,
+            "average_difficulty": s.average_difficulty,
+            "executions": s.totals.executions,
+            "passed": s.totals.passes,
+            "failed": s.totals.failures,
+            "escalations": s.totals.escalations,
+            "safeguards_generated": s.totals.generated,
+            "safeguards_deployed": s.totals.deployed,
+            "validation_failures": s.totals.validation_failures,
+            "deployed_at_the_end": s.deployed,
+            "next_run": s.next_run.to_string(),
+            "digest": s.digest.to_string(),
+            "events": s.totals.events,
+            "wall_s": secs,
+            "report": report,
+        });
+        outln!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
         "chaos programme: {} runs, seed {}, output {}",
         s.lifetime_runs,
@@ -934,9 +1095,17 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         s.totals.deployed,
         s.totals.validation_failures
     );
-    outln!("deployed at the end   {}", s.deployed.join(", "));
+    outln!(
+        "deployed at the end   {}",
+        super::or_none(s.deployed.join(", "))
+    );
     outln!("next run              {}", s.next_run);
-    outln!("digest of the year    {}", s.digest);
+    // A programme of whole years is "the year"; a --days one "the run".
+    if a.days.is_some() {
+        outln!("digest of the run     {}", s.digest);
+    } else {
+        outln!("digest of the year    {}", s.digest);
+    }
     outln!(
         "wall time             {secs:.2} s ({:.0} runs/s, {:.2} M events/s)",
         s.lifetime_runs as f64 / secs,
@@ -1111,6 +1280,7 @@ pub fn replay(
     run: u64,
     inputs: &Inputs,
     programme: Option<&PathBuf>,
+    json: bool,
 ) -> Result<ExitCode> {
     let loaded = inputs.load()?;
     let prog = match programme {
@@ -1148,7 +1318,22 @@ pub fn replay(
                 let want = rec.get(k).unwrap_or("");
                 (want != got).then(|| (name, k, want.to_string(), got))
             });
+        if json {
+            let mut v = serde_json::json!({
+                "run": run,
+                "scenario": o.id,
+                "matches": diff.is_none(),
+                "digest": o.digest.to_string(),
+            });
+            if let Some((name, _, want, got)) = &diff {
+                v["column"] = serde_json::json!(name);
+                v["recorded"] = serde_json::json!(want);
+                v["replayed"] = serde_json::json!(got);
+            }
+            outln!("{v}");
+        }
         match diff {
+            None if json => {}
             None => outln!(
                 "run {run} {:<32} every column matches (digest {})",
                 o.id,
@@ -1161,10 +1346,12 @@ pub fn replay(
                         .map(|i| rec.get(i).map_or(0, |f| f.chars().count() + 1))
                         .sum::<usize>();
                 first.get_or_insert((line, column));
-                outln!(
-                    "run {run} {:<32} MISMATCH in {name}: recorded '{want}', replayed '{got}'",
-                    o.id
-                );
+                if !json {
+                    outln!(
+                        "run {run} {:<32} MISMATCH in {name}: recorded '{want}', replayed '{got}'",
+                        o.id
+                    );
+                }
             }
         }
     }
@@ -1194,8 +1381,8 @@ fn csv_err(path: &Path, e: csv::Error) -> Error {
 /// its length and head against what the folder recorded: `audit.head`
 /// (written at every checkpoint) and `checkpoint.ron`. A cut tail shows
 /// through either; with neither, a cut tail cannot be ruled out and the
-/// check fails too.
-pub fn audit_verify(dir: &Path) -> Result<ExitCode> {
+/// check fails too. Returns the entries and the chain head.
+pub fn audit_verify(dir: &Path) -> Result<(u64, String)> {
     let path = if dir.is_dir() {
         dir.join("audit.jsonl")
     } else {
@@ -1281,6 +1468,5 @@ pub fn audit_verify(dir: &Path) -> Result<ExitCode> {
             audit::short(&v.head)
         ));
     }
-    outln!("ok: {} entries, chain head {}", v.entries, v.head);
-    Ok(ExitCode::SUCCESS)
+    Ok((v.entries, v.head))
 }

@@ -33,7 +33,7 @@ pub struct SwarmArgs {
     from: u64,
     /// Comma-separated scenario ids (default: every scenario of the catalogue).
     #[arg(long, value_name = "IDS")]
-    scenarios: Option<String>,
+    ids: Option<String>,
     /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
     #[arg(long, default_value = "default", allow_hyphen_values = true)]
     safeguards: String,
@@ -57,9 +57,10 @@ pub struct SwarmArgs {
     /// Overwrite a complete output directory.
     #[arg(long)]
     force: bool,
-    /// Read scenarios from this directory instead of the built-in catalogue.
-    #[arg(long, value_name = "DIR")]
-    scenario_dir: Option<PathBuf>,
+    /// Read scenarios from this directory instead of the built-in catalogue
+    /// (as for every command; --scenario-dir is the older spelling).
+    #[arg(long, value_name = "DIR", alias = "scenario-dir")]
+    scenarios: Option<PathBuf>,
     /// Read the stack description from this RON file instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     stack: Option<PathBuf>,
@@ -67,19 +68,39 @@ pub struct SwarmArgs {
     #[arg(long, value_name = "DIR")]
     playbooks: Option<PathBuf>,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
+    /// Print the summary as one JSON object (shard, rows, events, failed,
+    /// and per scenario and outcome its count and first seed) instead of
+    /// the text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Run `chaosim swarm`.
 pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
+    // `--scenarios` once took ids here: a value that is no folder gets a
+    // hint instead of a bare "not found".
+    if let Some(dir) = &args.scenarios
+        && !dir.is_dir()
+        && !dir.exists()
+    {
+        return Err(Error::Usage {
+            flag: "--scenarios".into(),
+            message: format!(
+                "{} is not a folder: --scenarios names a folder of scenario files, as for every command; scenario ids go to --ids (--ids {})",
+                dir.display(),
+                dir.display()
+            ),
+        });
+    }
     let inputs = Inputs {
-        scenarios: args.scenario_dir.clone(),
+        scenarios: args.scenarios.clone(),
         stack: args.stack.clone(),
         playbooks: args.playbooks.clone(),
     };
     let loaded = inputs.load()?;
-    let scenarios: Vec<String> = match &args.scenarios {
+    let scenarios: Vec<String> = match &args.ids {
         Some(ids) => ids
             .split(',')
             .map(str::trim)
@@ -120,7 +141,7 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         out: args.out.clone(),
         force: args.force,
     };
-    let quiet = args.quiet;
+    let quiet = args.quiet || args.json;
     let wall = Instant::now();
     let report = run_swarm(
         &loaded.catalogue,
@@ -131,8 +152,9 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         &opts,
         &mut |id, a| {
             if !quiet {
+                // A result (each scenario's counts): stdout.
                 let _ = writeln!(
-                    std::io::stderr().lock(),
+                    std::io::stdout().lock(),
                     "{id:<32} seeds {:>7}  failed {:>7} ({:5.1}%)",
                     a.n,
                     a.failures(),
@@ -142,6 +164,32 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         },
     )?;
     let secs = wall.elapsed().as_secs_f64();
+    let failed: u64 = report.cells.iter().map(|(_, a)| a.failures()).sum();
+    if args.json && !args.quiet {
+        let outcomes: Vec<serde_json::Value> = report
+            .summary()
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "scenario": l.scenario,
+                    "outcome": outcome_name(l.outcome),
+                    "count": l.count,
+                    "of": l.of,
+                    "first_seed": l.first.1,
+                    "first_digest": l.first.2.to_string(),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "shard": format!("{}/{}", shard.index, shard.count),
+            "rows": report.rows,
+            "events": report.events,
+            "failed": failed,
+            "outcomes": outcomes,
+            "out": args.out.display().to_string(),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{v}");
+    }
     if !quiet {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -170,7 +218,8 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
             args.out.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    // A row that failed is a failed verdict: exit 1 (its outputs stay).
+    Ok(super::sim::verdict_code(failed > 0))
 }
 
 /// The flags of `chaosim shrink`: the case as `ID --seed S` with the flags
@@ -228,9 +277,48 @@ pub struct ShrinkArgs {
     /// Scenarios, stack and playbooks.
     #[command(flatten)]
     inputs: Inputs,
-    /// A whole handle, as printed: `-- chaosim run ID --seed S --swarm ...`.
+    /// A whole handle, as printed: `-- chaosim run ID --seed S --swarm ...`;
+    /// shrink's own --force, --out FILE and --steps-max N may follow it
+    /// (no handle has them).
     #[arg(last = true, value_name = "HANDLE")]
     handle: Vec<String>,
+}
+
+/// Take shrink's own flags (`--force`, `--out FILE`, `--steps-max N`, which
+/// no handle has) out of the words after `--`, so that `shrink -- HANDLE
+/// --force` works as `shrink --force -- HANDLE` does.
+fn own_flags_from_handle(args: &mut ShrinkArgs) -> Result<()> {
+    let mut rest = Vec::new();
+    let mut words = std::mem::take(&mut args.handle).into_iter();
+    while let Some(w) = words.next() {
+        let (flag, inline) = match w.split_once('=') {
+            Some((f, v)) if f == "--out" || f == "--steps-max" => {
+                (f.to_string(), Some(v.to_string()))
+            }
+            _ => (w.clone(), None),
+        };
+        match flag.as_str() {
+            "--force" => args.force = true,
+            "--out" | "--steps-max" => {
+                let value = match inline {
+                    Some(v) => v,
+                    None => words
+                        .next()
+                        .ok_or_else(|| usage(&flag, "needs a value after it"))?,
+                };
+                if flag == "--out" {
+                    args.out = Some(PathBuf::from(value));
+                } else {
+                    args.steps_max = value
+                        .parse()
+                        .map_err(|_| usage("--steps-max", format!("'{value}' is not a number")))?;
+                }
+            }
+            _ => rest.push(w),
+        }
+    }
+    args.handle = rest;
+    Ok(())
 }
 
 fn usage(flag: &str, message: impl Into<String>) -> Error {
@@ -318,7 +406,8 @@ fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
 }
 
 /// Run `chaosim shrink`.
-pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
+pub fn shrink(mut args: ShrinkArgs) -> Result<ExitCode> {
+    own_flags_from_handle(&mut args)?;
     let mut raw = case_args(&args)?;
     // Files named on the command line win over a handle's paths.
     let inputs = Inputs {

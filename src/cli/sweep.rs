@@ -19,70 +19,118 @@ use chaosim::sweep::scenario_sweep::{
 };
 use chaosim::{Error, Result};
 
-/// The flags of `chaosim sweep`, as typed.
+/// The flags of `chaosim sweep`, as typed: the API mode's and the
+/// scenario mode's under their own headings in `--help`.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
     /// Sweep a catalogue scenario instead of the API agent: vary --param
     /// over --values, --n seeds per value.
-    #[arg(long, value_name = "ID", requires_all = ["param", "values"],
+    #[arg(help_heading = "Scenario sweep (--scenario ID)", long, value_name = "ID", requires_all = ["param", "values"],
           conflicts_with_all = ["rates", "variants", "playbook", "model"])]
     scenario: Option<String>,
     /// Scenario parameter: intensity (all faults, 0..=1), fault[i].intensity,
     /// fault[i].length_s, fault[i].start_s, recovery_limit_s.
-    #[arg(long, value_name = "NAME", requires = "scenario")]
+    #[arg(
+        help_heading = "Scenario sweep (--scenario ID)",
+        long,
+        value_name = "NAME",
+        requires = "scenario"
+    )]
     param: Option<String>,
     /// Parameter values FROM:TO:STEP, inclusive of TO (or one value).
-    #[arg(long, value_name = "FROM:TO:STEP", requires = "scenario")]
+    #[arg(
+        help_heading = "Scenario sweep (--scenario ID)",
+        long,
+        value_name = "FROM:TO:STEP",
+        requires = "scenario"
+    )]
     values: Option<String>,
     /// Scenario sweep: deployed safeguards (default, none, all, or
     /// +name,-name edits to the default set).
-    #[arg(long, default_value = "default", allow_hyphen_values = true)]
+    #[arg(
+        help_heading = "Scenario sweep (--scenario ID)",
+        long,
+        default_value = "default",
+        allow_hyphen_values = true
+    )]
     safeguards: String,
     /// Scenario sweep: difficulty level, 1 to 10.
-    #[arg(long, default_value_t = 1)]
+    #[arg(
+        help_heading = "Scenario sweep (--scenario ID)",
+        long,
+        default_value_t = 1
+    )]
     difficulty: u8,
+    /// Scenario sweep: exit 1 when the pass rate of any swept value is
+    /// below RATE (0 to 1, e.g. 0.9), a gate for CI; without it the sweep
+    /// exits 0 whatever the pass rates. A shard judges the values it ran.
+    #[arg(help_heading = "Scenario sweep (--scenario ID)", long, value_name = "RATE", requires = "scenario", allow_negative_numbers = true,
+          value_parser = parse_fail_under)]
+    fail_under: Option<f64>,
     /// Scenario sweep: scenarios, stack and playbooks.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Scenario sweep (--scenario ID)")]
     inputs: super::sim::Inputs,
     /// Failure rates FROM:TO:STEP, inclusive of TO (or one rate).
-    #[arg(long, default_value = "0:0.5:0.05")]
+    #[arg(
+        help_heading = "API sweep (without --scenario)",
+        long,
+        default_value = "0:0.5:0.05"
+    )]
     rates: String,
-    /// Experiments per rate and variant.
-    #[arg(long, default_value_t = 1000)]
+    /// Experiments per rate and variant (API sweep) or per value
+    /// (scenario sweep).
+    #[arg(help_heading = "Both modes", long, default_value_t = 1000)]
     n: u64,
     /// Comma-separated variants: baseline, playbook.
-    #[arg(long, default_value = "baseline,playbook")]
+    #[arg(
+        help_heading = "API sweep (without --scenario)",
+        long,
+        default_value = "baseline,playbook"
+    )]
     variants: String,
     /// Root seed.
-    #[arg(long, default_value_t = 42)]
+    #[arg(help_heading = "Both modes", long, default_value_t = 42)]
     seed: u64,
     /// Worker threads (default: available cores). Outputs do not depend on it.
-    #[arg(long)]
+    #[arg(help_heading = "Both modes", long)]
     threads: Option<usize>,
     /// Run the K-th of N contiguous slices (K in 1..=N). Without it,
     /// SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX (with --shard-count) select
     /// the shard.
-    #[arg(long, value_name = "K/N")]
+    #[arg(help_heading = "Both modes", long, value_name = "K/N")]
     shard: Option<String>,
     /// Number of shards when the shard index comes from JOB_COMPLETION_INDEX.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Both modes", long, value_name = "N")]
     shard_count: Option<u32>,
     /// Output directory.
-    #[arg(long, default_value = "reports/sweep")]
+    #[arg(help_heading = "Both modes", long, default_value = "reports/sweep")]
     out: PathBuf,
     /// Overwrite a complete output directory.
-    #[arg(long)]
+    #[arg(help_heading = "Both modes", long)]
     force: bool,
     /// Playbook file (RON) for the playbook variant (default: the embedded
     /// playbooks/api_pet_store.ron).
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        help_heading = "API sweep (without --scenario)",
+        long,
+        value_name = "FILE"
+    )]
     playbook: Option<PathBuf>,
     /// API model parameters (RON `ApiModelConfig`; default: built in).
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        help_heading = "API sweep (without --scenario)",
+        long,
+        value_name = "FILE"
+    )]
     model: Option<PathBuf>,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(help_heading = "Both modes", short, long)]
     quiet: bool,
+    /// Print the results as one JSON object (shard, experiments, events,
+    /// and a row per rate and variant, or per value with the --fail-under
+    /// verdict) instead of the text.
+    #[arg(help_heading = "Both modes", long)]
+    json: bool,
 }
 
 /// The flags of `chaosim merge`.
@@ -98,8 +146,21 @@ pub struct MergeArgs {
     #[arg(long)]
     force: bool,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
+}
+
+/// `--fail-under`: a pass rate in 0..=1.
+fn parse_fail_under(text: &str) -> std::result::Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number (a pass rate, 0 to 1)"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0..=1 (a pass rate, e.g. 0.9)"))
+    }
 }
 
 fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel> {
@@ -144,13 +205,29 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         out: args.out.clone(),
         force: args.force,
     };
-    let quiet = args.quiet;
+    let quiet = args.quiet || args.json;
+    let mut rows = Vec::new();
     let wall = Instant::now();
     let report = run_sweep(&model, &spec, &opts, &mut |c| {
+        if args.json {
+            rows.push(serde_json::json!({
+                "rate": format_rate(c.rate_ppm),
+                "variant": c.variant.name(),
+                "n": c.n,
+                "success_rate": c.success_rate,
+                "ci_low": c.success_ci.low,
+                "ci_high": c.success_ci.high,
+                "partial_rate": c.partial_rate,
+                "latency_p99_ms": c.latency_p99_ms,
+                "retries_mean": c.retries_mean,
+                "breaker_opens": c.breaker_opens,
+            }));
+        }
         if !quiet {
-            // A closed stderr must not abort the sweep: ignore write errors.
+            // A result: stdout (a closed stdout, e.g. `| head`, must not
+            // abort the sweep: write errors are ignored).
             let _ = writeln!(
-                std::io::stderr().lock(),
+                std::io::stdout().lock(),
                 "rate {:<8} {:<8} n {:>8}  success {:6.2}% [{:6.2}, {:6.2}]  partial {:6.2}%  p99 {:9.1} ms  retries {:5.2}  breaker opens {}",
                 format_rate(c.rate_ppm),
                 c.variant.name(),
@@ -166,6 +243,16 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         }
     })?;
     let secs = wall.elapsed().as_secs_f64();
+    if args.json && !args.quiet {
+        let v = serde_json::json!({
+            "shard": format!("{}/{}", shard.index, shard.count),
+            "experiments": report.experiments,
+            "events": report.events,
+            "cells": rows,
+            "out": args.out.display().to_string(),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{v}");
+    }
     if !quiet {
         print_done(
             "sweep:",
@@ -231,7 +318,7 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
         out: args.out.clone(),
         force: args.force,
     };
-    let quiet = args.quiet;
+    let quiet = args.quiet || args.json;
     let name = param.name();
     let wall = Instant::now();
     let report = run_scenario_sweep(
@@ -243,8 +330,9 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
         &mut |s| {
             if !quiet {
                 let p = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+                // A result: stdout.
                 let _ = writeln!(
-                    std::io::stderr().lock(),
+                    std::io::stdout().lock(),
                     "{name} {:<10} n {:>7}  pass {:6.2}% [{:6.2}, {:6.2}]  recovery p50 {} p90 {} p99 {} s  anomalies {:.2}",
                     format_value(s.value_micro),
                     s.n,
@@ -272,7 +360,68 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
             &args.out,
         );
     }
-    Ok(ExitCode::SUCCESS)
+    let rate = args.fail_under.unwrap_or(0.0);
+    let below: Vec<_> = report
+        .values
+        .iter()
+        .filter(|s| s.pass_rate < rate)
+        .collect();
+    if args.json && !args.quiet {
+        let values: Vec<serde_json::Value> = report
+            .values
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "value": format_value(s.value_micro),
+                    "n": s.n,
+                    "passes": s.passes,
+                    "pass_rate": s.pass_rate,
+                    "ci_low": s.pass_ci.low,
+                    "ci_high": s.pass_ci.high,
+                    "recovered": s.recovered,
+                    "recovery_p50_s": s.recovery_p50_s,
+                    "recovery_p90_s": s.recovery_p90_s,
+                    "recovery_p99_s": s.recovery_p99_s,
+                    "anomalies_mean": s.anomalies_mean,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "scenario": spec.scenario,
+            "param": name,
+            "shard": format!("{}/{}", shard.index, shard.count),
+            "experiments": report.experiments,
+            "events": report.events,
+            "values": values,
+            "fail_under": args.fail_under,
+            "below": below.iter().map(|s| format_value(s.value_micro)).collect::<Vec<_>>(),
+            "out": args.out.display().to_string(),
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{v}");
+    }
+    if args.fail_under.is_none() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !quiet {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "fail-under {:.2} %: {} of {} values below{}{}",
+            100.0 * rate,
+            below.len(),
+            report.values.len(),
+            if below.is_empty() { "" } else { ": " },
+            below
+                .iter()
+                .map(|s| format!(
+                    "{} ({:.2} %)",
+                    format_value(s.value_micro),
+                    100.0 * s.pass_rate
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(super::sim::verdict_code(!below.is_empty()))
 }
 
 /// The closing lines of a sweep (a closed stdout, e.g. `| head`, is not an

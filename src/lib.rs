@@ -31,7 +31,8 @@
 //! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume; [`program::speculate`] runs the likely next runs on idle cores without changing a byte; [`program::ensemble`] seed ensembles of the year |
 //! | [`check`] | observers: recovery measurement, history, consistency and linearizability checkers; [`check::linearizable`] a bounded Wing-Gong-Lowe search for a compare-and-set register per key, the replicated log's history mapped onto it ([`check::linearizable::check_log`]), and `chaosim check FILE` for chaosim JSONL or Jepsen / Knossos EDN ([`check::edn`]) histories |
 //! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep, an ensemble or a single-run timeline; Jepsen-style history timelines and offline trace views |
-//! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge (shared by scenario sweeps, [`sweep::swarm`] and ensembles) |
+//! | [`shard`] | the batch layer every kind shares: [`Shard`](shard::Shard) and its resolution (flags, Slurm, Kubernetes), the ordered parallel runner, [`Aggregate`](shard::Aggregate), `shard.ron` as [`ShardFile<K>`](shard::ShardFile) and one generic [`merge`](shard::merge) over a [`ShardKind`](shard::ShardKind) that each kind implements in its own module |
+//! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker; the API sweep, scenario sweep ([`sweep::scenario_sweep`]) and swarm ([`sweep::swarm`]) kinds on [`shard`], and [`sweep::merge::merge`], which reads shards of any kind by their tag |
 //! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals; [`record::trace`] the Chrome trace writer; [`record::outfile`] the output rules (temporary file then rename, regular files only, nothing clobbered without `--force`) |
 //! | [`input`] | reading input files in bounded memory (regular files only, size and line limits) with located errors, the line:column of a field's value |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
@@ -127,6 +128,7 @@ pub mod record;
 pub mod report;
 pub mod safeguard;
 pub mod scenario;
+pub mod shard;
 pub mod sweep;
 
 pub use error::{Error, Result};

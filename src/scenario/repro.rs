@@ -453,7 +453,7 @@ impl Repro {
     ) -> Result<std::borrow::Cow<'c, ScenarioSpec>> {
         let spec = catalogue.require(id)?;
         Ok(if self.swarm {
-            std::borrow::Cow::Owned(crate::sweep::swarm::draw(spec, self.exec.seed))
+            std::borrow::Cow::Owned(super::draw::draw(spec, self.exec.seed))
         } else {
             std::borrow::Cow::Borrowed(spec)
         })

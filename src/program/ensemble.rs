@@ -65,19 +65,12 @@ pub const SEEDS_PER_CHUNK: u64 = 1;
 /// Days in a programme week.
 pub const DAYS_PER_WEEK: u64 = 7;
 
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
-
 /// Parse `FROM:TO` (inclusive) or one seed into `(from, to)`.
 pub fn parse_seeds(text: &str) -> Result<(u64, u64)> {
     const FLAG: &str = "--seeds";
     let num = |t: &str| -> Result<u64> {
         t.trim().parse().map_err(|_| {
-            usage(
+            Error::usage(
                 FLAG,
                 format!("'{t}' is not a seed (a non-negative integer)"),
             )
@@ -91,13 +84,16 @@ pub fn parse_seeds(text: &str) -> Result<(u64, u64)> {
         }
     };
     if from > to {
-        return Err(usage(
+        return Err(Error::usage(
             FLAG,
             format!("'{text}': FROM {from} is above TO {to}"),
         ));
     }
     if to - from >= N_MAX {
-        return Err(usage(FLAG, format!("'{text}' has more than {N_MAX} seeds")));
+        return Err(Error::usage(
+            FLAG,
+            format!("'{text}' has more than {N_MAX} seeds"),
+        ));
     }
     Ok((from, to))
 }
@@ -643,13 +639,16 @@ pub fn run_ensemble(
     on_seed: &(dyn Fn(&SeedResult) + Sync),
 ) -> Result<EnsembleReport> {
     if spec.seed_from > spec.seed_to || spec.seed_to - spec.seed_from >= N_MAX {
-        return Err(usage("--seeds", "need FROM <= TO and at most 10^12 seeds"));
+        return Err(Error::usage(
+            "--seeds",
+            "need FROM <= TO and at most 10^12 seeds",
+        ));
     }
     if spec.runs_total == 0 {
-        return Err(usage("--days", "the programme has no run"));
+        return Err(Error::usage("--days", "the programme has no run"));
     }
     if !(1..=THREADS_MAX).contains(&opts.threads) {
-        return Err(usage(
+        return Err(Error::usage(
             "--threads",
             format!("{} is outside 1..={THREADS_MAX}", opts.threads),
         ));

@@ -274,12 +274,12 @@ impl<'de, K: ShardKind> Deserialize<'de> for ShardFile<K> {
 pub fn read_shard_text(dir: &Path) -> Result<(PathBuf, String)> {
     let path = dir.join(SHARD_FILE);
     if fs::symlink_metadata(&path).is_err() {
-        return Err(Error::Usage {
-            flag: dir.display().to_string(),
-            message: format!(
+        return Err(Error::folder(
+            dir,
+            format!(
                 "not a complete sweep output (no {SHARD_FILE}): missing, still running or interrupted"
             ),
-        });
+        ));
     }
     let text = crate::input::read_text_limited(&path, SHARD_LIMITS)?;
     Ok((path, text))
@@ -433,23 +433,23 @@ pub fn merge<K: ShardKind>(
     let count = first.shards;
     for (dir, m) in &metas[1..] {
         if let Some(diff) = K::difference(&params, &m.params) {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
+            return Err(Error::folder(
+                dir,
+                format!(
                     "foreign shard: its {diff} differs from that of {}",
                     first_dir.display()
                 ),
-            });
+            ));
         }
         if m.shards != count {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
+            return Err(Error::folder(
+                dir,
+                format!(
                     "foreign shard: it is one of {} shards, {} is one of {count}",
                     m.shards,
                     first_dir.display()
                 ),
-            });
+            ));
         }
     }
     let total = K::total(&params);
@@ -458,31 +458,31 @@ pub fn merge<K: ShardKind>(
     for (i, (dir, m)) in metas.iter().enumerate() {
         let k = m.shard;
         if k == 0 || k > count {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!("shard {k}/{count} is out of range"),
-            });
+            return Err(Error::folder(
+                dir,
+                format!("shard {k}/{count} is out of range"),
+            ));
         }
         if let Some(j) = by_index[k as usize - 1] {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
+            return Err(Error::folder(
+                dir,
+                format!(
                     "duplicate shard: {k}/{count} is also given as {}",
                     metas[j].0.display()
                 ),
-            });
+            ));
         }
         by_index[k as usize - 1] = Some(i);
         let shard = Shard { index: k, count };
         let expect = shard.range(total);
         if (m.range_start, m.range_end) != expect {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
+            return Err(Error::folder(
+                dir,
+                format!(
                     "shard {k}/{count} covers experiments {}..{}, expected {}..{}",
                     m.range_start, m.range_end, expect.0, expect.1
                 ),
-            });
+            ));
         }
         let csv = dir.join(rows_file);
         let len = crate::input::open_input(&csv)?

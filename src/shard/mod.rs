@@ -36,13 +36,6 @@ pub const N_MAX: u64 = 1_000_000_000_000;
 /// Largest thread count.
 pub const THREADS_MAX: usize = 1024;
 
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
-
 /// One shard of a sweep: `index` of `count`, 1-based.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -59,7 +52,7 @@ impl Shard {
     /// A checked shard.
     pub fn new(index: u32, count: u32, flag: &str) -> Result<Shard> {
         if count == 0 || index == 0 || index > count {
-            return Err(usage(
+            return Err(Error::usage(
                 flag,
                 format!("shard {index}/{count}: need 1 <= K <= N"),
             ));
@@ -71,15 +64,15 @@ impl Shard {
     pub fn parse(text: &str) -> Result<Shard> {
         let (k, n) = text
             .split_once('/')
-            .ok_or_else(|| usage("--shard", format!("'{text}' is not K/N (e.g. 2/8)")))?;
+            .ok_or_else(|| Error::usage("--shard", format!("'{text}' is not K/N (e.g. 2/8)")))?;
         let k: u32 = k
             .trim()
             .parse()
-            .map_err(|_| usage("--shard", format!("'{text}': K is not a number")))?;
+            .map_err(|_| Error::usage("--shard", format!("'{text}': K is not a number")))?;
         let n: u32 = n
             .trim()
             .parse()
-            .map_err(|_| usage("--shard", format!("'{text}': N is not a number")))?;
+            .map_err(|_| Error::usage("--shard", format!("'{text}': N is not a number")))?;
         Shard::new(k, n, "--shard")
     }
 
@@ -97,7 +90,7 @@ fn env_u64(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<u6
             .trim()
             .parse()
             .map(Some)
-            .map_err(|_| usage(name, format!("'{v}' is not a non-negative integer"))),
+            .map_err(|_| Error::usage(name, format!("'{v}' is not a non-negative integer"))),
     }
 }
 
@@ -119,7 +112,7 @@ pub fn resolve_shard(
     }
     if let Some(id) = env_u64(env, "SLURM_ARRAY_TASK_ID")? {
         let count = env_u64(env, "SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| {
-            usage(
+            Error::usage(
                 "SLURM_ARRAY_TASK_COUNT",
                 "unset while SLURM_ARRAY_TASK_ID is set; pass --shard K/N",
             )
@@ -127,17 +120,17 @@ pub fn resolve_shard(
         let min = env_u64(env, "SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
         let step = env_u64(env, "SLURM_ARRAY_TASK_STEP")?.unwrap_or(1);
         if step == 0 {
-            return Err(usage("SLURM_ARRAY_TASK_STEP", "is 0"));
+            return Err(Error::usage("SLURM_ARRAY_TASK_STEP", "is 0"));
         }
         if id < min || (id - min) % step != 0 {
-            return Err(usage(
+            return Err(Error::usage(
                 "SLURM_ARRAY_TASK_ID",
                 format!("{id} is not MIN {min} plus a multiple of STEP {step}"),
             ));
         }
         let k = (id - min) / step;
         if k >= count || count > u32::MAX as u64 {
-            return Err(usage(
+            return Err(Error::usage(
                 "SLURM_ARRAY_TASK_ID",
                 format!(
                     "task {id} maps to shard index {k}, not below COUNT {count}: use --array=MIN-MAX[:STEP] without gaps, or pass --shard K/N"
@@ -148,13 +141,13 @@ pub fn resolve_shard(
     }
     if let Some(index) = env_u64(env, "JOB_COMPLETION_INDEX")? {
         let count = shard_count.ok_or_else(|| {
-            usage(
+            Error::usage(
                 "--shard-count",
                 "JOB_COMPLETION_INDEX is set: pass --shard-count N (the Job's completions)",
             )
         })?;
         if index >= count as u64 {
-            return Err(usage(
+            return Err(Error::usage(
                 "JOB_COMPLETION_INDEX",
                 format!("{index} is not below --shard-count {count}"),
             ));
@@ -162,7 +155,7 @@ pub fn resolve_shard(
         return Shard::new(index as u32 + 1, count, "JOB_COMPLETION_INDEX");
     }
     if let Some(count) = shard_count {
-        return Err(usage(
+        return Err(Error::usage(
             "--shard-count",
             format!("{count} given but no JOB_COMPLETION_INDEX is set; pass --shard K/N"),
         ));

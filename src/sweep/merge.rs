@@ -680,14 +680,14 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
     let (first_dir, first) = (&read[0].0, &read[0].1);
     for (dir, m) in &read[1..] {
         if m.tag() != first.tag() {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
+            return Err(Error::folder(
+                dir,
+                format!(
                     "foreign shard: its {} differs from that of {}",
                     AnyShard::kind_difference(first, m),
                     first_dir.display()
                 ),
-            });
+            ));
         }
     }
     let mut shards = match first {

@@ -40,25 +40,18 @@ pub const EXPERIMENTS_HEADER: &str = "rate,variant,experiment,success,partial,co
 /// The header of `summary.csv`.
 pub const SUMMARY_HEADER: &str = "rate,variant,n,successes,success_rate,ci_low,ci_high,partials,partial_rate,compensated,deadline_hits,latency_mean_ms,latency_sd_ms,latency_mean_ci_low_ms,latency_mean_ci_high_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,calls_mean,retries_mean,rejected,breaker_opens,experiments_with_breaker_open,errors_503,errors_429,timeouts\n";
 
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
-
 /// Parse a rate in `[0, 1]` with at most six decimals into parts per million.
 pub fn parse_rate(text: &str, flag: &str) -> Result<u32> {
     let t = text.trim();
     let x: f64 = t
         .parse()
-        .map_err(|_| usage(flag, format!("'{t}' is not a number")))?;
+        .map_err(|_| Error::usage(flag, format!("'{t}' is not a number")))?;
     if !x.is_finite() || !(0.0..=1.0).contains(&x) {
-        return Err(usage(flag, format!("rate {t} is outside 0..=1")));
+        return Err(Error::usage(flag, format!("rate {t} is outside 0..=1")));
     }
     let ppm = (x * 1e6).round();
     if (x * 1e6 - ppm).abs() > 1e-6 {
-        return Err(usage(
+        return Err(Error::usage(
             flag,
             format!("rate {t} has more than six decimals (resolution 0.000001)"),
         ));
@@ -94,14 +87,14 @@ pub fn parse_rates(text: &str) -> Result<Vec<u32>> {
             parse_rate(c, FLAG)?,
         ),
         _ => {
-            return Err(usage(
+            return Err(Error::usage(
                 FLAG,
                 format!("'{text}' is not FROM:TO:STEP (e.g. 0:0.5:0.05)"),
             ));
         }
     };
     if from > to {
-        return Err(usage(
+        return Err(Error::usage(
             FLAG,
             format!(
                 "'{text}': FROM {} is above TO {}",
@@ -114,11 +107,14 @@ pub fn parse_rates(text: &str) -> Result<Vec<u32>> {
         if from == to {
             return Ok(vec![from]);
         }
-        return Err(usage(FLAG, format!("'{text}': STEP must be above 0")));
+        return Err(Error::usage(
+            FLAG,
+            format!("'{text}': STEP must be above 0"),
+        ));
     }
     let count = (to - from) / step + 1;
     if count as usize > RATES_MAX {
-        return Err(usage(
+        return Err(Error::usage(
             FLAG,
             format!("'{text}' gives {count} rates; at most {RATES_MAX}"),
         ));
@@ -132,13 +128,16 @@ pub fn parse_variants(text: &str) -> Result<Vec<Variant>> {
     let mut out = Vec::new();
     for name in text.split(',').map(str::trim) {
         let v = Variant::parse(name).ok_or_else(|| {
-            usage(
+            Error::usage(
                 "--variants",
                 format!("unknown variant '{name}'; known: baseline, playbook"),
             )
         })?;
         if out.contains(&v) {
-            return Err(usage("--variants", format!("'{name}' is given twice")));
+            return Err(Error::usage(
+                "--variants",
+                format!("'{name}' is given twice"),
+            ));
         }
         out.push(v);
     }
@@ -175,22 +174,31 @@ impl SweepSpec {
     /// Check the spec (flags named as on the command line).
     pub fn validate(&self) -> Result<()> {
         if !(1..=N_MAX).contains(&self.n) {
-            return Err(usage("--n", format!("{} is outside 1..={N_MAX}", self.n)));
+            return Err(Error::usage(
+                "--n",
+                format!("{} is outside 1..={N_MAX}", self.n),
+            ));
         }
         if self.rates_ppm.is_empty() || self.rates_ppm.len() > RATES_MAX {
-            return Err(usage("--rates", format!("need 1..={RATES_MAX} rates")));
+            return Err(Error::usage(
+                "--rates",
+                format!("need 1..={RATES_MAX} rates"),
+            ));
         }
         if let Some(r) = self.rates_ppm.iter().find(|&&r| r > RATE_PPM_MAX) {
-            return Err(usage(
+            return Err(Error::usage(
                 "--rates",
                 format!("rate {} is outside 0..=1", *r as f64 / 1e6),
             ));
         }
         if self.variants.is_empty() {
-            return Err(usage("--variants", "no variant"));
+            return Err(Error::usage("--variants", "no variant"));
         }
         if self.variants.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(usage("--variants", "must be distinct, in canonical order"));
+            return Err(Error::usage(
+                "--variants",
+                "must be distinct, in canonical order",
+            ));
         }
         Ok(())
     }
@@ -307,7 +315,7 @@ pub fn run_sweep(
 ) -> Result<SweepReport> {
     spec.validate()?;
     if !(1..=THREADS_MAX).contains(&opts.threads) {
-        return Err(usage(
+        return Err(Error::usage(
             "--threads",
             format!("{} is outside 1..={THREADS_MAX}", opts.threads),
         ));

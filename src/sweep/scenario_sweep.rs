@@ -54,13 +54,6 @@ pub const SCENARIO_SUMMARY_HEADER: &str = "value,n,passes,pass_rate,ci_low,ci_hi
 const MICRO: u64 = 1_000_000;
 const SECONDS_MAX_MICRO: u64 = SCENARIO_SECONDS_MAX as u64 * MICRO;
 
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
-
 /// The scenario parameter a sweep varies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Param {
@@ -91,7 +84,7 @@ impl Param {
             _ => {}
         }
         let unknown = || {
-            usage(
+            Error::usage(
                 FLAG,
                 format!("unknown parameter '{name}' (allowed: {PARAM_NAMES})"),
             )
@@ -100,7 +93,7 @@ impl Param {
         let (idx, field) = rest.split_once("].").ok_or_else(unknown)?;
         let i: usize = idx.parse().map_err(|_| unknown())?;
         if i >= spec.faults.len() {
-            return Err(usage(
+            return Err(Error::usage(
                 FLAG,
                 format!(
                     "'{name}': {} has {} fault(s) (allowed: fault[0] to fault[{}])",
@@ -136,13 +129,13 @@ impl Param {
         match self {
             Param::Intensity | Param::FaultIntensity(_) => {
                 if value_micro > MICRO {
-                    return Err(usage(
+                    return Err(Error::usage(
                         FLAG,
                         format!("{} = {v} is out of range (allowed: 0 to 1)", self.name()),
                     ));
                 }
                 if !value_micro.is_multiple_of(1000) {
-                    return Err(usage(
+                    return Err(Error::usage(
                         FLAG,
                         format!("{} = {v}: intensity resolution is 0.001", self.name()),
                     ));
@@ -152,7 +145,7 @@ impl Param {
                 let zero_ok = self != Param::RecoveryLimitS;
                 if value_micro > SECONDS_MAX_MICRO || (!zero_ok && value_micro == 0) {
                     let lo = if zero_ok { "0" } else { "more than 0" };
-                    return Err(usage(
+                    return Err(Error::usage(
                         FLAG,
                         format!(
                             "{} = {v} is out of range (allowed: {lo} to {SCENARIO_SECONDS_MAX} s)",
@@ -171,16 +164,16 @@ pub fn parse_value(text: &str, flag: &str) -> Result<u64> {
     let t = text.trim();
     let x: f64 = t
         .parse()
-        .map_err(|_| usage(flag, format!("'{t}' is not a number")))?;
+        .map_err(|_| Error::usage(flag, format!("'{t}' is not a number")))?;
     if !x.is_finite() || !(0.0..=SCENARIO_SECONDS_MAX).contains(&x) {
-        return Err(usage(
+        return Err(Error::usage(
             flag,
             format!("{t} is outside 0..={SCENARIO_SECONDS_MAX}"),
         ));
     }
     let micro = (x * 1e6).round();
     if (x * 1e6 - micro).abs() > 1e-6 * x.max(1.0) {
-        return Err(usage(
+        return Err(Error::usage(
             flag,
             format!("{t} has more than six decimals (resolution 0.000001)"),
         ));
@@ -213,14 +206,17 @@ pub fn parse_values(text: &str, param: Param) -> Result<Vec<u64>> {
                 parse_value(c, FLAG)?,
             );
             if from > to {
-                return Err(usage(FLAG, format!("'{text}': FROM is above TO")));
+                return Err(Error::usage(FLAG, format!("'{text}': FROM is above TO")));
             }
             if step == 0 {
-                return Err(usage(FLAG, format!("'{text}': STEP must be more than 0")));
+                return Err(Error::usage(
+                    FLAG,
+                    format!("'{text}': STEP must be more than 0"),
+                ));
             }
             let count = (to - from) / step + 1;
             if count > RATES_MAX as u64 {
-                return Err(usage(
+                return Err(Error::usage(
                     FLAG,
                     format!("'{text}' gives {count} values (at most {RATES_MAX})"),
                 ));
@@ -228,7 +224,7 @@ pub fn parse_values(text: &str, param: Param) -> Result<Vec<u64>> {
             (0..count).map(|k| from + k * step).collect()
         }
         _ => {
-            return Err(usage(
+            return Err(Error::usage(
                 FLAG,
                 format!("'{text}' is not FROM:TO:STEP (e.g. 0.2:1:0.2)"),
             ));
@@ -250,7 +246,10 @@ pub fn apply(spec: &ScenarioSpec, param: Param, value_micro: u64) -> Result<Scen
         if i < s.faults.len() {
             Ok(i)
         } else {
-            Err(usage("--param", format!("{} has no fault[{i}]", s.id)))
+            Err(Error::usage(
+                "--param",
+                format!("{} has no fault[{i}]", s.id),
+            ))
         }
     };
     match param {
@@ -308,16 +307,22 @@ impl ScenarioSweepSpec {
     /// Check the spec against the scenario (flags named as on the command line).
     pub fn validate(&self, spec: &ScenarioSpec) -> Result<()> {
         if !(1..=N_MAX).contains(&self.n) {
-            return Err(usage("--n", format!("{} is outside 1..={N_MAX}", self.n)));
+            return Err(Error::usage(
+                "--n",
+                format!("{} is outside 1..={N_MAX}", self.n),
+            ));
         }
         if !(1..=10).contains(&self.difficulty) {
-            return Err(usage(
+            return Err(Error::usage(
                 "--difficulty",
                 format!("{} is out of range (allowed: 1 to 10)", self.difficulty),
             ));
         }
         if self.values_micro.is_empty() || self.values_micro.len() > RATES_MAX {
-            return Err(usage("--values", format!("need 1..={RATES_MAX} values")));
+            return Err(Error::usage(
+                "--values",
+                format!("need 1..={RATES_MAX} values"),
+            ));
         }
         // Re-parse the name against this scenario (fault index in range).
         Param::parse(&self.param.name(), spec)?;
@@ -617,7 +622,7 @@ pub fn run_scenario_sweep(
     let base = catalogue.require(&spec.scenario)?;
     spec.validate(base)?;
     if !(1..=THREADS_MAX).contains(&opts.threads) {
-        return Err(usage(
+        return Err(Error::usage(
             "--threads",
             format!("{} is outside 1..={THREADS_MAX}", opts.threads),
         ));

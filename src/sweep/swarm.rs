@@ -65,13 +65,6 @@ pub const SWARM_SUMMARY_HEADER: &str =
 /// [`FailureKind::ALL`] in order.
 pub const OUTCOMES: usize = 1 + FailureKind::ALL.len();
 
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
-
 /// The name of outcome slot `i` (`passed` or a failure kind's name).
 pub fn outcome_name(i: usize) -> &'static str {
     if i == 0 {
@@ -201,13 +194,13 @@ impl SwarmConfig {
     /// command line).
     pub fn validate(&self, catalogue: &Catalogue) -> Result<()> {
         if !(1..=N_MAX).contains(&self.seeds) {
-            return Err(usage(
+            return Err(Error::usage(
                 "--seeds",
                 format!("{} is outside 1..={N_MAX}", self.seeds),
             ));
         }
         if self.from.checked_add(self.seeds - 1).is_none() {
-            return Err(usage(
+            return Err(Error::usage(
                 "--from",
                 format!(
                     "{} + {} seeds passes the largest seed",
@@ -216,13 +209,13 @@ impl SwarmConfig {
             ));
         }
         if !(1..=10).contains(&self.difficulty) {
-            return Err(usage(
+            return Err(Error::usage(
                 "--difficulty",
                 format!("{} is out of range (allowed: 1 to 10)", self.difficulty),
             ));
         }
         if self.scenarios.is_empty() || self.scenarios.len() > RATES_MAX {
-            return Err(usage(
+            return Err(Error::usage(
                 "--scenarios",
                 format!("need 1..={RATES_MAX} scenarios"),
             ));
@@ -230,7 +223,10 @@ impl SwarmConfig {
         for (i, id) in self.scenarios.iter().enumerate() {
             catalogue.require(id)?;
             if self.scenarios[..i].contains(id) {
-                return Err(usage("--scenarios", format!("'{id}' is given twice")));
+                return Err(Error::usage(
+                    "--scenarios",
+                    format!("'{id}' is given twice"),
+                ));
             }
         }
         Ok(())
@@ -619,7 +615,7 @@ pub fn run_swarm(
 ) -> Result<SwarmReport> {
     config.validate(catalogue)?;
     if !(1..=THREADS_MAX).contains(&opts.threads) {
-        return Err(usage(
+        return Err(Error::usage(
             "--threads",
             format!("{} is outside 1..={THREADS_MAX}", opts.threads),
         ));
@@ -804,7 +800,7 @@ pub fn find_rows(
     if super::merge::kind_of(dir)? != Swarm::TAG {
         // Read as the kind it is, so that a broken file reports its error.
         super::merge::read_any(dir)?;
-        return Err(usage(
+        return Err(Error::usage(
             "--from",
             format!("{} is a sweep output, not a swarm output", dir.display()),
         ));

@@ -57,6 +57,16 @@ pub enum Error {
         /// What is wrong and what is allowed.
         message: String,
     },
+    /// A bad output or shard folder, or a file in one: a folder that is not
+    /// a complete shard, a shard foreign to the others or given twice, an
+    /// output that is not a regular file or whose folder is missing.
+    #[error("{}: {message}", path.display())]
+    Folder {
+        /// The folder or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -84,7 +94,25 @@ impl Error {
                 | Error::Invalid { .. }
                 | Error::InvalidAt { .. }
                 | Error::Usage { .. }
+                | Error::Folder { .. }
         )
+    }
+
+    /// An [`Error::Usage`]: `flag` (a flag, an argument or an environment
+    /// variable) has a bad value; `message` says what is allowed.
+    pub fn usage(flag: &str, message: impl Into<String>) -> Error {
+        Error::Usage {
+            flag: flag.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::Folder`] about `path`.
+    pub fn folder(path: impl Into<PathBuf>, message: impl Into<String>) -> Error {
+        Error::Folder {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// Shorthand for an [`Error::Io`]. An I/O error raised by a writer that

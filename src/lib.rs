@@ -25,17 +25,45 @@
 //! | [`model::layer2`] | orchestration: HTM queue, workers, scheduler, trigger mesh, policies, watchdog, replicas (sandbox fallback, canary), Layer-2 safeguards; the queueing-station API in [`model::layer2::queue`] |
 //! | [`model::cluster`] | the replicated log Jepsen-style: local clocks, partitions, nemesis, clients and history; checked by [`check::consistency`] |
 //! | [`model::stack`] | the stack description (`--stack`) and the composition of the layers into one model |
-//! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an intent routed by governance) |
+//! | [`playbook`] | recovery playbooks as RON data: trigger, ordered steps (each an [`Intent`](playbook::Intent), routed by governance) |
 //! | [`safeguard`] | the safeguard catalogue by name (and where each lives), [`SafeguardSet`](safeguard::SafeguardSet), [`SafeguardLog`](safeguard::SafeguardLog) |
-//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue, the runner, the stress test and the source's table it is calibrated to ([`scenario::stress::compare`]); [`scenario::repro`] reproduction handles; [`scenario::control`] experiment vs fault-free control; [`scenario::shrink`] shrinking a failing configuration to a regression scenario; [`scenario::preflight`] scenarios checked against the stack before anything runs (targets, memory bound) |
-//! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume; [`program::speculate`] runs the likely next runs on idle cores without changing a byte; [`program::ensemble`] seed ensembles of the year |
+//! | [`scenario`] | the RON scenario format, validation, difficulty levels 1-10, the catalogue, the runner, the stress test and the source's table it is calibrated to ([`scenario::stress::compare`]); [`scenario::repro`] reproduction handles; [`scenario::control`] experiment vs fault-free control; [`scenario::shrink`] shrinking a failing configuration to a regression scenario; [`scenario::preflight`] scenarios checked against the stack before anything runs (targets, memory bound); [`scenario::draw`] the swarm draw of a fault mix from a seed |
+//! | [`program`] | the autonomous programme: schedule, selection, learning, escalation, safeguard generation, the year driver, audit log, checkpoint/resume; [`program::speculate`] runs the likely next runs on idle cores without changing a byte; [`program::ensemble`] seed ensembles of the year; [`program::recorded`] one run rebuilt from a year's CSV rows (replay) |
 //! | [`check`] | observers: recovery measurement, history, consistency and linearizability checkers; [`check::linearizable`] a bounded Wing-Gong-Lowe search for a compare-and-set register per key, the replicated log's history mapped onto it ([`check::linearizable::check_log`]), and `chaosim check FILE` for chaosim JSONL or Jepsen / Knossos EDN ([`check::edn`]) histories |
 //! | [`report`] | plots (SVG + PNG, bundled font), `index.html` and `summary.md` for a year, a sweep, an ensemble or a single-run timeline; Jepsen-style history timelines and offline trace views |
-//! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker, parallel deterministic runner, shards and merge (shared by scenario sweeps, [`sweep::swarm`] and ensembles); [`sweep::whatif`] paired what-if analysis of candidate safeguards over seeds |
-//! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals; [`record::trace`] the Chrome trace writer; [`record::outfile`] the output rules (temporary file then rename, regular files only, nothing clobbered without `--force`) |
-//! | [`input`] | reading input files in bounded memory (regular files only, size and line limits) with located errors, the line:column of a field's value |
+//! | [`shard`] | the batch layer every kind shares: [`Shard`](shard::Shard) and its resolution (flags, Slurm, Kubernetes), the ordered parallel runner, [`Aggregate`](shard::Aggregate), `shard.ron` as [`ShardFile<K>`](shard::ShardFile) and one generic [`merge`](shard::merge) over a [`ShardKind`](shard::ShardKind) that each kind implements in its own module |
+//! | [`sweep`] | parametric failure-rate A/B sweeps: chaos proxy, API agent, playbooks, circuit breaker; the API sweep, scenario sweep ([`sweep::scenario_sweep`]) and swarm ([`sweep::swarm`]) kinds on [`shard`], and [`sweep::merge::merge`], which reads shards of any kind by their tag; [`sweep::whatif`] paired what-if analysis of candidate safeguards over seeds |
+//! | [`record`] | streaming sinks and mergeable statistics: checked CSV writer, Welford, exact integer moments, quantile sketch, Wilson and Student-t intervals; [`record::trace`] the Chrome trace writer; [`record::timeline`] the single-run timeline writer; [`record::outfile`] the output rules (temporary file then rename, regular files only, nothing clobbered without `--force`) |
+//! | [`input`] | reading input files in bounded memory (regular files only, size and line limits) with located errors, the line:column of a field's value; the `*.ron` files of a folder |
 //! | [`demo`] | reference models for measuring the engine: PHOLD and a watchdog-timer farm |
 //! | [`error`] | the located, typed [`Error`] |
+//!
+//! ## Layers
+//!
+//! The top-level modules are layers, lowest first; a module may use only
+//! itself and the modules before it:
+//!
+//! `engine` < `error` < `input` < `safeguard` < `demo` < `fault` < `check` <
+//! `playbook` < `model` < `record` < `shard` < `scenario` < `program` <
+//! `sweep` < `report` < the binary (`cli/`, `main.rs`).
+//!
+//! Why this order: the engine knows nothing; errors and input reading sit
+//! just above it so every layer can fail with a located error; the
+//! vocabulary of the stack (safeguards, faults, observers, playbooks and
+//! their intents) comes before the model that uses it; `record` (sinks,
+//! statistics, the timeline writer) and `shard` (the batch layer) serve the
+//! runner (`scenario`) and everything that drives it: the programme, the
+//! sweeps (which include the programme's ensembles in their merge) and the
+//! reports, which read what all of them wrote. A test (`src/layering.rs`)
+//! reads the code lines of `src/` and fails on a `crate::` path against
+//! this order; the two edges that still point up (an `Error` helper that
+//! unwraps `record::outfile`'s path tags; the year asking `report` for the
+//! names of the report files it must not clobber) are listed there with
+//! their reasons.
+//!
+//! **Hidden state:** one piece only, the thread-local observer hook of
+//! [`engine::trace::observe_simulations`], through which a self-check watches the events of the
+//! simulations a thread runs; everything else is passed explicitly.
 //!
 //! **Invariant:** `engine` never names a kernel, a scenario or a file. Models
 //! implement [`Model`](engine::Model) and give events meaning.
@@ -120,6 +148,8 @@ pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod input;
+#[cfg(test)]
+mod layering;
 pub mod model;
 pub mod playbook;
 pub mod program;
@@ -127,6 +157,7 @@ pub mod record;
 pub mod report;
 pub mod safeguard;
 pub mod scenario;
+pub mod shard;
 pub mod sweep;
 
 pub use error::{Error, Result};

@@ -259,10 +259,11 @@ fn check_fields(v: &Value) -> &Vec<Value> {
 /// Slices of each (pid, tid) nest: sorted by start (longer first), each
 /// slice ends within the enclosing open one.
 fn check_nesting(evs: &[Value]) {
-    let mut tracks: BTreeMap<(u64, u64), Vec<(u64, u64)>> = BTreeMap::new();
+    let mut tracks: BTreeMap<(u64, u64), Vec<(i64, i64)>> = BTreeMap::new();
     for e in evs.iter().filter(|e| e["ph"] == "X") {
         // ts/dur are µs with 3 decimals: compare in ns exactly.
-        let ns = |x: &Value| (x.as_f64().unwrap() * 1000.0).round() as u64;
+        // ts is on the scenario clock: the boot lead-in is negative.
+        let ns = |x: &Value| (x.as_f64().unwrap() * 1000.0).round() as i64;
         let (a, d) = (ns(&e["ts"]), ns(&e["dur"]));
         tracks
             .entry((e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
@@ -271,7 +272,7 @@ fn check_nesting(evs: &[Value]) {
     }
     for (track, mut s) in tracks {
         s.sort_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
-        let mut stack: Vec<u64> = Vec::new();
+        let mut stack: Vec<i64> = Vec::new();
         for (a, b) in s {
             while stack.last().is_some_and(|&end| end <= a) {
                 stack.pop();

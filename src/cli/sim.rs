@@ -9,14 +9,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use chaosim::model::stack::StackSpec;
 use chaosim::program::speculate::with_speculation;
-use chaosim::program::year::run_start;
 use chaosim::program::{Programme, YearConfig, audit, run_programme};
 use chaosim::record::outfile::{self, OutFile};
 use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::control::{ControlReport, run_with_control};
-use chaosim::scenario::repro::{
-    FileIds, HandleContext, Repro, ReproArgs, StressRepro, file_ids, item_from_fields,
-};
+use chaosim::scenario::repro::{FileIds, HandleContext, Repro, ReproArgs, StressRepro, file_ids};
 use chaosim::scenario::run::{Planned, RunOutputs, Runner};
 use chaosim::scenario::stress::{CompareRow, StressReport, compare, run_stress};
 use chaosim::scenario::{Catalogue, Execution, Executor, Outcome};
@@ -50,6 +47,25 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Scenario ids from a comma list (`--ids`), or every scenario of the
+    /// catalogue in its order.
+    pub fn ids_or_all(&self, list: Option<&str>) -> Vec<String> {
+        match list {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            None => self
+                .catalogue
+                .scenarios()
+                .iter()
+                .map(|s| s.id.clone())
+                .collect(),
+        }
+    }
+
     /// What handles printed for outcomes of these inputs need.
     pub fn handles(&self) -> HandleContext {
         HandleContext {
@@ -1128,151 +1144,7 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One run of a programme output folder, rebuilt from its `runs.csv` and
-/// `outcomes.csv` rows: the execution and the digests it recorded (one per
-/// item). Shared by `replay` and `selfcheck year`; the fields are read by
-/// the same code as a reproduction handle's ([`item_from_fields`]).
-pub struct RecordedRun {
-    /// What ran.
-    pub exec: Execution,
-    /// The recorded digests, in item order.
-    pub digests: Vec<String>,
-    /// Where each digest is in `outcomes.csv`: (line, column index).
-    pub lines: Vec<(u64, usize)>,
-    /// The recorded `outcomes.csv` rows of the run, in item order, and the
-    /// file's header.
-    pub rows: Vec<csv::StringRecord>,
-    /// The header of `outcomes.csv`.
-    pub header: csv::StringRecord,
-}
-
-/// Rebuild run `run` of the programme output in `dir`.
-pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRun> {
-    let runs_path = dir.join("runs.csv");
-    let outcomes_path = dir.join("outcomes.csv");
-    let mut rdr = chaosim::input::csv_reader(&runs_path)?;
-    let headers = rdr.headers().map_err(|e| csv_err(&runs_path, e))?.clone();
-    let col = |h: &csv::StringRecord, n: &str, p: &Path| {
-        h.iter()
-            .position(|x| x == n)
-            .ok_or_else(|| Error::InvalidAt {
-                path: p.to_path_buf(),
-                line: 1,
-                column: 1,
-                field: n.into(),
-                message: "column missing from the header".into(),
-            })
-    };
-    // An error about a field of a row, at the row's line and the field's
-    // column.
-    let at = |p: &Path, rec: &csv::StringRecord, k: usize, field: &str, message: String| {
-        let line = rec.position().map_or(1, |pos| pos.line() as usize);
-        let column = 1
-            + (0..k)
-                .map(|i| rec.get(i).map_or(0, |f| f.chars().count() + 1))
-                .sum::<usize>();
-        Error::InvalidAt {
-            path: p.to_path_buf(),
-            line,
-            column,
-            field: field.into(),
-            message,
-        }
-    };
-    let c_run = col(&headers, "run", &runs_path)?;
-    let mut row = None;
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| csv_err(&runs_path, e))?;
-        if rec.get(c_run) == Some(&run.to_string()) {
-            row = Some(rec);
-            break;
-        }
-    }
-    let row = row.ok_or_else(|| Error::InvalidAt {
-        path: runs_path.clone(),
-        line: rdr.position().line() as usize,
-        column: 1,
-        field: "run".into(),
-        message: format!("no row for run {run} (--run) before the end of the file"),
-    })?;
-    let get = |n: &str| -> Result<(String, usize)> {
-        let k = col(&headers, n, &runs_path)?;
-        Ok((row.get(k).unwrap_or("").to_string(), k))
-    };
-    let (seed, k) = get("seed")?;
-    let seed: u64 = seed.parse().map_err(|_| {
-        at(
-            &runs_path,
-            &row,
-            k,
-            "seed",
-            format!("'{seed}' is not a number"),
-        )
-    })?;
-    let (deployed, k) = get("deployed")?;
-    let deployed = SafeguardSet::from_spec(&deployed.replace(';', ","), SafeguardSet::EMPTY)
-        .map_err(|m| at(&runs_path, &row, k, "deployed", m))?;
-    let perspective = get("perspective")?.0;
-    // The outcome rows of this run: scenario, difficulty, known fixes, digest.
-    let mut ordr = chaosim::input::csv_reader(&outcomes_path)?;
-    let oh = ordr
-        .headers()
-        .map_err(|e| csv_err(&outcomes_path, e))?
-        .clone();
-    let (c_run, c_sc, c_lv, c_kf, c_dg) = (
-        col(&oh, "run", &outcomes_path)?,
-        col(&oh, "scenario", &outcomes_path)?,
-        col(&oh, "difficulty", &outcomes_path)?,
-        col(&oh, "known_fixes", &outcomes_path)?,
-        col(&oh, "digest", &outcomes_path)?,
-    );
-    let mut items = Vec::new();
-    let mut digests = Vec::new();
-    let mut lines = Vec::new();
-    let mut rows = Vec::new();
-    for rec in ordr.records() {
-        let rec = rec.map_err(|e| csv_err(&outcomes_path, e))?;
-        if rec.get(c_run) != Some(&run.to_string()) {
-            continue;
-        }
-        let item = item_from_fields(&rec[c_sc], &rec[c_lv], &rec[c_kf]).map_err(|m| {
-            at(
-                &outcomes_path,
-                &rec,
-                c_sc,
-                "scenario/difficulty/known_fixes",
-                m,
-            )
-        })?;
-        items.push(item);
-        lines.push((rec.position().map_or(1, |p| p.line()), c_dg));
-        digests.push(rec[c_dg].to_string());
-        rows.push(rec);
-    }
-    if items.is_empty() {
-        return Err(Error::InvalidAt {
-            path: outcomes_path.clone(),
-            line: 1,
-            column: 1,
-            field: "run".into(),
-            message: format!("no row of run {run} (runs.csv lists it): the file was cut or edited"),
-        });
-    }
-    Ok(RecordedRun {
-        exec: Execution {
-            seed,
-            run,
-            start: run_start(prog, run),
-            concurrent: perspective == "Mixed",
-            items,
-            deployed,
-        },
-        digests,
-        lines,
-        rows,
-        header: oh,
-    })
-}
+pub use chaosim::program::recorded::{RecordedRun, recorded_run};
 
 /// `chaosim replay DIR --run N`.
 pub fn replay(
@@ -1371,10 +1243,6 @@ pub fn replay(
         )));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn csv_err(path: &Path, e: csv::Error) -> Error {
-    chaosim::input::csv_error(path, e)
 }
 
 /// `chaosim audit verify DIR`: the chain line by line (exact bytes), then

@@ -100,20 +100,7 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         playbooks: args.playbooks.clone(),
     };
     let loaded = inputs.load()?;
-    let scenarios: Vec<String> = match &args.ids {
-        Some(ids) => ids
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-        None => loaded
-            .catalogue
-            .scenarios()
-            .iter()
-            .map(|s| s.id.clone())
-            .collect(),
-    };
+    let scenarios = loaded.ids_or_all(args.ids.as_deref());
     let deployed = SafeguardSet::from_spec(&args.safeguards, loaded.stack.default_safeguards())
         .map_err(|message| Error::Usage {
             flag: "--safeguards".into(),

@@ -51,19 +51,12 @@ pub struct WhatifArgs {
     inputs: Inputs,
 }
 
-fn usage(flag: &str, message: String) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message,
-    }
-}
-
 /// Run `chaosim whatif`.
 pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     let loaded = args.inputs.load()?;
     let default_set = loaded.stack.default_safeguards();
     let baseline = SafeguardSet::from_spec(&args.safeguards, default_set)
-        .map_err(|m| usage("--safeguards", m))?;
+        .map_err(|m| Error::usage("--safeguards", m))?;
     let mut specs: Vec<(String, &str)> = Vec::new();
     if let Some(list) = &args.candidates {
         for c in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
@@ -74,31 +67,18 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         specs.push((c.trim().to_string(), "--candidate"));
     }
     if specs.is_empty() {
-        return Err(usage(
+        return Err(Error::usage(
             "--candidates",
-            "give at least one candidate (+name, -name or stack=FILE)".into(),
+            "give at least one candidate (+name, -name or stack=FILE)",
         ));
     }
     let mut candidates = Vec::new();
     for (label, flag) in specs {
         candidates.push(candidate(&label, flag, baseline, &args.inputs)?);
     }
-    let ids: Vec<String> = match &args.ids {
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-        None => loaded
-            .catalogue
-            .scenarios()
-            .iter()
-            .map(|s| s.id.clone())
-            .collect(),
-    };
+    let ids = loaded.ids_or_all(args.ids.as_deref());
     let seeds = parse_seeds(&args.seeds)?;
-    let at_ns = parse_time_of_day(&args.at).map_err(|m| usage("--at", m))?;
+    let at_ns = parse_time_of_day(&args.at).map_err(|m| Error::usage("--at", m))?;
     let spec = WhatifSpec {
         ids,
         seeds,
@@ -145,15 +125,15 @@ fn candidate(label: &str, flag: &str, baseline: SafeguardSet, base: &Inputs) -> 
         .split(',')
         .all(|c| c.starts_with('+') || c.starts_with('-'))
     {
-        return Err(usage(
+        return Err(Error::usage(
             flag,
             format!("'{label}': a candidate is +name, -name or stack=FILE"),
         ));
     }
     let deployed = SafeguardSet::from_spec(label, baseline)
-        .map_err(|m| usage(flag, format!("'{label}': {m}")))?;
+        .map_err(|m| Error::usage(flag, format!("'{label}': {m}")))?;
     if deployed == baseline {
-        return Err(usage(
+        return Err(Error::usage(
             flag,
             format!("'{label}' changes nothing: the baseline already has it so"),
         ));
@@ -167,7 +147,7 @@ fn candidate(label: &str, flag: &str, baseline: SafeguardSet, base: &Inputs) -> 
 
 fn parse_seeds(text: &str) -> Result<(u64, u64)> {
     let bad = || {
-        usage(
+        Error::usage(
             "--seeds",
             format!("'{text}' is not FROM:TO (two whole numbers, FROM < TO)"),
         )

@@ -146,7 +146,7 @@ fn playbook_error(dir: &Path, m: String) -> Error {
         .filter(|(_, rest)| rest.starts_with(" has trigger"))
         .map(|(name, _)| name.to_string());
     if let Some(name) = wrong_trigger
-        && let Ok(files) = crate::scenario::catalogue::ron_files(dir)
+        && let Ok(files) = crate::input::ron_files(dir)
     {
         for path in files {
             let Ok(text) = crate::input::read_text(&path) else {

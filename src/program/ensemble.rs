@@ -14,7 +14,7 @@
 //! - `weeks.csv`: per programme week, the pass rate across seeds (mean,
 //!   p10, p50, p90) ([`WEEKS_HEADER`]);
 //! - `shard.ron`: the sweep metadata with the ensemble's aggregate, so
-//!   [`merge`](crate::sweep::merge::merge) recombines shards exactly.
+//!   [`merge`](crate::shard::merge) recombines shards exactly.
 //!
 //! **Aggregates.** Every quantity of a seed is an integer (scenario counts,
 //! the sum of difficulty levels, execution counts, the day a safeguard was
@@ -44,11 +44,10 @@ use crate::record::stats::{t_interval, wilson_interval};
 use crate::safeguard::{Safeguard, SafeguardSet};
 use crate::scenario::Catalogue;
 use crate::scenario::Executor;
-use crate::sweep::merge::{
-    MergeReport, SHARD_FILE, SUMMARY_FILE, ShardMeta, SweepParams, prepare_out_dir, shard_meta,
-    write_merged_rows, write_shard_meta,
+use crate::shard::{
+    Aggregate, N_MAX, Never, SHARD_FILE, SUMMARY_FILE, Shard, ShardFile, ShardKind, Slot,
+    THREADS_MAX, Tagged, prepare_out_dir, run_ordered_chunked,
 };
-use crate::sweep::runner::{Aggregate, N_MAX, Shard, THREADS_MAX, run_ordered_chunked};
 
 /// One row per seed.
 pub const SEEDS_FILE: &str = "seeds.csv";
@@ -66,19 +65,12 @@ pub const SEEDS_PER_CHUNK: u64 = 1;
 /// Days in a programme week.
 pub const DAYS_PER_WEEK: u64 = 7;
 
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
-
 /// Parse `FROM:TO` (inclusive) or one seed into `(from, to)`.
 pub fn parse_seeds(text: &str) -> Result<(u64, u64)> {
     const FLAG: &str = "--seeds";
     let num = |t: &str| -> Result<u64> {
         t.trim().parse().map_err(|_| {
-            usage(
+            Error::usage(
                 FLAG,
                 format!("'{t}' is not a seed (a non-negative integer)"),
             )
@@ -92,13 +84,16 @@ pub fn parse_seeds(text: &str) -> Result<(u64, u64)> {
         }
     };
     if from > to {
-        return Err(usage(
+        return Err(Error::usage(
             FLAG,
             format!("'{text}': FROM {from} is above TO {to}"),
         ));
     }
     if to - from >= N_MAX {
-        return Err(usage(FLAG, format!("'{text}' has more than {N_MAX} seeds")));
+        return Err(Error::usage(
+            FLAG,
+            format!("'{text}' has more than {N_MAX} seeds"),
+        ));
     }
     Ok((from, to))
 }
@@ -173,7 +168,8 @@ impl Hist {
 }
 
 /// The ensemble parameters recorded in `shard.ron` (besides the seeds,
-/// which are [`SweepParams::seed`] = FROM and [`SweepParams::n`] = count).
+/// which are [`EnsembleShardParams::seed`] = FROM and
+/// [`EnsembleShardParams::n`] = count).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnsembleParams {
@@ -235,21 +231,19 @@ pub struct EnsembleSpec {
 
 impl EnsembleSpec {
     /// The parameters recorded in `shard.ron`.
-    pub fn params(&self, prog: &Programme, cat: &Catalogue) -> SweepParams {
+    pub fn params(&self, prog: &Programme, cat: &Catalogue) -> EnsembleShardParams {
         let tracked = SafeguardSet::all()
             .difference(self.initial_deployed)
             .iter()
             .map(|s| s.name().to_string())
             .collect();
-        SweepParams {
+        EnsembleShardParams {
             seed: self.seed_from,
             n: self.seed_to - self.seed_from + 1,
             rates_ppm: Vec::new(),
             variants: Vec::new(),
             model_fingerprint: format!("{:016x}", self.inputs_fingerprint),
-            scenario: None,
-            swarm: None,
-            ensemble: Some(EnsembleParams {
+            ensemble: Tagged(EnsembleParams {
                 runs_total: self.runs_total,
                 runs_per_day: prog.slots.len() as u64,
                 scenarios: cat.len() as u32,
@@ -607,18 +601,6 @@ fn write_tables(tx: &mut OutDir, a: &EnsembleAggregate, p: &EnsembleParams) -> R
     Ok(())
 }
 
-fn meta_of(
-    params: &SweepParams,
-    shard: Shard,
-    range: (u64, u64),
-    rows: (u64, u64),
-    agg: &EnsembleAggregate,
-) -> ShardMeta {
-    let mut meta = shard_meta(params, shard, range, rows, &[]);
-    meta.ensemble = Some(agg.clone());
-    meta
-}
-
 /// How to run an ensemble.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnsembleOptions {
@@ -657,22 +639,25 @@ pub fn run_ensemble(
     on_seed: &(dyn Fn(&SeedResult) + Sync),
 ) -> Result<EnsembleReport> {
     if spec.seed_from > spec.seed_to || spec.seed_to - spec.seed_from >= N_MAX {
-        return Err(usage("--seeds", "need FROM <= TO and at most 10^12 seeds"));
+        return Err(Error::usage(
+            "--seeds",
+            "need FROM <= TO and at most 10^12 seeds",
+        ));
     }
     if spec.runs_total == 0 {
-        return Err(usage("--days", "the programme has no run"));
+        return Err(Error::usage("--days", "the programme has no run"));
     }
     if !(1..=THREADS_MAX).contains(&opts.threads) {
-        return Err(usage(
+        return Err(Error::usage(
             "--threads",
             format!("{} is outside 1..={THREADS_MAX}", opts.threads),
         ));
     }
     let params = spec.params(prog, cat);
-    let p = params.ensemble.clone().expect("ensemble params");
-    let total = params.total();
+    let p = params.ensemble.0.clone();
+    let total = Ensemble::total(&params);
     let range = opts.shard.range(total);
-    let mut tx = prepare_out_dir(&opts.out, &params.files(), opts.force, "--out")?;
+    let mut tx = prepare_out_dir(&opts.out, &Ensemble::files(&params), opts.force, "--out")?;
     let mut sink = tx.sink(SEEDS_FILE)?;
     sink.write_raw(seeds_header(&p).as_bytes())?;
     let run =
@@ -709,10 +694,14 @@ pub fn run_ensemble(
     let fnv = sink.checksum();
     sink.finish()?;
     write_tables(&mut tx, &agg, &p)?;
-    write_shard_meta(
-        &mut tx,
-        &meta_of(&params, opts.shard, range, (bytes, fnv), &agg),
-    )?;
+    ShardFile::<Ensemble>::new(
+        &params,
+        opts.shard,
+        range,
+        (bytes, fnv),
+        &[(0, agg.clone())],
+    )
+    .write(&mut tx)?;
     tx.commit()?;
     Ok(EnsembleReport {
         seeds: range.1 - range.0,
@@ -721,57 +710,99 @@ pub fn run_ensemble(
     })
 }
 
-/// Why two ensembles' shards do not belong together, if they do not.
-pub(crate) fn ensemble_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
-    let (ea, eb) = match (&a.ensemble, &b.ensemble) {
-        (Some(x), Some(y)) => (x, y),
-        _ => return Some("kind (one is an ensemble, the other a sweep)".into()),
-    };
-    let seeds = |p: &SweepParams| format!("{}:{}", p.seed, p.seed + p.n.saturating_sub(1));
-    if a.seed != b.seed || a.n != b.n {
-        return Some(format!("seeds ({} vs {})", seeds(b), seeds(a)));
-    }
-    if ea.runs_total != eb.runs_total || ea.runs_per_day != eb.runs_per_day {
-        return Some(format!(
-            "programme length ({} vs {} runs)",
-            eb.runs_total, ea.runs_total
-        ));
-    }
-    if ea.initial_deployed != eb.initial_deployed || ea.tracked != eb.tracked {
-        return Some("initial safeguards".into());
-    }
-    if ea.inputs_fingerprint != eb.inputs_fingerprint
-        || ea.scenarios != eb.scenarios
-        || a.model_fingerprint != b.model_fingerprint
-    {
-        return Some("programme, scenarios or stack (inputs fingerprint)".into());
-    }
-    None
+/// The parameters every shard of one ensemble shares, as recorded in
+/// `shard.ron` (format 1: `seed` is the first seed, `n` the number of
+/// seeds, `rates_ppm` and `variants` are empty).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "SweepParams", deny_unknown_fields)]
+pub struct EnsembleShardParams {
+    /// First seed.
+    pub seed: u64,
+    /// Number of seeds.
+    pub n: u64,
+    /// Empty.
+    pub rates_ppm: Vec<u32>,
+    /// Empty.
+    pub variants: Vec<Never>,
+    /// The inputs fingerprint, 16 hex digits.
+    pub model_fingerprint: String,
+    /// The ensemble.
+    pub ensemble: Tagged<EnsembleParams>,
 }
 
-/// The ensemble half of [`merge`](crate::sweep::merge::merge), called after
-/// the shards were checked to form one complete ensemble.
-pub(crate) fn merge_ensemble(
-    params: &SweepParams,
-    p: &EnsembleParams,
-    metas: &[(PathBuf, ShardMeta)],
-    by_index: &[Option<usize>],
-    out: &Path,
-    force: bool,
-) -> Result<MergeReport> {
-    let mut agg = EnsembleAggregate::default();
-    for slot in by_index {
-        let (dir, m) = &metas[slot.expect("checked")];
-        let path = dir.join(SHARD_FILE);
-        let a = m.ensemble.as_ref().ok_or_else(|| Error::Invalid {
-            path: path.clone(),
-            field: "ensemble".into(),
-            message: "missing: not an ensemble shard".into(),
-        })?;
-        a.check(p, &path)?;
+/// The seed ensemble as a batch kind: one cell, the seeds its items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ensemble;
+
+impl ShardKind for Ensemble {
+    const TAG: &'static str = "ensemble";
+    const SLOT: Slot = Slot::Ensemble;
+    type Params = EnsembleShardParams;
+    type Record = EnsembleAggregate;
+    type Aggregate = EnsembleAggregate;
+
+    fn cells(_: &EnsembleShardParams) -> u64 {
+        1
+    }
+    fn n(p: &EnsembleShardParams) -> u64 {
+        p.n
+    }
+    fn rows_file(_: &EnsembleShardParams) -> &'static str {
+        SEEDS_FILE
+    }
+    fn rows_header(p: &EnsembleShardParams) -> String {
+        seeds_header(&p.ensemble.0)
+    }
+    fn files(_: &EnsembleShardParams) -> Vec<&'static str> {
+        vec![SEEDS_FILE, SUMMARY_FILE, WEEKS_FILE, SHARD_FILE]
+    }
+    fn difference(a: &EnsembleShardParams, b: &EnsembleShardParams) -> Option<String> {
+        let (ea, eb) = (&a.ensemble.0, &b.ensemble.0);
+        let seeds =
+            |p: &EnsembleShardParams| format!("{}:{}", p.seed, p.seed + p.n.saturating_sub(1));
+        if a.seed != b.seed || a.n != b.n {
+            return Some(format!("seeds ({} vs {})", seeds(b), seeds(a)));
+        }
+        if ea.runs_total != eb.runs_total || ea.runs_per_day != eb.runs_per_day {
+            return Some(format!(
+                "programme length ({} vs {} runs)",
+                eb.runs_total, ea.runs_total
+            ));
+        }
+        if ea.initial_deployed != eb.initial_deployed || ea.tracked != eb.tracked {
+            return Some("initial safeguards".into());
+        }
+        if ea.inputs_fingerprint != eb.inputs_fingerprint
+            || ea.scenarios != eb.scenarios
+            || a.model_fingerprint != b.model_fingerprint
+        {
+            return Some("programme, scenarios or stack (inputs fingerprint)".into());
+        }
+        None
+    }
+    fn to_record(_: u32, a: &EnsembleAggregate) -> EnsembleAggregate {
+        a.clone()
+    }
+    fn check_records(m: &ShardFile<Self>, path: &Path) -> Result<()> {
+        if m.cells.is_empty() {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                field: "ensemble".into(),
+                message: "missing: not an ensemble shard".into(),
+            });
+        }
+        Ok(())
+    }
+    fn from_record(
+        p: &EnsembleShardParams,
+        m: &ShardFile<Self>,
+        a: &EnsembleAggregate,
+        path: &Path,
+    ) -> Result<(u32, EnsembleAggregate)> {
+        a.check(&p.ensemble.0, path)?;
         if a.n != m.range_end - m.range_start {
             return Err(Error::Invalid {
-                path,
+                path: path.to_path_buf(),
                 field: "ensemble.n".into(),
                 message: format!(
                     "{} seeds aggregated, range holds {}",
@@ -780,28 +811,20 @@ pub(crate) fn merge_ensemble(
                 ),
             });
         }
-        agg.merge(a);
+        Ok((0, a.clone()))
     }
-    let header = seeds_header(p);
-    let (mut tx, (bytes, fnv)) =
-        write_merged_rows(metas, by_index, out, force, SEEDS_FILE, &header)?;
-    write_tables(&mut tx, &agg, p)?;
-    write_shard_meta(
-        &mut tx,
-        &meta_of(
-            params,
-            Shard::WHOLE,
-            (0, params.total()),
-            (bytes, fnv),
-            &agg,
-        ),
-    )?;
-    tx.commit()?;
-    Ok(MergeReport {
-        shards: by_index.len() as u32,
-        experiments: agg.n,
-        cells: 1,
-    })
+    fn write_tables(
+        tx: &mut OutDir,
+        p: &EnsembleShardParams,
+        cells: &[(u32, EnsembleAggregate)],
+    ) -> Result<()> {
+        let empty = EnsembleAggregate::default();
+        let agg = cells.first().map_or(&empty, |(_, a)| a);
+        write_tables(tx, agg, &p.ensemble.0)
+    }
+    fn items(a: &EnsembleAggregate) -> u64 {
+        a.n
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod ensemble;
 pub mod learning;
+pub mod recorded;
 pub mod select;
 pub mod spec;
 pub mod speculate;

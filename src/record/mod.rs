@@ -22,4 +22,5 @@
 pub mod csv;
 pub mod outfile;
 pub mod stats;
+pub mod timeline;
 pub mod trace;

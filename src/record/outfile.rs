@@ -134,12 +134,12 @@ pub fn check_output_path(path: &Path) -> Result<Existing> {
             } else {
                 "not a regular file (a device, FIFO or socket)"
             };
-            Err(Error::Usage {
-                flag: path.display().to_string(),
-                message: format!(
+            Err(Error::folder(
+                path,
+                format!(
                     "is {what}; chaosim writes only regular files and never replaces or writes through anything else"
                 ),
-            })
+            ))
         }
     }
 }
@@ -158,14 +158,14 @@ pub fn check_parent(path: &Path) -> Result<()> {
     let parent = parent_of(path);
     match fs::metadata(&parent) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(Error::Usage {
-            flag: path.display().to_string(),
-            message: format!("{} is not a folder", parent.display()),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage {
-            flag: path.display().to_string(),
-            message: format!("the folder {} does not exist", parent.display()),
-        }),
+        Ok(_) => Err(Error::folder(
+            path,
+            format!("{} is not a folder", parent.display()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::folder(
+            path,
+            format!("the folder {} does not exist", parent.display()),
+        )),
         Err(e) => Err(crate::input::not_found_is_input(&parent, e)),
     }
 }
@@ -249,10 +249,7 @@ pub fn create_new(path: &Path) -> Result<File> {
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Usage {
-                    flag: path.display().to_string(),
-                    message: "appeared while chaosim was starting; not overwritten".into(),
-                }
+                Error::folder(path, "appeared while chaosim was starting; not overwritten")
             } else {
                 Error::io(path, e)
             }
@@ -284,10 +281,10 @@ pub fn open_regular(path: &Path) -> Result<File> {
             || opened.ino() != named.ino()
             || opened.dev() != named.dev()
         {
-            return Err(Error::Usage {
-                flag: path.display().to_string(),
-                message: "was replaced while chaosim opened it; refusing to write".into(),
-            });
+            return Err(Error::folder(
+                path,
+                "was replaced while chaosim opened it; refusing to write",
+            ));
         }
     }
     Ok(f)
@@ -492,10 +489,10 @@ pub fn check_distinct(paths: &[&Path]) -> Result<()> {
     for (i, a) in paths.iter().enumerate() {
         for b in &paths[..i] {
             if a == b {
-                return Err(Error::Usage {
-                    flag: a.display().to_string(),
-                    message: "given for two outputs; each output needs its own file".into(),
-                });
+                return Err(Error::folder(
+                    a,
+                    "given for two outputs; each output needs its own file",
+                ));
             }
         }
     }

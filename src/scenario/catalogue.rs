@@ -1,7 +1,7 @@
 //! The scenario catalogue: the embedded defaults (`scenarios/*.ron`, built
 //! into the binary) or a user's directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::spec::{ScenarioSpec, parse_scenario};
 use crate::error::{Error, Result};
@@ -165,17 +165,4 @@ pub fn load_file(path: &Path) -> Result<ScenarioSpec> {
     crate::input::load_with(path, parse_scenario)
 }
 
-/// The `*.ron` files of a directory, sorted by name.
-pub fn ron_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| crate::input::not_found_is_input(dir, e))?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let path = entry.path();
-        if path.extension().is_some_and(|x| x == "ron") && path.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
+pub use crate::input::ron_files;

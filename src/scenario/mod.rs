@@ -20,6 +20,7 @@
 pub mod catalogue;
 pub mod control;
 pub mod difficulty;
+pub mod draw;
 pub mod execution;
 pub mod outcome;
 pub mod preflight;

@@ -453,7 +453,7 @@ impl Repro {
     ) -> Result<std::borrow::Cow<'c, ScenarioSpec>> {
         let spec = catalogue.require(id)?;
         Ok(if self.swarm {
-            std::borrow::Cow::Owned(crate::sweep::swarm::draw(spec, self.exec.seed))
+            std::borrow::Cow::Owned(super::draw::draw(spec, self.exec.seed))
         } else {
             std::borrow::Cow::Borrowed(spec)
         })
@@ -657,10 +657,7 @@ impl ReproArgs {
         if args.first() == Some(&"run") {
             args.remove(0);
         }
-        let usage = |flag: &str, m: String| Error::Usage {
-            flag: flag.into(),
-            message: m,
-        };
+        let usage = |flag: &str, m: String| Error::usage(flag, m);
         let mut ids: Option<&str> = None;
         let mut raw = ReproArgs::default();
         let mut i = 0;
@@ -715,10 +712,7 @@ impl ReproArgs {
     /// Check and resolve the arguments. `baseline`: the default safeguards
     /// of the stack in use.
     pub fn resolve(&self, baseline: SafeguardSet) -> Result<Resolved> {
-        let usage = |flag: &str, m: String| Error::Usage {
-            flag: flag.into(),
-            message: m,
-        };
+        let usage = |flag: &str, m: String| Error::usage(flag, m);
         let num = |flag: &str, v: &Option<String>, default: u64| -> Result<u64> {
             match v {
                 None => Ok(default),
@@ -883,10 +877,7 @@ impl fmt::Display for StressRepro {
 /// handle of another format is refused (exit 2) instead of failing as a
 /// mismatch: its digest cannot match this build's.
 pub fn expected_digest(expect: Option<&str>, format: Option<&str>) -> Result<Option<Digest>> {
-    let usage = |flag: &str, m: String| Error::Usage {
-        flag: flag.into(),
-        message: m,
-    };
+    let usage = |flag: &str, m: String| Error::usage(flag, m);
     let recorded = match format {
         None => 1,
         Some(f) => f.trim().parse::<u32>().map_err(|_| {

@@ -22,8 +22,8 @@ use crate::safeguard::{Cause, SCENARIOS_PER_RUN_MAX, SafeguardLog, SafeguardSet}
 
 use std::io::Write;
 
+use crate::record::timeline::{TimelineRow, TimelineWriter};
 use crate::record::trace::{self, StackTracer, TraceWriter};
-use crate::report::timeline::{TimelineRow, TimelineWriter};
 
 use super::catalogue::Catalogue;
 use super::difficulty::{self, Scaled};

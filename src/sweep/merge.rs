@@ -1,44 +1,35 @@
-//! Mergeable sweep outputs: per-cell aggregates, the summary they give, the
-//! shard metadata (`shard.ron`) and the merge of shard directories.
+//! The API sweep as a batch kind ([`ApiSweep`]): per-cell aggregates, the
+//! summary they give, its `shard.ron` parameters and records; and
+//! [`merge`], which reads the shard directories of any batch kind and
+//! hands them to the one generic [`shard::merge`](crate::shard::merge).
 //!
 //! A **cell** is one (rate, variant) pair; cells are numbered
 //! `rate_index · variants + variant_index`. Every aggregate of a cell is
 //! integer (counts, exact integer moments, sketch bucket counts), so merging
 //! shards in any grouping gives exactly the aggregate of the unsharded run,
 //! and the summary, a pure function of the aggregate, is byte-identical.
-//!
-//! A sweep directory is **complete** when it holds `shard.ron`, written last
-//! (temporary file, then rename). `shard.ron` records the command's
-//! parameters, the shard `K/N`, its global experiment range, the size and
-//! FNV-1a checksum of its `experiments.csv` and the aggregates of the cells
-//! it touched.
+//! The `shard.ron` format and its checks are [`crate::shard::file`]'s.
 
-use std::fs;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::agent::{ExperimentOutcome, Variant};
-use super::runner::{Aggregate, EXPERIMENTS_HEADER, SUMMARY_HEADER, Shard, format_rate};
-use super::scenario_sweep::{ScenarioCellRecord, ScenarioParams, merge_scenario};
-use super::swarm::{SWARM_FILE, SwarmCellRecord, SwarmParams, merge_swarm};
+use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, format_rate};
+use super::scenario_sweep::ScenarioSweep;
+use super::swarm::Swarm;
 use crate::error::{Error, Result};
-use crate::program::ensemble::{
-    EnsembleAggregate, EnsembleParams, SEEDS_FILE, ensemble_difference, merge_ensemble,
-};
-use crate::record::csv::{Fnv64, push_field};
+use crate::program::ensemble::Ensemble;
+use crate::record::csv::push_field;
 use crate::record::outfile::OutDir;
 use crate::record::stats::{IntMoments, Interval, LogSketch, t_interval, wilson_interval};
+use crate::shard::{Aggregate, ShardFile, ShardKind, Slot};
+pub use crate::shard::{
+    MergeReport, SHARD_FILE, SHARD_FORMAT, SHARD_LIMITS, SUMMARY_FILE, prepare_out_dir,
+};
 
-/// Version of the `shard.ron` format.
-pub const SHARD_FORMAT: u32 = 1;
 /// File names inside a sweep directory.
 pub const EXPERIMENTS_FILE: &str = "experiments.csv";
-/// The per-cell summary.
-pub const SUMMARY_FILE: &str = "summary.csv";
-/// The completion marker and metadata.
-pub const SHARD_FILE: &str = "shard.ron";
 
 /// The aggregate of a set of experiments of one cell. Fixed size; merges
 /// exactly.
@@ -328,7 +319,7 @@ impl CellSummary {
     }
 }
 
-/// The command parameters every shard of one sweep shares.
+/// The command parameters every shard of one API sweep shares.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepParams {
@@ -340,60 +331,19 @@ pub struct SweepParams {
     pub rates_ppm: Vec<u32>,
     /// Variants, in output order.
     pub variants: Vec<Variant>,
-    /// [`ApiModel::fingerprint`](super::agent::ApiModel::fingerprint) in hex
-    /// (for a scenario sweep: the scenario's and the stack's fingerprints).
+    /// [`ApiModel::fingerprint`](super::agent::ApiModel::fingerprint) in hex.
     pub model_fingerprint: String,
-    /// Set for a scenario sweep (`--scenario`): then the cells are the
-    /// parameter values and `rates_ppm` and `variants` are empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scenario: Option<ScenarioParams>,
-    /// Set for a seed ensemble of the programme (`chaosim ensemble`): one
-    /// cell, `seed` is the first seed and `n` the number of seeds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ensemble: Option<EnsembleParams>,
-    /// Set for a swarm (`chaosim swarm`): then the cells are the scenarios,
-    /// `n` the seeds per scenario and `seed` the first seed; the rows file
-    /// is `swarm.csv`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub swarm: Option<SwarmParams>,
 }
 
 impl SweepParams {
     /// Number of cells.
     pub fn cells(&self) -> u64 {
-        if self.ensemble.is_some() {
-            return 1;
-        }
-        if let Some(sc) = &self.scenario {
-            return sc.values_micro.len() as u64;
-        }
-        if let Some(sw) = &self.swarm {
-            return sw.scenarios.len() as u64;
-        }
         self.rates_ppm.len() as u64 * self.variants.len() as u64
     }
 
-    /// The file of one row per experiment: `experiments.csv`, `seeds.csv`
-    /// for an ensemble, `swarm.csv` for a swarm.
-    pub fn rows_file(&self) -> &'static str {
-        if self.ensemble.is_some() {
-            SEEDS_FILE
-        } else if self.swarm.is_some() {
-            SWARM_FILE
-        } else {
-            EXPERIMENTS_FILE
-        }
-    }
-
-    /// Every file a sweep of these parameters writes, the completion
-    /// marker last.
+    /// Every file a sweep writes, the completion marker last.
     pub fn files(&self) -> Vec<&'static str> {
-        let mut v = vec![self.rows_file(), SUMMARY_FILE];
-        if self.ensemble.is_some() {
-            v.push(crate::program::ensemble::WEEKS_FILE);
-        }
-        v.push(SHARD_FILE);
-        v
+        vec![EXPERIMENTS_FILE, SUMMARY_FILE, SHARD_FILE]
     }
 
     /// Total experiments of the whole sweep.
@@ -453,135 +403,64 @@ pub struct CellRecord {
     pub latency_buckets: Vec<(u32, u64)>,
 }
 
-/// The content of `shard.ron`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShardMeta {
-    /// [`SHARD_FORMAT`].
-    pub format: u32,
-    /// The digest algorithm of the rows' digests
-    /// ([`DIGEST_FORMAT`](crate::engine::DIGEST_FORMAT); absent: 1).
-    #[serde(default = "digest_format_1")]
-    pub digest_format: u32,
-    /// The command parameters.
-    pub params: SweepParams,
-    /// This shard's number, 1-based.
-    pub shard: u32,
-    /// The number of shards.
-    pub shards: u32,
-    /// First global experiment index of this shard.
-    pub range_start: u64,
-    /// One past the last global experiment index.
-    pub range_end: u64,
-    /// Size of `experiments.csv` in bytes.
-    pub experiments_bytes: u64,
-    /// FNV-1a of `experiments.csv`, 16 hex digits.
-    pub experiments_fnv: String,
-    /// Aggregates of the cells this shard touched, by cell number.
-    pub cells: Vec<CellRecord>,
-    /// For a scenario sweep: aggregates of the values this shard touched.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scenario_cells: Vec<ScenarioCellRecord>,
-    /// For a seed ensemble: the aggregate of this shard's seeds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ensemble: Option<EnsembleAggregate>,
-    /// For a swarm: aggregates of the scenarios this shard touched.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub swarm_cells: Vec<SwarmCellRecord>,
-    /// FNV-1a (16 hex digits) of this record with this field empty, as
-    /// compact RON: the aggregates are covered by a checksum like the rows,
-    /// so an edited `shard.ron` is refused by `merge` instead of merged
-    /// (set by [`write_shard_meta`], checked by [`ShardMeta::read`]).
-    #[serde(default)]
-    pub meta_fnv: String,
-}
-
-/// Limits of `shard.ron` when it is read back (its cell aggregates can be
-/// long: one line per array).
-pub const SHARD_LIMITS: crate::input::Limits = crate::input::Limits {
-    bytes_max: 256 * 1024 * 1024,
-    line_max: 256 * 1024 * 1024,
-};
-
-impl ShardMeta {
-    /// The checksum of this record without its `meta_fnv` (see the field).
-    pub fn checksum(&self) -> String {
-        let mut bare = self.clone();
-        bare.meta_fnv.clear();
-        let text = ron::to_string(&bare).expect("shard metadata serializes");
-        let mut fnv = Fnv64::new();
-        fnv.update(text.as_bytes());
-        format!("{:016x}", fnv.value())
-    }
-
-    /// Read and parse `dir/shard.ron`, refusing one whose checksum does not
-    /// match (edited aggregates) or that has none (written before it).
-    pub fn read(dir: &Path) -> Result<ShardMeta> {
-        let path = dir.join(SHARD_FILE);
-        if fs::symlink_metadata(&path).is_err() {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
-                    "not a complete sweep output (no {SHARD_FILE}): missing, still running or interrupted"
-                ),
-            });
-        }
-        let text = crate::input::read_text_limited(&path, SHARD_LIMITS)?;
-        let meta: ShardMeta = crate::input::parse_ron(&text, &path)?;
-        let invalid = |field: &str, message: String| {
-            crate::input::locate_error(
-                Error::Invalid {
-                    path: path.clone(),
-                    field: field.into(),
-                    message,
-                },
-                &text,
-            )
-        };
-        if meta.format != SHARD_FORMAT {
-            return Err(invalid(
-                "format",
-                format!("{} is not the supported format {SHARD_FORMAT}", meta.format),
-            ));
-        }
-        if meta.digest_format != crate::engine::DIGEST_FORMAT {
-            return Err(invalid(
-                "digest_format",
-                format!(
-                    "{} (its digests were computed by another chaosim; this one computes format {}): run the shard again",
-                    meta.digest_format,
-                    crate::engine::DIGEST_FORMAT
-                ),
-            ));
-        }
-        if meta.meta_fnv.is_empty() {
-            return Err(invalid(
-                "meta_fnv",
-                "missing: the aggregates carry no checksum (written by an older chaosim); run the shard again".into(),
-            ));
-        }
-        if meta.checksum() != meta.meta_fnv {
-            return Err(invalid(
-                "meta_fnv",
-                "the parameters or aggregates do not match this checksum: the file was edited or corrupted".into(),
-            ));
-        }
-        Ok(meta)
+impl Aggregate for CellAggregate {
+    fn merge_from(&mut self, other: &Self) {
+        self.merge(other);
     }
 }
 
-/// An error about `field` of `dir/shard.ron`, with its line:column (the
-/// file is read again, bounded, to find it).
-pub(crate) fn meta_error(dir: &Path, field: &str, message: String) -> Error {
-    let path = dir.join(SHARD_FILE);
-    let e = Error::Invalid {
-        path: path.clone(),
-        field: field.into(),
-        message,
-    };
-    match crate::input::read_text_limited(&path, SHARD_LIMITS) {
-        Ok(text) => crate::input::locate_error(e, &text),
-        Err(_) => e,
+/// The API sweep as a batch kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiSweep;
+
+/// The content of an API sweep's `shard.ron`.
+pub type ShardMeta = ShardFile<ApiSweep>;
+
+impl ShardKind for ApiSweep {
+    const TAG: &'static str = "sweep";
+    const SLOT: Slot = Slot::Cells;
+    type Params = SweepParams;
+    type Record = CellRecord;
+    type Aggregate = CellAggregate;
+
+    fn cells(p: &SweepParams) -> u64 {
+        p.cells()
+    }
+    fn n(p: &SweepParams) -> u64 {
+        p.n
+    }
+    fn rows_file(_: &SweepParams) -> &'static str {
+        EXPERIMENTS_FILE
+    }
+    fn rows_header(_: &SweepParams) -> String {
+        EXPERIMENTS_HEADER.into()
+    }
+    fn files(p: &SweepParams) -> Vec<&'static str> {
+        p.files()
+    }
+    fn difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
+        header_difference(&Header::of_sweep(a), &Header::of_sweep(b))
+    }
+    fn to_record(cell: u32, a: &CellAggregate) -> CellRecord {
+        a.to_record(cell)
+    }
+    fn from_record(
+        _: &SweepParams,
+        _: &ShardMeta,
+        r: &CellRecord,
+        path: &Path,
+    ) -> Result<(u32, CellAggregate)> {
+        Ok((r.cell, CellAggregate::from_record(r, path)?))
+    }
+    fn write_tables(
+        tx: &mut OutDir,
+        p: &SweepParams,
+        cells: &[(u32, CellAggregate)],
+    ) -> Result<()> {
+        write_summary(tx, p, cells)
+    }
+    fn items(a: &CellAggregate) -> u64 {
+        a.n
     }
 }
 
@@ -601,285 +480,47 @@ pub fn write_summary(
     Ok(())
 }
 
-/// Stage `shard.ron` (with its checksum): the marker that the directory is
-/// complete, renamed into place last by [`OutDir::commit`].
-pub fn write_shard_meta(tx: &mut OutDir, meta: &ShardMeta) -> Result<()> {
-    let mut meta = meta.clone();
-    meta.meta_fnv = meta.checksum();
-    let text = ron::ser::to_string_pretty(
-        &meta,
-        ron::ser::PrettyConfig::default().compact_arrays(true),
-    )
-    .map_err(|e| Error::Check(format!("serializing {SHARD_FILE}: {e}")))?;
-    tx.write(SHARD_FILE, (text + "\n").as_bytes())
-}
-
-fn digest_format_1() -> u32 {
-    1
-}
-
-/// Build the metadata of a directory from its parts.
-pub fn shard_meta(
-    params: &SweepParams,
-    shard: Shard,
-    range: (u64, u64),
-    experiments: (u64, u64),
-    cells: &[(u32, CellAggregate)],
-) -> ShardMeta {
-    ShardMeta {
-        format: SHARD_FORMAT,
-        digest_format: crate::engine::DIGEST_FORMAT,
-        params: params.clone(),
-        shard: shard.index,
-        shards: shard.count,
-        range_start: range.0,
-        range_end: range.1,
-        experiments_bytes: experiments.0,
-        experiments_fnv: format!("{:016x}", experiments.1),
-        cells: cells.iter().map(|(c, a)| a.to_record(*c)).collect(),
-        scenario_cells: Vec::new(),
-        ensemble: None,
-        swarm_cells: Vec::new(),
-        meta_fnv: String::new(),
-    }
-}
-
-/// Check and create the output folder of a sweep-like command that writes
-/// `names` into it (see [`OutDir::prepare`]): any of them existing is
-/// refused unless `force`, which replaces exactly those files when the
-/// command commits.
-pub fn prepare_out_dir(out: &Path, names: &[&str], force: bool, flag: &str) -> Result<OutDir> {
-    OutDir::prepare(out, names, force, flag)
-}
-
-/// What a merge produced.
+/// The parameters every format-1 `shard.ron` carries whatever its kind,
+/// compared first when two shards are merged.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MergeReport {
-    /// Shards merged.
-    pub shards: u32,
-    /// Experiments in the merged output.
-    pub experiments: u64,
-    /// Cells in the merged summary.
-    pub cells: u64,
+pub struct Header {
+    /// Root (or first) seed.
+    pub seed: u64,
+    /// Work items per cell.
+    pub n: u64,
+    /// Failure rates (API sweeps only).
+    pub rates_ppm: Vec<u32>,
+    /// Variants (API sweeps only).
+    pub variants: Vec<Variant>,
+    /// Fingerprint of the model or inputs.
+    pub model_fingerprint: String,
 }
 
-/// Merge the shard directories `inputs` (any order) into `out`, giving the
-/// files an unsharded run with the same parameters writes.
-///
-/// Refuses, with a message naming the directory or shard, before writing
-/// anything: an input without `shard.ron`, shards of different sweeps
-/// (seed, n, rates, variants, model, shard count), a shard given twice, a
-/// missing shard, ranges that do not match `K/N`, or an `experiments.csv`
-/// whose size differs from its metadata. A checksum mismatch found while
-/// copying removes the partial output and is reported.
-pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport> {
-    if inputs.is_empty() {
-        return Err(Error::Usage {
-            flag: "DIR".into(),
-            message: "no shard directory given".into(),
-        });
-    }
-    let mut metas = Vec::with_capacity(inputs.len());
-    for dir in inputs {
-        metas.push((dir.clone(), ShardMeta::read(dir)?));
-    }
-    let (first_dir, first) = (&metas[0].0, &metas[0].1);
-    let params = first.params.clone();
-    let count = first.shards;
-    for (dir, m) in &metas[1..] {
-        if let Some(diff) = params_difference(&params, &m.params) {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
-                    "foreign shard: its {diff} differs from that of {}",
-                    first_dir.display()
-                ),
-            });
-        }
-        if m.shards != count {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
-                    "foreign shard: it is one of {} shards, {} is one of {count}",
-                    m.shards,
-                    first_dir.display()
-                ),
-            });
+impl Header {
+    /// The header of a kind without variants.
+    pub(crate) fn of(seed: u64, n: u64, rates_ppm: &[u32], model_fingerprint: &str) -> Header {
+        Header {
+            seed,
+            n,
+            rates_ppm: rates_ppm.to_vec(),
+            variants: Vec::new(),
+            model_fingerprint: model_fingerprint.into(),
         }
     }
-    let mut by_index: Vec<Option<usize>> = vec![None; count as usize];
-    for (i, (dir, m)) in metas.iter().enumerate() {
-        let k = m.shard;
-        if k == 0 || k > count {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!("shard {k}/{count} is out of range"),
-            });
-        }
-        if let Some(j) = by_index[k as usize - 1] {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
-                    "duplicate shard: {k}/{count} is also given as {}",
-                    metas[j].0.display()
-                ),
-            });
-        }
-        by_index[k as usize - 1] = Some(i);
-        let shard = Shard { index: k, count };
-        let expect = shard.range(params.total());
-        if (m.range_start, m.range_end) != expect {
-            return Err(Error::Usage {
-                flag: dir.display().to_string(),
-                message: format!(
-                    "shard {k}/{count} covers experiments {}..{}, expected {}..{}",
-                    m.range_start, m.range_end, expect.0, expect.1
-                ),
-            });
-        }
-        let csv = dir.join(params.rows_file());
-        let len = crate::input::open_input(&csv)?
-            .metadata()
-            .map_err(|e| Error::io(&csv, e))?
-            .len();
-        if len != m.experiments_bytes {
-            return Err(meta_error(
-                dir,
-                "experiments_bytes",
-                format!(
-                    "{} is {len} bytes, not the {} recorded here: truncated or modified",
-                    csv.display(),
-                    m.experiments_bytes
-                ),
-            ));
+
+    fn of_sweep(p: &SweepParams) -> Header {
+        Header {
+            seed: p.seed,
+            n: p.n,
+            rates_ppm: p.rates_ppm.clone(),
+            variants: p.variants.clone(),
+            model_fingerprint: p.model_fingerprint.clone(),
         }
     }
-    let missing: Vec<String> = by_index
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.is_none())
-        .map(|(k, _)| format!("{}/{count}", k + 1))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::Usage {
-            flag: "DIR".into(),
-            message: format!("missing shard(s) {}", missing.join(", ")),
-        });
-    }
-    let out_canon = out.canonicalize().ok();
-    for dir in inputs {
-        if out_canon.is_some() && dir.canonicalize().ok() == out_canon {
-            return Err(Error::Usage {
-                flag: "--out".into(),
-                message: format!("{} is also an input", dir.display()),
-            });
-        }
-    }
-    if let Some(sc) = &params.scenario {
-        return merge_scenario(&params, sc, &metas, &by_index, out, force);
-    }
-    if let Some(en) = &params.ensemble {
-        return merge_ensemble(&params, en, &metas, &by_index, out, force);
-    }
-    if let Some(sw) = &params.swarm {
-        return merge_swarm(&params, sw, &metas, &by_index, out, force);
-    }
-    // Parse all aggregates before writing anything.
-    let cells = fold_cells(
-        &metas,
-        &by_index,
-        params.cells() as usize,
-        "cells",
-        |m| &m.cells,
-        |r, path| Ok((r.cell, CellAggregate::from_record(r, path)?)),
-    )?;
-    let (mut tx, (bytes, fnv)) = write_merged_rows(
-        &metas,
-        &by_index,
-        out,
-        force,
-        EXPERIMENTS_FILE,
-        EXPERIMENTS_HEADER,
-    )?;
-    let experiments = cells.iter().map(|(_, a)| a.n).sum();
-    write_summary(&mut tx, &params, &cells)?;
-    let meta = shard_meta(
-        &params,
-        Shard::WHOLE,
-        (0, params.total()),
-        (bytes, fnv),
-        &cells,
-    );
-    write_shard_meta(&mut tx, &meta)?;
-    tx.commit()?;
-    Ok(MergeReport {
-        shards: count,
-        experiments,
-        cells: cells.len() as u64,
-    })
 }
 
-/// Fold the per-cell aggregates every shard recorded into one aggregate per
-/// cell, in cell order (cells no shard touched are left out). `records`
-/// picks a shard's records, `parse` reads one into `(cell, aggregate)`;
-/// a cell number not below `cells_n` is refused, naming `field` and the
-/// shard's `shard.ron`. Shared by every kind of sweep.
-pub(crate) fn fold_cells<R, A: Aggregate>(
-    metas: &[(PathBuf, ShardMeta)],
-    by_index: &[Option<usize>],
-    cells_n: usize,
-    field: &str,
-    records: impl Fn(&ShardMeta) -> &[R],
-    parse: impl Fn(&R, &Path) -> Result<(u32, A)>,
-) -> Result<Vec<(u32, A)>> {
-    let mut cells: Vec<Option<A>> = (0..cells_n).map(|_| None).collect();
-    for slot in by_index {
-        let (dir, m) = &metas[slot.expect("checked")];
-        let path = dir.join(SHARD_FILE);
-        for r in records(m) {
-            let (cell, agg) = parse(r, &path)?;
-            match cells.get_mut(cell as usize) {
-                Some(Some(a)) => a.merge_from(&agg),
-                Some(c @ None) => *c = Some(agg),
-                None => {
-                    return Err(Error::Invalid {
-                        path,
-                        field: field.into(),
-                        message: format!("cell {cell} out of range"),
-                    });
-                }
-            }
-        }
-    }
-    Ok(cells
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, a)| a.map(|a| (i as u32, a)))
-        .collect())
-}
-
-/// Prepare `out` (for every file of the shards' kind) and stage the
-/// shards' rows `file` concatenated (see [`copy_rows`]). Returns the
-/// transaction and the merged file's size and checksum; dropped, the
-/// transaction removes what it staged and the folder if it made it.
-pub(crate) fn write_merged_rows(
-    metas: &[(PathBuf, ShardMeta)],
-    by_index: &[Option<usize>],
-    out: &Path,
-    force: bool,
-    file: &str,
-    header: &str,
-) -> Result<(OutDir, (u64, u64))> {
-    let names = metas[0].1.params.files();
-    let mut tx = prepare_out_dir(out, &names, force, "--out")?;
-    let sums = copy_rows(metas, by_index, &mut tx, file, header)?;
-    Ok((tx, sums))
-}
-
-fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
-    if a.ensemble.is_some() || b.ensemble.is_some() {
-        return ensemble_difference(a, b);
-    }
+/// Why two shards' common parameters differ (`b` is the later shard's).
+pub(crate) fn header_difference(a: &Header, b: &Header) -> Option<String> {
     if a.seed != b.seed {
         return Some(format!("seed ({} vs {})", b.seed, a.seed));
     }
@@ -895,69 +536,173 @@ fn params_difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
     if a.model_fingerprint != b.model_fingerprint {
         return Some("model or playbook (fingerprint)".into());
     }
-    if a.scenario != b.scenario {
-        return Some(
-            "scenario sweep (scenario, parameter, values, difficulty or safeguards)".into(),
-        );
-    }
-    if a.swarm != b.swarm {
-        return Some("swarm (scenarios, first seed, difficulty, safeguards or files)".into());
-    }
     None
 }
 
-/// Concatenate the shards' `file` (after `header`) into `out/file`,
-/// checking each file's header and checksum.
-pub(crate) fn copy_rows(
-    metas: &[(PathBuf, ShardMeta)],
-    by_index: &[Option<usize>],
-    tx: &mut OutDir,
-    file: &str,
-    expected_header: &str,
-) -> Result<(u64, u64)> {
-    let mut sink = tx.sink(file)?;
-    sink.write_raw(expected_header.as_bytes())?;
-    let mut buf = vec![0u8; 1 << 20];
-    for slot in by_index {
-        let (dir, m) = &metas[slot.expect("checked")];
-        let path = dir.join(file);
-        let file = crate::input::open_input(&path)?;
-        let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut line = Vec::new();
-        crate::input::read_line_limited(&mut reader, &mut line, expected_header.len(), &path, 1)?;
-        let header = String::from_utf8_lossy(&line).into_owned();
-        if header != expected_header {
-            return Err(Error::InvalidAt {
-                path: path.clone(),
-                line: 1,
-                column: 1,
-                field: "(header)".into(),
-                message: "unexpected header: not a chaosim sweep file".into(),
-            });
+/// The shards of one batch, read, by kind.
+enum Shards {
+    Sweep(Vec<(PathBuf, ShardFile<ApiSweep>)>),
+    Scenario(Vec<(PathBuf, ShardFile<ScenarioSweep>)>),
+    Swarm(Vec<(PathBuf, ShardFile<Swarm>)>),
+    Ensemble(Vec<(PathBuf, ShardFile<Ensemble>)>),
+}
+
+/// One shard read by the kind its `params` name.
+enum AnyShard {
+    Sweep(ShardFile<ApiSweep>),
+    Scenario(ShardFile<ScenarioSweep>),
+    Swarm(ShardFile<Swarm>),
+    Ensemble(ShardFile<Ensemble>),
+}
+
+/// The kind tag of the batch in `dir` ([`ShardKind::TAG`]): format 1 names
+/// it by the field its parameters carry (`scenario`, `ensemble`, `swarm`;
+/// none: an API sweep). A file that does not parse is read as an API sweep,
+/// whose reader then reports the error.
+pub fn kind_of(dir: &Path) -> Result<&'static str> {
+    #[derive(Deserialize)]
+    struct Peek {
+        params: PeekParams,
+    }
+    #[derive(Deserialize)]
+    struct PeekParams {
+        #[serde(default)]
+        scenario: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        ensemble: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        swarm: Option<serde::de::IgnoredAny>,
+    }
+    let (_, text) = crate::shard::read_shard_text(dir)?;
+    Ok(match ron::from_str::<Peek>(&text) {
+        Ok(Peek { params: p }) if p.scenario.is_some() => ScenarioSweep::TAG,
+        Ok(Peek { params: p }) if p.ensemble.is_some() => Ensemble::TAG,
+        Ok(Peek { params: p }) if p.swarm.is_some() => Swarm::TAG,
+        _ => ApiSweep::TAG,
+    })
+}
+
+/// Read `dir/shard.ron` as the kind it names, with every check of
+/// [`ShardFile::read`].
+pub(crate) fn read_any(dir: &Path) -> Result<()> {
+    AnyShard::read(dir).map(|_| ())
+}
+
+impl AnyShard {
+    fn read(dir: &Path) -> Result<AnyShard> {
+        Ok(match kind_of(dir)? {
+            ScenarioSweep::TAG => AnyShard::Scenario(ShardFile::read(dir)?),
+            Ensemble::TAG => AnyShard::Ensemble(ShardFile::read(dir)?),
+            Swarm::TAG => AnyShard::Swarm(ShardFile::read(dir)?),
+            _ => AnyShard::Sweep(ShardFile::read(dir)?),
+        })
+    }
+
+    fn tag(&self) -> &'static str {
+        match self {
+            AnyShard::Sweep(_) => ApiSweep::TAG,
+            AnyShard::Scenario(_) => ScenarioSweep::TAG,
+            AnyShard::Swarm(_) => Swarm::TAG,
+            AnyShard::Ensemble(_) => Ensemble::TAG,
         }
-        let mut fnv = Fnv64::new();
-        fnv.update(header.as_bytes());
-        loop {
-            let got = reader.read(&mut buf).map_err(|e| Error::io(&path, e))?;
-            if got == 0 {
-                break;
-            }
-            fnv.update(&buf[..got]);
-            sink.write_raw(&buf[..got])?;
+    }
+
+    fn header(&self) -> Header {
+        match self {
+            AnyShard::Sweep(m) => Header::of_sweep(&m.params),
+            AnyShard::Scenario(m) => Header::of(
+                m.params.seed,
+                m.params.n,
+                &m.params.rates_ppm,
+                &m.params.model_fingerprint,
+            ),
+            AnyShard::Swarm(m) => Header::of(
+                m.params.seed,
+                m.params.n,
+                &m.params.rates_ppm,
+                &m.params.model_fingerprint,
+            ),
+            AnyShard::Ensemble(m) => Header::of(
+                m.params.seed,
+                m.params.n,
+                &m.params.rates_ppm,
+                &m.params.model_fingerprint,
+            ),
         }
-        if format!("{:016x}", fnv.value()) != m.experiments_fnv {
-            return Err(meta_error(
+    }
+
+    /// Why shards of two different kinds do not merge (`b` the later).
+    fn kind_difference(a: &AnyShard, b: &AnyShard) -> String {
+        let ensemble = [a, b].iter().any(|s| s.tag() == Ensemble::TAG);
+        if ensemble {
+            return "kind (one is an ensemble, the other a sweep)".into();
+        }
+        if let Some(diff) = header_difference(&a.header(), &b.header()) {
+            return diff;
+        }
+        if [a, b].iter().any(|s| s.tag() == ScenarioSweep::TAG) {
+            return ScenarioSweep::DIFFERENCE.into();
+        }
+        Swarm::DIFFERENCE.into()
+    }
+}
+
+impl Shards {
+    fn push(&mut self, dir: PathBuf, shard: AnyShard) {
+        match (self, shard) {
+            (Shards::Sweep(v), AnyShard::Sweep(m)) => v.push((dir, m)),
+            (Shards::Scenario(v), AnyShard::Scenario(m)) => v.push((dir, m)),
+            (Shards::Swarm(v), AnyShard::Swarm(m)) => v.push((dir, m)),
+            (Shards::Ensemble(v), AnyShard::Ensemble(m)) => v.push((dir, m)),
+            _ => unreachable!("kinds checked before"),
+        }
+    }
+}
+
+/// Merge the shard directories `inputs` (any order) of one batch of any
+/// kind (API sweep, scenario sweep, swarm, ensemble) into `out`, giving the
+/// files an unsharded run with the same parameters writes: each shard is
+/// read by its kind tag ([`kind_of`]) and the shards go to the one generic
+/// [`shard::merge`](crate::shard::merge), which says what it refuses.
+/// Shards of different kinds are refused as foreign, naming the first
+/// parameter that differs.
+pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport> {
+    if inputs.is_empty() {
+        return Err(Error::Usage {
+            flag: "DIR".into(),
+            message: "no shard directory given".into(),
+        });
+    }
+    let mut read = Vec::with_capacity(inputs.len());
+    for dir in inputs {
+        read.push((dir.clone(), AnyShard::read(dir)?));
+    }
+    let (first_dir, first) = (&read[0].0, &read[0].1);
+    for (dir, m) in &read[1..] {
+        if m.tag() != first.tag() {
+            return Err(Error::folder(
                 dir,
-                "experiments_fnv",
                 format!(
-                    "{} does not match the checksum recorded here: modified or corrupted",
-                    path.display()
+                    "foreign shard: its {} differs from that of {}",
+                    AnyShard::kind_difference(first, m),
+                    first_dir.display()
                 ),
             ));
         }
     }
-    let bytes = sink.bytes_written();
-    let fnv = sink.checksum();
-    sink.finish()?;
-    Ok((bytes, fnv))
+    let mut shards = match first {
+        AnyShard::Sweep(_) => Shards::Sweep(Vec::new()),
+        AnyShard::Scenario(_) => Shards::Scenario(Vec::new()),
+        AnyShard::Swarm(_) => Shards::Swarm(Vec::new()),
+        AnyShard::Ensemble(_) => Shards::Ensemble(Vec::new()),
+    };
+    for (dir, m) in read {
+        shards.push(dir, m);
+    }
+    match shards {
+        Shards::Sweep(v) => crate::shard::merge(&v, out, force),
+        Shards::Scenario(v) => crate::shard::merge(&v, out, force),
+        Shards::Swarm(v) => crate::shard::merge(&v, out, force),
+        Shards::Ensemble(v) => crate::shard::merge(&v, out, force),
+    }
 }

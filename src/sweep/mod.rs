@@ -11,10 +11,11 @@
 //! - [`backoff`]: exponential backoff with full / equal / decorrelated jitter.
 //! - [`playbook`]: recovery actions by error type, as RON data
 //!   (`playbooks/api_*.ron`).
-//! - [`runner`]: the rate grid, shard selection (flag, Slurm, Kubernetes) and
-//!   the parallel deterministic runner ([`run_sweep`](runner::run_sweep)).
-//! - [`merge`]: mergeable aggregates, `summary.csv`, `shard.ron` and
-//!   [`merge`](merge::merge) of shard directories.
+//! - [`runner`]: the rate grid and [`run_sweep`](runner::run_sweep), on the
+//!   batch layer's shards and ordered runner ([`crate::shard`]).
+//! - [`merge`]: the API sweep's mergeable aggregates, `summary.csv` and
+//!   batch kind ([`ApiSweep`](merge::ApiSweep)), and
+//!   [`merge`](merge::merge) of shard directories of any kind.
 //!
 //! **Invariant:** the bytes of `experiments.csv`, `summary.csv` and
 //! `shard.ron` depend only on the parameters (seed, n, rates, variants,
@@ -28,7 +29,7 @@
 //! - [`scenario_sweep`]: sweeps over the stack model (`--scenario ID
 //!   --param NAME`): one numeric parameter of a catalogue scenario varied
 //!   over seeds, on the same ordered engine
-//!   ([`run_ordered`](runner::run_ordered)), shards and merge.
+//!   ([`run_ordered`](crate::shard::run_ordered)), shards and merge.
 //! - [`swarm`]: swarm runs (`chaosim swarm`): each seed draws a scenario's
 //!   fault mix, on the same ordered engine, shards and merge.
 //! - [`whatif`]: what each safeguard buys (`chaosim whatif`): candidates

@@ -23,15 +23,12 @@
 //! byte-identical to one run.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::merge::{
-    EXPERIMENTS_FILE, MergeReport, SUMMARY_FILE, ShardMeta, SweepParams, fold_cells,
-    prepare_out_dir, shard_meta, write_merged_rows, write_shard_meta,
-};
-use super::runner::{Aggregate, N_MAX, RATES_MAX, Shard, SweepOptions, THREADS_MAX, run_ordered};
+use super::merge::{EXPERIMENTS_FILE, Header, SUMMARY_FILE, header_difference};
+use super::runner::{RATES_MAX, SweepOptions};
 use crate::engine::rng::RngDraws as _;
 use crate::engine::{SeedPath, SimTime};
 use crate::error::{Error, Result};
@@ -43,6 +40,10 @@ use crate::safeguard::SafeguardSet;
 use crate::scenario::run::Runner;
 use crate::scenario::spec::SCENARIO_SECONDS_MAX;
 use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome, ScenarioSpec};
+use crate::shard::{
+    Aggregate, N_MAX, Never, SHARD_FILE, ShardFile, ShardKind, Slot, THREADS_MAX, Tagged,
+    prepare_out_dir, run_ordered,
+};
 
 /// The header of `experiments.csv` of a scenario sweep.
 pub const SCENARIO_EXPERIMENTS_HEADER: &str =
@@ -52,13 +53,6 @@ pub const SCENARIO_SUMMARY_HEADER: &str = "value,n,passes,pass_rate,ci_low,ci_hi
 
 const MICRO: u64 = 1_000_000;
 const SECONDS_MAX_MICRO: u64 = SCENARIO_SECONDS_MAX as u64 * MICRO;
-
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
 
 /// The scenario parameter a sweep varies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +84,7 @@ impl Param {
             _ => {}
         }
         let unknown = || {
-            usage(
+            Error::usage(
                 FLAG,
                 format!("unknown parameter '{name}' (allowed: {PARAM_NAMES})"),
             )
@@ -99,7 +93,7 @@ impl Param {
         let (idx, field) = rest.split_once("].").ok_or_else(unknown)?;
         let i: usize = idx.parse().map_err(|_| unknown())?;
         if i >= spec.faults.len() {
-            return Err(usage(
+            return Err(Error::usage(
                 FLAG,
                 format!(
                     "'{name}': {} has {} fault(s) (allowed: fault[0] to fault[{}])",
@@ -135,13 +129,13 @@ impl Param {
         match self {
             Param::Intensity | Param::FaultIntensity(_) => {
                 if value_micro > MICRO {
-                    return Err(usage(
+                    return Err(Error::usage(
                         FLAG,
                         format!("{} = {v} is out of range (allowed: 0 to 1)", self.name()),
                     ));
                 }
                 if !value_micro.is_multiple_of(1000) {
-                    return Err(usage(
+                    return Err(Error::usage(
                         FLAG,
                         format!("{} = {v}: intensity resolution is 0.001", self.name()),
                     ));
@@ -151,7 +145,7 @@ impl Param {
                 let zero_ok = self != Param::RecoveryLimitS;
                 if value_micro > SECONDS_MAX_MICRO || (!zero_ok && value_micro == 0) {
                     let lo = if zero_ok { "0" } else { "more than 0" };
-                    return Err(usage(
+                    return Err(Error::usage(
                         FLAG,
                         format!(
                             "{} = {v} is out of range (allowed: {lo} to {SCENARIO_SECONDS_MAX} s)",
@@ -170,16 +164,16 @@ pub fn parse_value(text: &str, flag: &str) -> Result<u64> {
     let t = text.trim();
     let x: f64 = t
         .parse()
-        .map_err(|_| usage(flag, format!("'{t}' is not a number")))?;
+        .map_err(|_| Error::usage(flag, format!("'{t}' is not a number")))?;
     if !x.is_finite() || !(0.0..=SCENARIO_SECONDS_MAX).contains(&x) {
-        return Err(usage(
+        return Err(Error::usage(
             flag,
             format!("{t} is outside 0..={SCENARIO_SECONDS_MAX}"),
         ));
     }
     let micro = (x * 1e6).round();
     if (x * 1e6 - micro).abs() > 1e-6 * x.max(1.0) {
-        return Err(usage(
+        return Err(Error::usage(
             flag,
             format!("{t} has more than six decimals (resolution 0.000001)"),
         ));
@@ -212,14 +206,17 @@ pub fn parse_values(text: &str, param: Param) -> Result<Vec<u64>> {
                 parse_value(c, FLAG)?,
             );
             if from > to {
-                return Err(usage(FLAG, format!("'{text}': FROM is above TO")));
+                return Err(Error::usage(FLAG, format!("'{text}': FROM is above TO")));
             }
             if step == 0 {
-                return Err(usage(FLAG, format!("'{text}': STEP must be more than 0")));
+                return Err(Error::usage(
+                    FLAG,
+                    format!("'{text}': STEP must be more than 0"),
+                ));
             }
             let count = (to - from) / step + 1;
             if count > RATES_MAX as u64 {
-                return Err(usage(
+                return Err(Error::usage(
                     FLAG,
                     format!("'{text}' gives {count} values (at most {RATES_MAX})"),
                 ));
@@ -227,7 +224,7 @@ pub fn parse_values(text: &str, param: Param) -> Result<Vec<u64>> {
             (0..count).map(|k| from + k * step).collect()
         }
         _ => {
-            return Err(usage(
+            return Err(Error::usage(
                 FLAG,
                 format!("'{text}' is not FROM:TO:STEP (e.g. 0.2:1:0.2)"),
             ));
@@ -249,7 +246,10 @@ pub fn apply(spec: &ScenarioSpec, param: Param, value_micro: u64) -> Result<Scen
         if i < s.faults.len() {
             Ok(i)
         } else {
-            Err(usage("--param", format!("{} has no fault[{i}]", s.id)))
+            Err(Error::usage(
+                "--param",
+                format!("{} has no fault[{i}]", s.id),
+            ))
         }
     };
     match param {
@@ -307,16 +307,22 @@ impl ScenarioSweepSpec {
     /// Check the spec against the scenario (flags named as on the command line).
     pub fn validate(&self, spec: &ScenarioSpec) -> Result<()> {
         if !(1..=N_MAX).contains(&self.n) {
-            return Err(usage("--n", format!("{} is outside 1..={N_MAX}", self.n)));
+            return Err(Error::usage(
+                "--n",
+                format!("{} is outside 1..={N_MAX}", self.n),
+            ));
         }
         if !(1..=10).contains(&self.difficulty) {
-            return Err(usage(
+            return Err(Error::usage(
                 "--difficulty",
                 format!("{} is out of range (allowed: 1 to 10)", self.difficulty),
             ));
         }
         if self.values_micro.is_empty() || self.values_micro.len() > RATES_MAX {
-            return Err(usage("--values", format!("need 1..={RATES_MAX} values")));
+            return Err(Error::usage(
+                "--values",
+                format!("need 1..={RATES_MAX} values"),
+            ));
         }
         // Re-parse the name against this scenario (fault index in range).
         Param::parse(&self.param.name(), spec)?;
@@ -601,18 +607,6 @@ fn write_scenario_summary(
     Ok(())
 }
 
-fn meta_of(
-    params: &SweepParams,
-    shard: Shard,
-    range: (u64, u64),
-    experiments: (u64, u64),
-    cells: &[(u32, ScenarioAggregate)],
-) -> ShardMeta {
-    let mut meta = shard_meta(params, shard, range, experiments, &[]);
-    meta.scenario_cells = cells.iter().map(|(c, a)| a.to_record(*c)).collect();
-    meta
-}
-
 /// Run a scenario sweep (or one shard of it) and write `experiments.csv`,
 /// `summary.csv` and `shard.ron` into `opts.out`; `stack_fingerprint`
 /// identifies the stack (recorded so that shards of different stacks are
@@ -628,7 +622,7 @@ pub fn run_scenario_sweep(
     let base = catalogue.require(&spec.scenario)?;
     spec.validate(base)?;
     if !(1..=THREADS_MAX).contains(&opts.threads) {
-        return Err(usage(
+        return Err(Error::usage(
             "--threads",
             format!("{} is outside 1..={THREADS_MAX}", opts.threads),
         ));
@@ -645,20 +639,23 @@ pub fn run_scenario_sweep(
         difficulty: spec.difficulty,
         deployed: spec.deployed.join(","),
     };
-    let params = SweepParams {
+    let params = ScenarioSweepParams {
         seed: spec.seed,
         n: spec.n,
         rates_ppm: Vec::new(),
         variants: Vec::new(),
         model_fingerprint: format!("{:016x}:{:016x}", base.fingerprint, stack_fingerprint),
-        scenario: Some(sc.clone()),
-        ensemble: None,
-        swarm: None,
+        scenario: Tagged(sc.clone()),
     };
-    let total = params.total();
+    let total = ScenarioSweep::total(&params);
     let range = opts.shard.range(total);
     let start = SimTime::from_day_time(0, 12, 0, 0).expect("valid time");
-    let mut tx = prepare_out_dir(&opts.out, &params.files(), opts.force, "--out")?;
+    let mut tx = prepare_out_dir(
+        &opts.out,
+        &ScenarioSweep::files(&params),
+        opts.force,
+        "--out",
+    )?;
 
     let mut sink = tx.sink(EXPERIMENTS_FILE)?;
     sink.write_raw(SCENARIO_EXPERIMENTS_HEADER.as_bytes())?;
@@ -706,10 +703,8 @@ pub fn run_scenario_sweep(
     let fnv = sink.checksum();
     sink.finish()?;
     write_scenario_summary(&mut tx, &sc, &cells)?;
-    write_shard_meta(
-        &mut tx,
-        &meta_of(&params, opts.shard, range, (bytes, fnv), &cells),
-    )?;
+    ShardFile::<ScenarioSweep>::new(&params, opts.shard, range, (bytes, fnv), &cells)
+        .write(&mut tx)?;
     tx.commit()?;
     Ok(ScenarioSweepReport {
         experiments: range.1 - range.0,
@@ -718,50 +713,85 @@ pub fn run_scenario_sweep(
     })
 }
 
-/// The scenario-sweep half of [`merge`](super::merge::merge), called after
-/// the shards were checked to form one complete sweep.
-pub(crate) fn merge_scenario(
-    params: &SweepParams,
-    sc: &ScenarioParams,
-    metas: &[(PathBuf, ShardMeta)],
-    by_index: &[Option<usize>],
-    out: &Path,
-    force: bool,
-) -> Result<MergeReport> {
-    let cells = fold_cells(
-        metas,
-        by_index,
-        sc.values_micro.len(),
-        "scenario_cells",
-        |m| &m.scenario_cells,
-        |r, path| Ok((r.cell, ScenarioAggregate::from_record(r, path)?)),
-    )?;
-    let (mut tx, (bytes, fnv)) = write_merged_rows(
-        metas,
-        by_index,
-        out,
-        force,
-        EXPERIMENTS_FILE,
-        SCENARIO_EXPERIMENTS_HEADER,
-    )?;
-    let experiments = cells.iter().map(|(_, a)| a.n).sum();
-    write_scenario_summary(&mut tx, sc, &cells)?;
-    write_shard_meta(
-        &mut tx,
-        &meta_of(
-            params,
-            Shard::WHOLE,
-            (0, params.total()),
-            (bytes, fnv),
-            &cells,
-        ),
-    )?;
-    tx.commit()?;
-    Ok(MergeReport {
-        shards: by_index.len() as u32,
-        experiments,
-        cells: cells.len() as u64,
-    })
+/// The parameters every shard of one scenario sweep shares, as recorded in
+/// `shard.ron` (format 1: `rates_ppm` and `variants` are empty).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "SweepParams", deny_unknown_fields)]
+pub struct ScenarioSweepParams {
+    /// Root seed.
+    pub seed: u64,
+    /// Experiments per value.
+    pub n: u64,
+    /// Empty.
+    pub rates_ppm: Vec<u32>,
+    /// Empty.
+    pub variants: Vec<Never>,
+    /// The scenario's and the stack's fingerprints.
+    pub model_fingerprint: String,
+    /// What is swept.
+    pub scenario: Tagged<ScenarioParams>,
+}
+
+/// The scenario sweep as a batch kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScenarioSweep;
+
+impl ScenarioSweep {
+    /// What differs between a scenario sweep's shards beyond the common
+    /// parameters.
+    pub const DIFFERENCE: &'static str =
+        "scenario sweep (scenario, parameter, values, difficulty or safeguards)";
+}
+
+impl ShardKind for ScenarioSweep {
+    const TAG: &'static str = "scenario";
+    const SLOT: Slot = Slot::ScenarioCells;
+    type Params = ScenarioSweepParams;
+    type Record = ScenarioCellRecord;
+    type Aggregate = ScenarioAggregate;
+
+    fn cells(p: &ScenarioSweepParams) -> u64 {
+        p.scenario.0.values_micro.len() as u64
+    }
+    fn n(p: &ScenarioSweepParams) -> u64 {
+        p.n
+    }
+    fn rows_file(_: &ScenarioSweepParams) -> &'static str {
+        EXPERIMENTS_FILE
+    }
+    fn rows_header(_: &ScenarioSweepParams) -> String {
+        SCENARIO_EXPERIMENTS_HEADER.into()
+    }
+    fn files(_: &ScenarioSweepParams) -> Vec<&'static str> {
+        vec![EXPERIMENTS_FILE, SUMMARY_FILE, SHARD_FILE]
+    }
+    fn difference(a: &ScenarioSweepParams, b: &ScenarioSweepParams) -> Option<String> {
+        let h =
+            |p: &ScenarioSweepParams| Header::of(p.seed, p.n, &p.rates_ppm, &p.model_fingerprint);
+        header_difference(&h(a), &h(b))
+            .or_else(|| (a.scenario != b.scenario).then(|| Self::DIFFERENCE.into()))
+    }
+    fn to_record(cell: u32, a: &ScenarioAggregate) -> ScenarioCellRecord {
+        a.to_record(cell)
+    }
+    fn from_record(
+        _: &ScenarioSweepParams,
+        _: &ShardFile<Self>,
+        r: &ScenarioCellRecord,
+        path: &Path,
+    ) -> Result<(u32, ScenarioAggregate)> {
+        Ok((r.cell, ScenarioAggregate::from_record(r, path)?))
+    }
+    fn write_tables(
+        tx: &mut OutDir,
+        p: &ScenarioSweepParams,
+        cells: &[(u32, ScenarioAggregate)],
+    ) -> Result<()> {
+        write_scenario_summary(tx, &p.scenario.0, cells)
+    }
+    fn items(a: &ScenarioAggregate) -> u64 {
+        a.n
+    }
 }
 
 #[cfg(test)]

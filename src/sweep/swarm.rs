@@ -34,13 +34,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::merge::{
-    MergeReport, SHARD_FILE, SUMMARY_FILE, ShardMeta, SweepParams, fold_cells, prepare_out_dir,
-    shard_meta, write_merged_rows, write_shard_meta,
-};
-use super::runner::{Aggregate, N_MAX, RATES_MAX, Shard, SweepOptions, THREADS_MAX, run_ordered};
-use crate::engine::rng::RngDraws as _;
-use crate::engine::{Digest, SeedPath};
+use super::merge::{Header, SUMMARY_FILE, header_difference};
+use super::runner::{RATES_MAX, SweepOptions};
+use crate::engine::Digest;
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
 use crate::record::csv::push_field;
@@ -52,6 +48,10 @@ use crate::scenario::repro::{FileIds, HandleContext, Repro};
 use crate::scenario::shrink::{default_start, run_alone};
 use crate::scenario::spec::{FaultSpec, PartitionShapeSpec, Target};
 use crate::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
+use crate::shard::{
+    Aggregate, N_MAX, Never, SHARD_FILE, ShardFile, ShardKind, Slot, THREADS_MAX, Tagged,
+    prepare_out_dir, run_ordered,
+};
 
 /// The rows file of a swarm directory.
 pub const SWARM_FILE: &str = "swarm.csv";
@@ -64,13 +64,6 @@ pub const SWARM_SUMMARY_HEADER: &str =
 /// Outcome slots of a [`SwarmAggregate`]: `passed`, then
 /// [`FailureKind::ALL`] in order.
 pub const OUTCOMES: usize = 1 + FailureKind::ALL.len();
-
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
 
 /// The name of outcome slot `i` (`passed` or a failure kind's name).
 pub fn outcome_name(i: usize) -> &'static str {
@@ -86,63 +79,7 @@ pub fn outcome_slot(o: &Outcome) -> usize {
     o.failure_kind().map_or(0, |k| 1 + k.index())
 }
 
-fn scale_pct(v: u64, pct: u32) -> u64 {
-    ((v as u128 * pct as u128) / 100) as u64
-}
-
-fn draw_pct(rng: &mut crate::engine::SimRng, range: (u32, u32)) -> u32 {
-    range.0 + rng.below((range.1 - range.0) as u64 + 1) as u32
-}
-
-/// The swarm configuration of `spec` for `seed`: a copy of the scenario
-/// with the drawn faults, expecting only the declared safeguards that
-/// respond to one of them (see the module docs). Same id, so the runner
-/// resolves its targets from the same nemesis stream as `chaosim run`.
-pub fn draw(spec: &ScenarioSpec, seed: u64) -> ScenarioSpec {
-    let sw = &spec.swarm;
-    let mut rng = SeedPath::root(seed).child("swarm").child(&spec.id).rng();
-    let mut on = Vec::with_capacity(spec.faults.len());
-    let mut faults = Vec::with_capacity(spec.faults.len());
-    for f in &spec.faults {
-        // Fixed draws per fault: on, intensity, start, length, shape, clock.
-        let is_on = rng.ratio(sw.on.0 as u64, sw.on.1 as u64);
-        let intensity = draw_pct(&mut rng, sw.intensity_pct);
-        let start = draw_pct(&mut rng, sw.start_pct);
-        let length = draw_pct(&mut rng, sw.length_pct);
-        let shape = sw.partition_shapes[rng.below(sw.partition_shapes.len() as u64) as usize];
-        let clock = sw.clock_faults[rng.below(sw.clock_faults.len() as u64) as usize];
-        let mut g = f.clone();
-        let varies = f.kind.swarm();
-        if varies.intensity {
-            g.intensity_permille =
-                scale_pct(f.intensity_permille as u64, intensity).clamp(1, 1000) as u16;
-        }
-        g.start_ns = scale_pct(f.start_ns, start);
-        if varies.length {
-            g.length_ns = scale_pct(f.length_ns, length);
-        }
-        if varies.partition_shape {
-            g.target = Target::Partition(shape);
-        }
-        if varies.clock_kind {
-            g.kind = clock;
-        }
-        on.push(is_on);
-        faults.push(g);
-    }
-    let forced = rng.below(spec.faults.len().max(1) as u64) as usize;
-    if !on.iter().any(|&x| x) && forced < on.len() {
-        on[forced] = true;
-    }
-    let mut out = spec.clone();
-    out.faults = faults
-        .into_iter()
-        .zip(on)
-        .filter_map(|(f, keep)| keep.then_some(f))
-        .collect();
-    out.restrict_expected_to_faults();
-    out
-}
+pub use crate::scenario::draw::draw;
 
 fn shape_short(s: PartitionShapeSpec) -> &'static str {
     match s {
@@ -257,13 +194,13 @@ impl SwarmConfig {
     /// command line).
     pub fn validate(&self, catalogue: &Catalogue) -> Result<()> {
         if !(1..=N_MAX).contains(&self.seeds) {
-            return Err(usage(
+            return Err(Error::usage(
                 "--seeds",
                 format!("{} is outside 1..={N_MAX}", self.seeds),
             ));
         }
         if self.from.checked_add(self.seeds - 1).is_none() {
-            return Err(usage(
+            return Err(Error::usage(
                 "--from",
                 format!(
                     "{} + {} seeds passes the largest seed",
@@ -272,13 +209,13 @@ impl SwarmConfig {
             ));
         }
         if !(1..=10).contains(&self.difficulty) {
-            return Err(usage(
+            return Err(Error::usage(
                 "--difficulty",
                 format!("{} is out of range (allowed: 1 to 10)", self.difficulty),
             ));
         }
         if self.scenarios.is_empty() || self.scenarios.len() > RATES_MAX {
-            return Err(usage(
+            return Err(Error::usage(
                 "--scenarios",
                 format!("need 1..={RATES_MAX} scenarios"),
             ));
@@ -286,7 +223,10 @@ impl SwarmConfig {
         for (i, id) in self.scenarios.iter().enumerate() {
             catalogue.require(id)?;
             if self.scenarios[..i].contains(id) {
-                return Err(usage("--scenarios", format!("'{id}' is given twice")));
+                return Err(Error::usage(
+                    "--scenarios",
+                    format!("'{id}' is given twice"),
+                ));
             }
         }
         Ok(())
@@ -637,18 +577,6 @@ fn write_swarm_summary(
     Ok(())
 }
 
-fn meta_of(
-    params: &SweepParams,
-    shard: Shard,
-    range: (u64, u64),
-    rows: (u64, u64),
-    cells: &[(u32, SwarmAggregate)],
-) -> ShardMeta {
-    let mut meta = shard_meta(params, shard, range, rows, &[]);
-    meta.swarm_cells = cells.iter().map(|(c, a)| a.to_record(*c)).collect();
-    meta
-}
-
 /// What a swarm produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SwarmReport {
@@ -687,7 +615,7 @@ pub fn run_swarm(
 ) -> Result<SwarmReport> {
     config.validate(catalogue)?;
     if !(1..=THREADS_MAX).contains(&opts.threads) {
-        return Err(usage(
+        return Err(Error::usage(
             "--threads",
             format!("{} is outside 1..={THREADS_MAX}", opts.threads),
         ));
@@ -703,19 +631,17 @@ pub fn run_swarm(
     };
     let sw = SwarmParams::new(config, &ctx);
     let handles = sw.handles()?;
-    let params = SweepParams {
+    let params = SwarmShardParams {
         seed: config.from,
         n: config.seeds,
         rates_ppm: Vec::new(),
         variants: Vec::new(),
         model_fingerprint: format!("{:016x}:{stack_fingerprint:016x}", catalogue.fingerprint()),
-        scenario: None,
-        ensemble: None,
-        swarm: Some(sw.clone()),
+        swarm: Tagged(sw.clone()),
     };
-    let range = opts.shard.range(params.total());
+    let range = opts.shard.range(Swarm::total(&params));
     let start = default_start();
-    let mut tx = prepare_out_dir(&opts.out, &params.files(), opts.force, "--out")?;
+    let mut tx = prepare_out_dir(&opts.out, &Swarm::files(&params), opts.force, "--out")?;
 
     let mut sink = tx.sink(SWARM_FILE)?;
     sink.write_raw(SWARM_HEADER.as_bytes())?;
@@ -755,10 +681,7 @@ pub fn run_swarm(
     let fnv = sink.checksum();
     sink.finish()?;
     write_swarm_summary(&mut tx, &sw, &handles, &cells)?;
-    write_shard_meta(
-        &mut tx,
-        &meta_of(&params, opts.shard, range, (bytes, fnv), &cells),
-    )?;
+    ShardFile::<Swarm>::new(&params, opts.shard, range, (bytes, fnv), &cells).write(&mut tx)?;
     tx.commit()?;
     Ok(SwarmReport {
         rows: range.1 - range.0,
@@ -768,45 +691,85 @@ pub fn run_swarm(
     })
 }
 
-/// The swarm half of [`merge`](super::merge::merge), called after the
-/// shards were checked to form one complete swarm.
-pub(crate) fn merge_swarm(
-    params: &SweepParams,
-    sw: &SwarmParams,
-    metas: &[(PathBuf, ShardMeta)],
-    by_index: &[Option<usize>],
-    out: &Path,
-    force: bool,
-) -> Result<MergeReport> {
-    let handles = sw.handles()?;
-    let cells = fold_cells(
-        metas,
-        by_index,
-        sw.scenarios.len(),
-        "swarm_cells",
-        |m| &m.swarm_cells,
-        |r, path| Ok((r.cell, SwarmAggregate::from_record(r, path)?)),
-    )?;
-    let (mut tx, (bytes, fnv)) =
-        write_merged_rows(metas, by_index, out, force, SWARM_FILE, SWARM_HEADER)?;
-    let rows = cells.iter().map(|(_, a)| a.n).sum();
-    write_swarm_summary(&mut tx, sw, &handles, &cells)?;
-    write_shard_meta(
-        &mut tx,
-        &meta_of(
-            params,
-            Shard::WHOLE,
-            (0, params.total()),
-            (bytes, fnv),
-            &cells,
-        ),
-    )?;
-    tx.commit()?;
-    Ok(MergeReport {
-        shards: by_index.len() as u32,
-        experiments: rows,
-        cells: cells.len() as u64,
-    })
+/// The parameters every shard of one swarm shares, as recorded in
+/// `shard.ron` (format 1: `seed` is the first seed, `n` the seeds per
+/// scenario, `rates_ppm` and `variants` are empty).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "SweepParams", deny_unknown_fields)]
+pub struct SwarmShardParams {
+    /// First seed.
+    pub seed: u64,
+    /// Seeds per scenario.
+    pub n: u64,
+    /// Empty.
+    pub rates_ppm: Vec<u32>,
+    /// Empty.
+    pub variants: Vec<Never>,
+    /// The catalogue's and the stack's fingerprints.
+    pub model_fingerprint: String,
+    /// The swarm.
+    pub swarm: Tagged<SwarmParams>,
+}
+
+/// The swarm as a batch kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Swarm;
+
+impl Swarm {
+    /// What differs between a swarm's shards beyond the common parameters.
+    pub const DIFFERENCE: &'static str =
+        "swarm (scenarios, first seed, difficulty, safeguards or files)";
+}
+
+impl ShardKind for Swarm {
+    const TAG: &'static str = "swarm";
+    const SLOT: Slot = Slot::SwarmCells;
+    type Params = SwarmShardParams;
+    type Record = SwarmCellRecord;
+    type Aggregate = SwarmAggregate;
+
+    fn cells(p: &SwarmShardParams) -> u64 {
+        p.swarm.0.scenarios.len() as u64
+    }
+    fn n(p: &SwarmShardParams) -> u64 {
+        p.n
+    }
+    fn rows_file(_: &SwarmShardParams) -> &'static str {
+        SWARM_FILE
+    }
+    fn rows_header(_: &SwarmShardParams) -> String {
+        SWARM_HEADER.into()
+    }
+    fn files(_: &SwarmShardParams) -> Vec<&'static str> {
+        vec![SWARM_FILE, SUMMARY_FILE, SHARD_FILE]
+    }
+    fn difference(a: &SwarmShardParams, b: &SwarmShardParams) -> Option<String> {
+        let h = |p: &SwarmShardParams| Header::of(p.seed, p.n, &p.rates_ppm, &p.model_fingerprint);
+        header_difference(&h(a), &h(b))
+            .or_else(|| (a.swarm != b.swarm).then(|| Self::DIFFERENCE.into()))
+    }
+    fn to_record(cell: u32, a: &SwarmAggregate) -> SwarmCellRecord {
+        a.to_record(cell)
+    }
+    fn from_record(
+        _: &SwarmShardParams,
+        _: &ShardFile<Self>,
+        r: &SwarmCellRecord,
+        path: &Path,
+    ) -> Result<(u32, SwarmAggregate)> {
+        Ok((r.cell, SwarmAggregate::from_record(r, path)?))
+    }
+    fn write_tables(
+        tx: &mut OutDir,
+        p: &SwarmShardParams,
+        cells: &[(u32, SwarmAggregate)],
+    ) -> Result<()> {
+        let sw = &p.swarm.0;
+        write_swarm_summary(tx, sw, &sw.handles()?, cells)
+    }
+    fn items(a: &SwarmAggregate) -> u64 {
+        a.n
+    }
 }
 
 /// One row of a `swarm.csv`, as read back.
@@ -834,13 +797,15 @@ pub fn find_rows(
     seed: u64,
     scenario: Option<&str>,
 ) -> Result<(SwarmParams, Vec<SwarmRow>)> {
-    let meta = ShardMeta::read(dir)?;
-    let sw = meta.params.swarm.clone().ok_or_else(|| {
-        usage(
+    if super::merge::kind_of(dir)? != Swarm::TAG {
+        // Read as the kind it is, so that a broken file reports its error.
+        super::merge::read_any(dir)?;
+        return Err(Error::usage(
             "--from",
             format!("{} is a sweep output, not a swarm output", dir.display()),
-        )
-    })?;
+        ));
+    }
+    let sw = ShardFile::<Swarm>::read(dir)?.params.swarm.0;
     let path = dir.join(SWARM_FILE);
     let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
     let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));

@@ -353,17 +353,14 @@ pub fn run_whatif(
     spec: &WhatifSpec,
 ) -> Result<WhatifReport> {
     if candidates.is_empty() {
-        return Err(Error::Usage {
-            flag: "--candidates".into(),
-            message: "give at least one candidate".into(),
-        });
+        return Err(Error::usage("--candidates", "give at least one candidate"));
     }
     let (from, to) = spec.seeds;
     if to <= from {
-        return Err(Error::Usage {
-            flag: "--seeds".into(),
-            message: format!("FROM:TO needs FROM < TO (got {from}:{to})"),
-        });
+        return Err(Error::usage(
+            "--seeds",
+            format!("FROM:TO needs FROM < TO (got {from}:{to})"),
+        ));
     }
     let specs: Vec<&ScenarioSpec> = spec
         .ids
@@ -373,10 +370,10 @@ pub fn run_whatif(
     let seeds = to - from;
     let units = (specs.len() as u64).saturating_mul(seeds);
     if units > PAIRS_MAX {
-        return Err(Error::Usage {
-            flag: "--seeds".into(),
-            message: format!("{units} pairs per candidate is over the limit of {PAIRS_MAX}"),
-        });
+        return Err(Error::usage(
+            "--seeds",
+            format!("{units} pairs per candidate is over the limit of {PAIRS_MAX}"),
+        ));
     }
     let default_set = stack.default_safeguards();
     let run_one = |u: u64, side: usize| -> Result<Outcome> {

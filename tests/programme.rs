@@ -10,7 +10,10 @@ use chaosim::Result;
 use chaosim::engine::{Digest, SeedPath};
 use chaosim::program::audit;
 use chaosim::program::year::{Checkpoint, YearConfig, run_programme};
-use chaosim::program::{Programme, learning::LearningRecord};
+use chaosim::program::{
+    Programme,
+    learning::{LearningRecord, Standing},
+};
 use chaosim::safeguard::{Safeguard, SafeguardSet, Signal};
 use chaosim::scenario::{
     Catalogue, Detection, Execution, Executor, FailureKind, FaultRef, Outcome,
@@ -198,6 +201,27 @@ fn escalation_follows_the_rule_at_the_current_level_exactly() {
         let lvl = state.get(&rec.id).map(|e| e.0).unwrap_or(1);
         assert_eq!(rec.difficulty_level, lvl, "{}", rec.id);
     }
+    // The standings partition the catalogue and follow from the same
+    // counters: mastered at level 10 meeting the rule there, still failing
+    // below the rule's pass rate at its level, climbing otherwise.
+    let mut seen = [0usize; 4];
+    for rec in &learning {
+        let (lvl, n, p) = state.get(&rec.id).copied().unwrap_or((1, 0, 0));
+        let rate_ok = p * 1000 >= 800 * n;
+        let want = if n == 0 && rec.execution_count == 0 {
+            Standing::Untested
+        } else if lvl == 10 && p >= 5 && rate_ok {
+            Standing::Mastered
+        } else if n > 0 && !rate_ok {
+            Standing::StillFailing
+        } else {
+            Standing::Climbing
+        };
+        assert_eq!(rec.standing(&prog), want, "{}", rec.id);
+        seen[want as usize] += 1;
+    }
+    assert_eq!(seen.iter().sum::<usize>(), learning.len());
+    assert!(seen[Standing::Climbing as usize] > 0, "{seen:?}");
 }
 
 #[test]

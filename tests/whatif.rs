@@ -41,7 +41,7 @@ fn the_acl_monitor_prevents_every_s02_failure_with_evidence_on_both_sides() {
         "--ids",
         "S02_acl_spam",
         "--seeds",
-        "0:4",
+        "0:3",
         "--json",
     ]);
     let c = candidate(&r, "+acl_violation_monitor");
@@ -90,7 +90,7 @@ fn a_change_that_does_not_act_leaves_every_pair_identical() {
         "--ids",
         "S01_heartbeat_pause,DIRT01_critical_kernel_kill",
         "--seeds",
-        "0:6",
+        "0:5",
         "--json",
     ]);
     let c = candidate(&r, "+acl_violation_monitor");
@@ -125,7 +125,7 @@ fn a_stack_file_candidate_is_paired_too() {
         "--ids",
         "S01_heartbeat_pause",
         "--seeds",
-        "0:5",
+        "0:4",
         "--json",
     ]);
     let c = candidate(&r, &label);
@@ -145,7 +145,7 @@ fn the_report_does_not_depend_on_the_thread_count() {
             "--ids",
             "S03_cpu_spike,FIT03_dependency_chaos",
             "--seeds",
-            "3:7",
+            "3:6",
             "--threads",
             t,
             "--json",
@@ -178,7 +178,7 @@ fn bad_candidates_and_seeds_are_exit_2_naming_the_flag() {
         ),
         (vec!["whatif"], "at least one candidate"),
         (
-            vec!["whatif", "--candidates", "+rate_limiter", "--seeds", "5:5"],
+            vec!["whatif", "--candidates", "+rate_limiter", "--seeds", "6:5"],
             "--seeds",
         ),
         (

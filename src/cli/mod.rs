@@ -215,7 +215,7 @@ enum Command {
     /// pass rate with an exact interval and McNemar p, recovery time saved
     /// (p50, p90), and per scenario the evidence and handles of both sides.
     ///
-    /// Example: chaosim whatif --candidates +acl_violation_monitor,+resource_pressure_monitor,-circuit_breaker --seeds 0:20
+    /// Example: chaosim whatif --candidates +acl_violation_monitor,+resource_pressure_monitor,-circuit_breaker --seeds 0:19
     Whatif(whatif::WhatifArgs),
     /// Shrink a failing case to a smaller one that fails the same way, and
     /// write it as a scenario RON file (a regression test for a catalogue).

@@ -1064,6 +1064,7 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
             "scenarios_tested": s.tested,
             "mastered": s.mastered,
             "still_failing": s.still_failing,
+            "climbing": s.climbing,
             "average_difficulty": s.average_difficulty,
             "executions": s.totals.executions,
             "passed": s.totals.passes,
@@ -1094,8 +1095,18 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         s.tested,
         loaded.catalogue.len()
     );
-    outln!("mastered              {}", s.mastered);
-    outln!("still failing         {}", s.still_failing);
+    outln!(
+        "mastered              {} (at the top level, passing it under the escalation rule)",
+        s.mastered
+    );
+    outln!(
+        "climbing              {} (passing at their level, not yet mastered)",
+        s.climbing
+    );
+    outln!(
+        "still failing         {} (pass rate at their level below the escalation rule's)",
+        s.still_failing
+    );
     outln!("average difficulty    {:.1}/10", s.average_difficulty);
     outln!("lifetime runs         {}", s.lifetime_runs);
     outln!(

@@ -27,8 +27,8 @@ pub struct WhatifArgs {
     /// Comma-separated scenario ids (default: every scenario of the catalogue).
     #[arg(long, value_name = "IDS")]
     ids: Option<String>,
-    /// Seeds FROM:TO (half-open: 0:20 is 20 seeds).
-    #[arg(long, default_value = "0:20", value_name = "FROM:TO")]
+    /// Seeds FROM:TO, inclusive as in `chaosim ensemble` (0:19 is 20 seeds), or one seed.
+    #[arg(long, default_value = "0:19", value_name = "FROM:TO")]
     seeds: String,
     /// Difficulty level of every run, 1 to 10.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
@@ -145,20 +145,22 @@ fn candidate(label: &str, flag: &str, baseline: SafeguardSet, base: &Inputs) -> 
     })
 }
 
+/// `--seeds FROM:TO`, inclusive as in `chaosim ensemble` (or one seed),
+/// as the half-open range `from..to + 1`.
 fn parse_seeds(text: &str) -> Result<(u64, u64)> {
     let bad = || {
         Error::usage(
             "--seeds",
-            format!("'{text}' is not FROM:TO (two whole numbers, FROM < TO)"),
+            format!("'{text}' is not FROM:TO (whole numbers, FROM <= TO, inclusive) or one seed"),
         )
     };
-    let (a, b) = text.split_once(':').ok_or_else(bad)?;
+    let (a, b) = text.split_once(':').unwrap_or((text, text));
     let from: u64 = a.trim().parse().map_err(|_| bad())?;
     let to: u64 = b.trim().parse().map_err(|_| bad())?;
-    if from >= to {
+    if from > to || to == u64::MAX {
         return Err(bad());
     }
-    Ok((from, to))
+    Ok((from, to + 1))
 }
 
 /// Percent, with -0.0 printed as +0.0.
@@ -178,10 +180,10 @@ fn q(ci: Option<QuantileCi>) -> String {
 
 fn print(r: &WhatifReport) {
     outln!(
-        "what-if: {} scenarios x seeds {}..{} at difficulty {}, {} pairs per candidate",
+        "what-if: {} scenarios x seeds {}:{} at difficulty {}, {} pairs per candidate",
         r.scenarios.len(),
         r.seeds.0,
-        r.seeds.1,
+        r.seeds.1 - 1,
         r.difficulty,
         r.pairs
     );

@@ -31,7 +31,7 @@ use crate::scenario::repro::HandleContext;
 use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome, Repro};
 
 use super::audit::{AuditLog, GENESIS, Sink};
-use super::learning::LearningRecord;
+use super::learning::{LearningRecord, Standing};
 use super::select::select;
 use super::spec::{Perspective, Programme};
 
@@ -203,10 +203,15 @@ pub struct YearConfig {
 pub struct Summary {
     /// Scenarios executed at least once.
     pub tested: usize,
-    /// Scenarios mastered (escalated at least once, or 5+ passes at level 1).
+    /// Scenarios mastered: at the top level, passing it under the
+    /// escalation rule ([`Standing::Mastered`]).
     pub mastered: usize,
-    /// Scenarios whose last execution failed.
+    /// Scenarios failing at their current level: pass rate there below the
+    /// escalation rule's ([`Standing::StillFailing`]).
     pub still_failing: usize,
+    /// The other tested scenarios, passing on their way up
+    /// ([`Standing::Climbing`]); tested = mastered + still failing + climbing.
+    pub climbing: usize,
     /// Mean difficulty level over the catalogue, out of 10.
     pub average_difficulty: f64,
     /// Runs executed (lifetime).
@@ -1422,11 +1427,10 @@ pub fn outcome_columns(o: &Outcome) -> [(&'static str, String); 12] {
 fn summary(state: &State, prog: &Programme, runs_total: u64) -> Summary {
     let l = &state.learning;
     let tested = l.iter().filter(|r| r.execution_count > 0).count();
-    let mastered = l.iter().filter(|r| r.mastered(prog.passes_min)).count();
-    let still_failing = l
-        .iter()
-        .filter(|r| r.execution_count > 0 && r.level_failures > 0 && r.level_passes == 0)
-        .count();
+    let count = |st: Standing| l.iter().filter(|r| r.standing(prog) == st).count();
+    let mastered = count(Standing::Mastered);
+    let still_failing = count(Standing::StillFailing);
+    let climbing = count(Standing::Climbing);
     let average_difficulty = if l.is_empty() {
         0.0
     } else {
@@ -1436,6 +1440,7 @@ fn summary(state: &State, prog: &Programme, runs_total: u64) -> Summary {
         tested,
         mastered,
         still_failing,
+        climbing,
         average_difficulty,
         lifetime_runs: state.next_run,
         next_run: run_start(prog, runs_total),

@@ -802,7 +802,7 @@ fn learning_table(dir: &Path) -> Result<Option<Table>> {
     let text = crate::input::read_text_limited(&path, crate::program::year::CHECKPOINT_LIMITS)?;
     let recs: Vec<LearningRecord> = crate::input::parse_ron(&text, &path)?;
     let mut t = Table {
-        title: "Learning summary (learning.ron)".into(),
+        title: "Learning summary (learning.ron): lifetime counts, and the executions at its current level that the escalation rule reads (mastered: at the top level and passing it under the rule; still failing: below the rule's pass rate at its level)".into(),
         header: [
             "scenario",
             "executions",
@@ -810,6 +810,7 @@ fn learning_table(dir: &Path) -> Result<Option<Table>> {
             "failures",
             "pass rate",
             "level",
+            "at its level (passes / executions)",
             "mean recovery (s)",
             "learned fixes",
             "main failure mode",
@@ -832,6 +833,7 @@ fn learning_table(dir: &Path) -> Result<Option<Table>> {
             r.fail_count.to_string(),
             pct(r.pass_count, r.execution_count),
             r.difficulty_level.to_string(),
+            format!("{} / {}", r.level_passes, r.level_executions),
             if r.recovered_count > 0 {
                 format!("{:.2}", r.avg_recovery_time_s)
             } else {
@@ -850,6 +852,7 @@ fn learning_table(dir: &Path) -> Result<Option<Table>> {
         fl.to_string(),
         pct(p, e),
         format!("mean {:.2}", lv as f64 / recs.len().max(1) as f64),
+        String::new(),
         String::new(),
         String::new(),
         String::new(),

@@ -31,6 +31,10 @@ use crate::error::{Error, Result};
 
 /// Work items per chunk of work.
 pub const CHUNK_EXPERIMENTS: u64 = 1024;
+/// Work items per chunk when each is a whole scenario execution (swarms,
+/// scenario sweeps): a Jepsen execution takes tens of milliseconds, so 1,024
+/// of them in one chunk kept a 500-seed swarm on one worker.
+pub const SCENARIO_CHUNK: u64 = 32;
 /// Largest `n` (work items per cell).
 pub const N_MAX: u64 = 1_000_000_000_000;
 /// Largest thread count.

@@ -17,7 +17,7 @@
 //!
 //! Cells are the values; the experiments are numbered `value_index · n +
 //! experiment`, and the ordered engine, shards and merge are those of the
-//! API sweeps ([`run_ordered`], [`merge`](super::merge::merge)), so the same
+//! API sweeps ([`run_ordered_chunked`], [`merge`](super::merge::merge)), so the same
 //! guarantees hold: `experiments.csv` in index order whatever the thread
 //! count, summaries from exactly mergeable aggregates, merged shards
 //! byte-identical to one run.
@@ -41,8 +41,8 @@ use crate::scenario::run::Runner;
 use crate::scenario::spec::SCENARIO_SECONDS_MAX;
 use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome, ScenarioSpec};
 use crate::shard::{
-    Aggregate, N_MAX, Never, SHARD_FILE, ShardFile, ShardKind, Slot, THREADS_MAX, Tagged,
-    prepare_out_dir, run_ordered,
+    Aggregate, N_MAX, Never, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, Slot, THREADS_MAX,
+    Tagged, prepare_out_dir, run_ordered_chunked,
 };
 
 /// The header of `experiments.csv` of a scenario sweep.
@@ -693,12 +693,20 @@ pub fn run_scenario_sweep(
         };
     let mut cells: Vec<(u32, ScenarioAggregate)> = Vec::new();
     let mut summaries = Vec::new();
-    let events = run_ordered(opts.threads, spec.n, range, &mut sink, &run, &mut |c, a| {
-        let s = a.summarize(spec.values_micro[c as usize]);
-        on_value(&s);
-        summaries.push(s);
-        cells.push((c as u32, a));
-    })?;
+    let events = run_ordered_chunked(
+        opts.threads,
+        spec.n,
+        range,
+        SCENARIO_CHUNK,
+        &mut sink,
+        &run,
+        &mut |c, a| {
+            let s = a.summarize(spec.values_micro[c as usize]);
+            on_value(&s);
+            summaries.push(s);
+            cells.push((c as u32, a));
+        },
+    )?;
     let bytes = sink.bytes_written();
     let fnv = sink.checksum();
     sink.finish()?;

@@ -24,7 +24,7 @@
 //!
 //! Cells are the scenarios and experiments the seeds (`global = scenario
 //! index · seeds + seed − from`), on the ordered engine of every sweep
-//! ([`run_ordered`]), with the same shards and [`merge`](super::merge::merge):
+//! ([`run_ordered_chunked`]), with the same shards and [`merge`](super::merge::merge):
 //! `swarm.csv` lists rows in that order whatever the thread count, and the
 //! summary comes from exactly mergeable aggregates, so merged shards are
 //! byte-identical to one run.
@@ -49,8 +49,8 @@ use crate::scenario::shrink::{default_start, run_alone};
 use crate::scenario::spec::{FaultSpec, PartitionShapeSpec, Target};
 use crate::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
 use crate::shard::{
-    Aggregate, N_MAX, Never, SHARD_FILE, ShardFile, ShardKind, Slot, THREADS_MAX, Tagged,
-    prepare_out_dir, run_ordered,
+    Aggregate, N_MAX, Never, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, Slot, THREADS_MAX,
+    Tagged, prepare_out_dir, run_ordered_chunked,
 };
 
 /// The rows file of a swarm directory.
@@ -666,10 +666,11 @@ pub fn run_swarm(
         Ok((agg, events))
     };
     let mut cells: Vec<(u32, SwarmAggregate)> = Vec::new();
-    let events = run_ordered(
+    let events = run_ordered_chunked(
         opts.threads,
         config.seeds,
         range,
+        SCENARIO_CHUNK,
         &mut sink,
         &run,
         &mut |c, a| {

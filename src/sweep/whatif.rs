@@ -77,7 +77,8 @@ pub struct Candidate {
 pub struct WhatifSpec {
     /// Scenario ids, in the order reported.
     pub ids: Vec<String>,
-    /// Seeds `from..to` (half-open).
+    /// Seeds `from..to` (half-open; the CLI's `--seeds FROM:TO` is
+    /// inclusive).
     pub seeds: (u64, u64),
     /// Difficulty level of every run.
     pub difficulty: u8,

@@ -65,6 +65,21 @@ fn a_good_file_validates() {
 }
 
 #[test]
+fn a_good_file_has_no_warning_and_a_fault_past_the_window_warns() {
+    let (code, err) = validate("quiet", GOOD);
+    assert_eq!((code, err.as_str()), (0, ""));
+    // 5 s + 40 s in a 30 s window: valid, but the runner cuts it to 25 s.
+    let long = GOOD.replace("length_s: 5,", "length_s: 40,");
+    let (code, err) = validate("long", &long);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: ")
+            && err.contains("long.ron: faults[0] (PauseHeartbeat) runs from 5 s for 40 s, past the 30 s window: it runs 25 s"),
+        "{err}"
+    );
+}
+
+#[test]
 fn syntax_error_gives_line_and_column() {
     let bad = GOOD.replace("layer: 1,", "layer: 1,,");
     expect_error("syntax", &bad, &["syntax.ron:4:14:"]);

@@ -552,9 +552,23 @@ fn validate(
     .load()?;
     if paths.is_empty() {
         loaded.check_every_level()?;
+        let warnings: Vec<String> = loaded
+            .catalogue
+            .scenarios()
+            .iter()
+            .flat_map(|spec| {
+                spec.faults_cut_by_window()
+                    .into_iter()
+                    .map(move |w| format!("{}: {w}", spec.id))
+            })
+            .collect();
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
         if json {
             let v = serde_json::json!({
-                "ok": true, "scenarios": loaded.catalogue.len(), "catalogue": "built-in", "errors": []
+                "ok": true, "scenarios": loaded.catalogue.len(), "catalogue": "built-in", "errors": [],
+                "warnings": warnings,
             });
             outln!("{v}");
         } else {
@@ -568,6 +582,7 @@ fn validate(
     let mut specs = Vec::new();
     let mut errors = 0usize;
     let mut found = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     for path in &paths {
         let files = if path.is_dir() {
             catalogue::ron_files(path)?
@@ -581,7 +596,14 @@ fn validate(
                 Ok(spec)
             });
             match checked {
-                Ok(spec) => specs.push(spec),
+                Ok(spec) => {
+                    for w in spec.faults_cut_by_window() {
+                        let w = format!("{}: {w}", file.display());
+                        eprintln!("warning: {w}");
+                        warnings.push(w);
+                    }
+                    specs.push(spec)
+                }
                 Err(e) => {
                     eprintln!("error: {}", one_line(&e.to_string()));
                     found.push(serde_json::json!({
@@ -599,7 +621,7 @@ fn validate(
         if json {
             outln!(
                 "{}",
-                serde_json::json!({"ok": true, "scenarios": n, "errors": []})
+                serde_json::json!({"ok": true, "scenarios": n, "errors": [], "warnings": warnings})
             );
         } else {
             outln!("ok: {n} scenarios");
@@ -612,7 +634,7 @@ fn validate(
         if json {
             outln!(
                 "{}",
-                serde_json::json!({"ok": false, "scenarios": specs.len(), "errors": found})
+                serde_json::json!({"ok": false, "scenarios": specs.len(), "errors": found, "warnings": warnings})
             );
         }
         Ok(ExitCode::from(2))

@@ -379,6 +379,31 @@ pub struct ScenarioSpec {
 }
 
 impl ScenarioSpec {
+    /// Faults that run past the observation window at difficulty 1 and are
+    /// cut to end inside it (the runner, [`difficulty::scale_with`](super::difficulty::scale_with),
+    /// keeps every fault inside the window): one line each, with the index,
+    /// kind, the written start and length and the length kept. `chaosim
+    /// validate` prints them as warnings.
+    pub fn faults_cut_by_window(&self) -> Vec<String> {
+        let w = self.duration_ns;
+        self.faults
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.kind.uses_length() && f.start_ns.saturating_add(f.length_ns) > w)
+            .map(|(i, f)| {
+                let kept = f.length_ns.min(w - f.start_ns.min(w));
+                format!(
+                    "faults[{i}] ({:?}) runs from {} s for {} s, past the {} s window: it runs {} s",
+                    f.kind,
+                    secs(f.start_ns),
+                    secs(f.length_ns),
+                    secs(w),
+                    secs(kept)
+                )
+            })
+            .collect()
+    }
+
     /// Keep only the expected safeguards that respond to a fault still on
     /// ([`responders_of`]): after a swarm draw or a shrink step switched
     /// faults off, a safeguard that responds to none of the remaining ones
@@ -616,6 +641,12 @@ pub fn scenario_ron(file: &ScenarioFile) -> Result<String> {
     let text = ron::ser::to_string_pretty(file, config)
         .map_err(|e| Error::Check(format!("serializing scenario {}: {e}", file.id)))?;
     Ok(text + "\n")
+}
+
+/// Nanoseconds as seconds for messages (`60`, `0.5`).
+fn secs(ns: u64) -> String {
+    let s = ns as f64 / 1e9;
+    format!("{}", (s * 1000.0).round() / 1000.0)
 }
 
 #[cfg(test)]

@@ -120,13 +120,19 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
     let done = AtomicU64::new(0);
     let quiet = a.quiet;
     let wall = Instant::now();
+    // The seeds this process runs (its shard's slice), for the count and
+    // the time left.
+    let (lo, hi) = opts.shard.range(seed_to - seed_from + 1);
+    let total = hi - lo;
     let report = run_ensemble(&spec, &prog, &loaded.catalogue, &runner, &opts, &|r| {
         let k = done.fetch_add(1, Ordering::Relaxed) + 1;
         if !quiet {
+            let left_s = wall.elapsed().as_secs_f64() / k as f64 * total.saturating_sub(k) as f64;
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "seed {:>8} ({k} done): mastered {:>3}, still failing {:>3}, {} executions, digest {}",
+                "seed {:>8} ({k} of {total} done, about {} left): mastered {:>3}, still failing {:>3}, {} executions, digest {}",
                 r.seed,
+                fmt_left(left_s),
                 r.mastered,
                 r.still_failing,
                 r.executions,
@@ -207,4 +213,14 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A time left as `42 s`, `3 min 5 s` or `2 h 10 min`.
+fn fmt_left(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
 }

@@ -172,6 +172,27 @@ fn threads(flag: Option<u16>) -> usize {
     flag.map(usize::from).unwrap_or_else(super::cores)
 }
 
+/// The flags a reproduction handle carries to check what it reruns: its
+/// digest, the digest format, the fingerprints of its input files (`run`,
+/// `stress` and `shrink` take them).
+#[derive(Args, Debug, Clone, Default)]
+pub struct HandleCheck {
+    /// The digest the handle recorded: the rerun must give it (exit 0 on a
+    /// match, 1 otherwise).
+    #[arg(long, value_name = "HEX")]
+    pub expect_digest: Option<String>,
+    /// The digest algorithm the handle was recorded with (this chaosim
+    /// computes format 2; a handle without it is format 1 and is refused,
+    /// exit 2).
+    #[arg(long, value_name = "N")]
+    pub digest_format: Option<String>,
+    /// Fingerprints of the non-default files the handle was recorded with
+    /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused
+    /// (exit 2).
+    #[arg(long, value_name = "LIST")]
+    pub files: Option<String>,
+}
+
 /// Options of `chaosim run`.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -208,18 +229,9 @@ pub struct RunArgs {
     /// Day index of the run.
     #[arg(long, default_value_t = 0)]
     pub day: u64,
-    /// Check the digest against a handle's: exit 0 on a match, 1 otherwise.
-    #[arg(long, value_name = "HEX")]
-    pub expect_digest: Option<String>,
-    /// The digest algorithm the handle was recorded with (this chaosim
-    /// computes format 2; a handle without it is format 1 and is refused,
-    /// exit 2).
-    #[arg(long, value_name = "N")]
-    pub digest_format: Option<String>,
-    /// Fingerprints of the non-default files a handle was recorded with
-    /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
-    #[arg(long, value_name = "LIST")]
-    pub files: Option<String>,
+    /// A reproduction handle's checks.
+    #[command(flatten)]
+    pub handle: HandleCheck,
     /// Print each outcome as one JSON object (with a `repro` field: the
     /// handle of a failed outcome, null for a pass).
     #[arg(long)]
@@ -265,9 +277,9 @@ impl RunArgs {
             safeguards: Some(self.safeguards.clone()),
             day: Some(self.day.to_string()),
             at: Some(self.at.clone()),
-            files: self.files.clone(),
-            expect_digest: self.expect_digest.clone(),
-            digest_format: self.digest_format.clone(),
+            files: self.handle.files.clone(),
+            expect_digest: self.handle.expect_digest.clone(),
+            digest_format: self.handle.digest_format.clone(),
             stack: self.inputs.stack.clone(),
             scenarios: self.inputs.scenarios.clone(),
             playbooks: self.inputs.playbooks.clone(),
@@ -720,17 +732,9 @@ pub struct StressArgs {
     /// Deployed safeguards: default, none, all, or +name,-name edits to the default set.
     #[arg(long, default_value = "default", allow_hyphen_values = true)]
     pub safeguards: String,
-    /// Check the run digest against a handle's (exit 1 if it differs).
-    #[arg(long, value_name = "HEX")]
-    pub expect_digest: Option<String>,
-    /// The digest algorithm the handle was recorded with (format 2;
-    /// without it a handle is format 1 and refused, exit 2).
-    #[arg(long, value_name = "N")]
-    pub digest_format: Option<String>,
-    /// Fingerprints of the non-default files a handle was recorded with
-    /// (stack=HEX,scenarios=HEX,playbooks=HEX); other files are refused.
-    #[arg(long, value_name = "LIST")]
-    pub files: Option<String>,
+    /// A reproduction handle's checks.
+    #[command(flatten)]
+    pub handle: HandleCheck,
     /// Print the source's stress table beside the simulated figures,
     /// with a mark per row ("ok" or "DIFFERS").
     #[arg(long)]
@@ -748,13 +752,14 @@ pub fn stress(a: &StressArgs) -> Result<ExitCode> {
     let loaded = a.inputs.load()?;
     let deployed = safeguards_from(&a.safeguards, loaded.stack.default_safeguards())?;
     let want = chaosim::scenario::repro::expected_digest(
-        a.expect_digest.as_deref(),
-        a.digest_format.as_deref(),
+        a.handle.expect_digest.as_deref(),
+        a.handle.digest_format.as_deref(),
     )?;
     let seed = a.seed;
-    if want.is_some() || a.files.is_some() {
+    if want.is_some() || a.handle.files.is_some() {
         loaded.check_files(
-            &a.files
+            &a.handle
+                .files
                 .as_deref()
                 .map(FileIds::parse_spec)
                 .transpose()?

@@ -235,17 +235,9 @@ pub struct ShrinkArgs {
     /// Day index of the run (default 0).
     #[arg(long)]
     day: Option<String>,
-    /// The digest the handle recorded: checked before shrinking (exit 1 if
-    /// it differs).
-    #[arg(long, value_name = "HEX")]
-    expect_digest: Option<String>,
-    /// The digest algorithm the handle was recorded with (format 2).
-    #[arg(long, value_name = "N")]
-    digest_format: Option<String>,
-    /// Fingerprints of the non-default files the handle was recorded with
-    /// (stack=HEX,scenarios=HEX,playbooks=HEX): other files are refused (exit 2).
-    #[arg(long, value_name = "LIST")]
-    files: Option<String>,
+    /// A reproduction handle's checks, made before shrinking.
+    #[command(flatten)]
+    checks: super::sim::HandleCheck,
     /// Take the case from a swarm output directory's row with --seed.
     #[arg(long, value_name = "DIR")]
     from: Option<PathBuf>,
@@ -385,9 +377,9 @@ fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
         safeguards: args.safeguards.clone(),
         day: args.day.clone(),
         at: args.at.clone(),
-        files: args.files.clone(),
-        expect_digest: args.expect_digest.clone(),
-        digest_format: args.digest_format.clone(),
+        files: args.checks.files.clone(),
+        expect_digest: args.checks.expect_digest.clone(),
+        digest_format: args.checks.digest_format.clone(),
         ..ReproArgs::default()
     })
 }

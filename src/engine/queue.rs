@@ -191,8 +191,11 @@ pub struct EventQueue<E> {
     ready_head: usize,
     /// `buckets[level][digit]` holds
     /// the entries later than `base_ns` whose highest digit differing from
-    /// it is `level`, with value `digit` there.
-    buckets: Box<[[Vec<Entry>; LEVEL_BUCKETS]; LEVELS]>,
+    /// it is `level`, with value `digit` there. Levels are added when an
+    /// entry first needs them (at most [`LEVELS`]): a queue of a short
+    /// simulation (an API experiment of a dozen events) pays for the few
+    /// levels its times span, not for 704 buckets.
+    buckets: Vec<[Vec<Entry>; LEVEL_BUCKETS]>,
     /// Bit `digit` of word `level` is set iff that bucket is non-empty.
     occupied: [u64; LEVELS],
     /// The radix base: the minimum found by the last split, or the largest
@@ -228,7 +231,7 @@ impl<E> EventQueue<E> {
         EventQueue {
             ready: Vec::new(),
             ready_head: 0,
-            buckets: Box::new(std::array::from_fn(|_| std::array::from_fn(|_| Vec::new()))),
+            buckets: Vec::new(),
             occupied: [0; LEVELS],
             base_ns: start.as_nanos(),
             popped_ns: start.as_nanos(),
@@ -239,6 +242,36 @@ impl<E> EventQueue<E> {
             scheduled_total: 0,
             warmed: 0,
         }
+    }
+
+    /// Empty the queue and set its floor to `start`, keeping its
+    /// allocations: afterwards it behaves exactly as
+    /// [`starting_at(start)`](Self::starting_at) (every pending event is
+    /// dropped, keys given before are stale, `scheduled_total` is 0). A
+    /// batch of short simulations reuses one queue this way instead of
+    /// building and freeing its buckets for each.
+    pub fn reset(&mut self, start: SimTime) {
+        self.ready.clear();
+        self.ready_head = 0;
+        self.clear_buckets();
+        debug_assert!(self.occupied.iter().all(|&w| w == 0));
+        debug_assert!(self.buckets.iter().flatten().all(Vec::is_empty));
+        self.base_ns = start.as_nanos();
+        self.popped_ns = start.as_nanos();
+        // Slots keep their generations, so a key of before the reset stays
+        // stale even once its slot is reused; they are handed out from slot
+        // 0 up, as a new queue's are.
+        for s in &mut self.slots {
+            if s.event.take().is_some() {
+                s.generation = s.generation.wrapping_add(1);
+            }
+        }
+        self.free.clear();
+        self.free.extend((0..self.slots.len() as u32).rev());
+        self.live = 0;
+        self.stale = 0;
+        self.scheduled_total = 0;
+        self.warmed = 0;
     }
 
     /// Number of pending (scheduled, not cancelled, not yet popped) events.
@@ -312,6 +345,9 @@ impl<E> EventQueue<E> {
         self.scheduled_total += 1;
         if time_ns > self.base_ns {
             let (level, digit) = bucket_of(time_ns, self.base_ns);
+            if level >= self.buckets.len() {
+                self.add_levels(level);
+            }
             self.buckets[level][digit].push(entry);
             self.occupied[level] |= 1 << digit;
         } else {
@@ -321,6 +357,16 @@ impl<E> EventQueue<E> {
                 + self.ready[self.ready_head..].partition_point(|e| e.time_ns <= time_ns);
             self.ready.insert(at, entry);
         }
+    }
+
+    /// Add the levels up to and including `level` (a bucket of level `l`
+    /// exists iff `l < buckets.len()`; every occupied bit names one).
+    #[cold]
+    #[inline(never)]
+    fn add_levels(&mut self, level: usize) {
+        assert!(level < LEVELS, "level {level} of a 64-bit time");
+        self.buckets
+            .resize_with(level + 1, || std::array::from_fn(|_| Vec::new()));
     }
 
     #[inline]
@@ -593,6 +639,55 @@ mod tests {
         q.push(t(1), 100);
         let order: Vec<u32> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec![100, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+
+    #[test]
+    fn a_reset_queue_behaves_as_a_new_one() {
+        // Leave pending, cancelled and rescheduled entries at many levels,
+        // then reset to a later start and replay one script on both.
+        let mut used = EventQueue::new();
+        let mut keys = Vec::new();
+        for i in 0..3_000u64 {
+            keys.push(used.push(t(i * 7_919 % 1_000_003 + (i << 33)), i));
+        }
+        for k in keys.iter().step_by(3) {
+            used.cancel(*k);
+        }
+        for k in keys.iter().skip(1).step_by(5) {
+            used.reschedule(*k, t(1 << 40));
+        }
+        for _ in 0..700 {
+            used.pop();
+        }
+        let start = t(5_000_000);
+        used.reset(start);
+        assert!(used.is_empty() && used.entries_held() == 0);
+        assert_eq!((used.floor(), used.scheduled_total()), (start, 0));
+        assert!(
+            !keys.iter().any(|k| used.contains(*k)),
+            "old keys are stale"
+        );
+        let mut fresh = EventQueue::starting_at(start);
+        let script = |q: &mut EventQueue<u64>| {
+            let mut popped = Vec::new();
+            let mut ks = Vec::new();
+            for i in 0..500u64 {
+                ks.push(q.push(t(5_000_000 + i * 1_000_000 + i * 104_729 % 99_991), i));
+                if i % 7 == 0 {
+                    q.cancel(ks[(i / 2) as usize]);
+                }
+                if i % 11 == 0 {
+                    popped.push(q.pop());
+                }
+            }
+            popped.extend(std::iter::from_fn(|| q.pop().map(Some)));
+            (popped, q.scheduled_total())
+        };
+        assert_eq!(script(&mut used), script(&mut fresh));
+        assert!(
+            !keys.iter().any(|k| used.contains(*k)),
+            "still stale after reuse"
+        );
     }
 
     #[test]

@@ -388,9 +388,23 @@ impl<M: Model> Simulation<M> {
     /// A simulation whose clock starts at `start` (e.g. 02:00 of day 3) and
     /// whose streams derive from `seed` (an already labelled path).
     pub fn starting_at(model: M, seed: SeedPath, start: SimTime) -> Self {
+        Self::starting_at_reusing(model, seed, start, EventQueue::starting_at(start))
+    }
+
+    /// As [`starting_at`](Self::starting_at), on a queue handed back by
+    /// [`into_parts`](Self::into_parts) of an earlier simulation (it is
+    /// [`reset`](EventQueue::reset) first, so the run is the same as on a
+    /// new queue, only without building one).
+    pub fn starting_at_reusing(
+        model: M,
+        seed: SeedPath,
+        start: SimTime,
+        mut queue: EventQueue<M::Event>,
+    ) -> Self {
+        queue.reset(start);
         Simulation {
             model,
-            queue: EventQueue::starting_at(start),
+            queue,
             now: start,
             seed,
             rngs: Vec::new(),
@@ -460,6 +474,12 @@ impl<M: Model> Simulation<M> {
     /// Consume the simulation and return the model.
     pub fn into_model(self) -> M {
         self.model
+    }
+
+    /// Consume the simulation and return the model and the event queue
+    /// (for [`starting_at_reusing`](Self::starting_at_reusing)).
+    pub fn into_parts(self) -> (M, EventQueue<M::Event>) {
+        (self.model, self.queue)
     }
 
     /// Number of events handled so far.

@@ -70,6 +70,7 @@ fn sweep_threads(c: &mut Criterion) {
                     shard: Shard::WHOLE,
                     out: dir.clone(),
                     force: true,
+                    progress: Default::default(),
                 };
                 black_box(run_sweep(&model, &spec, &opts, &mut |_| {}).unwrap().events)
             })

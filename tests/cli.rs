@@ -396,7 +396,7 @@ fn every_command_prints_its_results_on_stdout_and_only_progress_on_stderr() {
             "events handled",
         ),
         (
-            "sweep --rates 0:0.2:0.1 --n 5 --threads 1 --out"
+            "sweep --rates 0:0.2:0.1 --n 5 --threads 1 --no-report --out"
                 .split(' ')
                 .map(String::from)
                 .chain([p("sweep")])
@@ -554,7 +554,8 @@ fn help_and_messages_say_what_a_new_user_needs() {
         "timeline CSV",
         "trace",
         "operation history",
-        "Swarm and scenario-sweep folders have no report yet",
+        "scenario-sweep folder",
+        "swarm folder",
     ] {
         assert!(help.contains(kind), "report --help names {kind}: {help}");
     }

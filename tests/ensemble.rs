@@ -151,6 +151,16 @@ fn threads_and_shards_give_the_same_bytes() {
     assert!(summary.starts_with("quantity,n,mean,ci_low,ci_high,min,p10,"));
     assert!(summary.contains("\nmastered,6,"));
     assert!(summary.contains("\ndeployed_day:"));
+    // Every interval lies where its quantity can: no negative count or day.
+    for line in summary.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if let (Ok(low), Ok(high)) = (f[3].parse::<f64>(), f[4].parse::<f64>()) {
+            assert!(0.0 <= low && low <= high, "{line}");
+            if f[0].starts_with("deployed_share:") {
+                assert!(high <= 1.0, "{line}");
+            }
+        }
+    }
     // `chaosim report DIR` recognises an ensemble folder.
     let o = chaosim().arg("report").arg(&one).output().unwrap();
     ok(&o);

@@ -346,6 +346,26 @@ fn year_report_has_all_plots_labelled_and_links_resolve() {
     let html = std::fs::read_to_string(&index.html).unwrap();
     assert!(html.contains("Learning summary"), "learning table present");
     assert!(html.contains("total ("), "learning totals row");
+    // What made the page and how to check it, from the checkpoint.
+    for fact in [
+        "<dt>seed</dt><dd>11</dd>",
+        "<dt>digest of the run</dt>",
+        "chaosim year --seed 11 --days 60",
+        "chaosim replay ",
+    ] {
+        assert!(html.contains(fact), "page states {fact:?}");
+    }
+    assert!(
+        html.contains("Safeguard lifecycle (from safeguards.csv)"),
+        "lifecycle table"
+    );
+    // The lifecycle plot spans the days where safeguard events are.
+    let last = fold.safeguard_events.iter().map(|e| e.day).max().unwrap();
+    let drawn = report::year::lifecycle_days_drawn(&fold);
+    assert!(
+        drawn > last && drawn <= 60,
+        "drawn {drawn}, last event day {last}"
+    );
 }
 
 #[test]
@@ -447,7 +467,10 @@ fn neither_kind_is_a_clear_usage_error_with_exit_2() {
     std::fs::write(dir.join("notes.txt"), "hello").unwrap();
     let e = report::render_any(&dir, None).unwrap_err();
     assert!(e.is_input());
-    assert!(e.to_string().contains("neither a year folder"), "{e}");
+    assert!(
+        e.to_string().contains("is not a folder chaosim writes"),
+        "{e}"
+    );
     let e = report::render_any(&dir.join("notes.txt"), None).unwrap_err();
     assert!(e.to_string().contains("not a timeline CSV"), "{e}");
     let out = assert_cmd::Command::cargo_bin("chaosim")
@@ -487,6 +510,155 @@ fn cli_renders_a_sweep_folder() {
     );
     assert!(dir.join("report/index.html").is_file());
     assert!(dir.join("report/summary.md").is_file());
+}
+
+fn chaosim(args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("chaosim")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn swarm_writes_its_report_and_report_renders_the_folder_again() {
+    let dir = tmp("swarm");
+    let d = dir.to_str().unwrap();
+    let out = chaosim(&[
+        "swarm",
+        "--ids",
+        "S01_heartbeat_pause,MF01_triple_threat",
+        "--seeds",
+        "6",
+        "--out",
+        d,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "MF01 fails some seeds: exit 1, outputs kept; {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("report: "), "{stdout}");
+    let html = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
+    assert!(html.contains("Failing seeds"), "failing seeds table");
+    assert!(
+        html.contains("chaosim run MF01_triple_threat --seed"),
+        "handles shown"
+    );
+    // `chaosim report` tells the folder apart and renders the same page.
+    let again = dir.join("again");
+    let index = report::render_any(&dir, Some(&again)).unwrap();
+    assert_eq!(index.kind, ReportKind::Swarm);
+    check_links(&index);
+    check_plots(
+        &index,
+        &[(
+            "outcomes",
+            &["Outcomes per scenario", "share of the scenario", "passed"],
+        )],
+    );
+    assert_eq!(
+        std::fs::read(again.join("index.html")).unwrap(),
+        html.into_bytes(),
+        "the page depends on the folder alone"
+    );
+}
+
+#[test]
+fn scenario_sweep_writes_its_report_with_pass_rate_recovery_and_verdicts() {
+    let dir = tmp("ssweep");
+    let d = dir.to_str().unwrap();
+    let out = chaosim(&[
+        "sweep",
+        "--scenario",
+        "S02_acl_spam",
+        "--param",
+        "intensity",
+        "--values",
+        "0.2:1:0.4",
+        "--n",
+        "4",
+        "--out",
+        d,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index = report::render_any(&dir, Some(&dir.join("again"))).unwrap();
+    assert_eq!(index.kind, ReportKind::ScenarioSweep);
+    check_links(&index);
+    check_plots(
+        &index,
+        &[
+            (
+                "pass_rate",
+                &[
+                    "Pass rate against the swept value",
+                    "intensity (swept value)",
+                ],
+            ),
+            (
+                "recovery",
+                &["Recovery time quantiles", "recovery time (s)"],
+            ),
+            ("verdicts", &["Verdicts per swept value", "seeds (count)"]),
+        ],
+    );
+    assert!(dir.join("report/index.html").is_file());
+}
+
+#[test]
+fn no_report_writes_none_and_a_report_in_the_way_is_refused_before_the_run() {
+    let dir = tmp("swarm_noreport");
+    let d = dir.to_str().unwrap();
+    let args = [
+        "swarm",
+        "--ids",
+        "S01_heartbeat_pause",
+        "--seeds",
+        "2",
+        "--out",
+        d,
+    ];
+    let out = chaosim(&[&args[..], &["--no-report"]].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("swarm.csv").is_file());
+    assert!(!dir.join("report").exists(), "--no-report writes no report");
+
+    let busy = tmp("swarm_busy");
+    std::fs::create_dir_all(busy.join("report")).unwrap();
+    std::fs::write(busy.join("report/index.html"), "mine").unwrap();
+    let b = busy.to_str().unwrap();
+    let out = chaosim(&[
+        "swarm",
+        "--ids",
+        "S01_heartbeat_pause",
+        "--seeds",
+        "2",
+        "--out",
+        b,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("index.html"), "{err}");
+    assert!(
+        !busy.join("swarm.csv").exists(),
+        "nothing run, nothing written"
+    );
+    assert_eq!(
+        std::fs::read_to_string(busy.join("report/index.html")).unwrap(),
+        "mine"
+    );
 }
 
 #[test]

@@ -72,6 +72,7 @@ fn s02_pass_rate_falls_as_intensity_rises_because_recovery_grows() {
         shard: Shard::WHOLE,
         out: out.clone(),
         force: false,
+        progress: Default::default(),
     };
     let report = run_scenario_sweep(&cat, &stack, 0, &sweep, &opts, &mut |_| {}).unwrap();
     let v = &report.values;

@@ -75,6 +75,7 @@ fn swarm(
         shard,
         out: out.to_path_buf(),
         force: false,
+        progress: Default::default(),
     };
     run_swarm(
         &cat,

@@ -244,6 +244,7 @@ fn run(dir: &Path, spec: &SweepSpec, threads: usize, shard: Shard) {
         shard,
         out: dir.to_path_buf(),
         force: false,
+        progress: Default::default(),
     };
     run_sweep(&ApiModel::default(), spec, &opts, &mut |_| {}).unwrap();
 }
@@ -355,6 +356,7 @@ fn a_complete_output_is_not_overwritten_without_force() {
         shard: Shard::WHOLE,
         out: d.clone(),
         force: false,
+        progress: Default::default(),
     };
     let e = run_sweep(&ApiModel::default(), &s, &opts, &mut |_| {})
         .unwrap_err()

@@ -105,12 +105,7 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
     };
     if !a.no_report {
         // The report's files count too: checked before anything is written.
-        let report: Vec<String> = chaosim::report::planned_files(ReportKind::Ensemble)
-            .into_iter()
-            .map(|f| format!("report/{f}"))
-            .collect();
-        chaosim::record::outfile::check_folder(&a.out, "--out")?;
-        chaosim::record::outfile::check_files(&a.out, &report, a.force, "--out")?;
+        super::check_report(&a.out, ReportKind::Ensemble, a.force)?;
     }
     let runner = Runner {
         catalogue: &loaded.catalogue,
@@ -145,8 +140,7 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
         let report_html = if a.no_report {
             None
         } else {
-            let index = chaosim::report::render_to(&a.out, None, true)?;
-            Some(index.html.display().to_string())
+            Some(super::write_report(&a.out)?.display().to_string())
         };
         if !quiet {
             let agg = &report.aggregate;
@@ -207,9 +201,9 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
         );
     }
     if !a.no_report {
-        let index = chaosim::report::render_to(&a.out, None, true)?;
+        let html = super::write_report(&a.out)?;
         if !quiet {
-            let _ = writeln!(std::io::stdout().lock(), "report: {}", index.html.display());
+            super::print_report_line(Some(&html));
         }
     }
     Ok(ExitCode::SUCCESS)

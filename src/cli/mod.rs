@@ -35,6 +35,65 @@ pub(crate) fn shard_and_threads(
     Ok((shard, threads.unwrap_or_else(cores)))
 }
 
+/// Before a batch writes into `out`: the report files it will write into
+/// `out/report` are checked too (a folder in their place is refused, an
+/// existing file only replaced with `force`), so that a refused report
+/// leaves nothing half-written.
+pub(crate) fn check_report(
+    out: &std::path::Path,
+    kind: chaosim::report::ReportKind,
+    force: bool,
+) -> Result<()> {
+    let files: Vec<String> = chaosim::report::planned_files(kind)
+        .into_iter()
+        .map(|f| format!("report/{f}"))
+        .collect();
+    chaosim::record::outfile::check_folder(out, "--out")?;
+    chaosim::record::outfile::check_files(out, &files, force, "--out")
+}
+
+/// After a batch wrote `out`: its report in `out/report` (checked before
+/// the batch by [`check_report`]); returns the page's path.
+pub(crate) fn write_report(out: &std::path::Path) -> Result<PathBuf> {
+    Ok(chaosim::report::render_to(out, None, true)?.html)
+}
+
+/// The `report: PATH` line after a batch wrote its report (a closed stdout
+/// is not an error of the batch).
+pub(crate) fn print_report_line(html: Option<&std::path::Path>) {
+    use std::io::Write as _;
+    if let Some(html) = html {
+        let _ = writeln!(std::io::stdout().lock(), "report: {}", html.display());
+    }
+}
+
+/// A progress bar on stderr for `total` work items called `unit`, hidden
+/// when `quiet` or when stderr is not a terminal, and the
+/// [`Progress`](chaosim::shard::Progress) that moves it.
+pub(crate) fn progress_bar(
+    total: u64,
+    unit: &str,
+    quiet: bool,
+) -> (indicatif::ProgressBar, chaosim::shard::Progress) {
+    use std::io::IsTerminal as _;
+    if quiet || !std::io::stderr().is_terminal() {
+        return (
+            indicatif::ProgressBar::hidden(),
+            chaosim::shard::Progress::none(),
+        );
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})"
+        ))
+        .expect("template")
+        .progress_chars("=> "),
+    );
+    let b = bar.clone();
+    (bar, chaosim::shard::Progress::new(move |n| b.inc(n)))
+}
+
 /// `println!` that ends the process quietly (exit 0) when stdout is a closed
 /// pipe (`chaosim list | head`), instead of panicking.
 macro_rules! outln {
@@ -231,10 +290,10 @@ enum Command {
     /// Example: chaosim check history.edn --initial 0
     Check(check::CheckArgs),
     /// Render a report (index.html, summary.md and SVG + PNG plots) from
-    /// what chaosim wrote: a year folder, an API sweep folder, an ensemble
-    /// folder, a run's timeline CSV, trace or history.
+    /// what chaosim wrote: a year, API sweep, scenario-sweep, swarm or
+    /// ensemble folder, a run's timeline CSV, trace or history.
     ///
-    /// Example: chaosim report reports/sweep --out reports/sweep/report
+    /// Example: chaosim report reports/swarm --out reports/swarm-report
     Report(report::ReportArgs),
     /// Print a shell completion script for chaosim (its commands, flags and
     /// values) on stdout.

@@ -13,12 +13,12 @@ use chaosim::report;
 pub struct ReportArgs {
     /// What to report on, told apart by its files: a year folder (`chaosim
     /// year`: runs.csv + outcomes.csv), an API sweep folder (`chaosim sweep`:
-    /// summary.csv), an ensemble folder (`chaosim ensemble`: seeds.csv +
-    /// summary.csv), a timeline CSV (`run --timeline`, with its
+    /// summary.csv), a scenario-sweep folder (`chaosim sweep --scenario`:
+    /// summary.csv whose first column is `value`), an ensemble folder
+    /// (`chaosim ensemble`: seeds.csv + summary.csv), a swarm folder
+    /// (`chaosim swarm`: swarm.csv + summary.csv), a timeline CSV (`run --timeline`, with its
     /// .control.csv when `--control` wrote one), a trace (`run --trace`,
     /// Chrome JSON) or an operation history (`run --history`, JSON lines).
-    /// Swarm and scenario-sweep folders have no report yet: their
-    /// summary.csv is printed by the command that wrote it.
     #[arg(value_name = "DIR|FILE")]
     pub path: PathBuf,
     /// Output folder (default: DIR/report, or FILE.report for a timeline).

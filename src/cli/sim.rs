@@ -1,11 +1,9 @@
 //! The simulation commands: run, stress, year, replay, audit.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use chaosim::model::stack::StackSpec;
 use chaosim::program::speculate::with_speculation;
@@ -1026,19 +1024,7 @@ pub fn year(a: &YearArgs) -> Result<ExitCode> {
         stack: &loaded.stack,
         threads: 1,
     };
-    let bar = if a.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::new(runs_total);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} runs ({per_sec}, eta {eta})",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        b
-    };
+    let (bar, _) = super::progress_bar(runs_total, "runs", a.quiet);
     let wall = std::time::Instant::now();
     let mut progress = |done, _| bar.set_position(done);
     let (s, ahead) = if workers < 2 {

@@ -75,6 +75,10 @@ pub struct SwarmArgs {
     /// the text.
     #[arg(long)]
     json: bool,
+    /// Do not write the report (OUT/report: outcomes per scenario and the
+    /// failing seeds with their handles; `chaosim report OUT` draws it later).
+    #[arg(long)]
+    no_report: bool,
 }
 
 /// Run `chaosim swarm`.
@@ -122,13 +126,19 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
     )?;
     let (shard, threads) =
         shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
+    if !args.no_report {
+        super::check_report(&args.out, chaosim::report::ReportKind::Swarm, args.force)?;
+    }
+    let quiet = args.quiet || args.json;
+    let (lo, hi) = shard.range(config.scenarios.len() as u64 * config.seeds);
+    let (bar, progress) = super::progress_bar(hi - lo, "executions", quiet);
     let opts = SweepOptions {
         threads,
         shard,
         out: args.out.clone(),
         force: args.force,
+        progress,
     };
-    let quiet = args.quiet || args.json;
     let wall = Instant::now();
     let report = run_swarm(
         &loaded.catalogue,
@@ -140,17 +150,25 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         &mut |id, a| {
             if !quiet {
                 // A result (each scenario's counts): stdout.
-                let _ = writeln!(
-                    std::io::stdout().lock(),
-                    "{id:<32} seeds {:>7}  failed {:>7} ({:5.1}%)",
-                    a.n,
-                    a.failures(),
-                    100.0 * a.failures() as f64 / a.n.max(1) as f64
-                );
+                bar.suspend(|| {
+                    let _ = writeln!(
+                        std::io::stdout().lock(),
+                        "{id:<32} seeds {:>7}  failed {:>7} ({:5.1}%)",
+                        a.n,
+                        a.failures(),
+                        100.0 * a.failures() as f64 / a.n.max(1) as f64
+                    );
+                });
             }
         },
     )?;
+    bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
+    let report_html = if args.no_report {
+        None
+    } else {
+        Some(super::write_report(&args.out)?)
+    };
     let failed: u64 = report.cells.iter().map(|(_, a)| a.failures()).sum();
     if args.json && !args.quiet {
         let outcomes: Vec<serde_json::Value> = report
@@ -174,6 +192,7 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
             "failed": failed,
             "outcomes": outcomes,
             "out": args.out.display().to_string(),
+            "report": report_html.as_ref().map(|p| p.display().to_string()),
         });
         let _ = writeln!(std::io::stdout().lock(), "{v}");
     }
@@ -204,6 +223,8 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
             "wrote {}/swarm.csv, summary.csv, shard.ron",
             args.out.display()
         );
+        drop(out);
+        super::print_report_line(report_html.as_deref());
     }
     // A row that failed is a failed verdict: exit 1 (its outputs stay).
     Ok(super::sim::verdict_code(failed > 0))

@@ -131,6 +131,10 @@ pub struct SweepArgs {
     /// verdict) instead of the text.
     #[arg(help_heading = "Both modes", long)]
     json: bool,
+    /// Do not write the report (OUT/report: index.html, summary.md and the
+    /// plots; `chaosim report OUT` draws it later).
+    #[arg(help_heading = "Both modes", long)]
+    no_report: bool,
 }
 
 /// The flags of `chaosim merge`.
@@ -199,13 +203,20 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     let (shard, threads) =
         shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
     let model = load_model(args.model.as_deref(), args.playbook.as_deref())?;
+    if !args.no_report {
+        super::check_report(&args.out, chaosim::report::ReportKind::Sweep, args.force)?;
+    }
+    let quiet = args.quiet || args.json;
+    let total = spec.rates_ppm.len() as u64 * spec.variants.len() as u64 * spec.n;
+    let (lo, hi) = shard.range(total);
+    let (bar, progress) = super::progress_bar(hi - lo, "experiments", quiet);
     let opts = SweepOptions {
         threads,
         shard,
         out: args.out.clone(),
         force: args.force,
+        progress,
     };
-    let quiet = args.quiet || args.json;
     let mut rows = Vec::new();
     let wall = Instant::now();
     let report = run_sweep(&model, &spec, &opts, &mut |c| {
@@ -226,23 +237,27 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         if !quiet {
             // A result: stdout (a closed stdout, e.g. `| head`, must not
             // abort the sweep: write errors are ignored).
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "rate {:<8} {:<8} n {:>8}  success {:6.2}% [{:6.2}, {:6.2}]  partial {:6.2}%  p99 {:9.1} ms  retries {:5.2}  breaker opens {}",
-                format_rate(c.rate_ppm),
-                c.variant.name(),
-                c.n,
-                100.0 * c.success_rate,
-                100.0 * c.success_ci.low,
-                100.0 * c.success_ci.high,
-                100.0 * c.partial_rate,
-                c.latency_p99_ms,
-                c.retries_mean,
-                c.breaker_opens
-            );
+            bar.suspend(|| {
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "rate {:<8} {:<8} n {:>8}  success {:6.2}% [{:6.2}, {:6.2}]  partial {:6.2}%  p99 {:9.1} ms  retries {:5.2}  breaker opens {}",
+                    format_rate(c.rate_ppm),
+                    c.variant.name(),
+                    c.n,
+                    100.0 * c.success_rate,
+                    100.0 * c.success_ci.low,
+                    100.0 * c.success_ci.high,
+                    100.0 * c.partial_rate,
+                    c.latency_p99_ms,
+                    c.retries_mean,
+                    c.breaker_opens
+                );
+            });
         }
     })?;
+    bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
+    let report_html = report_after(&args)?;
     if args.json && !args.quiet {
         let v = serde_json::json!({
             "shard": format!("{}/{}", shard.index, shard.count),
@@ -250,6 +265,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             "events": report.events,
             "cells": rows,
             "out": args.out.display().to_string(),
+            "report": report_html.as_ref().map(|p| p.display().to_string()),
         });
         let _ = writeln!(std::io::stdout().lock(), "{v}");
     }
@@ -263,8 +279,18 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             threads,
             &args.out,
         );
+        super::print_report_line(report_html.as_deref());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sweep's report, unless `--no-report` (its files were checked before
+/// the sweep ran).
+fn report_after(args: &SweepArgs) -> Result<Option<PathBuf>> {
+    if args.no_report {
+        return Ok(None);
+    }
+    super::write_report(&args.out).map(Some)
 }
 
 /// Run `chaosim merge`.
@@ -312,13 +338,23 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
     spec.validate(base)?;
     let (shard, threads) =
         shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
+    if !args.no_report {
+        super::check_report(
+            &args.out,
+            chaosim::report::ReportKind::ScenarioSweep,
+            args.force,
+        )?;
+    }
+    let quiet = args.quiet || args.json;
+    let (lo, hi) = shard.range(spec.values_micro.len() as u64 * spec.n);
+    let (bar, progress) = super::progress_bar(hi - lo, "executions", quiet);
     let opts = SweepOptions {
         threads,
         shard,
         out: args.out.clone(),
         force: args.force,
+        progress,
     };
-    let quiet = args.quiet || args.json;
     let name = param.name();
     let wall = Instant::now();
     let report = run_scenario_sweep(
@@ -331,7 +367,7 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
             if !quiet {
                 let p = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
                 // A result: stdout.
-                let _ = writeln!(
+                bar.suspend(|| { let _ = writeln!(
                     std::io::stdout().lock(),
                     "{name} {:<10} n {:>7}  pass {:6.2}% [{:6.2}, {:6.2}]  recovery p50 {} p90 {} p99 {} s  anomalies {:.2}",
                     format_value(s.value_micro),
@@ -343,11 +379,13 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
                     p(s.recovery_p90_s),
                     p(s.recovery_p99_s),
                     s.anomalies_mean
-                );
+                ); });
             }
         },
     )?;
+    bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
+    let report_html = report_after(&args)?;
     if !quiet {
         let label = format!("sweep {} {}:", spec.scenario, name);
         print_done(
@@ -359,6 +397,7 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
             threads,
             &args.out,
         );
+        super::print_report_line(report_html.as_deref());
     }
     let rate = args.fail_under.unwrap_or(0.0);
     let below: Vec<_> = report
@@ -396,6 +435,7 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
             "fail_under": args.fail_under,
             "below": below.iter().map(|s| format_value(s.value_micro)).collect::<Vec<_>>(),
             "out": args.out.display().to_string(),
+            "report": report_html.as_ref().map(|p| p.display().to_string()),
         });
         let _ = writeln!(std::io::stdout().lock(), "{v}");
     }

@@ -9,7 +9,8 @@
 //!
 //! Outputs (in `--out`):
 //! - `seeds.csv`: one row per seed, in seed order ([`seeds_header`]);
-//! - `summary.csv`: per quantity, n, mean with a Student-t 95 % interval,
+//! - `summary.csv`: per quantity, n, mean with a Student-t 95 % interval
+//!   (clipped to where the quantity can lie: a count is never negative),
 //!   min, p10, p25, p50, p75, p90, max ([`ENSEMBLE_SUMMARY_HEADER`]);
 //! - `weeks.csv`: per programme week, the pass rate across seeds (mean,
 //!   p10, p50, p90) ([`WEEKS_HEADER`]);
@@ -483,10 +484,19 @@ fn fmt6(x: f64) -> String {
 
 /// One `summary.csv` row: `scale` divides the integer values (the
 /// difficulty sum by the number of scenarios).
-fn dist_row(name: &str, h: &Hist, scale: f64) -> String {
+/// One quantity's row. `range` is where the quantity can lie (in its
+/// scaled unit: a count is never negative, mastered scenarios never exceed
+/// the catalogue); the Student-t interval of its mean is clipped to it, as
+/// the mean cannot lie outside (two seeds of 0 and 1 give [0, 1.378], not
+/// [-0.378, 1.378]).
+fn dist_row(name: &str, h: &Hist, scale: f64, range: (f64, f64)) -> String {
     let (mean, sd) = h.moments();
     let n = h.count();
     let ci = t_interval(mean, sd, n, 0.95);
+    let ci = crate::record::stats::Interval {
+        low: ci.low.max(range.0 * scale),
+        high: ci.high.min(range.1 * scale),
+    };
     let q = |num| {
         h.quantile(num, 100)
             .map(|v| fmt6(v as f64 / scale))
@@ -532,20 +542,28 @@ fn csv_line(fields: &[String]) -> String {
 /// first deployment over the seeds that deployed it).
 pub fn summary_rows(a: &EnsembleAggregate, p: &EnsembleParams) -> String {
     let mut out = String::new();
-    out.push_str(&dist_row("mastered", &a.mastered, 1.0));
-    out.push_str(&dist_row("still_failing", &a.still_failing, 1.0));
+    let count = (0.0, f64::INFINITY);
+    let scenarios = (0.0, p.scenarios as f64);
+    out.push_str(&dist_row("mastered", &a.mastered, 1.0, scenarios));
+    out.push_str(&dist_row("still_failing", &a.still_failing, 1.0, scenarios));
     out.push_str(&dist_row(
         "average_difficulty",
         &a.difficulty_sum,
         p.scenarios.max(1) as f64,
+        (
+            crate::fault::difficulty::LEVEL_MIN as f64,
+            crate::fault::difficulty::LEVEL_MAX as f64,
+        ),
     ));
-    out.push_str(&dist_row("executions", &a.executions, 1.0));
-    out.push_str(&dist_row("failures", &a.failures, 1.0));
+    out.push_str(&dist_row("executions", &a.executions, 1.0, count));
+    out.push_str(&dist_row("failures", &a.failures, 1.0, count));
     out.push_str(&dist_row(
         "safeguards_deployed",
         &a.safeguards_deployed,
         1.0,
+        count,
     ));
+    let days = (0.0, p.days().saturating_sub(1) as f64);
     let empty = Hist::default();
     for (i, name) in p.tracked.iter().enumerate() {
         let h = a.deployed_day.get(i).unwrap_or(&empty);
@@ -561,7 +579,7 @@ pub fn summary_rows(a: &EnsembleAggregate, p: &EnsembleParams) -> String {
         ];
         fields.extend(std::iter::repeat_n(String::new(), 7));
         out.push_str(&csv_line(&fields));
-        out.push_str(&dist_row(&format!("deployed_day:{name}"), h, 1.0));
+        out.push_str(&dist_row(&format!("deployed_day:{name}"), h, 1.0, days));
     }
     out
 }

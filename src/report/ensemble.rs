@@ -147,14 +147,18 @@ impl Figure for Mastered<'_> {
         if self.0.is_empty() {
             return plot::empty(root, title, xd, yd);
         }
-        let hi_x = *self.0.keys().next_back().unwrap_or(&0) as f64 + 1.0;
+        // Whole numbers on both axes, with at least 5 counts of room
+        // around the values so that one bar is not the whole plot.
+        let lo_x = *self.0.keys().next().unwrap_or(&0);
+        let hi_x = *self.0.keys().next_back().unwrap_or(&0);
+        let (lo_x, hi_x) = (lo_x.saturating_sub(2), (hi_x + 2).max(lo_x + 5));
         let hi_y = *self.0.values().max().unwrap_or(&1) as f64 * 1.1;
         let mut chart = ChartBuilder::on(root)
             .caption(title, (font::FAMILY, plot::TITLE_PX))
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(70)
-            .build_cartesian_2d(-0.5f64..hi_x - 0.5, 0f64..hi_y.max(1.0))
+            .build_cartesian_2d(lo_x as f64 - 0.5..hi_x as f64 + 0.5, 0f64..hi_y.max(1.0))
             .d()?;
         chart
             .configure_mesh()
@@ -163,8 +167,9 @@ impl Figure for Mastered<'_> {
             .y_desc(yd)
             .axis_desc_style((font::FAMILY, plot::LABEL_PX))
             .label_style((font::FAMILY, plot::TICK_PX))
-            .x_label_formatter(&plot::tick)
-            .y_label_formatter(&plot::tick)
+            .x_labels((hi_x - lo_x + 1).min(25) as usize)
+            .x_label_formatter(&plot::int_tick)
+            .y_label_formatter(&plot::int_tick)
             .draw()
             .d()?;
         let col = colour(0);
@@ -217,7 +222,7 @@ impl Figure for Boxes<'_> {
             .y_labels(k * 2 + 1)
             .axis_desc_style((font::FAMILY, plot::LABEL_PX))
             .label_style((font::FAMILY, plot::TICK_PX))
-            .x_label_formatter(&plot::tick)
+            .x_label_formatter(&plot::int_tick)
             .y_label_formatter(&label)
             .draw()
             .d()?;
@@ -269,13 +274,13 @@ impl Figure for Weekly<'_> {
         if pts.is_empty() {
             return plot::empty(root, title, xd, yd);
         }
-        let hi_x = pts.last().map_or(1.0, |p| p.0).max(1.0);
+        let hi_x = pts.last().map_or(0.0, |p| p.0);
         let mut chart = ChartBuilder::on(root)
             .caption(title, (font::FAMILY, plot::TITLE_PX))
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(70)
-            .build_cartesian_2d(0f64..hi_x, 0f64..1.02f64)
+            .build_cartesian_2d(-0.5f64..hi_x.max(1.0) + 0.5, 0f64..1.02f64)
             .d()?;
         chart
             .configure_mesh()
@@ -284,11 +289,23 @@ impl Figure for Weekly<'_> {
             .y_desc(yd)
             .axis_desc_style((font::FAMILY, plot::LABEL_PX))
             .label_style((font::FAMILY, plot::TICK_PX))
-            .x_label_formatter(&plot::tick)
+            .x_labels((hi_x as usize + 2).min(27))
+            .x_label_formatter(&plot::int_tick)
             .y_label_formatter(&plot::tick)
             .draw()
             .d()?;
         let col = colour(0);
+        // p10-p90 of each week as a bar with caps (a programme of one week
+        // is one bar, not a lone dot), joined by the band.
+        for &(x, (p10, _, p90)) in &pts {
+            chart
+                .draw_series([
+                    PathElement::new(vec![(x, p10), (x, p90)], col.stroke_width(2)),
+                    PathElement::new(vec![(x - 0.08, p10), (x + 0.08, p10)], col.stroke_width(2)),
+                    PathElement::new(vec![(x - 0.08, p90), (x + 0.08, p90)], col.stroke_width(2)),
+                ])
+                .d()?;
+        }
         let mut band: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1.2)).collect();
         band.extend(pts.iter().rev().map(|p| (p.0, p.1.0)));
         chart

@@ -53,12 +53,12 @@ const CSS: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:0 au
 h1{font-size:26px;margin:8px 0 4px}h2{font-size:20px;margin:28px 0 8px;border-bottom:1px solid #ccc;padding-bottom:4px}\
 .src{color:#666;font-size:13px;margin:0 0 12px}\
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:4px 16px;background:#fff;border:1px solid #ddd;padding:12px 16px;font-size:14px}\
-dl.facts dt{color:#555}dl.facts dd{margin:0;font-weight:bold}\
+dl.facts dt{color:#555}dl.facts dd{margin:0;font-weight:bold;overflow-wrap:anywhere}\
 figure{margin:16px 0;background:#fff;border:1px solid #ddd;padding:8px}figure img{width:100%;height:auto;display:block}\
 figcaption{font-size:13px;color:#444;padding:6px 4px 0}figcaption a{color:#0366d6}\
 nav{font-size:14px;margin:8px 0}nav a{margin-right:12px;color:#0366d6}\
 table{border-collapse:collapse;font-size:13px;background:#fff;width:100%}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}td.n{text-align:right}\
-th{background:#eee}tr:nth-child(even) td{background:#f6f6f6}";
+th{background:#eee}tr:nth-child(even) td{background:#f6f6f6}div.tw{overflow-x:auto}td{overflow-wrap:anywhere}td.n{white-space:nowrap;overflow-wrap:normal}";
 
 /// Write `OUT/index.html` and `OUT/summary.md`; returns their paths.
 pub fn write(out: &Path, page: &Page) -> Result<(PathBuf, PathBuf)> {
@@ -99,7 +99,7 @@ pub fn write(out: &Path, page: &Page) -> Result<(PathBuf, PathBuf)> {
     for (i, t) in page.tables.iter().enumerate() {
         let _ = write!(
             h,
-            "<h2 id=\"table{i}\">{}</h2>\n<table>\n<tr>",
+            "<h2 id=\"table{i}\">{}</h2>\n<div class=\"tw\"><table>\n<tr>",
             escape(&t.title)
         );
         for c in &t.header {
@@ -118,7 +118,7 @@ pub fn write(out: &Path, page: &Page) -> Result<(PathBuf, PathBuf)> {
             }
             h.push_str("</tr>\n");
         }
-        h.push_str("</table>\n");
+        h.push_str("</table></div>\n");
     }
     h.push_str("</body>\n</html>\n");
 

@@ -30,6 +30,8 @@ pub mod font;
 pub mod history;
 pub mod html;
 pub mod plot;
+pub mod scenario_sweep;
+pub mod swarm;
 pub mod sweep;
 pub mod timeline;
 pub mod trace;
@@ -44,8 +46,13 @@ use crate::error::{Error, Result};
 pub enum ReportKind {
     /// A programme output folder (`runs.csv`, `outcomes.csv`, ...).
     Year,
-    /// A sweep output folder (`summary.csv`).
+    /// An API sweep output folder (`summary.csv` whose first column is `rate`).
     Sweep,
+    /// A scenario sweep output folder (`chaosim sweep --scenario`:
+    /// `summary.csv` whose first column is `value`).
+    ScenarioSweep,
+    /// A swarm output folder (`swarm.csv` + `summary.csv`).
+    Swarm,
     /// A single-run timeline CSV file.
     Timeline,
     /// An operation history (`chaosim run ID --history FILE`).
@@ -62,6 +69,8 @@ impl ReportKind {
         match self {
             ReportKind::Year => "year",
             ReportKind::Sweep => "sweep",
+            ReportKind::ScenarioSweep => "scenario sweep",
+            ReportKind::Swarm => "swarm",
             ReportKind::Timeline => "timeline",
             ReportKind::History => "history",
             ReportKind::Trace => "trace",
@@ -102,8 +111,9 @@ pub const YEAR_FILES: [&str; 2] = ["runs.csv", "outcomes.csv"];
 pub const SWEEP_FILE: &str = "summary.csv";
 
 /// Detect the kind of `path`: a folder with `runs.csv` and `outcomes.csv` is
-/// a year, a folder with `seeds.csv` and `summary.csv` an ensemble, a folder
-/// with `summary.csv` a sweep, a file whose first line is
+/// a year, a folder with `seeds.csv` and `summary.csv` an ensemble, one with
+/// `swarm.csv` and `summary.csv` a swarm, a folder with `summary.csv` a
+/// scenario sweep (first column `value`) or an API sweep, a file whose first line is
 /// [`timeline::TIMELINE_HEADER`] a timeline. Anything else is an
 /// [`Error::Usage`] (exit code 2) that says what was expected.
 pub fn detect(path: &Path) -> Result<ReportKind> {
@@ -114,13 +124,19 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
         if path.join(ensemble::SEEDS_FILE).is_file() && path.join(SWEEP_FILE).is_file() {
             return Ok(ReportKind::Ensemble);
         }
+        if path.join(swarm::SWARM_FILE_NAME).is_file() && path.join(SWEEP_FILE).is_file() {
+            return Ok(ReportKind::Swarm);
+        }
         if path.join(SWEEP_FILE).is_file() {
+            if scenario_sweep::is_scenario_summary(path)? {
+                return Ok(ReportKind::ScenarioSweep);
+            }
             return Ok(ReportKind::Sweep);
         }
         return Err(Error::Usage {
             flag: "DIR".into(),
             message: format!(
-                "{} is neither a year folder (runs.csv + outcomes.csv) nor a sweep or ensemble folder (summary.csv)",
+                "{} is not a folder chaosim writes: expected a year (runs.csv + outcomes.csv), an ensemble (seeds.csv + summary.csv), a swarm (swarm.csv + summary.csv) or a sweep (summary.csv)",
                 path.display()
             ),
         });
@@ -154,7 +170,11 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
 /// timeline file.
 pub fn default_out(path: &Path, kind: ReportKind) -> PathBuf {
     match kind {
-        ReportKind::Year | ReportKind::Sweep | ReportKind::Ensemble => path.join("report"),
+        ReportKind::Year
+        | ReportKind::Sweep
+        | ReportKind::ScenarioSweep
+        | ReportKind::Swarm
+        | ReportKind::Ensemble => path.join("report"),
         ReportKind::Timeline | ReportKind::History | ReportKind::Trace => {
             let mut s = path.as_os_str().to_owned();
             s.push(".report");
@@ -179,6 +199,8 @@ pub fn planned_files(kind: ReportKind) -> Vec<String> {
     let stems: &[&str] = match kind {
         ReportKind::Year => &year::PLOTS,
         ReportKind::Sweep => &["success_rate", "latency", "retries_breaker"],
+        ReportKind::ScenarioSweep => &scenario_sweep::PLOTS,
+        ReportKind::Swarm => &swarm::PLOTS,
         ReportKind::Ensemble => &["mastered", "deployment_day", "pass_rate_weekly"],
         ReportKind::Timeline => &["timeline", "control"],
         ReportKind::History | ReportKind::Trace => &[],
@@ -219,6 +241,8 @@ fn render_kind(kind: ReportKind, path: &Path, out: &Path) -> Result<ReportIndex>
     match kind {
         ReportKind::Year => year::render(path, out),
         ReportKind::Sweep => sweep::render(path, out),
+        ReportKind::ScenarioSweep => scenario_sweep::render(path, out),
+        ReportKind::Swarm => swarm::render(path, out),
         ReportKind::Timeline => timeline::render(path, out),
         ReportKind::History => history::render(path, out),
         ReportKind::Trace => trace::render(path, out),

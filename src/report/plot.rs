@@ -159,6 +159,17 @@ pub fn tick(v: &f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// A tick label for an axis of whole numbers (counts, days, weeks): an
+/// integer is labelled, a fractional tick stays blank.
+pub fn int_tick(v: &f64) -> String {
+    let v = *v;
+    if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
 /// A tick label for a log axis: only 1, 2 and 5 times a power of ten are
 /// labelled (the others stay blank, so labels never crowd).
 pub fn log_tick(v: &f64) -> String {
@@ -172,5 +183,311 @@ pub fn log_tick(v: &f64) -> String {
         tick(&v)
     } else {
         String::new()
+    }
+}
+
+/// One named line of a [`BandLines`] plot: points `(x, y, low, high)`, the
+/// band drawn from `low` to `high` under the line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BandSeries {
+    /// Legend name.
+    pub name: String,
+    /// Points in x order: `(x, y, low, high)`.
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// Lines with a shaded interval band each (a pass or success rate with its
+/// Wilson band against a swept value).
+pub struct BandLines<'a> {
+    /// Caption.
+    pub title: &'a str,
+    /// X axis description (with its unit).
+    pub x_desc: &'a str,
+    /// Y axis description (with its unit).
+    pub y_desc: &'a str,
+    /// The x range drawn.
+    pub x_range: std::ops::Range<f64>,
+    /// The y range drawn.
+    pub y_range: std::ops::Range<f64>,
+    /// Text appended to each legend entry (e.g. ` (band: 95% CI)`).
+    pub legend_suffix: &'a str,
+    /// Where the legend goes.
+    pub legend_at: SeriesLabelPosition,
+    /// The lines.
+    pub series: &'a [BandSeries],
+}
+
+impl Figure for BandLines<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        if self.series.iter().all(|s| s.points.is_empty()) {
+            return empty(root, self.title, self.x_desc, self.y_desc);
+        }
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, (font::FAMILY, TITLE_PX))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(self.x_range.clone(), self.y_range.clone())
+            .d()?;
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .x_desc(self.x_desc)
+            .y_desc(self.y_desc)
+            .axis_desc_style((font::FAMILY, LABEL_PX))
+            .label_style((font::FAMILY, TICK_PX))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .draw()
+            .d()?;
+        for (i, s) in self.series.iter().enumerate() {
+            let col = colour(i);
+            let mut band: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.3)).collect();
+            band.extend(s.points.iter().rev().map(|p| (p.0, p.2)));
+            chart
+                .draw_series(std::iter::once(Polygon::new(band, col.mix(0.2).filled())))
+                .d()?;
+            chart
+                .draw_series(LineSeries::new(
+                    s.points.iter().map(|p| (p.0, p.1)),
+                    col.stroke_width(2),
+                ))
+                .d()?
+                .label(format!("{}{}", s.name, self.legend_suffix))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
+                });
+            chart
+                .draw_series(
+                    s.points
+                        .iter()
+                        .map(|p| Circle::new((p.0, p.1), 3, col.filled())),
+                )
+                .d()?;
+        }
+        chart
+            .configure_series_labels()
+            .position(self.legend_at.clone())
+            .label_font((font::FAMILY, TICK_PX))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .d()?;
+        Ok(())
+    }
+}
+
+/// Horizontal stacked bars, one row per category (a scenario, a swept
+/// value), one colour per part (an outcome kind), with a legend of the
+/// parts that occur.
+pub struct StackedRows<'a> {
+    /// Caption.
+    pub title: &'a str,
+    /// X axis description (with its unit).
+    pub x_desc: &'a str,
+    /// Y axis description.
+    pub y_desc: &'a str,
+    /// Row names, top to bottom.
+    pub rows: &'a [String],
+    /// Part names, in stacking order (left to right).
+    pub parts: &'a [String],
+    /// `values[row][part]`, in the x axis' unit.
+    pub values: &'a [Vec<f64>],
+    /// Colour index (into [`PALETTE`]) of each part.
+    pub part_colour: &'a [usize],
+    /// Pixels kept left of the axis for the row names.
+    pub label_px: u32,
+}
+
+impl Figure for StackedRows<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        if self.rows.is_empty() {
+            return empty(root, self.title, self.x_desc, self.y_desc);
+        }
+        let (main, key) = root.split_horizontally(root.dim_in_pixel().0.saturating_sub(200));
+        let root = &main;
+        let n = self.rows.len() as i32;
+        let hi = self
+            .values
+            .iter()
+            .map(|r| r.iter().sum::<f64>())
+            .fold(0.0f64, f64::max)
+            .max(1e-9);
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, (font::FAMILY, TITLE_PX))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(self.label_px)
+            .build_cartesian_2d(0f64..hi * 1.02, (0..n - 1).into_segmented())
+            .d()?;
+        // Row 0 is drawn at the top.
+        let name_of = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => self
+                .rows
+                .get((n - 1 - *i) as usize)
+                .cloned()
+                .unwrap_or_default(),
+            SegmentValue::Last => String::new(),
+        };
+        let mut m = chart.configure_mesh();
+        m.light_line_style(TRANSPARENT);
+        m.x_desc(self.x_desc)
+            .y_desc(self.y_desc)
+            .y_labels(n as usize)
+            .y_label_formatter(&name_of)
+            .x_label_formatter(&tick)
+            .disable_y_mesh()
+            .axis_desc_style((font::FAMILY, LABEL_PX))
+            .label_style((font::FAMILY, TICK_PX));
+        m.draw().d()?;
+        let used: Vec<bool> = (0..self.parts.len())
+            .map(|k| {
+                self.values
+                    .iter()
+                    .any(|r| r.get(k).is_some_and(|v| *v > 0.0))
+            })
+            .collect();
+        for k in 0..self.parts.len() {
+            if !used[k] {
+                continue;
+            }
+            let col = colour(self.part_colour.get(k).copied().unwrap_or(k));
+            let bars = self.values.iter().enumerate().filter_map(|(r, vals)| {
+                let v = vals.get(k).copied().unwrap_or(0.0);
+                if v <= 0.0 {
+                    return None;
+                }
+                let x0: f64 = vals[..k].iter().sum();
+                let y = n - 1 - r as i32;
+                let mut rect = Rectangle::new(
+                    [
+                        (x0, SegmentValue::Exact(y)),
+                        (x0 + v, SegmentValue::Exact(y + 1)),
+                    ],
+                    col.mix(0.85).filled(),
+                );
+                rect.set_margin(3, 3, 0, 0);
+                Some(rect)
+            });
+            chart.draw_series(bars).d()?;
+        }
+        // The key, beside the plot so that it hides no bar.
+        let style = (font::FAMILY, TICK_PX).into_font();
+        let mut y = 60i32;
+        for (k, part) in self.parts.iter().enumerate() {
+            if !used[k] {
+                continue;
+            }
+            let col = colour(self.part_colour.get(k).copied().unwrap_or(k));
+            key.draw(&Rectangle::new(
+                [(8, y), (26, y + 14)],
+                col.mix(0.85).filled(),
+            ))
+            .d()?;
+            key.draw(&Text::new(part.replace('_', " "), (32, y), style.clone()))
+                .d()?;
+            y += 24;
+        }
+        Ok(())
+    }
+}
+
+/// One named line of [`Lines`]: its name and `(x, y)` points, a `None` y
+/// being a point with no value (skipped).
+pub type NamedLine = (String, Vec<(f64, Option<f64>)>);
+
+/// Named lines with point markers (recovery quantiles against a swept
+/// value); a series whose points are all missing is left out.
+pub struct Lines<'a> {
+    /// Caption.
+    pub title: &'a str,
+    /// X axis description (with its unit).
+    pub x_desc: &'a str,
+    /// Y axis description (with its unit).
+    pub y_desc: &'a str,
+    /// The x range drawn.
+    pub x_range: std::ops::Range<f64>,
+    /// `(name, points)`; a `None` y breaks nothing, the point is skipped.
+    pub series: &'a [NamedLine],
+    /// A horizontal reference line `(y, label)` (a recovery limit).
+    pub reference: Option<(f64, &'a str)>,
+}
+
+impl Figure for Lines<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let ys = self
+            .series
+            .iter()
+            .flat_map(|s| s.1.iter().filter_map(|p| p.1));
+        let hi = ys
+            .chain(self.reference.map(|r| r.0))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if !hi.is_finite()
+            || self
+                .series
+                .iter()
+                .all(|s| s.1.iter().all(|p| p.1.is_none()))
+        {
+            return empty(root, self.title, self.x_desc, self.y_desc);
+        }
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, (font::FAMILY, TITLE_PX))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(self.x_range.clone(), 0f64..(hi.max(1e-3) * 1.1))
+            .d()?;
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .x_desc(self.x_desc)
+            .y_desc(self.y_desc)
+            .axis_desc_style((font::FAMILY, LABEL_PX))
+            .label_style((font::FAMILY, TICK_PX))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .draw()
+            .d()?;
+        if let Some((y, label)) = self.reference {
+            let red = RGBColor(200, 30, 30);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(self.x_range.start, y), (self.x_range.end, y)],
+                    8,
+                    5,
+                    red.stroke_width(2),
+                ))
+                .d()?
+                .label(label.to_string())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], red.stroke_width(2))
+                });
+        }
+        for (i, (name, pts)) in self.series.iter().enumerate() {
+            let col = colour(i);
+            let have: Vec<(f64, f64)> = pts.iter().filter_map(|p| p.1.map(|y| (p.0, y))).collect();
+            if have.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(have.iter().copied(), col.stroke_width(2)))
+                .d()?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
+                });
+            chart
+                .draw_series(have.iter().map(|p| Circle::new(*p, 4, col.filled())))
+                .d()?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((font::FAMILY, TICK_PX))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .d()?;
+        Ok(())
     }
 }

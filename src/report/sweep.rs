@@ -112,66 +112,6 @@ fn max_of(series: &[SweepSeries], f: impl Fn(&SweepPoint) -> f64) -> f64 {
         .fold(0.0f64, f64::max)
 }
 
-struct Success<'a>(&'a [SweepSeries]);
-
-impl Figure for Success<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
-        let title = "Success rate vs injected failure rate (95% Wilson band)";
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (font::FAMILY, plot::TITLE_PX))
-            .margin(12)
-            .x_label_area_size(50)
-            .y_label_area_size(70)
-            .build_cartesian_2d(rate_range(self.0), 0f64..1.02f64)
-            .d()?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .x_desc("injected failure rate (fraction of calls)")
-            .y_desc("workflow success rate (fraction)")
-            .axis_desc_style((font::FAMILY, plot::LABEL_PX))
-            .label_style((font::FAMILY, plot::TICK_PX))
-            .x_label_formatter(&plot::tick)
-            .y_label_formatter(&plot::tick)
-            .draw()
-            .d()?;
-        for (i, s) in self.0.iter().enumerate() {
-            let col = colour(i);
-            let mut band: Vec<(f64, f64)> = s.points.iter().map(|p| (p.rate, p.ci_high)).collect();
-            band.extend(s.points.iter().rev().map(|p| (p.rate, p.ci_low)));
-            chart
-                .draw_series(std::iter::once(Polygon::new(band, col.mix(0.2).filled())))
-                .d()?;
-            chart
-                .draw_series(LineSeries::new(
-                    s.points.iter().map(|p| (p.rate, p.success_rate)),
-                    col.stroke_width(2),
-                ))
-                .d()?
-                .label(format!("{} (band: 95% CI)", s.variant))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
-                });
-            chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|p| Circle::new((p.rate, p.success_rate), 3, col.filled())),
-                )
-                .d()?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((font::FAMILY, plot::TICK_PX))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .d()?;
-        Ok(())
-    }
-}
-
 struct Latency<'a>(&'a [SweepSeries]);
 
 impl Figure for Latency<'_> {
@@ -320,6 +260,17 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
     let series = read_summary(dir)?;
     html::create_out(out)?;
     let size = (plot::WIDTH_PX, plot::HEIGHT_PX);
+    let bands: Vec<plot::BandSeries> = series
+        .iter()
+        .map(|s| plot::BandSeries {
+            name: s.variant.clone(),
+            points: s
+                .points
+                .iter()
+                .map(|p| (p.rate, p.success_rate, p.ci_low, p.ci_high))
+                .collect(),
+        })
+        .collect();
     let plots = vec![
         plot::save(
             out,
@@ -327,7 +278,16 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
             "Success rate vs failure rate",
             "Share of workflows that completed, per variant; the shaded band is the Wilson 95% interval.",
             size,
-            &Success(&series),
+            &plot::BandLines {
+                title: "Success rate vs injected failure rate (95% Wilson band)",
+                x_desc: "injected failure rate (fraction of calls)",
+                y_desc: "workflow success rate (fraction)",
+                x_range: rate_range(&series),
+                y_range: 0.0..1.02,
+                legend_suffix: " (band: 95% CI)",
+                legend_at: SeriesLabelPosition::LowerLeft,
+                series: &bands,
+            },
         )?,
         plot::save(
             out,

@@ -525,8 +525,12 @@ impl Figure for Recovery<'_> {
         let mut lo = f64::INFINITY;
         let mut hi = 0f64;
         for s in &f.scenarios {
-            if let Some((p50, _, max)) = quartet(&s.recovery_ms) {
-                lo = lo.min(p50);
+            if let Some((p50, p90, max)) = quartet(&s.recovery_ms) {
+                for v in [p50, p90, max] {
+                    if v > 0.0 {
+                        lo = lo.min(v);
+                    }
+                }
                 hi = hi.max(max);
             }
             if s.recovery_limit_s > 0.0 {
@@ -538,10 +542,20 @@ impl Figure for Recovery<'_> {
             lo = 0.1;
             hi = 10.0;
         }
-        let lo = (lo * 0.5).max(0.01);
+        // The axis starts at a power of ten at least a factor 2 below the
+        // smallest positive time (not below RECOVERY_AXIS_FLOOR_S); a time
+        // below it (a recovery of 0 s) is drawn at the left edge, marked.
+        let lo = 10f64
+            .powf((lo * 0.5).log10().floor())
+            .max(RECOVERY_AXIS_FLOOR_S);
         let hi = (hi * 2.0).max(lo * 10.0);
+        let at = |v: f64| v.max(lo);
         let rows: Vec<&ScenarioFold> = f.scenarios_by_id().into_iter().rev().collect();
         let names: Vec<&str> = rows.iter().map(|s| s.id.as_str()).collect();
+        // The key in a strip below the plot, so that it hides no bar.
+        let (_, height_px) = root.dim_in_pixel();
+        let (root, key) = root.split_vertically(height_px.saturating_sub(KEY_STRIP_PX));
+        let root = &root;
         let mut chart = ChartBuilder::on(root)
             .caption(title, (font::FAMILY, plot::TITLE_PX))
             .margin(12)
@@ -570,7 +584,7 @@ impl Figure for Recovery<'_> {
         m.draw().d()?;
         let box_c = colour(0);
         let lim_c = RGBColor(200, 30, 30);
-        let mut first = true;
+        let mut below_axis = false;
         for (i, s) in rows.iter().enumerate() {
             let i = i as i32;
             let y0 = SegmentValue::Exact(i);
@@ -579,59 +593,88 @@ impl Figure for Recovery<'_> {
             if let Some((p50, p90, max)) = quartet(&s.recovery_ms) {
                 chart
                     .draw_series(std::iter::once(PathElement::new(
-                        vec![(p50, yc.clone()), (max, yc.clone())],
+                        vec![(at(p50), yc.clone()), (at(max), yc.clone())],
                         box_c.stroke_width(1),
                     )))
                     .d()?;
-                let r = chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(p50, y0.clone()), (p90.max(p50 * 1.01), y1.clone())],
-                        box_c.mix(0.5).filled(),
-                    )))
-                    .d()?;
-                if first {
-                    r.label("p50 to p90 (bar), whisker to max")
-                        .legend(move |(x, y)| {
-                            Rectangle::new([(x, y - 5), (x + 20, y + 5)], box_c.mix(0.5).filled())
-                        });
+                if p90 > lo {
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(at(p50), y0.clone()), (p90.max(at(p50) * 1.01), y1.clone())],
+                            box_c.mix(0.5).filled(),
+                        )))
+                        .d()?;
                 }
-                chart
-                    .draw_series(std::iter::once(Circle::new(
-                        (max, yc.clone()),
-                        3,
-                        box_c.filled(),
-                    )))
-                    .d()?;
+                for v in [p50, p90, max] {
+                    if v < lo {
+                        below_axis = true;
+                        chart
+                            .draw_series(std::iter::once(Rectangle::new(
+                                [(lo, y0.clone()), (lo * 1.12, y1.clone())],
+                                box_c.stroke_width(2),
+                            )))
+                            .d()?;
+                        break;
+                    }
+                }
+                if max >= lo {
+                    chart
+                        .draw_series(std::iter::once(Circle::new(
+                            (max, yc.clone()),
+                            3,
+                            box_c.filled(),
+                        )))
+                        .d()?;
+                }
             }
             if s.recovery_limit_s > 0.0 {
-                let r = chart
+                chart
                     .draw_series(std::iter::once(PathElement::new(
                         vec![(s.recovery_limit_s, y0), (s.recovery_limit_s, y1)],
                         lim_c.stroke_width(3),
                     )))
                     .d()?;
-                if first {
-                    r.label("recovery limit").legend(move |(x, y)| {
-                        PathElement::new(
-                            vec![(x + 10, y - 6), (x + 10, y + 6)],
-                            lim_c.stroke_width(3),
-                        )
-                    });
-                }
             }
-            first = false;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((font::FAMILY, plot::TICK_PX))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
+        let style = (font::FAMILY, plot::TICK_PX).into_font();
+        let y = 12;
+        key.draw(&Rectangle::new(
+            [(260, y), (284, y + 14)],
+            box_c.mix(0.5).filled(),
+        ))
+        .d()?;
+        key.draw(&Text::new(
+            "p50 to p90 (bar), whisker and dot at the maximum",
+            (292, y),
+            style.clone(),
+        ))
+        .d()?;
+        key.draw(&PathElement::new(
+            vec![(650, y - 2), (650, y + 16)],
+            lim_c.stroke_width(3),
+        ))
+        .d()?;
+        key.draw(&Text::new("recovery limit", (662, y), style.clone()))
             .d()?;
+        if below_axis {
+            key.draw(&Rectangle::new(
+                [(790, y), (804, y + 14)],
+                box_c.stroke_width(2),
+            ))
+            .d()?;
+            key.draw(&Text::new("0 s (left of the log axis)", (812, y), style))
+                .d()?;
+        }
         Ok(())
     }
 }
+
+/// Height of the strip below a plot that holds its key.
+const KEY_STRIP_PX: u32 = 40;
+
+/// The recovery axis never starts below 1 ms (the outcomes hold times to
+/// the millisecond).
+const RECOVERY_AXIS_FLOOR_S: f64 = 0.001;
 
 struct SafeguardTimeline<'a>(&'a YearFold);
 
@@ -643,7 +686,7 @@ impl Figure for SafeguardTimeline<'_> {
             return plot::empty(root, title, "day of the programme", "safeguard");
         }
         let n = f.safeguards.len() as i32;
-        let days = f.days().max(1) as f64;
+        let days = lifecycle_days_drawn(f) as f64;
         let mut chart = ChartBuilder::on(root)
             .caption(title, (font::FAMILY, plot::TITLE_PX))
             .margin(12)
@@ -665,6 +708,7 @@ impl Figure for SafeguardTimeline<'_> {
         m.light_line_style(TRANSPARENT);
         m.x_desc("day of the programme")
             .x_label_formatter(&plot::tick)
+            .x_labels(12)
             .y_desc("safeguard")
             .y_labels(n as usize)
             .y_label_formatter(&name_of)
@@ -708,6 +752,60 @@ impl Figure for SafeguardTimeline<'_> {
             .draw()
             .d()?;
         Ok(())
+    }
+}
+
+/// The days the lifecycle plot spans: a week past the last safeguard event
+/// (or a tenth of the days before it, if more), within the programme; the
+/// whole programme when nothing happened. A year whose fixes all land in
+/// its first days is drawn over those days, not over 365.
+pub fn lifecycle_days_drawn(f: &YearFold) -> u64 {
+    let days = f.days().max(1) as u64;
+    match f.safeguard_events.iter().map(|e| e.day).max() {
+        Some(last) => (last + (last / 10).max(7)).clamp(1, days),
+        None => days,
+    }
+}
+
+/// One row per safeguard: the day of its first event of each kind (the
+/// count of failed validations), in the order of the plot.
+fn lifecycle_table(f: &YearFold) -> Table {
+    let mut first: Vec<[Option<u64>; 4]> = vec![[None; 4]; f.safeguards.len()];
+    let mut failed = vec![0u64; f.safeguards.len()];
+    for e in &f.safeguard_events {
+        let d = &mut first[e.safeguard][e.event];
+        *d = Some(d.map_or(e.day, |x| x.min(e.day)));
+        if e.event == 1 {
+            failed[e.safeguard] += 1;
+        }
+    }
+    let day = |d: Option<u64>| d.map_or_else(|| "-".to_string(), |d| d.to_string());
+    Table {
+        title: "Safeguard lifecycle (from safeguards.csv): the day of each step".into(),
+        header: [
+            "safeguard",
+            "generated (day)",
+            "validation failed (times)",
+            "deployed (day)",
+            "verified (day)",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows: f
+            .safeguards
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                vec![
+                    name.clone(),
+                    day(first[i][0]),
+                    failed[i].to_string(),
+                    day(first[i][2]),
+                    day(first[i][3]),
+                ]
+            })
+            .collect(),
     }
 }
 
@@ -877,6 +975,65 @@ pub const PLOTS: [&str; 5] = [
     "failure_modes",
 ];
 
+fn lifecycle_caption(f: &YearFold) -> String {
+    let drawn = lifecycle_days_drawn(f);
+    let mut c = "When each safeguard's fix was generated (after a failure that missed it), failed validation, was deployed and was verified by a passing run.".to_string();
+    if drawn < f.days() as u64 {
+        c.push_str(&format!(
+            " Days 0 to {drawn} of {} are drawn: no safeguard event comes later (the table below has every day).",
+            f.days()
+        ));
+    }
+    c
+}
+
+/// What made the folder and how to check it, from its checkpoint: the
+/// seed, the digest of the run, the inputs' fingerprint and the commands
+/// (none when the folder has no checkpoint).
+fn run_facts(dir: &Path, f: &YearFold) -> Result<Vec<(String, String)>> {
+    let Some(cp) = crate::program::year::read_checkpoint(dir)? else {
+        return Ok(Vec::new());
+    };
+    let c = &cp.checkpoint;
+    let shown = dir.display();
+    let mut facts = vec![
+        ("seed".to_string(), c.seed.to_string()),
+        (
+            if c.complete {
+                "digest of the run"
+            } else {
+                "digest so far (incomplete)"
+            }
+            .to_string(),
+            format!("{:016x}", c.state.year_digest),
+        ),
+        (
+            "inputs fingerprint".to_string(),
+            format!(
+                "{:016x} (programme, scenarios, stack)",
+                c.inputs_fingerprint
+            ),
+        ),
+        (
+            "runs done".to_string(),
+            format!("{} of {}", c.state.next_run, c.runs_total),
+        ),
+    ];
+    facts.push((
+        "made by".to_string(),
+        format!(
+            "chaosim year --seed {} --days {} (on the inputs of that fingerprint, with the same --safeguards)",
+            c.seed,
+            f.days()
+        ),
+    ));
+    facts.push((
+        "check it".to_string(),
+        format!("chaosim replay {shown} --run 0; chaosim audit verify {shown}"),
+    ));
+    Ok(facts)
+}
+
 /// Render the year folder `dir` into `out` (one streaming pass, see the
 /// module docs).
 pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
@@ -906,7 +1063,7 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
             out,
             "recovery",
             "Recovery time per scenario against its limit",
-            "Bar from p50 to p90 of the recovery time, whisker and dot at the maximum (quantile sketch, relative error under 0.4%); red tick: the scenario's recovery limit. Executions that never recovered are counted in the table, not drawn.",
+            "Bar from p50 to p90 of the recovery time, whisker and dot at the maximum (quantile sketch, relative error under 0.4%); red tick: the scenario's recovery limit. An open square at the left edge: a quantile of 0 s, which a log axis cannot place. Executions that never recovered are counted in the table, not drawn.",
             (w, rows_h(f.scenarios.len())),
             &Recovery(&f),
         )?,
@@ -914,7 +1071,7 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
             out,
             "safeguards",
             "Safeguard lifecycle over the year",
-            "When each safeguard's fix was generated (after a failure that missed it), failed validation, was deployed and was verified by a passing run.",
+            &lifecycle_caption(&f),
             (w, rows_h(f.safeguards.len())),
             &SafeguardTimeline(&f),
         )?,
@@ -963,7 +1120,11 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
         tables.push(t);
     }
     tables.push(rec_table);
-    let facts = vec![
+    if !f.safeguards.is_empty() {
+        tables.push(lifecycle_table(&f));
+    }
+    let mut facts = run_facts(dir, &f)?;
+    facts.extend(vec![
         ("runs".into(), f.runs.to_string()),
         ("days".into(), f.days().to_string()),
         ("scenario executions".into(), f.executions.to_string()),
@@ -982,7 +1143,7 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
                 f.safeguard_event_counts[1]
             ),
         ),
-    ];
+    ]);
     let page = Page {
         title: "chaosim year report".into(),
         source: dir.display().to_string(),

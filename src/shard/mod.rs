@@ -40,6 +40,50 @@ pub const N_MAX: u64 = 1_000_000_000_000;
 /// Largest thread count.
 pub const THREADS_MAX: usize = 1024;
 
+/// Where a batch reports the work items it has finished, for a progress
+/// bar: a callback called from the workers with the items of each chunk
+/// as the chunk is done (in any order). It is not a parameter of the batch
+/// (two `Progress` values compare equal) and changes no byte written.
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn(u64) + Send + Sync>>);
+
+impl Progress {
+    /// No progress reporting.
+    pub fn none() -> Progress {
+        Progress(None)
+    }
+
+    /// Report to `f` (items done since the last call).
+    pub fn new(f: impl Fn(u64) + Send + Sync + 'static) -> Progress {
+        Progress(Some(std::sync::Arc::new(f)))
+    }
+
+    /// `items` more work items are done.
+    pub fn add(&self, items: u64) {
+        if let Some(f) = &self.0 {
+            f(items);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(on)"
+        } else {
+            "Progress(off)"
+        })
+    }
+}
+
+impl PartialEq for Progress {
+    fn eq(&self, _: &Progress) -> bool {
+        true
+    }
+}
+
+impl Eq for Progress {}
+
 /// One shard of a sweep: `index` of `count`, 1-based.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {

@@ -21,7 +21,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::agent::{ApiModel, ExperimentOutcome, Variant, experiment_seed, run_experiment};
+use super::agent::{ApiModel, ExperimentOutcome, Variant, experiment_seed, run_experiment_reusing};
 use super::merge::{CellAggregate, CellSummary, EXPERIMENTS_FILE, ShardMeta, SweepParams};
 use super::proxy::RATE_PPM_MAX;
 use crate::error::{Error, Result};
@@ -226,6 +226,8 @@ pub struct SweepOptions {
     pub out: PathBuf,
     /// Overwrite a complete output directory.
     pub force: bool,
+    /// Told the experiments each finished chunk ran (a progress bar).
+    pub progress: crate::shard::Progress,
 }
 
 /// What a sweep produced.
@@ -284,8 +286,10 @@ pub fn run_cell_range(
     let (rate_index, rate_ppm, variant) = cell;
     let mut agg = CellAggregate::default();
     let mut events = 0;
+    let mut queue = crate::engine::EventQueue::new();
     for e in experiments {
-        let o = run_experiment(
+        let o = run_experiment_reusing(
+            &mut queue,
             model,
             variant,
             rate_ppm,
@@ -336,7 +340,9 @@ pub fn run_sweep(
         range,
         &mut sink,
         &|cell, lo, hi, rows: &mut String| {
-            run_cell_range(model, params.seed, params.cell(cell), lo..hi, Some(rows))
+            let r = run_cell_range(model, params.seed, params.cell(cell), lo..hi, Some(rows));
+            opts.progress.add(hi - lo);
+            r
         },
         &mut |c, a: CellAggregate| {
             let (_, rate, v) = params.cell(c);

@@ -689,6 +689,7 @@ pub fn run_scenario_sweep(
                 agg.push(o);
                 push_scenario_row(rows, value, e, seed, o);
             }
+            opts.progress.add(hi - lo);
             Ok((agg, events))
         };
     let mut cells: Vec<(u32, ScenarioAggregate)> = Vec::new();

@@ -662,6 +662,7 @@ pub fn run_swarm(
             agg.push(seed, &o);
             push_swarm_row(rows, seed, &drawn, &o, &handles);
         }
+        opts.progress.add(hi - lo);
         let events = agg.events;
         Ok((agg, events))
     };

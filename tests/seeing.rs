@@ -391,6 +391,13 @@ fn the_s01_trace_has_the_5s_pause_on_the_kernel_and_the_watchdog_and_restart_aft
     let html = std::fs::read_to_string(&idx.html).unwrap();
     assert!(html.contains("coding_agent faults") && html.contains(">PauseHeartbeat</text>"));
     assert!(html.contains("<title>PauseHeartbeat [") && html.contains("(5.000 s)</title>"));
+    // The page has a key of its colours and scales the drawing to the window.
+    assert!(
+        html.contains("Key: ")
+            && html.contains("background:#8b0000")
+            && html.contains("dead / down")
+    );
+    assert!(html.contains("viewBox=\"0 0 ") && html.contains("style=\"width:100%;height:auto\""));
     // Counters are sampled every 100 ms.
     let counters = evs
         .iter()

@@ -241,7 +241,6 @@ impl Figure for Panels<'_> {
                 (font::FAMILY, plot::TITLE_PX),
             )
             .d()?;
-        let areas = root.split_evenly((4, 1));
         let t_hi = f.kept.last().map(|s| s.t).unwrap_or(1.0).max(1e-9);
         let t0 = f.kept.first().map(|s| s.t).unwrap_or(0.0).min(t_hi);
         type Pick = fn(&Sample) -> f64;
@@ -259,7 +258,7 @@ impl Figure for Panels<'_> {
                 unit_range: false,
             },
             P {
-                title: "Queue depth",
+                title: QUEUE_PANEL,
                 y: "tasks waiting (count)",
                 lines: &[("queue depth", |s| s.queue)],
                 unit_range: false,
@@ -281,6 +280,14 @@ impl Figure for Panels<'_> {
                 unit_range: false,
             },
         ];
+        // A queue that stayed empty the whole run gets no panel (the facts
+        // above the plot say "deepest queue 0").
+        let panels: Vec<&P> = panels
+            .iter()
+            .filter(|p| p.title != QUEUE_PANEL || f.max_queue > 0)
+            .collect();
+        let areas = root.split_evenly((panels.len(), 1));
+        let last = panels.len() - 1;
         for (k, (area, p)) in areas.iter().zip(panels.iter()).enumerate() {
             let y_hi = if p.unit_range {
                 1.05
@@ -295,7 +302,7 @@ impl Figure for Panels<'_> {
             let mut chart = ChartBuilder::on(area)
                 .caption(p.title, (font::FAMILY, plot::LABEL_PX))
                 .margin(8)
-                .x_label_area_size(if k == 3 { 45 } else { 25 })
+                .x_label_area_size(if k == last { 45 } else { 25 })
                 .y_label_area_size(80)
                 .build_cartesian_2d(t0..t_hi, 0f64..y_hi)
                 .d()?;
@@ -307,7 +314,7 @@ impl Figure for Panels<'_> {
                 .y_label_formatter(&plot::tick)
                 .axis_desc_style((font::FAMILY, plot::TICK_PX + 1))
                 .label_style((font::FAMILY, plot::TICK_PX - 1));
-            if k == 3 {
+            if k == last {
                 mesh.x_desc(X_DESC);
             }
             mesh.draw().d()?;
@@ -368,6 +375,9 @@ impl Figure for Panels<'_> {
     }
 }
 
+/// The title of the queue panel, left out when the queue stayed empty.
+const QUEUE_PANEL: &str = "Queue depth";
+
 /// Experiment (solid) against control (dashed grey), fault windows of the
 /// experiment shaded.
 struct ControlPanels<'a>(&'a TimelineFold, &'a TimelineFold, Vec<String>);
@@ -386,9 +396,13 @@ impl Figure for ControlPanels<'_> {
             ("Kernels running", "kernels (count)", |s| s.running, false),
             ("API success rate", "fraction (0-1)", |s| s.api, true),
             ("Bus latency", "latency (ms)", |s| s.bus, false),
-            ("Queue depth", "tasks waiting (count)", |s| s.queue, false),
+            (QUEUE_PANEL, "tasks waiting (count)", |s| s.queue, false),
             ("CPU utilisation", "fraction (0-1)", |s| s.cpu, true),
         ];
+        let panels: Vec<_> = panels
+            .iter()
+            .filter(|p| p.0 != QUEUE_PANEL || e.max_queue.max(c.max_queue) > 0)
+            .collect();
         let areas = root.split_evenly((panels.len(), 1));
         let t_hi = e.kept.last().map(|s| s.t).unwrap_or(1.0).max(1e-9);
         let t0 = e.kept.first().map(|s| s.t).unwrap_or(0.0).min(t_hi);
@@ -493,7 +507,7 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
         out,
         "timeline",
         "Kernels, queue, resources and bus latency over time",
-        "Shaded spans are the fault windows (one colour per set of active faults, see the legend of the top panel).",
+        "Shaded spans are the fault windows (one colour per set of active faults, see the legend of the top panel). A queue that stayed empty the whole run has no panel.",
         (plot::WIDTH_PX, 1000),
         &Panels(&f, kinds.clone()),
     )?];

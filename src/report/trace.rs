@@ -80,26 +80,53 @@ fn ns(v: &Value) -> i64 {
     }
 }
 
-fn fill_for(name: &str, cat: &str) -> String {
-    let fixed = match name {
-        "running" => Some("#5cb85c"),
-        "booting" => Some("#5bc0de"),
-        "paused" | "running (paused, unnoticed)" => Some("#d9534f"),
-        "dead" | "down" | "running (dead, unnoticed)" => Some("#8b0000"),
-        "unresponsive" => Some("#f0ad4e"),
-        "restarting" => Some("#e38d13"),
-        "failed" => Some("#000000"),
-        "normal" | "closed" | "serving" | "connected" => Some("#b8dcb8"),
-        _ => None,
+/// The colours of the page's key: `(names, colour)`, one entry per colour;
+/// a slice whose name is in `names` takes that colour.
+const STATE_COLOURS: [(&[&str], &str); 8] = [
+    (&["running"], "#5cb85c"),
+    (&["booting"], "#5bc0de"),
+    (&["paused", "running (paused, unnoticed)"], "#d9534f"),
+    (&["dead", "down", "running (dead, unnoticed)"], "#8b0000"),
+    (&["unresponsive"], "#f0ad4e"),
+    (&["restarting"], "#e38d13"),
+    (&["failed"], "#000000"),
+    (&["normal", "closed", "serving", "connected"], "#b8dcb8"),
+];
+/// A slice of category `fault` (a fault's active window).
+const FAULT_COLOUR: &str = "#9467bd";
+/// A slice of category `governance` (an approval or vote).
+const GOVERNANCE_COLOUR: &str = "#ffd98a";
+
+/// The key above the drawing: every fixed colour with what it means.
+fn legend_html() -> String {
+    let swatch = |c: &str, what: &str| {
+        format!(
+            "<span style=\"white-space:nowrap;margin-right:12px\"><span style=\"display:inline-block;width:12px;height:12px;background:{c};border:1px solid #999;vertical-align:middle\"></span> {}</span> ",
+            escape(what)
+        )
     };
-    if let Some(c) = fixed {
+    let mut h = String::from("<p>Key: ");
+    for (names, c) in STATE_COLOURS {
+        h.push_str(&swatch(c, &names.join(" / ")));
+    }
+    h.push_str(&swatch(FAULT_COLOUR, "fault window"));
+    h.push_str(&swatch(GOVERNANCE_COLOUR, "governance (approval, vote)"));
+    h.push_str("Any other slice (a playbook step, an executor slot): a colour of its own name. Red triangles: instants (injections, safeguard firings); hover a slice for its name and times.</p>");
+    h
+}
+
+fn fill_for(name: &str, cat: &str) -> String {
+    if let Some((_, c)) = STATE_COLOURS
+        .iter()
+        .find(|(names, _)| names.contains(&name))
+    {
         return c.to_string();
     }
     if cat == "fault" {
-        return "#9467bd".into();
+        return FAULT_COLOUR.into();
     }
     if cat == "governance" {
-        return "#ffd98a".into();
+        return GOVERNANCE_COLOUR.into();
     }
     // A stable colour per name (FNV-1a over the bytes).
     let h = crate::engine::rng::fnv1a64(0x7a, name.as_bytes());
@@ -190,9 +217,11 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
         counts[2]
     )
     .map_err(io)?;
+    writeln!(w, "{}", legend_html()).map_err(io)?;
+    // Drawn in a fixed coordinate system, scaled to the window's width.
     writeln!(
         w,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\" font-size=\"10\"><rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {:.0} {height:.0}\" style=\"width:100%;height:auto\" font-family=\"sans-serif\" font-size=\"10\"><rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
         LEFT + WIDTH + 20.0
     )
     .map_err(io)?;

@@ -406,8 +406,8 @@ fn locate_in_run(
 
 fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
     // --threads and --out belong to the self-check wherever they are
-    // written; --quiet and --force are set for the child runs; --fail-under
-    // is dropped.
+    // written; --quiet, --force and --no-report are set for the child runs;
+    // --fail-under is dropped.
     let mut threads = a.threads;
     let mut out = a.out.clone();
     let mut args = Vec::new();
@@ -434,7 +434,7 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
                     })?);
                 }
             }
-            "--quiet" | "-q" | "--force" => {}
+            "--quiet" | "-q" | "--force" | "--no-report" => {}
             // A verdict gate is not the self-check's question (its exit 1
             // would read as a divergence): dropped with its value.
             "--fail-under" => {
@@ -473,6 +473,8 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
                 &threads.to_string(),
                 "--quiet",
                 "--force",
+                // The report is drawn from the compared files.
+                "--no-report",
                 "--out",
             ])
             .arg(&dir)

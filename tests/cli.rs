@@ -88,6 +88,25 @@ fn timeline_and_narrative_stream_without_changing_the_run() {
     for f in ["who", "what", "when_ns", "where", "why", "how"] {
         assert!(first.get(f).is_some(), "5W1H field {f}");
     }
+    // Beside the timeline, the run's outcome, which its report states.
+    let outcome: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("t.outcomes.jsonl")).unwrap())
+            .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert_eq!(outcome["scenario"], "L2_HTM_queue_flood_stress");
+    assert_eq!(outcome["passed"], run["passed"]);
+    assert_eq!(outcome["digest"], run["digest"]);
+    assert_eq!(outcome["recovery_limit_s"], run["recovery_limit_s"]);
+    let r = chaosim(&["report", tl.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let html = std::fs::read_to_string(d.join("t.csv.report/index.html")).unwrap();
+    for fact in [
+        "<dt>scenario</dt><dd>L2_HTM_queue_flood_stress (difficulty 1, seed 42)</dd>",
+        "<dt>verdict</dt>",
+        "<dt>recovery</dt>",
+    ] {
+        assert!(html.contains(fact), "page states {fact}");
+    }
 }
 
 #[test]

@@ -234,8 +234,10 @@ pub struct RunArgs {
     /// handle of a failed outcome, null for a pass).
     #[arg(long)]
     pub json: bool,
-    /// Stream the run's timeline (one CSV row per 100 ms sample) to FILE;
-    /// render it with `chaosim report FILE`.
+    /// Stream the run's timeline (one CSV row per 100 ms sample) to FILE,
+    /// and its outcomes (scenario, verdict, recovery and limit, seed,
+    /// digest, handle: one JSON line each) to FILE.outcomes.jsonl beside
+    /// it; render both with `chaosim report FILE`.
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
     /// Stream Layer-2 decision narratives (5W1H JSONL: who, what, when,
@@ -326,6 +328,7 @@ pub fn run(
         .filter(|_| seeing.control)
         .map(chaosim::report::timeline::control_path);
     let telemetry_path = dump.map(layer2_path);
+    let outcomes_file = timeline.map(chaosim::report::timeline::outcomes_path);
     let planned = [
         (timeline, "--timeline"),
         (narrative, "--narrative"),
@@ -334,6 +337,7 @@ pub fn run(
         (control_file.as_deref(), "--timeline"),
         (dump, "--dump"),
         (telemetry_path.as_deref(), "--dump"),
+        (outcomes_file.as_deref(), "--timeline"),
     ];
     let given: Vec<&Path> = planned.iter().filter_map(|(p, _)| *p).collect();
     outfile::check_distinct(&given)?;
@@ -408,8 +412,26 @@ pub fn run(
     // paths given keep what they held.
     let (outcomes, control) = executed?;
     let handles = loaded.handles();
+    let mut outcome_lines = writer(7);
     for (k, o) in outcomes.iter().enumerate() {
         let handle = (!o.passed).then(|| handle_of(repro, k, o, &handles));
+        if let Some(w) = outcome_lines.as_mut() {
+            // Beside the timeline: what its report states about the run.
+            let v = serde_json::json!({
+                "scenario": o.id,
+                "difficulty": o.difficulty,
+                "seed": repro.exec.seed,
+                "passed": o.passed,
+                "failure_kind": o.failure_kind().map(|k| k.name()),
+                "failure_reason": o.failure_reason,
+                "recovery_s": o.recovery_s,
+                "recovery_limit_s": o.recovery_limit_s,
+                "digest": o.digest.to_string(),
+                "repro": handle.as_ref().map(|h| h.to_string()),
+            });
+            let path = outcomes_file.as_deref().expect("written with the timeline");
+            writeln!(w, "{v}").map_err(|e| Error::io(path, e))?;
+        }
         if json {
             let mut v = serde_json::to_value(o).expect("outcome serializes");
             v["seed"] = serde_json::json!(repro.exec.seed);
@@ -449,6 +471,7 @@ pub fn run(
         }
         eprintln!("reproduced: digest {got} matches the handle");
     }
+    drop(outcome_lines);
     // Only a command that succeeds (its digest check included) leaves its
     // outputs; a failed verdict is a result, so its outputs stay.
     outfile::commit_all(files.into_iter().flatten().collect())?;

@@ -71,6 +71,87 @@ pub fn control_path(path: &Path) -> std::path::PathBuf {
     }
 }
 
+/// The outcomes beside a timeline: `run --timeline FILE` writes one JSON
+/// object per scenario run to `FILE.outcomes.jsonl` (`s02.csv` gives
+/// `s02.outcomes.jsonl`), which the report shows on its page: the
+/// scenario, its verdict and recovery against the limit, seed, digest and
+/// the handle that replays it.
+pub fn outcomes_path(path: &Path) -> std::path::PathBuf {
+    match path.extension() {
+        Some(e) if e == "csv" => path.with_extension("outcomes.jsonl"),
+        _ => {
+            let mut s = path.as_os_str().to_owned();
+            s.push(".outcomes.jsonl");
+            std::path::PathBuf::from(s)
+        }
+    }
+}
+
+/// The page's facts from [`outcomes_path`] beside `path` (none when the
+/// file is absent: a timeline written before it existed, or by another
+/// tool).
+fn outcome_facts(path: &Path) -> Result<Vec<(String, String)>> {
+    let file = outcomes_path(path);
+    if !file.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = crate::input::read_text_limited(
+        &file,
+        crate::input::Limits {
+            bytes_max: 1 << 20,
+            line_max: 64 * 1024,
+        },
+    )?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut facts = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Syntax {
+            path: file.clone(),
+            line: i + 1,
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+        let f = |k: &str| v[k].as_f64();
+        let id = s("scenario");
+        // With several scenarios in the run, each fact names its scenario.
+        let key = |what: &str| {
+            if lines.len() > 1 {
+                format!("{what} ({id})")
+            } else {
+                what.to_string()
+            }
+        };
+        facts.push((
+            "scenario".to_string(),
+            format!(
+                "{id} (difficulty {}, seed {})",
+                v["difficulty"].as_u64().unwrap_or(0),
+                v["seed"].as_u64().unwrap_or(0)
+            ),
+        ));
+        let verdict = if v["passed"].as_bool() == Some(true) {
+            "passed".to_string()
+        } else {
+            format!("FAILED ({}): {}", s("failure_kind"), s("failure_reason"))
+        };
+        facts.push((key("verdict"), verdict));
+        let limit = f("recovery_limit_s").unwrap_or(0.0);
+        facts.push((
+            key("recovery"),
+            match f("recovery_s") {
+                Some(r) => format!("{r:.1} s (limit {limit:.0} s)"),
+                None => format!("not recovered (limit {limit:.0} s)"),
+            },
+        ));
+        facts.push((key("digest"), s("digest")));
+        if let Some(h) = v["repro"].as_str() {
+            facts.push((key("replay"), h.to_string()));
+        }
+    }
+    Ok(facts)
+}
+
 /// Whether `path` starts with [`TIMELINE_HEADER`].
 pub fn is_timeline(path: &Path) -> Result<bool> {
     use std::io::Read;
@@ -522,7 +603,8 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
         )?);
     }
     let duration = f.last_t - f.kept.first().map(|s| s.t).unwrap_or(0.0);
-    let facts = vec![
+    let mut facts = outcome_facts(path)?;
+    facts.extend(vec![
         ("samples".into(), f.seen.to_string()),
         ("duration (s)".into(), format!("{duration:.1}")),
         (
@@ -545,7 +627,7 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
             "fault windows".into(),
             format!("{} (+{} not drawn)", f.windows.len(), f.windows_dropped),
         ),
-    ];
+    ]);
     let table = Table {
         title: "Fault windows".into(),
         header: vec![

@@ -288,6 +288,16 @@ fn ok(out: &std::process::Output) -> String {
     text
 }
 
+/// A `--json` self-check's stdout, after checking it exited 0.
+fn json_ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn selfcheck_passes_on_real_runs() {
     let text = ok(&chaosim(&[
@@ -328,6 +338,50 @@ fn selfcheck_passes_on_a_short_programme() {
         );
     }
     assert!(text.contains("10 runs"), "{text}");
+}
+
+#[test]
+fn selfcheck_year_and_sweep_answer_in_json() {
+    let v: serde_json::Value = serde_json::from_str(&json_ok(&chaosim(&[
+        "selfcheck",
+        "year",
+        "--days",
+        "1",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(v["deterministic"], true, "{v}");
+    assert_eq!(v["runs"], 5);
+    assert_eq!(v["digests"][0], v["digests"][1]);
+    let files: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["runs.csv", "outcomes.csv", "safeguards.csv"]);
+    assert!(v["first_difference"].is_null());
+    // --json among the sweep's own flags is the self-check's.
+    let v: serde_json::Value = serde_json::from_str(&json_ok(&chaosim(&[
+        "selfcheck",
+        "sweep",
+        "--rates",
+        "0:0.1:0.1",
+        "--n",
+        "20",
+        "--json",
+        "--threads",
+        "2",
+    ])))
+    .unwrap();
+    assert_eq!(v["deterministic"], true, "{v}");
+    assert_eq!(v["threads"], serde_json::json!([1, 2]));
+    let exp = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "experiments.csv");
+    assert_eq!(exp.unwrap()["lines"], 81, "{v}");
 }
 
 #[test]

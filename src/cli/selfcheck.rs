@@ -40,12 +40,13 @@ pub enum SelfcheckCommand {
     Run(Box<sim::RunArgs>),
     /// Run a programme twice and compare its files row by row (same flags
     /// as `chaosim year`; --out is where the two copies go, default a
-    /// temporary folder removed on success).
+    /// temporary folder removed on success; --json one object: deterministic,
+    /// each file, both digests, the first differing row).
     ///
     /// Example: chaosim selfcheck year --days 2
     Year(sim::YearArgs),
     /// Run a sweep with 1 and with N threads and compare every output file
-    /// (all other flags as `chaosim sweep`).
+    /// (all other flags as `chaosim sweep`; --json one object).
     ///
     /// Example: chaosim selfcheck sweep --rates 0:0.2:0.1 --n 100 --threads 2
     Sweep(SweepCheckArgs),
@@ -61,6 +62,11 @@ pub struct SweepCheckArgs {
     /// success).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Print one JSON object: deterministic, the thread counts, each file
+    /// identical (with its lines) or its first differing line in both
+    /// copies.
+    #[arg(long)]
+    json: bool,
     /// The `chaosim sweep` flags.
     #[arg(
         trailing_var_arg = true,
@@ -244,12 +250,7 @@ fn scratch(out: Option<&PathBuf>, what: &str) -> (PathBuf, bool) {
 }
 
 fn check_year(a: &sim::YearArgs) -> Result<ExitCode> {
-    if a.json {
-        return Err(Error::Usage {
-            flag: "--json".into(),
-            message: "not available for selfcheck year".into(),
-        });
-    }
+    let text = !a.json;
     let loaded = a.inputs.load()?;
     let prog = match &a.programme {
         Some(p) => Programme::load(p)?,
@@ -298,36 +299,70 @@ fn check_year(a: &sim::YearArgs) -> Result<ExitCode> {
     }
     let secs = wall.elapsed().as_secs_f64();
     let (sa, sb) = (&summaries[0], &summaries[1]);
-    outln!(
-        "selfcheck year: 2 copies of {runs_total} runs (seed {}) in {} ({secs:.1} s)",
-        a.seed,
-        base.display()
-    );
+    if text {
+        outln!(
+            "selfcheck year: 2 copies of {runs_total} runs (seed {}) in {} ({secs:.1} s)",
+            a.seed,
+            base.display()
+        );
+    }
     let mut first: Option<(String, u64, String, String)> = None;
+    let mut files = Vec::new();
     for file in ["runs.csv", "outcomes.csv", "safeguards.csv"] {
-        match first_difference(&base.join("a").join(file), &base.join("b").join(file))? {
+        let d = first_difference(&base.join("a").join(file), &base.join("b").join(file))?;
+        files.push(file_json(file, &d));
+        match d {
             Err((line, la, lb)) => {
-                outln!("  {file:<15} differs at line {line}");
+                if text {
+                    outln!("  {file:<15} differs at line {line}");
+                }
                 if first.is_none() {
                     first = Some((file.to_string(), line, la, lb));
                 }
             }
-            Ok(lines) => outln!("  {file:<15} identical ({lines} lines)"),
+            Ok(lines) if text => outln!("  {file:<15} identical ({lines} lines)"),
+            Ok(_) => {}
         }
     }
-    outln!(
-        "  executions      {} = {}, events {} = {}",
-        sa.totals.executions,
-        sb.totals.executions,
-        sa.totals.events,
-        sb.totals.events
-    );
-    outln!(
-        "  digest of year  {} {} {}",
-        sa.digest,
-        if sa.digest == sb.digest { "=" } else { "vs" },
-        sb.digest
-    );
+    if text {
+        outln!(
+            "  executions      {} = {}, events {} = {}",
+            sa.totals.executions,
+            sb.totals.executions,
+            sa.totals.events,
+            sb.totals.events
+        );
+        outln!(
+            "  digest of year  {} {} {}",
+            sa.digest,
+            if sa.digest == sb.digest { "=" } else { "vs" },
+            sb.digest
+        );
+    }
+    let deterministic = first.is_none() && sa.digest == sb.digest;
+    if !text {
+        // One object; a divergence names the first differing row (rerun
+        // without --json to locate the event in lockstep).
+        let v = serde_json::json!({
+            "deterministic": deterministic,
+            "seed": a.seed,
+            "runs": runs_total,
+            "wall_s": secs,
+            "out": (!temporary || !deterministic).then(|| base.display().to_string()),
+            "files": files,
+            "executions": [sa.totals.executions, sb.totals.executions],
+            "events": [sa.totals.events, sb.totals.events],
+            "digests": [sa.digest.to_string(), sb.digest.to_string()],
+            "first_difference": first.as_ref().map(|(file, line, la, lb)| serde_json::json!({
+                "file": file, "line": line, "a": la, "b": lb,
+            })),
+        });
+        if deterministic && temporary {
+            let _ = std::fs::remove_dir_all(&base);
+        }
+        outln!("{v}");
+        return Ok(sim::verdict_code(!deterministic));
+    }
     let Some((file, line, la, lb)) = first else {
         if sa.digest != sb.digest {
             outln!("the files agree but the programme digests differ");
@@ -360,6 +395,17 @@ fn check_year(a: &sim::YearArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     locate_in_run(run, &ra, &rb, &loaded)
+}
+
+/// One compared file in `--json`: identical with its line count, or the
+/// first differing line of both copies.
+fn file_json(name: &str, d: &std::result::Result<u64, (u64, String, String)>) -> serde_json::Value {
+    match d {
+        Ok(lines) => serde_json::json!({"file": name, "identical": true, "lines": lines}),
+        Err((line, a, b)) => serde_json::json!({
+            "file": name, "identical": false, "line": line, "a": a, "b": b,
+        }),
+    }
 }
 
 /// Rerun the execution of a divergent run in lockstep to find the event.
@@ -410,6 +456,7 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
     // --fail-under is dropped.
     let mut threads = a.threads;
     let mut out = a.out.clone();
+    let mut json = a.json;
     let mut args = Vec::new();
     let mut it = a.args.iter();
     while let Some(f) = it.next() {
@@ -435,6 +482,7 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
                 }
             }
             "--quiet" | "-q" | "--force" | "--no-report" => {}
+            "--json" => json = true,
             // A verdict gate is not the self-check's question (its exit 1
             // would read as a divergence): dropped with its value.
             "--fail-under" => {
@@ -489,10 +537,13 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
         dirs.push(dir);
     }
     let secs = wall.elapsed().as_secs_f64();
-    outln!(
-        "selfcheck sweep: 1 thread vs {n} threads in {} ({secs:.1} s)",
-        base.display()
-    );
+    let text = !json;
+    if text {
+        outln!(
+            "selfcheck sweep: 1 thread vs {n} threads in {} ({secs:.1} s)",
+            base.display()
+        );
+    }
     let mut names: Vec<String> = std::fs::read_dir(&dirs[0])
         .map_err(|e| Error::io(&dirs[0], e))?
         .filter_map(|e| e.ok())
@@ -501,22 +552,47 @@ fn check_sweep(a: &SweepCheckArgs) -> Result<ExitCode> {
         .collect();
     names.sort();
     let mut diverged = false;
+    let mut files = Vec::new();
     for name in &names {
         let (pa, pb) = (dirs[0].join(name), dirs[1].join(name));
         if !pb.exists() {
-            outln!("  {name:<16} missing with {n} threads");
+            if text {
+                outln!("  {name:<16} missing with {n} threads");
+            }
+            files.push(
+                serde_json::json!({"file": name, "identical": false, "missing_with_threads": n}),
+            );
             diverged = true;
             continue;
         }
-        match first_difference(&pa, &pb)? {
-            Ok(lines) => outln!("  {name:<16} identical ({lines} lines)"),
+        let d = first_difference(&pa, &pb)?;
+        files.push(file_json(name, &d));
+        match d {
+            Ok(lines) if text => outln!("  {name:<16} identical ({lines} lines)"),
+            Ok(_) => {}
             Err((line, la, lb)) => {
                 diverged = true;
-                outln!("  {name:<16} differs at line {line}");
-                outln!("    1 thread   {la}");
-                outln!("    {n} threads  {lb}");
+                if text {
+                    outln!("  {name:<16} differs at line {line}");
+                    outln!("    1 thread   {la}");
+                    outln!("    {n} threads  {lb}");
+                }
             }
         }
+    }
+    if !text {
+        let v = serde_json::json!({
+            "deterministic": !diverged,
+            "threads": [1, n],
+            "wall_s": secs,
+            "out": (!temporary || diverged).then(|| base.display().to_string()),
+            "files": files,
+        });
+        if !diverged && temporary {
+            let _ = std::fs::remove_dir_all(&base);
+        }
+        outln!("{v}");
+        return Ok(sim::verdict_code(diverged));
     }
     if diverged {
         outln!(

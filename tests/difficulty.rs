@@ -87,3 +87,46 @@ fn the_pass_share_does_not_rise_with_the_level() {
         }
     }
 }
+
+#[test]
+fn a_fault_stretched_past_the_window_is_cut_and_the_run_says_so() {
+    let cat = Catalogue::embedded().unwrap();
+    let s02 = cat.get("S02_acl_spam").unwrap();
+    // S02: the flood from 5 s for 60 s in a 60 s window runs 55 s.
+    let cut = chaosim::scenario::difficulty::scale(s02, 1).cut;
+    assert_eq!(
+        cut,
+        vec![chaosim::scenario::difficulty::FaultCut {
+            index: 0,
+            start_ns: 5_000_000_000,
+            length_ns: 60_000_000_000,
+            kept_ns: 55_000_000_000,
+        }]
+    );
+    // The spec's own warning and the level-1 cut agree.
+    assert_eq!(s02.faults_cut_by_window().len(), cut.len());
+    let s01 = cat.get("S01_heartbeat_pause").unwrap();
+    assert!(chaosim::scenario::difficulty::scale(s01, 1).cut.is_empty());
+    // `run` prints it and `--json` carries it.
+    let out = assert_cmd::Command::cargo_bin("chaosim")
+        .unwrap()
+        .args(["run", "S02_acl_spam", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["faults_cut"],
+        serde_json::json!([{"fault": 0, "kind": "AclFlood", "start_s": 5.0,
+            "length_s": 60.0, "kept_s": 55.0, "window_s": 60.0}])
+    );
+    let out = assert_cmd::Command::cargo_bin("chaosim")
+        .unwrap()
+        .args(["run", "S02_acl_spam"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("cut by window   faults[0] (AclFlood) from 5 s: 60 s at this level, runs 55 s (the 60 s window ends first)"),
+        "{text}"
+    );
+}

@@ -432,9 +432,27 @@ pub fn run(
             let path = outcomes_file.as_deref().expect("written with the timeline");
             writeln!(w, "{v}").map_err(|e| Error::io(path, e))?;
         }
+        // Faults this level stretched past the window run shorter: say so.
+        let spec = repro.spec_of(&loaded.catalogue, &o.id)?;
+        let scaled = difficulty::scale_with(&spec, o.difficulty, &loaded.stack.difficulty);
+        let secs = |ns: u64| ns as f64 / 1e9;
         if json {
             let mut v = serde_json::to_value(o).expect("outcome serializes");
             v["seed"] = serde_json::json!(repro.exec.seed);
+            v["faults_cut"] = scaled
+                .cut
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "fault": c.index,
+                        "kind": format!("{:?}", spec.faults[c.index].kind),
+                        "start_s": secs(c.start_ns),
+                        "length_s": secs(c.length_ns),
+                        "kept_s": secs(c.kept_ns),
+                        "window_s": secs(scaled.window_ns),
+                    })
+                })
+                .collect();
             v["anomalies_by_kind"] = tap.counts(o.linearizability.is_some());
             v["repro"] = match &handle {
                 Some(h) => serde_json::Value::String(h.to_string()),
@@ -446,6 +464,17 @@ pub fn run(
             outln!("{}", serde_json::to_string(&v).expect("json"));
         } else {
             print_outcome(o, repro.exec.seed);
+            for c in &scaled.cut {
+                outln!(
+                    "  cut by window   faults[{}] ({:?}) from {} s: {} s at this level, runs {} s (the {} s window ends first)",
+                    c.index,
+                    spec.faults[c.index].kind,
+                    secs(c.start_ns),
+                    secs(c.length_ns),
+                    secs(c.kept_ns),
+                    secs(scaled.window_ns)
+                );
+            }
             if repro.swarm {
                 let spec = repro.spec_of(&loaded.catalogue, &o.id)?;
                 outln!(

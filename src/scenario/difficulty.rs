@@ -75,6 +75,23 @@ pub struct Scaled {
     pub faults: Vec<FaultSpec>,
     /// For each scaled fault, the index of the scenario's fault it comes from.
     pub origin: Vec<u8>,
+    /// The scenario's faults (not their repeats) that this level stretched
+    /// past the observation window and that were cut to end inside it:
+    /// the run injects them for `kept_ns`, not `length_ns`.
+    pub cut: Vec<FaultCut>,
+}
+
+/// A fault cut by the observation window (see [`Scaled::cut`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultCut {
+    /// Index of the fault in the scenario.
+    pub index: usize,
+    /// Its start at this level.
+    pub start_ns: u64,
+    /// Its length at this level before the cut.
+    pub length_ns: u64,
+    /// The length it runs: up to the end of the window.
+    pub kept_ns: u64,
 }
 
 /// Apply difficulty `lvl` (clamped to 1..=10) of the embedded table to `spec`.
@@ -89,9 +106,19 @@ pub fn scale_with(spec: &ScenarioSpec, lvl: u8, table: &DifficultyTable) -> Scal
     let window_ns = by(spec.duration_ns, level.window_x1000);
     let mut faults = Vec::with_capacity(spec.faults.len() * level.repeats as usize);
     let mut origin = Vec::with_capacity(faults.capacity());
+    let mut cut = Vec::new();
     for (i, f) in spec.faults.iter().enumerate() {
         let start_ns = f.start_ns.min(window_ns);
-        let length_ns = by(f.length_ns, level.length_x1000).min(window_ns - start_ns);
+        let stretched_ns = by(f.length_ns, level.length_x1000);
+        let length_ns = stretched_ns.min(window_ns - start_ns);
+        if f.kind.uses_length() && length_ns < stretched_ns {
+            cut.push(FaultCut {
+                index: i,
+                start_ns,
+                length_ns: stretched_ns,
+                kept_ns: length_ns,
+            });
+        }
         let intensity =
             (f.intensity_permille as u32 * level.intensity_x1000 / 1000).min(1000) as u16;
         let extra = if f.kind.widens().more_targets {
@@ -142,5 +169,6 @@ pub fn scale_with(spec: &ScenarioSpec, lvl: u8, table: &DifficultyTable) -> Scal
         },
         faults,
         origin,
+        cut,
     }
 }

@@ -133,5 +133,50 @@ impl Error {
     }
 }
 
+/// A value that parses but is not allowed, before anyone knows which file
+/// it came from: the field's path (`watchdog.restarts_max`,
+/// `kernels[2].name`) and what is wrong with the value and what is allowed
+/// (`5000 (allowed 0..=1000)`). The `validate()` of a spec returns it; the
+/// caller that read the file makes it an [`Error::Invalid`] with
+/// [`FieldError::in_file`], after [`FieldError::within`] for a spec nested in
+/// a larger one. Displayed as `field: message`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// The offending field, as a dotted path (`faults[2].intensity`).
+    pub field: String,
+    /// The value, what is wrong with it and what is allowed.
+    pub message: String,
+}
+
+impl FieldError {
+    /// `field` has a bad value; `message` says what is allowed.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error about the field as a part of `section`
+    /// (`htm.queue_warning` within `layer2` is `layer2.htm.queue_warning`).
+    pub fn within(self, section: &str) -> FieldError {
+        FieldError {
+            field: format!("{section}.{}", self.field),
+            ..self
+        }
+    }
+
+    /// The [`Error::Invalid`] about this field of the file `path` (the
+    /// caller locates it in the text, see [`crate::input::locate_error`]).
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
+        Error::Invalid {
+            path: path.into(),
+            field: self.field,
+            message: self.message,
+        }
+    }
+}
+
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

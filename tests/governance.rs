@@ -96,7 +96,7 @@ fn bad_governance_parameters_name_the_field_and_the_range() {
     spec.approval_delay_s_by_hour.pop();
     let e = spec.validate().unwrap_err();
     assert!(
-        e.starts_with("approval_delay_s_by_hour:") && e.contains("24"),
+        e.field == "approval_delay_s_by_hour" && e.message.contains("24"),
         "{e}"
     );
     let spec = GovernanceSpec {
@@ -105,7 +105,7 @@ fn bad_governance_parameters_name_the_field_and_the_range() {
     };
     let e = spec.validate().unwrap_err();
     assert!(
-        e.contains("approval_jitter_permille") && e.contains("0..=1000"),
+        e.field == "approval_jitter_permille" && e.message.contains("0..=1000"),
         "{e}"
     );
     assert!(GovernanceSpec::default().validate().is_ok());

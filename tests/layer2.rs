@@ -709,7 +709,7 @@ fn try_new_rejects_an_invalid_spec_without_panicking() {
     let err = Layer2::try_new(&spec, default_set(), SeedPath::root(1), SimTime::ZERO)
         .err()
         .unwrap();
-    assert!(err.starts_with("workers.count"), "{err}");
+    assert_eq!(err.field, "workers.count", "{err}");
 }
 
 /// The first dispatches after boot, from the narrative: (task, worker, priority).

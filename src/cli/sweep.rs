@@ -171,12 +171,7 @@ fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel>
     let config = match model {
         None => ApiModelConfig::default(),
         Some(path) => chaosim::input::load_with(path, |text, path| {
-            let cfg: ApiModelConfig = ron::from_str(text).map_err(|e| Error::Syntax {
-                path: path.to_path_buf(),
-                line: e.span.start.line.max(1),
-                column: e.span.start.col.max(1),
-                message: e.code.to_string(),
-            })?;
+            let cfg: ApiModelConfig = chaosim::input::parse_ron(text, path)?;
             cfg.validate(&path.display().to_string())?;
             Ok(cfg)
         })?,

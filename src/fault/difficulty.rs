@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::FieldError;
+
 /// Lowest difficulty level.
 pub const LEVEL_MIN: u8 = 1;
 /// Highest difficulty level.
@@ -91,60 +93,58 @@ impl DifficultyTable {
     /// never goes up; each level raises the load or the window (so every
     /// scenario runs harder at every level) and lowers the recovery limit.
     /// The error reads `levels[i].field: message`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         if self.levels.len() != LEVEL_MAX as usize {
-            return Err(format!(
-                "levels: {} levels (exactly {LEVEL_MAX} allowed)",
-                self.levels.len()
+            return Err(FieldError::new(
+                "levels",
+                format!("{} levels (exactly {LEVEL_MAX} allowed)", self.levels.len()),
             ));
         }
         for (i, l) in self.levels.iter().enumerate() {
             let at = |f: &str| format!("levels[{i}].{f}");
             if l.level as usize != i + 1 {
-                return Err(format!("{}: {} (expected {})", at("level"), l.level, i + 1));
+                return Err(FieldError::new(
+                    at("level"),
+                    format!("{} (expected {})", l.level, i + 1),
+                ));
             }
             if l.window_x1000 < 1000 || l.length_x1000 < 1000 || l.intensity_x1000 < 1000 {
-                return Err(format!(
-                    "{}: multipliers below 1000 make a level easier than level 1",
-                    at("window_x1000")
+                return Err(FieldError::new(
+                    at("window_x1000"),
+                    "multipliers below 1000 make a level easier than level 1",
                 ));
             }
             if l.window_x1000 > 100_000 || l.length_x1000 > 100_000 || l.intensity_x1000 > 100_000 {
-                return Err(format!("{}: at most 100000 (x100)", at("window_x1000")));
+                return Err(FieldError::new(at("window_x1000"), "at most 100000 (x100)"));
             }
             if l.repeats == 0 || l.repeats > 16 {
-                return Err(format!(
-                    "{}: {} (allowed: 1 to 16)",
+                return Err(FieldError::new(
                     at("repeats"),
-                    l.repeats
+                    format!("{} (allowed: 1 to 16)", l.repeats),
                 ));
             }
             if l.extra_targets > 32 {
-                return Err(format!(
-                    "{}: {} (allowed: 0 to 32)",
+                return Err(FieldError::new(
                     at("extra_targets"),
-                    l.extra_targets
+                    format!("{} (allowed: 0 to 32)", l.extra_targets),
                 ));
             }
             if !(1..=1000).contains(&l.recovery_limit_permille) {
-                return Err(format!(
-                    "{}: {} (allowed: 1 to 1000)",
+                return Err(FieldError::new(
                     at("recovery_limit_permille"),
-                    l.recovery_limit_permille
+                    format!("{} (allowed: 1 to 1000)", l.recovery_limit_permille),
                 ));
             }
             if l.load_permille > 10_000 {
-                return Err(format!(
-                    "{}: {} (allowed: 0 to 10000)",
+                return Err(FieldError::new(
                     at("load_permille"),
-                    l.load_permille
+                    format!("{} (allowed: 0 to 10000)", l.load_permille),
                 ));
             }
             if l.repeat_gap_ns == 0 || l.repeat_gap_ns > 86_400_000_000_000 {
-                return Err(format!(
-                    "{}: {} ns (allowed: 1 ns to 1 day)",
+                return Err(FieldError::new(
                     at("repeat_gap_ns"),
-                    l.repeat_gap_ns
+                    format!("{} ns (allowed: 1 ns to 1 day)", l.repeat_gap_ns),
                 ));
             }
             if i == 0 {
@@ -162,22 +162,24 @@ impl DifficultyTable {
             ];
             for (f, ok) in never_down {
                 if !ok {
-                    return Err(format!("{}: lower than level {}'s", at(f), i));
+                    return Err(FieldError::new(at(f), format!("lower than level {}'s", i)));
                 }
             }
             if l.recovery_limit_permille >= p.recovery_limit_permille {
-                return Err(format!(
-                    "{}: {} (must be below level {}'s {}: less time to recover)",
+                return Err(FieldError::new(
                     at("recovery_limit_permille"),
-                    l.recovery_limit_permille,
-                    i,
-                    p.recovery_limit_permille
+                    format!(
+                        "{} (must be below level {}'s {}: less time to recover)",
+                        l.recovery_limit_permille, i, p.recovery_limit_permille
+                    ),
                 ));
             }
             if l.load_permille <= p.load_permille && l.window_x1000 <= p.window_x1000 {
-                return Err(format!(
-                    "{}: neither the load nor the window grows from level {i} (every level must be harder for every scenario)",
-                    at("load_permille")
+                return Err(FieldError::new(
+                    at("load_permille"),
+                    format!(
+                        "neither the load nor the window grows from level {i} (every level must be harder for every scenario)"
+                    ),
                 ));
             }
         }
@@ -204,13 +206,13 @@ mod tests {
         t.levels[4].load_permille = t.levels[3].load_permille;
         t.levels[4].window_x1000 = t.levels[3].window_x1000;
         let e = t.validate().unwrap_err();
-        assert!(e.starts_with("levels[4].load_permille: neither"), "{e}");
+        assert_eq!(e.field, "levels[4].load_permille");
+        assert!(e.message.starts_with("neither"), "{e}");
         let mut t = DifficultyTable::embedded().clone();
         t.levels[2].recovery_limit_permille = t.levels[1].recovery_limit_permille;
-        assert!(
-            t.validate()
-                .unwrap_err()
-                .starts_with("levels[2].recovery_limit_permille")
+        assert_eq!(
+            t.validate().unwrap_err().field,
+            "levels[2].recovery_limit_permille"
         );
     }
 }

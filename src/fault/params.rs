@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::FieldError;
+
 /// The embedded default (`src/defaults/faults.ron`).
 pub const DEFAULT_RON: &str = include_str!("../defaults/faults.ron");
 
@@ -91,13 +93,14 @@ impl FaultParams {
     }
 
     /// Check every value; the error reads `field: message (allowed ...)`.
-    pub fn validate(&self) -> Result<(), String> {
-        fn range(field: &str, v: u64, lo: u64, hi: u64) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        fn range(field: &str, v: u64, lo: u64, hi: u64) -> Result<(), FieldError> {
             if (lo..=hi).contains(&v) {
                 Ok(())
             } else {
-                Err(format!(
-                    "{field}: {v} is out of range (allowed: {lo} to {hi})"
+                Err(FieldError::new(
+                    field,
+                    format!("{v} is out of range (allowed: {lo} to {hi})"),
                 ))
             }
         }
@@ -214,7 +217,8 @@ mod tests {
         };
         let e = p.validate().unwrap_err();
         assert!(
-            e.starts_with("concurrent_writers: 1 is out of range"),
+            e.to_string()
+                .starts_with("concurrent_writers: 1 is out of range"),
             "{e}"
         );
     }

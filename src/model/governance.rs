@@ -25,6 +25,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::FieldError;
+
 use crate::engine::{RngDraws, SimDuration, SimTime};
 
 pub use crate::playbook::intent::{Intent, Mission};
@@ -120,11 +122,14 @@ impl Default for GovernanceSpec {
 
 impl GovernanceSpec {
     /// Check the parameters; the error reads `field: message (allowed ...)`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         if self.approval_delay_s_by_hour.len() != 24 {
-            return Err(format!(
-                "approval_delay_s_by_hour: {} entries (allowed exactly 24, one per hour)",
-                self.approval_delay_s_by_hour.len()
+            return Err(FieldError::new(
+                "approval_delay_s_by_hour",
+                format!(
+                    "{} entries (allowed exactly 24, one per hour)",
+                    self.approval_delay_s_by_hour.len()
+                ),
             ));
         }
         if let Some((h, d)) = self
@@ -133,42 +138,55 @@ impl GovernanceSpec {
             .enumerate()
             .find(|(_, d)| **d > 7 * 86_400)
         {
-            return Err(format!(
-                "approval_delay_s_by_hour[{h}]: {d} s (allowed 0..=604800)"
+            return Err(FieldError::new(
+                format!("approval_delay_s_by_hour[{h}]"),
+                format!("{d} s (allowed 0..=604800)"),
             ));
         }
         if self.approval_jitter_permille > 1000 {
-            return Err(format!(
-                "approval_jitter_permille: {} (allowed 0..=1000)",
-                self.approval_jitter_permille
+            return Err(FieldError::new(
+                "approval_jitter_permille",
+                format!("{} (allowed 0..=1000)", self.approval_jitter_permille),
             ));
         }
         if self.vote_ns > 3_600_000_000_000 {
-            return Err(format!(
-                "vote_ns: {} (allowed 0..=3600000000000, one hour)",
-                self.vote_ns
+            return Err(FieldError::new(
+                "vote_ns",
+                format!("{} (allowed 0..=3600000000000, one hour)", self.vote_ns),
             ));
         }
         if let Some(a) = self.alignment_permille.iter().find(|a| **a > 1000) {
-            return Err(format!("alignment_permille: {a} (allowed 0..=1000)"));
+            return Err(FieldError::new(
+                "alignment_permille",
+                format!("{a} (allowed 0..=1000)"),
+            ));
         }
         if self.vote_timeout_ns == 0 || self.vote_timeout_ns > 3_600_000_000_000 {
-            return Err(format!(
-                "vote_timeout_ns: {} (allowed 1..=3600000000000, one hour)",
-                self.vote_timeout_ns
+            return Err(FieldError::new(
+                "vote_timeout_ns",
+                format!(
+                    "{} (allowed 1..=3600000000000, one hour)",
+                    self.vote_timeout_ns
+                ),
             ));
         }
         if self.quorum == 0 || self.quorum as usize > self.voters.len().max(1) {
-            return Err(format!(
-                "quorum: {} (allowed 1 to the number of voters, {})",
-                self.quorum,
-                self.voters.len()
+            return Err(FieldError::new(
+                "quorum",
+                format!(
+                    "{} (allowed 1 to the number of voters, {})",
+                    self.quorum,
+                    self.voters.len()
+                ),
             ));
         }
         if self.triage_ms_per_intent > 3_600_000 {
-            return Err(format!(
-                "triage_ms_per_intent: {} (allowed 0..=3600000, one hour)",
-                self.triage_ms_per_intent
+            return Err(FieldError::new(
+                "triage_ms_per_intent",
+                format!(
+                    "{} (allowed 0..=3600000, one hour)",
+                    self.triage_ms_per_intent
+                ),
             ));
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Ctx, EventInfo, SeedPath, SimTime};
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
 use crate::safeguard::{SafeguardLog, SafeguardSet};
 
 use super::Component;
@@ -85,24 +85,15 @@ impl StackSpec {
 
     /// Check every section; errors name the section and field.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        let wrap = |section: &str, msg: String| {
-            let (field, message) = match msg.split_once(": ") {
-                Some((f, m)) => (format!("{section}.{f}"), m.to_string()),
-                None => (section.to_string(), msg),
-            };
-            Error::Invalid {
-                path: path.to_path_buf(),
-                field,
-                message,
-            }
-        };
-        self.layer1.validate().map_err(|m| wrap("layer1", m))?;
-        self.layer2.validate().map_err(|m| wrap("layer2", m))?;
-        self.cluster.validate().map_err(|m| wrap("cluster", m))?;
-        self.faults.validate().map_err(|m| wrap("faults", m))?;
+        let in_section =
+            |section: &'static str| move |e: FieldError| e.within(section).in_file(path);
+        self.layer1.validate().map_err(in_section("layer1"))?;
+        self.layer2.validate().map_err(in_section("layer2"))?;
+        self.cluster.validate().map_err(in_section("cluster"))?;
+        self.faults.validate().map_err(in_section("faults"))?;
         self.difficulty
             .validate()
-            .map_err(|m| wrap("difficulty", m))?;
+            .map_err(in_section("difficulty"))?;
         Ok(())
     }
 
@@ -135,11 +126,8 @@ impl StackSpec {
 /// A playbook folder that does not fit Layer 1: a playbook with the wrong
 /// trigger is named by its file and the line:column of its `trigger`; a
 /// missing one is an error about the folder.
-fn playbook_error(dir: &Path, m: String) -> Error {
-    let (field, message) = m
-        .split_once(": ")
-        .map(|(f, m)| (f.to_string(), m.to_string()))
-        .unwrap_or(("playbooks".into(), m));
+fn playbook_error(dir: &Path, e: FieldError) -> Error {
+    let FieldError { field, message } = e;
     let wrong_trigger = message
         .strip_prefix('\'')
         .and_then(|r| r.split_once('\''))

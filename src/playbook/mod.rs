@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
 pub use intent::Intent;
 
 pub mod intent;
@@ -146,22 +146,13 @@ pub const STEP_DURATION_MS_MAX: u64 = 86_400_000;
 impl Playbook {
     /// Parse one playbook from RON text; `path` names it in errors.
     pub fn from_ron(text: &str, path: &Path) -> Result<Playbook> {
-        let pb: Playbook = ron::from_str(text).map_err(|e| Error::Syntax {
-            path: path.to_path_buf(),
-            line: e.span.start.line,
-            column: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-        pb.validate().map_err(|(field, message)| Error::Invalid {
-            path: path.to_path_buf(),
-            field,
-            message,
-        })?;
+        let pb: Playbook = crate::input::parse_ron(text, path)?;
+        pb.validate().map_err(|e| e.in_file(path))?;
         Ok(pb)
     }
 
-    /// Check the values: `(field, message)` on error.
-    pub fn validate(&self) -> std::result::Result<(), (String, String)> {
+    /// Check the values.
+    pub fn validate(&self) -> std::result::Result<(), FieldError> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
             && self
@@ -169,8 +160,8 @@ impl Playbook {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !name_ok {
-            return Err((
-                "name".into(),
+            return Err(FieldError::new(
+                "name",
                 format!(
                     "'{}' (allowed 1-64 characters of a-z, 0-9 and _)",
                     self.name
@@ -178,14 +169,14 @@ impl Playbook {
             ));
         }
         if self.steps.is_empty() || self.steps.len() > STEPS_MAX {
-            return Err((
-                "steps".into(),
+            return Err(FieldError::new(
+                "steps",
                 format!("{} steps (allowed 1..={STEPS_MAX})", self.steps.len()),
             ));
         }
         for (i, s) in self.steps.iter().enumerate() {
             if s.duration_ms > STEP_DURATION_MS_MAX {
-                return Err((
+                return Err(FieldError::new(
                     format!("steps[{i}].duration_ms"),
                     format!("{} (allowed 0..={STEP_DURATION_MS_MAX})", s.duration_ms),
                 ));

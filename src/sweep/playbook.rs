@@ -121,12 +121,7 @@ impl Default for ApiPlaybook {
 impl ApiPlaybook {
     /// Parse and validate a playbook; `path` names it in errors.
     pub fn from_ron(text: &str, path: &Path) -> Result<ApiPlaybook> {
-        let pb: ApiPlaybook = ron::from_str(text).map_err(|e| Error::Syntax {
-            path: path.to_path_buf(),
-            line: e.span.start.line,
-            column: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
+        let pb: ApiPlaybook = crate::input::parse_ron(text, path)?;
         pb.validate(&path.display().to_string())?;
         Ok(pb)
     }

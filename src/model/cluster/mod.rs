@@ -404,14 +404,7 @@ impl Cluster {
         seed: SeedPath,
         start: SimTime,
     ) -> Result<Cluster, Error> {
-        spec.validate().map_err(|m| {
-            let (field, message) = m.split_once(": ").unwrap_or(("cluster", &m));
-            Error::Invalid {
-                path: "<cluster spec>".into(),
-                field: field.to_string(),
-                message: message.to_string(),
-            }
-        })?;
+        spec.validate().map_err(|e| e.in_file("<cluster spec>"))?;
         let n = spec.nodes as usize;
         let mut clock_rng = seed.child("clock").rng();
         let mut nodes = Vec::with_capacity(n);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, FieldError};
 
 /// The embedded default spec (`src/defaults/cluster.ron`).
 pub const DEFAULT_RON: &str = include_str!("../../defaults/cluster.ron");
@@ -121,11 +121,12 @@ const SEC: u64 = 1_000_000_000;
 
 impl ClusterSpec {
     /// Check every parameter; the error reads `field: message (allowed ...)`.
-    pub fn validate(&self) -> Result<(), String> {
-        fn range(field: &str, v: u64, lo: u64, hi: u64, unit: &str) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        fn range(field: &str, v: u64, lo: u64, hi: u64, unit: &str) -> Result<(), FieldError> {
             if v < lo || v > hi {
-                Err(format!(
-                    "{field}: {v} out of range (allowed {lo}..={hi}{unit})"
+                Err(FieldError::new(
+                    field,
+                    format!("{v} out of range (allowed {lo}..={hi}{unit})"),
                 ))
             } else {
                 Ok(())
@@ -268,20 +269,8 @@ impl ClusterSpec {
     /// Parse and validate a spec from RON text; `path` names the source in
     /// errors (`<embedded>/cluster.ron` for the default).
     pub fn from_ron(text: &str, path: &Path) -> Result<ClusterSpec, Error> {
-        let spec: ClusterSpec = ron::from_str(text).map_err(|e| Error::Syntax {
-            path: path.to_path_buf(),
-            line: e.span.start.line,
-            column: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-        spec.validate().map_err(|m| {
-            let (field, message) = m.split_once(": ").unwrap_or(("cluster", &m));
-            Error::Invalid {
-                path: path.to_path_buf(),
-                field: field.to_string(),
-                message: message.to_string(),
-            }
-        })?;
+        let spec: ClusterSpec = crate::input::parse_ron(text, path)?;
+        spec.validate().map_err(|e| e.in_file(path))?;
         Ok(spec)
     }
 
@@ -312,7 +301,7 @@ mod tests {
         };
         let e = s.validate().unwrap_err();
         assert!(
-            e.starts_with("election_timeout_min_ns:") && e.contains("allowed"),
+            e.field == "election_timeout_min_ns" && e.message.contains("allowed"),
             "{e}"
         );
         let err = ClusterSpec::from_ron("(nodes: 0)", Path::new("x.ron")).unwrap_err();

@@ -303,28 +303,34 @@ impl Layer1Fault {
     /// Check the fault against `spec`: kernel indices in range, lengths at
     /// most one day, rates and shares non-zero. The error reads
     /// `field: message (allowed ...)`.
-    pub fn validate(&self, spec: &Layer1Spec) -> Result<(), String> {
+    pub fn validate(&self, spec: &Layer1Spec) -> Result<(), FieldError> {
         const DAY_NS: u64 = 86_400_000_000_000;
         let n = spec.kernels.len();
         let kernel = |field: &str, k: u16| {
             if (k as usize) < n {
                 Ok(())
             } else {
-                Err(format!("{field}: {k} (allowed 0..={})", n - 1))
+                Err(FieldError::new(
+                    field,
+                    format!("{k} (allowed 0..={})", n - 1),
+                ))
             }
         };
         let length = |l: u64| {
             if l <= DAY_NS {
                 Ok(())
             } else {
-                Err(format!("length_ns: {l} (allowed 0..={DAY_NS})"))
+                Err(FieldError::new(
+                    "length_ns",
+                    format!("{l} (allowed 0..={DAY_NS})"),
+                ))
             }
         };
         let positive = |field: &str, v: u64| {
             if v > 0 {
                 Ok(())
             } else {
-                Err(format!("{field}: 0 (allowed >= 1)"))
+                Err(FieldError::new(field, "0 (allowed >= 1)"))
             }
         };
         match *self {

@@ -87,6 +87,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Ctx, EventInfo, EventKey, RngDraws, SeedPath, SimDuration, SimRng, SimTime};
+use crate::error::FieldError;
 use crate::model::Component;
 use crate::model::governance::{Governance, GovernanceStats};
 use crate::playbook::{Action, Playbook, PlaybookSet};
@@ -460,23 +461,27 @@ impl Layer1 {
     }
 
     /// Like [`new`](Self::new) with playbooks from `set` (e.g. a user's
-    /// directory); an unbound or mismatched playbook is an error message.
+    /// directory); an unbound or mismatched playbook is an error about the
+    /// field `playbooks`.
     pub fn with_playbooks(
         spec: &Layer1Spec,
         deployed: SafeguardSet,
         seed: SeedPath,
         start: SimTime,
         set: &PlaybookSet,
-    ) -> Result<Layer1, String> {
+    ) -> Result<Layer1, FieldError> {
         let mut playbooks = Vec::with_capacity(5);
         for (trigger, name) in spec.playbooks.pairs() {
-            let pb = set
-                .get(name)
-                .ok_or_else(|| format!("playbooks: unknown playbook '{name}'"))?;
+            let pb = set.get(name).ok_or_else(|| {
+                FieldError::new("playbooks", format!("unknown playbook '{name}'"))
+            })?;
             if pb.trigger != trigger {
-                return Err(format!(
-                    "playbooks: '{name}' has trigger {:?}, expected {trigger:?}",
-                    pb.trigger
+                return Err(FieldError::new(
+                    "playbooks",
+                    format!(
+                        "'{name}' has trigger {:?}, expected {trigger:?}",
+                        pb.trigger
+                    ),
                 ));
             }
             playbooks.push(pb.clone());

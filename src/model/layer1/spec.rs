@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
 use crate::model::governance::GovernanceSpec;
 use crate::playbook::{PlaybookSet, Trigger};
 use crate::safeguard::{Safeguard, SafeguardSet};
@@ -458,9 +458,9 @@ impl Default for Layer1Spec {
     }
 }
 
-fn range(field: &str, v: u64, lo: u64, hi: u64) -> Result<(), String> {
+fn range(field: &str, v: u64, lo: u64, hi: u64) -> Result<(), FieldError> {
     if v < lo || v > hi {
-        Err(format!("{field}: {v} (allowed {lo}..={hi})"))
+        Err(FieldError::new(field, format!("{v} (allowed {lo}..={hi})")))
     } else {
         Ok(())
     }
@@ -478,20 +478,8 @@ impl Layer1Spec {
 
     /// Parse and validate a spec from RON text; `path` names it in errors.
     pub fn from_ron(text: &str, path: &Path) -> Result<Layer1Spec> {
-        let spec: Layer1Spec = ron::from_str(text).map_err(|e| Error::Syntax {
-            path: path.to_path_buf(),
-            line: e.span.start.line,
-            column: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-        spec.validate().map_err(|m| {
-            let (field, message) = m.split_once(": ").unwrap_or(("", &m));
-            Error::Invalid {
-                path: path.to_path_buf(),
-                field: field.to_string(),
-                message: message.to_string(),
-            }
-        })?;
+        let spec: Layer1Spec = crate::input::parse_ron(text, path)?;
+        spec.validate().map_err(|e| e.in_file(path))?;
         Ok(spec)
     }
 
@@ -510,18 +498,20 @@ impl Layer1Spec {
     }
 
     /// Check every parameter; the error reads `field: message (allowed ...)`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         let n = self.kernels.len();
         if n == 0 || n > 1024 {
-            return Err(format!("kernels: {n} kernels (allowed 1..=1024)"));
+            return Err(FieldError::new(
+                "kernels",
+                format!("{n} kernels (allowed 1..=1024)"),
+            ));
         }
         for (i, k) in self.kernels.iter().enumerate() {
             let f = |x: &str| format!("kernels[{i}].{x}");
             if k.name.is_empty() || self.kernels[..i].iter().any(|o| o.name == k.name) {
-                return Err(format!(
-                    "{}: '{}' (allowed a non-empty, unique name)",
+                return Err(FieldError::new(
                     f("name"),
-                    k.name
+                    format!("'{}' (allowed a non-empty, unique name)", k.name),
                 ));
             }
             range(
@@ -599,16 +589,17 @@ impl Layer1Spec {
         for (i, t) in b.topics.iter().enumerate() {
             for p in &t.publishers {
                 if p != "*" && self.kernel_index(p).is_none() {
-                    return Err(format!(
-                        "bus.topics[{i}].publishers: unknown kernel '{p}' (allowed a kernel name or \"*\")"
+                    return Err(FieldError::new(
+                        format!("bus.topics[{i}].publishers"),
+                        format!("unknown kernel '{p}' (allowed a kernel name or \"*\")"),
                     ));
                 }
             }
         }
         if !b.topics.iter().any(|t| t.topic == b.flood_topic) {
-            return Err(format!(
-                "bus.flood_topic: '{}' (allowed one of the topics)",
-                b.flood_topic
+            return Err(FieldError::new(
+                "bus.flood_topic",
+                format!("'{}' (allowed one of the topics)", b.flood_topic),
             ));
         }
         let r = &self.resources;
@@ -744,14 +735,20 @@ impl Layer1Spec {
         for (trigger, name) in self.playbooks.pairs() {
             match set.get(name) {
                 None => {
-                    return Err(format!(
-                        "playbooks: unknown playbook '{name}' (allowed one of the embedded playbooks)"
+                    return Err(FieldError::new(
+                        "playbooks",
+                        format!(
+                            "unknown playbook '{name}' (allowed one of the embedded playbooks)"
+                        ),
                     ));
                 }
                 Some(pb) if pb.trigger != trigger => {
-                    return Err(format!(
-                        "playbooks: '{name}' has trigger {:?} (allowed a playbook with trigger {trigger:?})",
-                        pb.trigger
+                    return Err(FieldError::new(
+                        "playbooks",
+                        format!(
+                            "'{name}' has trigger {:?} (allowed a playbook with trigger {trigger:?})",
+                            pb.trigger
+                        ),
                     ));
                 }
                 Some(_) => {}
@@ -759,11 +756,12 @@ impl Layer1Spec {
         }
         self.governance
             .validate()
-            .map_err(|m| format!("governance.{m}"))?;
+            .map_err(|e| e.within("governance"))?;
         for (i, v) in self.governance.voters.iter().enumerate() {
             if self.kernel_index(v).is_none() {
-                return Err(format!(
-                    "governance.voters[{i}]: unknown kernel '{v}' (allowed: the kernels' names)"
+                return Err(FieldError::new(
+                    format!("governance.voters[{i}]"),
+                    format!("unknown kernel '{v}' (allowed: the kernels' names)"),
                 ));
             }
         }

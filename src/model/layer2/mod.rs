@@ -107,6 +107,7 @@ pub use queue::{ArrivalProcess, Discipline, ServiceDist};
 pub use spec::{DEFAULT_LAYER2_RON, Layer2Spec, RecoveryIntents, SteadySpec};
 
 use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime};
+use crate::error::FieldError;
 use crate::model::Component;
 use crate::model::governance::{Governance, GovernanceSpec, GovernanceStats, Routing};
 use crate::safeguard::{Cause, Evidence, Safeguard, SafeguardLog, SafeguardSet, Signal};
@@ -803,7 +804,7 @@ impl Layer2 {
         deployed: SafeguardSet,
         seed: SeedPath,
         start: SimTime,
-    ) -> Result<Layer2, String> {
+    ) -> Result<Layer2, FieldError> {
         spec.validate()?;
         let n = spec.replicas.count;
         let base = 1000 / n;

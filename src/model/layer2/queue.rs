@@ -26,6 +26,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::FieldError;
+
 use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime, Simulation};
 use crate::model::{Component, Solo};
 
@@ -54,7 +56,7 @@ pub enum ArrivalProcess {
 
 impl ArrivalProcess {
     /// Check the parameters; `field` names the field in errors.
-    pub fn validate(&self, field: &str) -> Result<(), String> {
+    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
         let (rate, size) = match *self {
             ArrivalProcess::Poisson { rate_per_s } | ArrivalProcess::Fixed { rate_per_s } => {
                 (rate_per_s, 1)
@@ -62,12 +64,13 @@ impl ArrivalProcess {
             ArrivalProcess::Bursts { bursts_per_s, size } => (bursts_per_s, size),
         };
         if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
-            return Err(format!(
-                "{field}: rate {rate} out of range (allowed (0, 1e9] per s)"
+            return Err(FieldError::new(
+                field,
+                format!("rate {rate} out of range (allowed (0, 1e9] per s)"),
             ));
         }
         if size == 0 {
-            return Err(format!("{field}: burst size 0 (allowed >= 1)"));
+            return Err(FieldError::new(field, "burst size 0 (allowed >= 1)"));
         }
         Ok(())
     }
@@ -126,19 +129,25 @@ pub enum ServiceDist {
 
 impl ServiceDist {
     /// Check the parameters; `field` names the field in errors.
-    pub fn validate(&self, field: &str) -> Result<(), String> {
+    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
         match *self {
             ServiceDist::Exponential { mean_ns } | ServiceDist::LogNormal { mean_ns, .. }
                 if !(1.0..=1e15).contains(&mean_ns) =>
             {
-                Err(format!(
-                    "{field}: mean_ns {mean_ns} out of range (allowed [1, 1e15])"
+                Err(FieldError::new(
+                    field,
+                    format!("mean_ns {mean_ns} out of range (allowed [1, 1e15])"),
                 ))
             }
-            ServiceDist::LogNormal { sigma, .. } if !(0.0..=4.0).contains(&sigma) => Err(format!(
-                "{field}: sigma {sigma} out of range (allowed [0, 4])"
-            )),
-            ServiceDist::Deterministic { ns: 0 } => Err(format!("{field}: ns 0 (allowed >= 1)")),
+            ServiceDist::LogNormal { sigma, .. } if !(0.0..=4.0).contains(&sigma) => {
+                Err(FieldError::new(
+                    field,
+                    format!("sigma {sigma} out of range (allowed [0, 4])"),
+                ))
+            }
+            ServiceDist::Deterministic { ns: 0 } => {
+                Err(FieldError::new(field, "ns 0 (allowed >= 1)"))
+            }
             _ => Ok(()),
         }
     }
@@ -206,16 +215,19 @@ pub struct StationSpec {
 
 impl StationSpec {
     /// Check the parameters.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         self.arrivals.validate("arrivals")?;
         self.service.validate("service")?;
         if !(1..=100_000).contains(&self.servers) {
-            return Err(format!("servers: {} (allowed 1..=100000)", self.servers));
+            return Err(FieldError::new(
+                "servers",
+                format!("{} (allowed 1..=100000)", self.servers),
+            ));
         }
         if !(1..=64).contains(&self.priority_levels) {
-            return Err(format!(
-                "priority_levels: {} (allowed 1..=64)",
-                self.priority_levels
+            return Err(FieldError::new(
+                "priority_levels",
+                format!("{} (allowed 1..=64)", self.priority_levels),
             ));
         }
         Ok(())
@@ -438,7 +450,7 @@ pub fn simulate(
     customers: u64,
     warmup: u64,
 ) -> Result<StationStats, String> {
-    spec.validate()?;
+    spec.validate().map_err(|e| e.to_string())?;
     let station = Station::new(spec, SeedPath::root(seed).child("station"), warmup)
         .stop_after_measured(customers);
     let mut sim = Simulation::starting_at(Solo(station), SeedPath::root(seed), SimTime::ZERO);

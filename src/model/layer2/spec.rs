@@ -1,14 +1,14 @@
 //! The Layer-2 specification: every number of the orchestration layer, with
 //! the MISSION.md defaults, in RON (`src/defaults/layer2.ron`, embedded).
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::governance::Intent;
 
 use super::queue::{ArrivalProcess, Discipline, ServiceDist};
-use crate::error::Error;
+use crate::error::{Error, FieldError};
 use crate::safeguard::{Safeguard, SafeguardSet};
 
 /// The default Layer-2 spec, as RON (embedded from `src/defaults/layer2.ron`).
@@ -437,9 +437,17 @@ impl Default for SteadySpec {
     }
 }
 
-fn range<T: PartialOrd + std::fmt::Display>(field: &str, v: T, lo: T, hi: T) -> Result<(), String> {
+fn range<T: PartialOrd + std::fmt::Display>(
+    field: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<(), FieldError> {
     if v < lo || v > hi {
-        Err(format!("{field}: {v} out of range (allowed {lo}..={hi})"))
+        Err(FieldError::new(
+            field,
+            format!("{v} out of range (allowed {lo}..={hi})"),
+        ))
     } else {
         Ok(())
     }
@@ -450,20 +458,8 @@ const DAY: u64 = 86_400 * S;
 impl Layer2Spec {
     /// Parse a spec from RON; `path` names the file in errors.
     pub fn from_ron(text: &str, path: &str) -> Result<Layer2Spec, Error> {
-        let spec: Layer2Spec = ron::from_str(text).map_err(|e| Error::Syntax {
-            path: PathBuf::from(path),
-            line: e.span.start.line,
-            column: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-        spec.validate().map_err(|m| {
-            let (field, message) = m.split_once(": ").unwrap_or(("layer2", &m));
-            Error::Invalid {
-                path: PathBuf::from(path),
-                field: field.to_string(),
-                message: message.to_string(),
-            }
-        })?;
+        let spec: Layer2Spec = crate::input::parse_ron(text, Path::new(path))?;
+        spec.validate().map_err(|e| e.in_file(path))?;
         Ok(spec)
     }
 
@@ -473,14 +469,17 @@ impl Layer2Spec {
     }
 
     /// Check every parameter: `"field: message (allowed ...)"`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         range("tick_ns", self.tick_ns, MS, S)?;
         let h = &self.htm;
         range("htm.queue_warning", h.queue_warning, 1, 10_000_000)?;
         if h.queue_critical <= h.queue_warning {
-            return Err(format!(
-                "htm.queue_critical: {} must exceed queue_warning {} (allowed > queue_warning)",
-                h.queue_critical, h.queue_warning
+            return Err(FieldError::new(
+                "htm.queue_critical",
+                format!(
+                    "{} must exceed queue_warning {} (allowed > queue_warning)",
+                    h.queue_critical, h.queue_warning
+                ),
             ));
         }
         range(
@@ -593,8 +592,9 @@ impl Layer2Spec {
             || *steps.last().unwrap_or(&0) != 100
             || steps.windows(2).any(|w| w[0] >= w[1])
         {
-            return Err(format!(
-                "replicas.canary_steps_percent: {steps:?} (allowed 1..=16 strictly increasing percentages ending at 100)"
+            return Err(FieldError::new(
+                "replicas.canary_steps_percent",
+                format!("{steps:?} (allowed 1..=16 strictly increasing percentages ending at 100)"),
             ));
         }
         let g = &self.safeguards;
@@ -716,16 +716,20 @@ mod tests {
         let mut s = Layer2Spec::default();
         s.htm.queue_critical = 500;
         let e = s.validate().unwrap_err();
-        assert!(e.starts_with("htm.queue_critical:"), "{e}");
+        assert_eq!(e.field, "htm.queue_critical", "{e}");
         let mut s = Layer2Spec::default();
         s.workers.count = 0;
-        assert!(s.validate().unwrap_err().contains("allowed 1..=4096"));
-        let mut s = Layer2Spec::default();
-        s.replicas.canary_steps_percent = vec![0, 50, 40, 100];
         assert!(
             s.validate()
                 .unwrap_err()
-                .starts_with("replicas.canary_steps_percent")
+                .message
+                .contains("allowed 1..=4096")
+        );
+        let mut s = Layer2Spec::default();
+        s.replicas.canary_steps_percent = vec![0, 50, 40, 100];
+        assert_eq!(
+            s.validate().unwrap_err().field,
+            "replicas.canary_steps_percent"
         );
         let err = Layer2Spec::from_ron("(tick_ns: 10, bogus: 1)", "x.ron").unwrap_err();
         assert!(matches!(err, Error::Syntax { .. }), "{err}");

@@ -119,12 +119,16 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
     // the time left.
     let (lo, hi) = opts.shard.range(seed_to - seed_from + 1);
     let total = hi - lo;
+    // On a terminal a bar with the total and an ETA, the seed lines above
+    // it; in a log (stderr redirected) the lines alone, each with its count
+    // and the time left.
+    let (bar, _) = super::progress_bar(total, "seeds", quiet);
     let report = run_ensemble(&spec, &prog, &loaded.catalogue, &runner, &opts, &|r| {
         let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+        bar.inc(1);
         if !quiet {
             let left_s = wall.elapsed().as_secs_f64() / k as f64 * total.saturating_sub(k) as f64;
-            let _ = writeln!(
-                std::io::stderr().lock(),
+            let line = format!(
                 "seed {:>8} ({k} of {total} done, about {} left): mastered {:>3}, still failing {:>3}, {} executions, digest {}",
                 r.seed,
                 fmt_left(left_s),
@@ -133,8 +137,14 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
                 r.executions,
                 r.digest
             );
+            if bar.is_hidden() {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            } else {
+                bar.println(line);
+            }
         }
     })?;
+    bar.finish_and_clear();
     let secs = wall.elapsed().as_secs_f64();
     if a.json {
         let report_html = if a.no_report {

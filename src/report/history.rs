@@ -307,7 +307,7 @@ fn draw_view(path: &Path, s: &HistorySummary, view: &View, w: &mut dyn Write) ->
     let width = LEFT_PX + view.width_px + 20.0;
     writeln!(
         w,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\" font-size=\"11\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width:.0} {height:.0}\" style=\"width:100%;height:auto\" font-family=\"sans-serif\" font-size=\"11\">"
     )
     .map_err(io)?;
     writeln!(w, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>").map_err(io)?;

@@ -62,7 +62,7 @@
 //! their reasons.
 //!
 //! **Hidden state:** one piece only, the thread-local observer hook of
-//! [`engine::trace::observe_simulations`], through which a self-check watches the events of the
+//! [`engine::observe::observe_simulations`], through which a self-check watches the events of the
 //! simulations a thread runs; everything else is passed explicitly.
 //!
 //! **Invariant:** `engine` never names a kernel, a scenario or a file. Models

@@ -9,11 +9,20 @@
 //! - [`queue`]: the pending-event set, a monotone radix heap with 64-way
 //!   digits and FIFO ties, cheap cancellation and movable deadlines
 //!   ([`EventKey`]).
-//! - [`sim`]: [`Model`], [`Ctx`], [`Simulation`], [`Digest`], [`EngineError`].
+//! - [`sim`]: [`Model`], [`Ctx`], [`Simulation`], [`EngineError`].
+//! - [`digest`]: the run [`Digest`] and component [`Fingerprint`]s.
+//! - [`observe`]: [`EventRecord`], [`StateRecord`], the [`Observer`] trait
+//!   and the thread-local hook that observes every simulation of a thread.
 //! - [`rng`]: [`SeedPath`] (stable seed derivation) and [`SimRng`].
-//! - [`trace`]: per-event [`EventRecord`]s, observers and lockstep
-//!   comparison of two runs (the determinism self-check).
+//! - [`trace`]: bounded trails and lockstep comparison of two runs (the
+//!   determinism self-check), on the observers.
+//!
+//! Inside the engine no two modules import each other: `time` and `rng`
+//! use nothing; `digest` uses them, `observe` uses `digest`, `queue` uses
+//! `time`; `sim` (the driver) uses all of these; `trace` uses `sim`.
 
+pub mod digest;
+pub mod observe;
 pub mod queue;
 pub mod rng;
 pub mod sim;

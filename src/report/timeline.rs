@@ -61,11 +61,17 @@ pub const MAX_WINDOWS: usize = 512;
 /// without the `.csv` extension). [`render`] plots experiment against
 /// control when this file exists beside the timeline.
 pub fn control_path(path: &Path) -> std::path::PathBuf {
+    beside(path, "control.csv")
+}
+
+/// `s02.csv` -> `s02.SUFFIX`; a name without `.csv` gets `.SUFFIX` added.
+fn beside(path: &Path, suffix: &str) -> std::path::PathBuf {
     match path.extension() {
-        Some(e) if e == "csv" => path.with_extension("control.csv"),
+        Some(e) if e == "csv" => path.with_extension(suffix),
         _ => {
             let mut s = path.as_os_str().to_owned();
-            s.push(".control.csv");
+            s.push(".");
+            s.push(suffix);
             std::path::PathBuf::from(s)
         }
     }
@@ -77,14 +83,7 @@ pub fn control_path(path: &Path) -> std::path::PathBuf {
 /// scenario, its verdict and recovery against the limit, seed, digest and
 /// the handle that replays it.
 pub fn outcomes_path(path: &Path) -> std::path::PathBuf {
-    match path.extension() {
-        Some(e) if e == "csv" => path.with_extension("outcomes.jsonl"),
-        _ => {
-            let mut s = path.as_os_str().to_owned();
-            s.push(".outcomes.jsonl");
-            std::path::PathBuf::from(s)
-        }
-    }
+    beside(path, "outcomes.jsonl")
 }
 
 /// The page's facts from [`outcomes_path`] beside `path` (none when the

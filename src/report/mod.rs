@@ -251,6 +251,17 @@ fn render_kind(kind: ReportKind, path: &Path, out: &Path) -> Result<ReportIndex>
 }
 
 /// An error about a CSV input file's header (line 1).
+/// The parts of a folder's `shard.ron` a report shows, read as `T` (a
+/// struct of the fields it needs; the others are skipped); `None` when the
+/// folder has no `shard.ron`.
+pub(crate) fn peek_shard<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Option<T>> {
+    if !dir.join(crate::shard::SHARD_FILE).is_file() {
+        return Ok(None);
+    }
+    let (path, text) = crate::shard::read_shard_text(dir)?;
+    crate::input::parse_ron(&text, &path).map(Some)
+}
+
 pub(crate) fn bad_csv(path: &Path, field: &str, message: impl Into<String>) -> Error {
     Error::InvalidAt {
         path: path.to_path_buf(),

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::PlotFile;
@@ -229,17 +230,7 @@ impl Figure for BandLines<'_> {
             .y_label_area_size(70)
             .build_cartesian_2d(self.x_range.clone(), self.y_range.clone())
             .d()?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .x_desc(self.x_desc)
-            .y_desc(self.y_desc)
-            .axis_desc_style((font::FAMILY, LABEL_PX))
-            .label_style((font::FAMILY, TICK_PX))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .draw()
-            .d()?;
+        value_mesh(&mut chart, self.x_desc, self.y_desc)?;
         for (i, s) in self.series.iter().enumerate() {
             let col = colour(i);
             let mut band: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.3)).collect();
@@ -392,6 +383,26 @@ impl Figure for StackedRows<'_> {
     }
 }
 
+/// The mesh of a value-against-value chart: no minor grid, the two axis
+/// descriptions, ticks by [`tick`], the bundled font.
+pub fn value_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> DrawResult {
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .axis_desc_style((font::FAMILY, LABEL_PX))
+        .label_style((font::FAMILY, TICK_PX))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .draw()
+        .d()
+}
+
 /// One named line of [`Lines`]: its name and `(x, y)` points, a `None` y
 /// being a point with no value (skipped).
 pub type NamedLine = (String, Vec<(f64, Option<f64>)>);
@@ -437,17 +448,7 @@ impl Figure for Lines<'_> {
             .y_label_area_size(80)
             .build_cartesian_2d(self.x_range.clone(), 0f64..(hi.max(1e-3) * 1.1))
             .d()?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .x_desc(self.x_desc)
-            .y_desc(self.y_desc)
-            .axis_desc_style((font::FAMILY, LABEL_PX))
-            .label_style((font::FAMILY, TICK_PX))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .draw()
-            .d()?;
+        value_mesh(&mut chart, self.x_desc, self.y_desc)?;
         if let Some((y, label)) = self.reference {
             let red = RGBColor(200, 30, 30);
             chart

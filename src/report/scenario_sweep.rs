@@ -159,11 +159,9 @@ pub fn read_facts(dir: &Path) -> Result<Option<SweepFacts>> {
         difficulty: u8,
         deployed: String,
     }
-    if !dir.join(crate::shard::SHARD_FILE).is_file() {
+    let Some(p) = super::peek_shard::<Peek>(dir)? else {
         return Ok(None);
-    }
-    let (path, text) = crate::shard::read_shard_text(dir)?;
-    let p: Peek = crate::input::parse_ron(&text, &path)?;
+    };
     Ok(p.params.scenario.map(|s| SweepFacts {
         scenario: s.scenario,
         param: s.param,

@@ -185,11 +185,9 @@ pub fn read_facts(dir: &Path) -> Result<Option<SwarmFacts>> {
         difficulty: u8,
         safeguards: String,
     }
-    if !dir.join(crate::shard::SHARD_FILE).is_file() {
+    let Some(p) = super::peek_shard::<Peek>(dir)? else {
         return Ok(None);
-    }
-    let (path, text) = crate::shard::read_shard_text(dir)?;
-    let p: Peek = crate::input::parse_ron(&text, &path)?;
+    };
     Ok(p.params.swarm.map(|s| SwarmFacts {
         seeds: p.params.n,
         from: s.from,

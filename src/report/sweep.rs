@@ -125,17 +125,11 @@ impl Figure for Latency<'_> {
             .y_label_area_size(80)
             .build_cartesian_2d(rate_range(self.0), 0f64..hi)
             .d()?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .x_desc("injected failure rate (fraction of calls)")
-            .y_desc("latency (ms)")
-            .axis_desc_style((font::FAMILY, plot::LABEL_PX))
-            .label_style((font::FAMILY, plot::TICK_PX))
-            .x_label_formatter(&plot::tick)
-            .y_label_formatter(&plot::tick)
-            .draw()
-            .d()?;
+        plot::value_mesh(
+            &mut chart,
+            "injected failure rate (fraction of calls)",
+            "latency (ms)",
+        )?;
         type Pick = fn(&SweepPoint) -> f64;
         let pcts: [(&str, Pick, u32); 3] = [
             ("p50", |p| p.latency_p50_ms, 1),
@@ -211,17 +205,7 @@ impl Figure for Retries<'_> {
                 .y_label_area_size(70)
                 .build_cartesian_2d(rate_range(self.0), 0f64..hi)
                 .d()?;
-            chart
-                .configure_mesh()
-                .light_line_style(TRANSPARENT)
-                .x_desc("injected failure rate (fraction)")
-                .y_desc(ydesc)
-                .axis_desc_style((font::FAMILY, plot::LABEL_PX))
-                .label_style((font::FAMILY, plot::TICK_PX))
-                .x_label_formatter(&plot::tick)
-                .y_label_formatter(&plot::tick)
-                .draw()
-                .d()?;
+            plot::value_mesh(&mut chart, "injected failure rate (fraction)", ydesc)?;
             for (i, s) in self.0.iter().enumerate() {
                 let col = colour(i);
                 chart

@@ -28,7 +28,7 @@ fn candidate<'v>(r: &'v Value, label: &str) -> &'v Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["label"] == label)
+        .find(|c| c["candidate"] == label)
         .unwrap()
 }
 
@@ -157,7 +157,10 @@ fn the_report_does_not_depend_on_the_thread_count() {
     assert_eq!(one.stdout, three.stdout);
     // Ranked by net failures prevented.
     let r: Value = serde_json::from_slice(&one.stdout).unwrap();
-    assert_eq!(r["candidates"][0]["label"], "+resource_pressure_monitor");
+    assert_eq!(
+        r["candidates"][0]["candidate"],
+        "+resource_pressure_monitor"
+    );
     assert_eq!(r["candidates"][0]["rank"], 1);
 }
 
@@ -196,4 +199,93 @@ fn bad_candidates_and_seeds_are_exit_2_naming_the_flag() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn out_writes_the_files_and_a_ranked_report_and_refuses_to_overwrite_without_force() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("whatif-out");
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let args = [
+        "whatif",
+        "--candidates",
+        "+quorum_ack,+acl_violation_monitor",
+        "--ids",
+        "S02_acl_spam",
+        "--seeds",
+        "0:3",
+        "--threads",
+        "1",
+        "--out",
+        d,
+    ];
+    let out = chaosim(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("report: "), "{text}");
+    let cands = std::fs::read_to_string(dir.join("candidates.csv")).unwrap();
+    let rows: Vec<&str> = cands.lines().collect();
+    assert!(rows[0].starts_with("rank,candidate,pairs,baseline_passed,candidate_passed,prevented,introduced,pass_rate_change,ci_low,ci_high,"));
+    // Ranked: the monitor first (4 prevented), quorum_ack second (none).
+    assert!(
+        rows[1].starts_with("1,+acl_violation_monitor,4,0,4,4,0,1.000000,"),
+        "{cands}"
+    );
+    assert!(
+        rows[2].starts_with("2,+quorum_ack,4,0,0,0,0,0.000000,"),
+        "{cands}"
+    );
+    let changes = std::fs::read_to_string(dir.join("scenarios.csv")).unwrap();
+    assert_eq!(
+        changes.lines().count(),
+        2,
+        "one change, one example: {changes}"
+    );
+    assert!(changes.contains("+acl_violation_monitor,S02_acl_spam,4,0,prevented,0,"));
+    // The JSON file is the --json object: candidate, ci_low, ci_high.
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("whatif.json")).unwrap()).unwrap();
+    let c = candidate(&v, "+quorum_ack");
+    assert_eq!(
+        (c["prevented"].as_u64(), c["introduced"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(c["ci_low"].as_f64().unwrap() <= 0.0 && c["ci_high"].as_f64().unwrap() >= 0.0);
+    // The report tells the folder apart and states the evidence.
+    let idx = chaosim::report::render_any(&dir, Some(&dir.join("again"))).unwrap();
+    assert_eq!(idx.kind, chaosim::report::ReportKind::Whatif);
+    let html = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
+    assert!(
+        html.contains("acl_violation_monitor needed at"),
+        "evidence on the page"
+    );
+    assert!(
+        html.contains("--safeguards=+acl_violation_monitor"),
+        "candidate handle"
+    );
+    let svg = std::fs::read_to_string(dir.join("report/ranking.svg")).unwrap();
+    assert!(svg.contains("Change in pass rate per candidate"));
+    // Again without --force: refused before the run, nothing changed.
+    let before = std::fs::read(dir.join("candidates.csv")).unwrap();
+    let again = chaosim(&args);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    // With --force and 2 threads: the same bytes.
+    let forced = chaosim(
+        &[&args[..], &["--force"]]
+            .concat()
+            .iter()
+            .map(|a| if *a == "1" { "2" } else { a })
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_eq!(std::fs::read(dir.join("candidates.csv")).unwrap(), before);
 }

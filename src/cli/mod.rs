@@ -302,8 +302,8 @@ enum Command {
     /// Example: chaosim check history.edn --initial 0
     Check(check::CheckArgs),
     /// Render a report (index.html, summary.md and SVG + PNG plots) from
-    /// what chaosim wrote: a year, API sweep, scenario-sweep, swarm or
-    /// ensemble folder, a run's timeline CSV, trace or history.
+    /// what chaosim wrote: a year, API sweep, scenario-sweep, swarm,
+    /// ensemble or what-if folder, a run's timeline CSV, trace or history.
     ///
     /// Example: chaosim report reports/swarm --out reports/swarm-report
     Report(report::ReportArgs),

@@ -16,7 +16,8 @@ pub struct ReportArgs {
     /// summary.csv), a scenario-sweep folder (`chaosim sweep --scenario`:
     /// summary.csv whose first column is `value`), an ensemble folder
     /// (`chaosim ensemble`: seeds.csv + summary.csv), a swarm folder
-    /// (`chaosim swarm`: swarm.csv + summary.csv), a timeline CSV (`run --timeline`, with its
+    /// (`chaosim swarm`: swarm.csv + summary.csv), a what-if folder
+    /// (`chaosim whatif --out`: candidates.csv + scenarios.csv), a timeline CSV (`run --timeline`, with its
     /// .control.csv when `--control` wrote one), a trace (`run --trace`,
     /// Chrome JSON) or an operation history (`run --history`, JSON lines).
     #[arg(value_name = "DIR|FILE")]

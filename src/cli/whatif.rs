@@ -46,6 +46,17 @@ pub struct WhatifArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also write candidates.csv, scenarios.csv and whatif.json into DIR,
+    /// and the report (DIR/report: the ranked candidates with their
+    /// intervals, the changed scenarios with both handles).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Replace this what-if's files in --out (other files are left alone).
+    #[arg(long, requires = "out")]
+    force: bool,
+    /// With --out, do not write the report.
+    #[arg(long, requires = "out")]
+    no_report: bool,
     /// Stack and scenarios of the baseline.
     #[command(flatten)]
     inputs: Inputs,
@@ -86,6 +97,20 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         start: chaosim::engine::SimTime::from_nanos(at_ns),
         threads: args.threads.unwrap_or_else(super::cores).max(1),
     };
+    // Every file of --out (the report's too) is checked before the run.
+    if let Some(out) = &args.out {
+        chaosim::record::outfile::check_folder(out, "--out")?;
+        let mine = [
+            chaosim::sweep::whatif::CANDIDATES_FILE,
+            chaosim::sweep::whatif::SCENARIOS_FILE,
+            chaosim::sweep::whatif::REPORT_FILE,
+        ]
+        .map(String::from);
+        chaosim::record::outfile::check_files(out, &mine, args.force, "--out")?;
+        if !args.no_report {
+            super::check_report(out, chaosim::report::ReportKind::Whatif, args.force)?;
+        }
+    }
     let report = run_whatif(
         &loaded.stack,
         &loaded.catalogue,
@@ -101,6 +126,21 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         );
     } else {
         print(&report);
+    }
+    if let Some(out) = &args.out {
+        chaosim::sweep::whatif::write_out(&report, out, args.force)?;
+        if !args.json {
+            outln!(
+                "wrote {}/candidates.csv, scenarios.csv, whatif.json",
+                out.display()
+            );
+        }
+        if !args.no_report {
+            let html = super::write_report(out)?;
+            if !args.json {
+                super::print_report_line(Some(&html));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

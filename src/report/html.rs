@@ -109,10 +109,13 @@ pub fn write(out: &Path, page: &Page) -> Result<(PathBuf, PathBuf)> {
         for r in &t.rows {
             h.push_str("<tr>");
             for c in r {
-                let numeric = c
-                    .chars()
-                    .next()
-                    .is_some_and(|ch| ch.is_ascii_digit() || ch == '-' || ch == '[');
+                // A number (signed), or an interval: right-aligned.
+                let mut chars = c.chars();
+                let numeric = match chars.next() {
+                    Some(ch) if ch.is_ascii_digit() || ch == '[' => true,
+                    Some('-' | '+') => chars.next().is_some_and(|ch| ch.is_ascii_digit()),
+                    _ => false,
+                };
                 let class = if numeric { " class=\"n\"" } else { "" };
                 let _ = write!(h, "<td{class}>{}</td>", escape(c));
             }

@@ -35,6 +35,7 @@ pub mod swarm;
 pub mod sweep;
 pub mod timeline;
 pub mod trace;
+pub mod whatif;
 pub mod year;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +62,9 @@ pub enum ReportKind {
     Trace,
     /// A seed ensemble folder (`seeds.csv` + `summary.csv`).
     Ensemble,
+    /// A what-if folder (`chaosim whatif --out DIR`: `candidates.csv` +
+    /// `scenarios.csv`).
+    Whatif,
 }
 
 impl ReportKind {
@@ -75,6 +79,7 @@ impl ReportKind {
             ReportKind::History => "history",
             ReportKind::Trace => "trace",
             ReportKind::Ensemble => "ensemble",
+            ReportKind::Whatif => "what-if",
         }
     }
 }
@@ -121,6 +126,9 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
         if YEAR_FILES.iter().all(|f| path.join(f).is_file()) {
             return Ok(ReportKind::Year);
         }
+        if whatif::is_whatif(path) {
+            return Ok(ReportKind::Whatif);
+        }
         if path.join(ensemble::SEEDS_FILE).is_file() && path.join(SWEEP_FILE).is_file() {
             return Ok(ReportKind::Ensemble);
         }
@@ -136,7 +144,7 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
         return Err(Error::Usage {
             flag: "DIR".into(),
             message: format!(
-                "{} is not a folder chaosim writes: expected a year (runs.csv + outcomes.csv), an ensemble (seeds.csv + summary.csv), a swarm (swarm.csv + summary.csv) or a sweep (summary.csv)",
+                "{} is not a folder chaosim writes: expected a year (runs.csv + outcomes.csv), a what-if (candidates.csv + scenarios.csv), an ensemble (seeds.csv + summary.csv), a swarm (swarm.csv + summary.csv) or a sweep (summary.csv)",
                 path.display()
             ),
         });
@@ -174,7 +182,8 @@ pub fn default_out(path: &Path, kind: ReportKind) -> PathBuf {
         | ReportKind::Sweep
         | ReportKind::ScenarioSweep
         | ReportKind::Swarm
-        | ReportKind::Ensemble => path.join("report"),
+        | ReportKind::Ensemble
+        | ReportKind::Whatif => path.join("report"),
         ReportKind::Timeline | ReportKind::History | ReportKind::Trace => {
             let mut s = path.as_os_str().to_owned();
             s.push(".report");
@@ -202,6 +211,7 @@ pub fn planned_files(kind: ReportKind) -> Vec<String> {
         ReportKind::ScenarioSweep => &scenario_sweep::PLOTS,
         ReportKind::Swarm => &swarm::PLOTS,
         ReportKind::Ensemble => &["mastered", "deployment_day", "pass_rate_weekly"],
+        ReportKind::Whatif => &whatif::PLOTS,
         ReportKind::Timeline => &["timeline", "control"],
         ReportKind::History | ReportKind::Trace => &[],
     };
@@ -247,10 +257,10 @@ fn render_kind(kind: ReportKind, path: &Path, out: &Path) -> Result<ReportIndex>
         ReportKind::History => history::render(path, out),
         ReportKind::Trace => trace::render(path, out),
         ReportKind::Ensemble => ensemble::render(path, out),
+        ReportKind::Whatif => whatif::render(path, out),
     }
 }
 
-/// An error about a CSV input file's header (line 1).
 /// The parts of a folder's `shard.ron` a report shows, read as `T` (a
 /// struct of the fields it needs; the others are skipped); `None` when the
 /// folder has no `shard.ron`.
@@ -262,6 +272,7 @@ pub(crate) fn peek_shard<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<O
     crate::input::parse_ron(&text, &path).map(Some)
 }
 
+/// An error about a CSV input file's header (line 1).
 pub(crate) fn bad_csv(path: &Path, field: &str, message: impl Into<String>) -> Error {
     Error::InvalidAt {
         path: path.to_path_buf(),

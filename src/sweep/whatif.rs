@@ -56,6 +56,138 @@ use crate::scenario::{Catalogue, Outcome, ScenarioSpec};
 /// Confidence of every interval of the report.
 pub const CONFIDENCE: f64 = 0.95;
 
+/// `--out DIR`: one row per candidate, in rank order.
+pub const CANDIDATES_FILE: &str = "candidates.csv";
+/// `--out DIR`: one row per candidate, changed scenario and direction
+/// (prevented, introduced), with the first such pair and both handles.
+pub const SCENARIOS_FILE: &str = "scenarios.csv";
+/// `--out DIR`: the whole report as one JSON object (as `--json` prints).
+pub const REPORT_FILE: &str = "whatif.json";
+
+/// Header of [`CANDIDATES_FILE`].
+pub const CANDIDATES_HEADER: [&str; 18] = [
+    "rank",
+    "candidate",
+    "pairs",
+    "baseline_passed",
+    "candidate_passed",
+    "prevented",
+    "introduced",
+    "pass_rate_change",
+    "ci_low",
+    "ci_high",
+    "mcnemar_p",
+    "recovered_pairs",
+    "saved_p50_s",
+    "saved_p50_low_s",
+    "saved_p50_high_s",
+    "saved_p90_s",
+    "saved_p90_low_s",
+    "saved_p90_high_s",
+];
+
+/// Header of [`SCENARIOS_FILE`].
+pub const SCENARIOS_HEADER: [&str; 11] = [
+    "candidate",
+    "scenario",
+    "prevented",
+    "introduced",
+    "example",
+    "seed",
+    "baseline_failure",
+    "baseline_evidence",
+    "candidate_evidence",
+    "baseline_repro",
+    "candidate_repro",
+];
+
+/// Write [`CANDIDATES_FILE`], [`SCENARIOS_FILE`] and [`REPORT_FILE`] of
+/// `report` into `out` as one transaction (checked first: an existing one
+/// is replaced only with `force`; on an error none is left).
+pub fn write_out(report: &WhatifReport, out: &std::path::Path, force: bool) -> Result<()> {
+    let mut tx = crate::shard::prepare_out_dir(
+        out,
+        &[CANDIDATES_FILE, SCENARIOS_FILE, REPORT_FILE],
+        force,
+        "--out",
+    )?;
+    tx.write(CANDIDATES_FILE, &candidates_csv(report))?;
+    tx.write(SCENARIOS_FILE, &scenarios_csv(report))?;
+    let mut json = serde_json::to_vec(report).expect("the report serializes");
+    json.push(b'\n');
+    tx.write(REPORT_FILE, &json)?;
+    tx.commit()
+}
+
+fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).expect("writes to memory");
+    for r in rows {
+        w.write_record(&r).expect("writes to memory");
+    }
+    w.into_inner().expect("writes to memory")
+}
+
+/// [`CANDIDATES_FILE`]'s bytes.
+pub fn candidates_csv(report: &WhatifReport) -> Vec<u8> {
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
+    let q = |c: &Option<QuantileCi>| match c {
+        Some(c) => [format!("{:.3}", c.value), opt(c.low), opt(c.high)],
+        None => Default::default(),
+    };
+    csv_bytes(
+        &CANDIDATES_HEADER,
+        report.candidates.iter().map(|c| {
+            let mut r = vec![
+                c.rank.to_string(),
+                c.label.clone(),
+                c.pairs.to_string(),
+                c.baseline_passed.to_string(),
+                c.candidate_passed.to_string(),
+                c.prevented.to_string(),
+                c.introduced.to_string(),
+                format!("{:.6}", c.pass_rate_change),
+                format!("{:.6}", c.pass_rate_change_low),
+                format!("{:.6}", c.pass_rate_change_high),
+                format!("{:.6}", c.mcnemar_p),
+                c.recovered_pairs.to_string(),
+            ];
+            r.extend(q(&c.recovery_saved_p50_s));
+            r.extend(q(&c.recovery_saved_p90_s));
+            r
+        }),
+    )
+}
+
+/// [`SCENARIOS_FILE`]'s bytes.
+pub fn scenarios_csv(report: &WhatifReport) -> Vec<u8> {
+    let mut rows = Vec::new();
+    for c in &report.candidates {
+        for sc in &c.changed {
+            for (kind, ex) in [
+                ("prevented", &sc.prevented_example),
+                ("introduced", &sc.introduced_example),
+            ] {
+                let Some(ex) = ex else { continue };
+                rows.push(vec![
+                    c.label.clone(),
+                    sc.id.clone(),
+                    sc.prevented.to_string(),
+                    sc.introduced.to_string(),
+                    kind.to_string(),
+                    ex.seed.to_string(),
+                    ex.baseline.failure_reason.clone().unwrap_or_default(),
+                    ex.baseline.evidence.join("; "),
+                    ex.candidate.evidence.join("; "),
+                    ex.baseline.repro.clone(),
+                    ex.candidate.repro.clone(),
+                ]);
+            }
+        }
+    }
+    csv_bytes(&SCENARIOS_HEADER, rows.into_iter())
+}
+
 /// Most pairs one what-if may run (scenarios x seeds), a limit on the
 /// command's running time, not on its memory.
 pub const PAIRS_MAX: u64 = 10_000_000;
@@ -142,7 +274,8 @@ pub struct ScenarioChange {
 /// One candidate's paired comparison with the baseline.
 #[derive(Clone, Debug, Serialize)]
 pub struct CandidateReport {
-    /// The candidate as written.
+    /// The candidate as written (`candidate` in JSON).
+    #[serde(rename = "candidate")]
     pub label: String,
     /// Rank (1 = most net failures prevented).
     pub rank: u32,
@@ -158,9 +291,12 @@ pub struct CandidateReport {
     pub introduced: u64,
     /// Change in pass rate, `(prevented - introduced) / pairs`.
     pub pass_rate_change: f64,
-    /// Its interval at [`CONFIDENCE`], conditional on the discordant count.
+    /// Its interval at [`CONFIDENCE`], conditional on the discordant count
+    /// (`ci_low` in JSON).
+    #[serde(rename = "ci_low")]
     pub pass_rate_change_low: f64,
-    /// Upper bound.
+    /// Upper bound (`ci_high` in JSON).
+    #[serde(rename = "ci_high")]
     pub pass_rate_change_high: f64,
     /// Exact McNemar p-value (two-sided), 1 when no pair is discordant.
     pub mcnemar_p: f64,

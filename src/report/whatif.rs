@@ -1,0 +1,365 @@
+//! The what-if report (`chaosim whatif --out DIR`), from `candidates.csv`
+//! (one row per candidate), `scenarios.csv` (one row per candidate, changed
+//! scenario and direction) and `whatif.json` (the run's parameters): the
+//! candidates ranked by the change in pass rate with its paired interval,
+//! and per candidate the scenarios it changed with the first pair and the
+//! handles of both sides. Both files hold one row per candidate or change,
+//! so they are small whatever the number of seeds.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::html::{self, Page, Table};
+use super::plot::{self, DrawResult, Figure, OrText, colour};
+use super::{Columns, ReportIndex, ReportKind, csv_err, font, parse};
+use crate::error::Result;
+use crate::sweep::whatif::{CANDIDATES_FILE, REPORT_FILE, SCENARIOS_FILE};
+
+/// The plots of the page.
+pub const PLOTS: [&str; 1] = ["ranking"];
+
+/// One row of `candidates.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateRow {
+    /// Rank (1 = most net failures prevented).
+    pub rank: u32,
+    /// The candidate as written.
+    pub candidate: String,
+    /// Pairs run.
+    pub pairs: u64,
+    /// Failures prevented.
+    pub prevented: u64,
+    /// Failures introduced.
+    pub introduced: u64,
+    /// Change in pass rate and its interval.
+    pub change: (f64, f64, f64),
+    /// Exact McNemar p-value.
+    pub mcnemar_p: f64,
+    /// Median recovery saved, seconds (empty when no pair recovered on both sides).
+    pub saved_p50_s: String,
+}
+
+/// Read `dir/candidates.csv`, in file (rank) order.
+pub fn read_candidates(dir: &Path) -> Result<Vec<CandidateRow>> {
+    const COLS: [&str; 9] = [
+        "rank",
+        "candidate",
+        "pairs",
+        "prevented",
+        "introduced",
+        "pass_rate_change",
+        "ci_low",
+        "ci_high",
+        "mcnemar_p",
+    ];
+    let path = dir.join(CANDIDATES_FILE);
+    let mut rdr = crate::input::csv_reader(&path)?;
+    let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
+    let c = Columns::find(&path, &header, &COLS)?;
+    let saved = Columns::find(&path, &header, &["saved_p50_s"])?;
+    let mut out = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    let mut line = 1u64;
+    while rdr.read_record(&mut rec).map_err(|e| csv_err(&path, e))? {
+        line += 1;
+        let f = |i: usize, name: &str| parse::<f64>(&path, line, name, c.get(&rec, i));
+        out.push(CandidateRow {
+            rank: parse(&path, line, "rank", c.get(&rec, 0))?,
+            candidate: c.get(&rec, 1).to_string(),
+            pairs: parse(&path, line, "pairs", c.get(&rec, 2))?,
+            prevented: parse(&path, line, "prevented", c.get(&rec, 3))?,
+            introduced: parse(&path, line, "introduced", c.get(&rec, 4))?,
+            change: (f(5, "pass_rate_change")?, f(6, "ci_low")?, f(7, "ci_high")?),
+            mcnemar_p: f(8, "mcnemar_p")?,
+            saved_p50_s: saved.get(&rec, 0).to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// The candidates as horizontal bars of the change in pass rate (rank 1 at
+/// the top) with the paired interval as a whisker and a line at zero.
+struct Ranking<'a>(&'a [CandidateRow]);
+
+impl Figure for Ranking<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let title = "Change in pass rate per candidate (paired, 95% interval)";
+        let xd = "change in pass rate (fraction of pairs; > 0: fewer failures)";
+        if self.0.is_empty() {
+            return plot::empty(root, title, xd, "candidate");
+        }
+        let n = self.0.len() as i32;
+        let lo = self.0.iter().map(|c| c.change.1).fold(0.0f64, f64::min);
+        let hi = self.0.iter().map(|c| c.change.2).fold(0.0f64, f64::max);
+        let pad = ((hi - lo) * 0.08).max(0.01);
+        let names: Vec<String> = self.0.iter().map(|c| c.candidate.clone()).collect();
+        let name_of = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names
+                .get((n - 1 - *i) as usize)
+                .cloned()
+                .unwrap_or_default(),
+            SegmentValue::Last => String::new(),
+        };
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (font::FAMILY, plot::TITLE_PX))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(260)
+            .build_cartesian_2d((lo - pad)..(hi + pad), (0..n - 1).into_segmented())
+            .d()?;
+        let mut m = chart.configure_mesh();
+        m.light_line_style(TRANSPARENT);
+        m.x_desc(xd)
+            .x_label_formatter(&plot::tick)
+            .y_desc("candidate")
+            .y_labels(n as usize)
+            .y_label_formatter(&name_of)
+            .disable_y_mesh()
+            .axis_desc_style((font::FAMILY, plot::LABEL_PX))
+            .label_style((font::FAMILY, plot::TICK_PX));
+        m.draw().d()?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, SegmentValue::Exact(0)), (0.0, SegmentValue::Exact(n))],
+                BLACK.stroke_width(1),
+            )))
+            .d()?;
+        for (i, c) in self.0.iter().enumerate() {
+            let y = n - 1 - i as i32;
+            let (v, low, high) = c.change;
+            // Green when the interval is above zero, red below, grey across.
+            let col = if low > 0.0 {
+                colour(2)
+            } else if high < 0.0 {
+                RGBColor(200, 30, 30)
+            } else {
+                RGBColor(150, 150, 150)
+            };
+            let mut bar = Rectangle::new(
+                [
+                    (v.min(0.0), SegmentValue::Exact(y)),
+                    (v.max(0.0), SegmentValue::Exact(y + 1)),
+                ],
+                col.mix(0.7).filled(),
+            );
+            bar.set_margin(6, 6, 0, 0);
+            chart.draw_series(std::iter::once(bar)).d()?;
+            let yc = SegmentValue::CenterOf(y);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(low, yc.clone()), (high, yc.clone())],
+                    BLACK.stroke_width(2),
+                )))
+                .d()?;
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (v, yc.clone()),
+                    4,
+                    BLACK.filled(),
+                )))
+                .d()?;
+            chart
+                .draw_series([low, high].map(|x| {
+                    PathElement::new(
+                        vec![(x, SegmentValue::Exact(y)), (x, SegmentValue::Exact(y + 1))],
+                        BLACK.stroke_width(1),
+                    )
+                }))
+                .d()?;
+        }
+        Ok(())
+    }
+}
+
+/// Render the what-if folder `dir` into `out`.
+pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
+    let cands = read_candidates(dir)?;
+    html::create_out(out)?;
+    let rows_h = (140 + 40 * cands.len() as u32).max(plot::HEIGHT_PX);
+    let plots = vec![plot::save(
+        out,
+        "ranking",
+        "Candidates ranked",
+        "Bar: the change in pass rate against the baseline on the same seeds (common random numbers); whisker: its exact 95% interval, conditional on the discordant pairs. Green: the interval lies above zero (the candidate prevents failures); red: below; grey: it contains zero.",
+        (plot::WIDTH_PX, rows_h),
+        &Ranking(&cands),
+    )?];
+    // (+ 0.0 turns a negative zero into zero: no "-0.00 %".)
+    let pct = |v: f64| format!("{:+.2} %", 100.0 * v + 0.0);
+    let cand_table = Table {
+        title: "Candidates (candidates.csv), in rank order".into(),
+        header: [
+            "rank",
+            "candidate",
+            "pairs",
+            "prevented",
+            "introduced",
+            "pass rate change",
+            "95% interval",
+            "McNemar p",
+            "recovery saved p50 (s)",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows: cands
+            .iter()
+            .map(|c| {
+                vec![
+                    c.rank.to_string(),
+                    c.candidate.clone(),
+                    c.pairs.to_string(),
+                    c.prevented.to_string(),
+                    c.introduced.to_string(),
+                    pct(c.change.0),
+                    format!("[{}, {}]", pct(c.change.1), pct(c.change.2)),
+                    format!("{:.4}", c.mcnemar_p),
+                    if c.saved_p50_s.is_empty() {
+                        "-".into()
+                    } else {
+                        c.saved_p50_s.clone()
+                    },
+                ]
+            })
+            .collect(),
+    };
+    let mut changed = scenario_table(dir)?;
+    if changed.rows.is_empty() {
+        changed.rows.push(vec!["none".into(); changed.header.len()]);
+    }
+    let tables = vec![cand_table, changed];
+    let mut facts = run_facts(dir)?;
+    facts.push(("candidates".into(), cands.len().to_string()));
+    let page = Page {
+        title: "chaosim what-if report".into(),
+        source: dir.display().to_string(),
+        facts,
+        plots,
+        tables,
+    };
+    let (html, summary_md) = html::write(out, &page)?;
+    Ok(ReportIndex {
+        kind: ReportKind::Whatif,
+        out: out.to_path_buf(),
+        plots: page.plots,
+        html,
+        summary_md,
+    })
+}
+
+/// The changed scenarios with the first pair of each direction.
+fn scenario_table(dir: &Path) -> Result<Table> {
+    const COLS: [&str; 10] = [
+        "candidate",
+        "scenario",
+        "prevented",
+        "introduced",
+        "example",
+        "seed",
+        "baseline_failure",
+        "baseline_evidence",
+        "candidate_evidence",
+        "candidate_repro",
+    ];
+    let path = dir.join(SCENARIOS_FILE);
+    let mut rdr = crate::input::csv_reader(&path)?;
+    let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();
+    let c = Columns::find(&path, &header, &COLS)?;
+    let base_repro = Columns::find(&path, &header, &["baseline_repro"])?;
+    let mut rows = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(|e| csv_err(&path, e))? {
+        let get = |i: usize| c.get(&rec, i).to_string();
+        rows.push(vec![
+            get(0),
+            get(1),
+            format!("{} / {}", get(2), get(3)),
+            format!("{} (seed {})", get(4), get(5)),
+            get(6),
+            get(7),
+            get(8),
+            base_repro.get(&rec, 0).to_string(),
+            get(9),
+        ]);
+    }
+    Ok(Table {
+        title: "What each candidate changed (scenarios.csv): the first pair each way, with the evidence and the handles of both sides".into(),
+        header: [
+            "candidate",
+            "scenario",
+            "prevented / introduced",
+            "pair",
+            "baseline failure",
+            "baseline evidence",
+            "candidate evidence",
+            "baseline handle",
+            "candidate handle",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows,
+    })
+}
+
+/// The run's parameters from `whatif.json` (none when it is absent).
+fn run_facts(dir: &Path) -> Result<Vec<(String, String)>> {
+    let path = dir.join(REPORT_FILE);
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = crate::input::read_text_limited(
+        &path,
+        crate::input::Limits {
+            bytes_max: 64 << 20,
+            line_max: 64 << 20,
+        },
+    )?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| crate::error::Error::Syntax {
+            path: path.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+    let seeds = &v["seeds"];
+    let scenarios = v["scenarios"].as_array().map_or(0, Vec::len);
+    Ok(vec![
+        (
+            "seeds".into(),
+            format!(
+                "{} to {} ({} seeds)",
+                seeds[0].as_u64().unwrap_or(0),
+                seeds[1].as_u64().unwrap_or(1).saturating_sub(1),
+                seeds[1]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .saturating_sub(seeds[0].as_u64().unwrap_or(0))
+            ),
+        ),
+        ("scenarios".into(), scenarios.to_string()),
+        (
+            "difficulty level".into(),
+            v["difficulty"].as_u64().unwrap_or(0).to_string(),
+        ),
+        (
+            "pairs per candidate".into(),
+            v["pairs"].as_u64().unwrap_or(0).to_string(),
+        ),
+        (
+            "baseline passed".into(),
+            v["baseline_passed"].as_u64().unwrap_or(0).to_string(),
+        ),
+        (
+            "simulation events".into(),
+            v["events"].as_u64().unwrap_or(0).to_string(),
+        ),
+    ])
+}
+
+/// Whether `dir` holds a what-if's files.
+pub fn is_whatif(dir: &Path) -> bool {
+    dir.join(CANDIDATES_FILE).is_file() && dir.join(SCENARIOS_FILE).is_file()
+}

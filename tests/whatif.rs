@@ -289,3 +289,54 @@ fn out_writes_the_files_and_a_ranked_report_and_refuses_to_overwrite_without_for
     );
     assert_eq!(std::fs::read(dir.join("candidates.csv")).unwrap(), before);
 }
+
+#[test]
+fn the_paired_interval_is_narrower_than_two_independent_samples_of_the_same_size() {
+    // MF03 at level 5 depends on the seed; +rate_limiter prevents some
+    // failures. Paired: baseline and candidate on seeds 0..19.
+    let paired = json(&[
+        "whatif",
+        "--candidates",
+        "+rate_limiter",
+        "--ids",
+        "MF03_partition_under_load",
+        "--seeds",
+        "0:19",
+        "--difficulty",
+        "5",
+        "--json",
+    ]);
+    let c = candidate(&paired, "+rate_limiter");
+    let paired_width = c["ci_high"].as_f64().unwrap() - c["ci_low"].as_f64().unwrap();
+    assert!(c["prevented"].as_u64().unwrap() > 0, "{c}");
+    // Independent: the baseline on seeds 0..19, the candidate on 20..39
+    // (its pass count is the baseline count of a what-if deployed with it),
+    // compared with Newcombe's hybrid score interval for a difference of
+    // two proportions (from the two Wilson intervals).
+    let n = 20;
+    let k_base = paired["baseline_passed"].as_u64().unwrap();
+    let other = json(&[
+        "whatif",
+        "--safeguards=+rate_limiter",
+        "--candidates",
+        "+quorum_ack",
+        "--ids",
+        "MF03_partition_under_load",
+        "--seeds",
+        "20:39",
+        "--difficulty",
+        "5",
+        "--json",
+    ]);
+    let k_cand = other["baseline_passed"].as_u64().unwrap();
+    let w = |k| chaosim::record::stats::wilson_interval(k, n, 0.95);
+    let (p1, p2) = (k_base as f64 / n as f64, k_cand as f64 / n as f64);
+    let (w1, w2) = (w(k_base), w(k_cand));
+    let low = (p2 - p1) - ((p2 - w2.low).powi(2) + (w1.high - p1).powi(2)).sqrt();
+    let high = (p2 - p1) + ((w2.high - p2).powi(2) + (p1 - w1.low).powi(2)).sqrt();
+    let independent_width = high - low;
+    assert!(
+        paired_width < 0.8 * independent_width,
+        "paired {paired_width:.3} vs independent {independent_width:.3}"
+    );
+}

@@ -121,7 +121,8 @@ impl Default for ApiPlaybook {
 impl ApiPlaybook {
     /// Parse and validate a playbook; `path` names it in errors.
     pub fn from_ron(text: &str, path: &Path) -> Result<ApiPlaybook> {
-        let pb: ApiPlaybook = crate::input::parse_ron(text, path)?;
+        // An empty file says what ron says, as it always has.
+        let pb: ApiPlaybook = crate::input::parse_ron_without_empty_check(text, path)?;
         // Named by its displayed path, as before: a path that is not UTF-8
         // then differs from `path`, and `load_with` leaves the error
         // unlocated, as it always has.
@@ -253,6 +254,11 @@ mod tests {
         assert!(
             e.starts_with("z.ron: rules[0].action.backoff.cap_ms: 100 is outside base_ms..="),
             "{e}"
+        );
+        let e = ApiPlaybook::from_ron(" ", Path::new("e.ron")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "e.ron:1:1: Expected opening `(` for struct `ApiPlaybook`"
         );
         let unknown = r#"ApiPlaybook(name: "api_x", rules: [], colour: 3)"#;
         let e = ApiPlaybook::from_ron(unknown, Path::new("y.ron")).unwrap_err();

@@ -40,7 +40,7 @@ impl StackSpec {
     /// Parse and validate a stack description.
     pub fn parse(text: &str, path: &Path) -> Result<StackSpec> {
         let spec: StackSpec = crate::input::parse_ron(text, path)?;
-        spec.validate(path)?;
+        spec.validate().map_err(|e| e.in_file(path))?;
         Ok(spec)
     }
 
@@ -83,10 +83,10 @@ impl StackSpec {
         StackSpec::parse(&text, path)
     }
 
-    /// Check every section; errors name the section and field.
-    pub fn validate(&self, path: &Path) -> Result<()> {
-        let in_section =
-            |section: &'static str| move |e: FieldError| e.within(section).in_file(path);
+    /// Check every section; errors name the section and field
+    /// (`layer2.htm.queue_critical`).
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let in_section = |section: &'static str| move |e: FieldError| e.within(section);
         self.layer1.validate().map_err(in_section("layer1"))?;
         self.layer2.validate().map_err(in_section("layer2"))?;
         self.cluster.validate().map_err(in_section("cluster"))?;
@@ -382,6 +382,22 @@ mod tests {
             }
         }
         dir
+    }
+
+    #[test]
+    fn a_bad_section_is_named_in_the_field_and_the_file() {
+        let mut stack = StackSpec::embedded();
+        stack.validate().unwrap();
+        stack.cluster.nodes = 0;
+        let e = stack.validate().unwrap_err();
+        assert_eq!(e.field, "cluster.nodes", "{e}");
+        let text = "(\n    cluster: (nodes: 0),\n)";
+        let e = StackSpec::parse(text, Path::new("s.ron")).unwrap_err();
+        let e = crate::input::locate_error(e, text).to_string();
+        assert_eq!(
+            e,
+            "s.ron:2:22: cluster.nodes: 0 out of range (allowed 1..=31)"
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Every file a user can hand to chaosim (scenarios, playbooks, stack,
 //! programme, the API model) goes through [`read_text`] (or
 //! [`read_text_limited`] for the files chaosim wrote itself, such as
-//! `checkpoint.ron` and `shard.ron`) and then [`parse_ron`], so:
+//! `checkpoint.ron` and `shard.ron`) and then [`parse_ron`] (or
+//! [`parse_ron_without_empty_check`]), so:
 //!
 //! - a syntax error names the file and the line:column ron reports;
 //! - a value that parses but is not allowed ([`Error::Invalid`], which names
@@ -68,6 +69,14 @@ pub fn parse_ron<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
             message: "empty file: expected a RON value".into(),
         });
     }
+    parse_ron_without_empty_check(text, path)
+}
+
+/// [`parse_ron`] without its message for an empty text: an empty file gets
+/// ron's own message, at 1:1 ("Expected opening `(` for struct ..."). For
+/// the files that have always had it (recovery playbooks, the API sweep's
+/// `--playbook` and `--model`), so that their messages stay as they are.
+pub fn parse_ron_without_empty_check<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
     ron::Options::default()
         .from_str(text)
         .map_err(|e| Error::Syntax {
@@ -799,6 +808,11 @@ mod tests {
         assert!(err.to_string().contains("empty file"), "{err}");
         let err = parse_ron::<T>("(a: 1", Path::new("t.ron")).unwrap_err();
         assert!(matches!(err, Error::Syntax { line: 1, .. }), "{err}");
+        let err = parse_ron_without_empty_check::<T>(" \n", Path::new("e.ron")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "e.ron:1:1: Expected opening `(` for struct `T`"
+        );
     }
 
     const TEXT: &str = r#"// a comment

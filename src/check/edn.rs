@@ -190,6 +190,7 @@ impl<'a> Reader<'a> {
 
     /// A located error.
     pub fn error(&self, pos: Pos, message: impl Into<String>) -> Error {
+        // EDN, not RON: this reader knows the position, not input::parse_ron.
         Error::Syntax {
             path: self.path.clone(),
             line: pos.line,

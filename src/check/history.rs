@@ -335,6 +335,7 @@ pub fn read_jsonl(text: &str, path: &Path) -> Result<History, Error> {
         if line.trim().is_empty() {
             continue;
         }
+        // JSON lines, not RON: located here, not by input::parse_ron.
         let bad = |column: usize, message: String| Error::Syntax {
             path: path.to_path_buf(),
             line: n,

@@ -171,7 +171,7 @@ fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel>
     let config = match model {
         None => ApiModelConfig::default(),
         Some(path) => chaosim::input::load_with(path, |text, path| {
-            let cfg: ApiModelConfig = chaosim::input::parse_ron(text, path)?;
+            let cfg: ApiModelConfig = chaosim::input::parse_ron_without_empty_check(text, path)?;
             cfg.validate(&path.display().to_string())?;
             Ok(cfg)
         })?,

@@ -75,8 +75,11 @@ impl DifficultyTable {
     pub fn embedded() -> &'static DifficultyTable {
         static TABLE: OnceLock<DifficultyTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let t: DifficultyTable =
-                ron::from_str(DEFAULT_RON).expect("the embedded difficulty.ron parses (tested)");
+            let t: DifficultyTable = crate::input::parse_ron(
+                DEFAULT_RON,
+                std::path::Path::new("<embedded>/defaults/difficulty.ron"),
+            )
+            .expect("the embedded difficulty.ron parses (tested)");
             t.validate()
                 .expect("the embedded difficulty table is valid (tested)");
             t

@@ -89,7 +89,11 @@ const SEC: u64 = 1_000_000_000;
 impl FaultParams {
     /// The embedded defaults, parsed (tested equal to [`Default`]).
     pub fn embedded() -> FaultParams {
-        ron::from_str(DEFAULT_RON).expect("the embedded faults.ron parses (tested)")
+        crate::input::parse_ron(
+            DEFAULT_RON,
+            std::path::Path::new("<embedded>/defaults/faults.ron"),
+        )
+        .expect("the embedded faults.ron parses (tested)")
     }
 
     /// Check every value; the error reads `field: message (allowed ...)`.

@@ -40,7 +40,7 @@ impl StackSpec {
     /// Parse and validate a stack description.
     pub fn parse(text: &str, path: &Path) -> Result<StackSpec> {
         let spec: StackSpec = crate::input::parse_ron(text, path)?;
-        spec.validate(path)?;
+        spec.validate().map_err(|e| e.in_file(path))?;
         Ok(spec)
     }
 
@@ -83,10 +83,10 @@ impl StackSpec {
         StackSpec::parse(&text, path)
     }
 
-    /// Check every section; errors name the section and field.
-    pub fn validate(&self, path: &Path) -> Result<()> {
-        let in_section =
-            |section: &'static str| move |e: FieldError| e.within(section).in_file(path);
+    /// Check every section; errors name the section and field
+    /// (`layer2.htm.queue_critical`).
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let in_section = |section: &'static str| move |e: FieldError| e.within(section);
         self.layer1.validate().map_err(in_section("layer1"))?;
         self.layer2.validate().map_err(in_section("layer2"))?;
         self.cluster.validate().map_err(in_section("cluster"))?;
@@ -108,7 +108,7 @@ impl StackSpec {
             SimTime::ZERO,
             &set,
         )
-        .map_err(|m| playbook_error(dir, m))?;
+        .map_err(|e| playbook_error(dir, &self.layer1, &set, e))?;
         self.playbooks = Some(set);
         Ok(())
     }
@@ -123,24 +123,35 @@ impl StackSpec {
     }
 }
 
-/// A playbook folder that does not fit Layer 1: a playbook with the wrong
-/// trigger is named by its file and the line:column of its `trigger`; a
-/// missing one is an error about the folder.
-fn playbook_error(dir: &Path, e: FieldError) -> Error {
+/// A playbook folder (`set`, read from `dir`) that does not fit Layer 1
+/// (`spec`), as [`Layer1::with_playbooks`] said (`e`): a playbook with the
+/// wrong trigger is named by its file and the line:column of its `trigger`;
+/// a missing one is an error about the folder.
+fn playbook_error(
+    dir: &Path,
+    spec: &Layer1Spec,
+    set: &crate::playbook::PlaybookSet,
+    e: FieldError,
+) -> Error {
     let FieldError { field, message } = e;
-    let wrong_trigger = message
-        .strip_prefix('\'')
-        .and_then(|r| r.split_once('\''))
-        .filter(|(_, rest)| rest.starts_with(" has trigger"))
-        .map(|(name, _)| name.to_string());
-    if let Some(name) = wrong_trigger
+    // The binding `with_playbooks` stopped at (the first whose playbook is
+    // missing or starts on another trigger), if its playbook is there.
+    let wrong_trigger = spec
+        .playbooks
+        .pairs()
+        .into_iter()
+        .find(|&(trigger, name)| set.get(name).is_none_or(|pb| pb.trigger != trigger))
+        .and_then(|(_, name)| set.get(name));
+    if let Some(wrong) = wrong_trigger
         && let Ok(files) = crate::input::ron_files(dir)
     {
         for path in files {
             let Ok(text) = crate::input::read_text(&path) else {
                 continue;
             };
-            if crate::playbook::Playbook::from_ron(&text, &path).is_ok_and(|pb| pb.name == name) {
+            if crate::playbook::Playbook::from_ron(&text, &path)
+                .is_ok_and(|pb| pb.name == wrong.name)
+            {
                 let e = Error::Invalid {
                     path,
                     field: "trigger".into(),
@@ -346,5 +357,88 @@ impl Stack {
             log.merge(c.safeguards());
         }
         log
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A copy of the shipped playbook folder in a scratch folder, with
+    /// `edit` applied to each file's (name, text).
+    fn playbook_dir(tag: &str, edit: impl Fn(&str, String) -> Option<String>) -> PathBuf {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+        let dir = std::env::temp_dir().join(format!("chaosim-stack-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(&src).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&p).unwrap();
+            if let Some(text) = edit(&name, text) {
+                std::fs::write(dir.join(&name), text).unwrap();
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn a_bad_section_is_named_in_the_field_and_the_file() {
+        let mut stack = StackSpec::embedded();
+        stack.validate().unwrap();
+        stack.cluster.nodes = 0;
+        let e = stack.validate().unwrap_err();
+        assert_eq!(e.field, "cluster.nodes", "{e}");
+        let text = "(\n    cluster: (nodes: 0),\n)";
+        let e = StackSpec::parse(text, Path::new("s.ron")).unwrap_err();
+        let e = crate::input::locate_error(e, text).to_string();
+        assert_eq!(
+            e,
+            "s.ron:2:22: cluster.nodes: 0 out of range (allowed 1..=31)"
+        );
+    }
+
+    #[test]
+    fn a_playbook_folder_that_does_not_fit_layer1_is_located() {
+        let mut stack = StackSpec::embedded();
+        let same = playbook_dir("same", |_, t| Some(t));
+        stack.load_playbooks(&same).unwrap();
+        std::fs::remove_dir_all(&same).unwrap();
+
+        // The playbook bound to KernelUnresponsive starts on another trigger:
+        // the error is about that file's `trigger`.
+        let wrong = playbook_dir("wrong", |name, t| {
+            Some(if name == "critical_kernel_restart.ron" {
+                t.replace("trigger: KernelUnresponsive", "trigger: AclFlood")
+            } else {
+                t
+            })
+        });
+        let e = stack.load_playbooks(&wrong).unwrap_err().to_string();
+        let file = wrong.join("critical_kernel_restart.ron");
+        assert_eq!(
+            e,
+            format!(
+                "{}:6:14: trigger: 'critical_kernel_restart' has trigger AclFlood, expected KernelUnresponsive",
+                file.display()
+            )
+        );
+        std::fs::remove_dir_all(&wrong).unwrap();
+
+        // A needed playbook that is not there: an error about the folder.
+        let missing = playbook_dir("missing", |name, t| {
+            (name != "critical_kernel_restart.ron").then_some(t)
+        });
+        let e = stack.load_playbooks(&missing).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: (directory): unknown playbook 'critical_kernel_restart'",
+                missing.display()
+            )
+        );
+        std::fs::remove_dir_all(&missing).unwrap();
     }
 }

@@ -146,7 +146,8 @@ pub const STEP_DURATION_MS_MAX: u64 = 86_400_000;
 impl Playbook {
     /// Parse one playbook from RON text; `path` names it in errors.
     pub fn from_ron(text: &str, path: &Path) -> Result<Playbook> {
-        let pb: Playbook = crate::input::parse_ron(text, path)?;
+        // An empty file says what ron says, as it always has.
+        let pb: Playbook = crate::input::parse_ron_without_empty_check(text, path)?;
         pb.validate().map_err(|e| e.in_file(path))?;
         Ok(pb)
     }
@@ -335,6 +336,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Error::Syntax { .. }), "{err}");
+        // An empty playbook has always had ron's message.
+        let err = Playbook::from_ron("", p).unwrap_err().to_string();
+        assert_eq!(err, "x.ron:1:1: Expected opening `(` for struct `Playbook`");
         let err = Playbook::from_ron("Playbook(name: \"a\", trigger: AclFlood, steps: [])", p)
             .unwrap_err();
         match err {

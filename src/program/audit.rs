@@ -220,6 +220,7 @@ pub fn read_head(path: &Path) -> Result<Option<(u64, String)>> {
         line_max: 4096,
     };
     let text = crate::input::read_text_limited(path, limits)?;
+    // A JSON file, not RON: located here, not by input::parse_ron.
     let rec: HeadRecord = serde_json::from_str(&text).map_err(|e| Error::Syntax {
         path: path.to_path_buf(),
         line: e.line().max(1),

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::RngDraws;
-use crate::error::{Error, Result};
+use crate::error::FieldError;
 
 /// Nanoseconds per millisecond.
 const MS: u64 = 1_000_000;
@@ -57,19 +57,19 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// Check the ranges; `field` prefixes the field names in errors.
-    pub fn validate(&self, path: &str, field: &str) -> Result<()> {
+    /// Check the ranges; the error names `base_ms` or `cap_ms` (the caller
+    /// puts it [`within`](FieldError::within) the field that holds the
+    /// policy).
+    pub fn validate(&self) -> Result<(), FieldError> {
         if !(1..=BACKOFF_MS_MAX).contains(&self.base_ms) {
-            return Err(invalid(
-                path,
-                format!("{field}.base_ms"),
+            return Err(FieldError::new(
+                "base_ms",
                 format!("{} is outside 1..={BACKOFF_MS_MAX}", self.base_ms),
             ));
         }
         if !(self.base_ms..=BACKOFF_MS_MAX).contains(&self.cap_ms) {
-            return Err(invalid(
-                path,
-                format!("{field}.cap_ms"),
+            return Err(FieldError::new(
+                "cap_ms",
                 format!(
                     "{} is outside base_ms..={BACKOFF_MS_MAX} ({}..={BACKOFF_MS_MAX})",
                     self.cap_ms, self.base_ms
@@ -116,14 +116,6 @@ impl Backoff {
                 (base + rng.below(hi - base + 1)).min(self.cap_ns())
             }
         }
-    }
-}
-
-fn invalid(path: &str, field: String, message: String) -> Error {
-    Error::Invalid {
-        path: path.into(),
-        field,
-        message,
     }
 }
 
@@ -197,11 +189,9 @@ mod tests {
             base_ms: 500,
             cap_ms: 100,
         };
-        let e = bad
-            .validate("p.ron", "rules[0].backoff")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("rules[0].backoff.cap_ms"), "{e}");
-        assert!(policy(Jitter::Full).validate("p", "b").is_ok());
+        let e = bad.validate().unwrap_err().within("rules[0].backoff");
+        assert_eq!(e.field, "rules[0].backoff.cap_ms", "{e}");
+        assert!(e.message.contains("base_ms..="), "{e}");
+        assert!(policy(Jitter::Full).validate().is_ok());
     }
 }

@@ -573,8 +573,8 @@ pub fn kind_of(dir: &Path) -> Result<&'static str> {
         #[serde(default)]
         swarm: Option<serde::de::IgnoredAny>,
     }
-    let (_, text) = crate::shard::read_shard_text(dir)?;
-    Ok(match ron::from_str::<Peek>(&text) {
+    let (path, text) = crate::shard::read_shard_text(dir)?;
+    Ok(match crate::input::parse_ron::<Peek>(&text, &path) {
         Ok(Peek { params: p }) if p.scenario.is_some() => ScenarioSweep::TAG,
         Ok(Peek { params: p }) if p.ensemble.is_some() => Ensemble::TAG,
         Ok(Peek { params: p }) if p.swarm.is_some() => Swarm::TAG,

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backoff::Backoff;
 use super::proxy::ErrorKind;
-use crate::error::{Error, Result};
+use crate::error::{FieldError, Result};
 
 /// The built-in playbook's RON text.
 pub const DEFAULT_PLAYBOOK_RON: &str = include_str!("../../playbooks/api_pet_store.ron");
@@ -121,8 +121,13 @@ impl Default for ApiPlaybook {
 impl ApiPlaybook {
     /// Parse and validate a playbook; `path` names it in errors.
     pub fn from_ron(text: &str, path: &Path) -> Result<ApiPlaybook> {
-        let pb: ApiPlaybook = crate::input::parse_ron(text, path)?;
-        pb.validate(&path.display().to_string())?;
+        // An empty file says what ron says, as it always has.
+        let pb: ApiPlaybook = crate::input::parse_ron_without_empty_check(text, path)?;
+        // Named by its displayed path, as before: a path that is not UTF-8
+        // then differs from `path`, and `load_with` leaves the error
+        // unlocated, as it always has.
+        pb.validate()
+            .map_err(|e| e.in_file(path.display().to_string()))?;
         Ok(pb)
     }
 
@@ -132,12 +137,8 @@ impl ApiPlaybook {
     }
 
     /// Check names, budgets and that no error type has two rules.
-    pub fn validate(&self, path: &str) -> Result<()> {
-        let bad = |field: String, message: String| Error::Invalid {
-            path: path.into(),
-            field,
-            message,
-        };
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let bad = |field: String, message: String| FieldError::new(field, message);
         if self.name.is_empty() || self.name.len() > 64 {
             return Err(bad("name".into(), "must be 1..=64 characters".into()));
         }
@@ -173,7 +174,9 @@ impl ApiPlaybook {
                     backoff,
                 } => {
                     check(max_retries, "max_retries")?;
-                    backoff.validate(path, &format!("{f}.action.backoff"))?;
+                    backoff
+                        .validate()
+                        .map_err(|e| e.within(&format!("{f}.action.backoff")))?;
                 }
                 Action::RetryThenFailover {
                     retries,
@@ -199,7 +202,9 @@ impl ApiPlaybook {
                     format!("{} is outside 0..={RETRIES_MAX}", c.max_retries),
                 ));
             }
-            c.backoff.validate(path, "compensation.backoff")?;
+            c.backoff
+                .validate()
+                .map_err(|e| e.within("compensation.backoff"))?;
         }
         Ok(())
     }
@@ -216,6 +221,7 @@ impl ApiPlaybook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn embedded_playbook_parses_and_covers_every_error() {
@@ -240,6 +246,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("rules[1].error"), "{e}");
+        let slow = r#"ApiPlaybook(name: "api_x", rules: [(error: Http503,
+            action: Retry(max_retries: 1, backoff: (jitter: Full, base_ms: 500, cap_ms: 100)))])"#;
+        let e = ApiPlaybook::from_ron(slow, Path::new("z.ron"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("z.ron: rules[0].action.backoff.cap_ms: 100 is outside base_ms..="),
+            "{e}"
+        );
+        let e = ApiPlaybook::from_ron(" ", Path::new("e.ron")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "e.ron:1:1: Expected opening `(` for struct `ApiPlaybook`"
+        );
         let unknown = r#"ApiPlaybook(name: "api_x", rules: [], colour: 3)"#;
         let e = ApiPlaybook::from_ron(unknown, Path::new("y.ron")).unwrap_err();
         assert!(matches!(e, Error::Syntax { line: 1, .. }), "{e}");

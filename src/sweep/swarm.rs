@@ -811,6 +811,7 @@ pub fn find_rows(
     let path = dir.join(SWARM_FILE);
     let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
     let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+    // A CSV file, not RON: located here by its row, not by input::parse_ron.
     let bad = |line: u64, message: String| Error::Syntax {
         path: path.clone(),
         line: line as usize,

@@ -304,14 +304,14 @@ fn own_flags_from_handle(args: &mut ShrinkArgs) -> Result<()> {
                     Some(v) => v,
                     None => words
                         .next()
-                        .ok_or_else(|| usage(&flag, "needs a value after it"))?,
+                        .ok_or_else(|| Error::usage(&flag, "needs a value after it"))?,
                 };
                 if flag == "--out" {
                     args.out = Some(PathBuf::from(value));
                 } else {
-                    args.steps_max = value
-                        .parse()
-                        .map_err(|_| usage("--steps-max", format!("'{value}' is not a number")))?;
+                    args.steps_max = value.parse().map_err(|_| {
+                        Error::usage("--steps-max", format!("'{value}' is not a number"))
+                    })?;
                 }
             }
             _ => rest.push(w),
@@ -321,19 +321,12 @@ fn own_flags_from_handle(args: &mut ShrinkArgs) -> Result<()> {
     Ok(())
 }
 
-fn usage(flag: &str, message: impl Into<String>) -> Error {
-    Error::Usage {
-        flag: flag.into(),
-        message: message.into(),
-    }
-}
-
 /// The case as the arguments of `chaosim run` (a handle's), from whichever
 /// of the three spellings was used.
 fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
     if !args.handle.is_empty() {
         if args.id.is_some() || args.seed.is_some() || args.from.is_some() {
-            return Err(usage(
+            return Err(Error::usage(
                 "HANDLE",
                 "give either ID --seed S ..., --from DIR, or a handle after --, not both",
             ));
@@ -343,16 +336,19 @@ fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
     }
     let seed = args
         .seed
-        .ok_or_else(|| usage("--seed", "required (the seed of the failing run)"))?;
+        .ok_or_else(|| Error::usage("--seed", "required (the seed of the failing run)"))?;
     // `--from DIR`: the case is a row of a swarm output, run as its handle.
     if let Some(dir) = &args.from {
         if args.id.is_some() {
-            return Err(usage("--from", "give either ID or --from DIR, not both"));
+            return Err(Error::usage(
+                "--from",
+                "give either ID or --from DIR, not both",
+            ));
         }
         let (sw, rows) = find_rows(dir, seed, args.scenario.as_deref())?;
         let row = match rows.as_slice() {
             [] => {
-                return Err(usage(
+                return Err(Error::usage(
                     "--seed",
                     format!("{} has no row with seed {seed}", dir.display()),
                 ));
@@ -360,7 +356,7 @@ fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
             [row] => row.clone(),
             many => {
                 let ids: Vec<&str> = many.iter().map(|r| r.scenario.as_str()).collect();
-                return Err(usage(
+                return Err(Error::usage(
                     "--scenario",
                     format!(
                         "seed {seed} has a row for each of {}: pick one",
@@ -370,7 +366,7 @@ fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
             }
         };
         if row.passed {
-            return Err(usage(
+            return Err(Error::usage(
                 "--seed",
                 format!("{} seed {seed} passed: nothing to shrink", row.scenario),
             ));
@@ -385,7 +381,7 @@ fn case_args(args: &ShrinkArgs) -> Result<ReproArgs> {
         return Ok(raw);
     }
     let id = args.id.clone().ok_or_else(|| {
-        usage(
+        Error::usage(
             "ID",
             "required: ID --seed S, --from DIR --seed S, or -- HANDLE",
         )
@@ -424,13 +420,13 @@ pub fn shrink(mut args: ShrinkArgs) -> Result<ExitCode> {
     let repro = &resolved.repro;
     let exec = &repro.exec;
     let [item] = exec.items.as_slice() else {
-        return Err(usage(
+        return Err(Error::usage(
             "ID",
             "shrink takes one scenario (a handle run --together is not supported)",
         ));
     };
     if exec.concurrent || exec.run != 0 || repro.item != 0 || !item.known_fixes.is_empty() {
-        return Err(usage(
+        return Err(Error::usage(
             "HANDLE",
             "shrink takes a case run alone (no --together, --run, --item or --known-fixes)",
         ));
@@ -455,7 +451,7 @@ pub fn shrink(mut args: ShrinkArgs) -> Result<ExitCode> {
         && outfile::check_output_path(o)? == outfile::Existing::File
         && !args.force
     {
-        return Err(usage(
+        return Err(Error::usage(
             "--out",
             format!("{} exists; pass --force to overwrite it", o.display()),
         ));
@@ -478,7 +474,7 @@ pub fn shrink(mut args: ShrinkArgs) -> Result<ExitCode> {
     // with --force, written to a temporary file and renamed; the folder is
     // made if missing (and removed again if the write fails).
     if outfile::check_output_path(&out)? == outfile::Existing::File && !args.force {
-        return Err(usage(
+        return Err(Error::usage(
             "--out",
             format!("{} exists; pass --force to overwrite it", out.display()),
         ));

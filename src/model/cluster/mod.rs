@@ -332,6 +332,10 @@ pub struct Cluster {
     lease_bound: bool,
     cas: bool,
     hygiene: bool,
+    /// How long a lease lasts past the acknowledgement that starts it, on
+    /// the lease clock, ns: `lease_ns`, shortened by the skew and drift
+    /// bounds when lease_skew_bound is deployed.
+    lease_dur_ns: i64,
     nodes: Vec<Node>,
     initial_drift_ppm: Vec<i32>,
     strobes: Vec<Strobe>,
@@ -441,15 +445,25 @@ impl Cluster {
             });
         }
         let client_seed = seed.child("client");
+        let lease_bound = deployed.contains(Safeguard::LeaseSkewBound);
+        let lease = spec.lease_ns as i64;
+        let lease_dur_ns = if lease_bound {
+            let drift_margin =
+                (spec.lease_ns as u128 * 2 * spec.clock_drift_ppm_max as u128 / 1_000_000) as i64;
+            lease - spec.max_clock_skew_ns as i64 - drift_margin
+        } else {
+            lease
+        };
         let mut c = Cluster {
             spec: spec.clone(),
             n,
             majority: n / 2 + 1,
             quorum_ack: deployed.contains(Safeguard::QuorumAck),
             fencing: deployed.contains(Safeguard::FencingTokens),
-            lease_bound: deployed.contains(Safeguard::LeaseSkewBound),
+            lease_bound,
             cas: deployed.contains(Safeguard::CompareAndSet),
             hygiene: deployed.contains(Safeguard::SnapshotHygieneManager),
+            lease_dur_ns,
             nodes,
             initial_drift_ppm,
             strobes: vec![Strobe::default(); n],
@@ -815,32 +829,26 @@ impl Cluster {
         body: Body,
         ctx: &mut Ctx<'_, E>,
     ) {
-        self.send_with_entries(from, to, body, &[], ctx);
+        let Some(delay) = self.link_delay() else {
+            return;
+        };
+        let slot = self.slab.put(Msg { from, to, body });
+        ctx.schedule_in(delay, ClusterEvent::Deliver { slot, to }.into());
     }
 
-    /// [`send`](Self::send) with the append entries the message carries (kept
-    /// in the slab beside it).
-    fn send_with_entries<E: From<ClusterEvent>>(
-        &mut self,
-        from: u16,
-        to: u16,
-        body: Body,
-        entries: &[LogEntry],
-        ctx: &mut Ctx<'_, E>,
-    ) {
+    /// A message leaves: counted as sent, then lost (`None`, counted as
+    /// dropped) or given its link delay. The network stream draws the loss
+    /// (when the link is lossy), then the delay.
+    fn link_delay(&mut self) -> Option<SimDuration> {
         self.stats.messages_sent += 1;
         let loss = self.spec.link_loss_per_million as u64;
         if loss > 0 && self.net_rng.ratio(loss, 1_000_000) {
             self.stats.messages_dropped += 1;
-            return;
+            return None;
         }
         let span = self.spec.link_delay_max_ns - self.spec.link_delay_min_ns;
         let d = self.spec.link_delay_min_ns + self.net_rng.below(span + 1);
-        let slot = self.slab.put_with_entries(Msg { from, to, body }, entries);
-        ctx.schedule_in(
-            SimDuration::from_nanos(d),
-            ClusterEvent::Deliver { slot, to }.into(),
-        );
+        Some(SimDuration::from_nanos(d))
     }
 
     fn lease_clock(&self, i: usize, now: SimTime) -> i64 {
@@ -866,22 +874,12 @@ impl Cluster {
                 k += 1;
             }
         }
-        acks[..k].sort_unstable_by(|a, b| b.cmp(a));
-        let start = acks[needed - 1];
+        // The latest time a majority (this node included) acknowledged.
+        let start = kth_largest(&acks[..k], needed, i64::MIN);
         if start == i64::MIN {
             return false;
         }
-        let lease = self.spec.lease_ns as i64;
-        let dur = if self.lease_bound {
-            let drift_margin = (self.spec.lease_ns as u128
-                * 2
-                * self.spec.clock_drift_ppm_max as u128
-                / 1_000_000) as i64;
-            lease - self.spec.max_clock_skew_ns as i64 - drift_margin
-        } else {
-            lease
-        };
-        self.lease_clock(i, now) < start.saturating_add(dur)
+        self.lease_clock(i, now) < start.saturating_add(self.lease_dur_ns)
     }
 
     fn send_append<E: From<ClusterEvent>>(&mut self, i: usize, f: usize, ctx: &mut Ctx<'_, E>) {
@@ -903,12 +901,15 @@ impl Cluster {
             lease_clock_ns,
             wall_ns: node.clock.wall(now),
         };
-        // The entries are copied once, straight from the log into the slab;
-        // the log is not touched by `send` (it only borrows the slab and the
-        // network generator), so a copy of the slice range suffices.
-        let mut buf = [LogEntry::default(); ENTRIES_PER_MESSAGE_MAX];
-        buf[..n].copy_from_slice(&node.log[prev_index as usize..end]);
-        self.send_with_entries(i as u16, f as u16, body, &buf[..n], ctx);
+        let Some(delay) = self.link_delay() else {
+            return;
+        };
+        // The entries are copied once, straight from the leader's log into
+        // the slab (disjoint fields: the log is only read).
+        let (from, to) = (i as u16, f as u16);
+        let entries = &self.nodes[i].log[prev_index as usize..end];
+        let slot = self.slab.put_with_entries(Msg { from, to, body }, entries);
+        ctx.schedule_in(delay, ClusterEvent::Deliver { slot, to }.into());
     }
 
     fn broadcast_append<E: From<ClusterEvent>>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
@@ -1052,10 +1053,8 @@ impl Cluster {
     fn advance_commit<E: From<ClusterEvent>>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
         let node = &mut self.nodes[i];
         node.match_index[i] = node.len();
-        let mut m = [0u32; 32];
-        m[..self.n].copy_from_slice(&node.match_index);
-        m[..self.n].sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = m[self.majority - 1].min(node.len());
+        // The highest position a majority holds.
+        let candidate = kth_largest(&node.match_index, self.majority, 0).min(node.len());
         if candidate > node.commit && node.term_at(candidate) == node.epoch {
             let from = node.commit;
             node.commit = candidate;
@@ -1981,6 +1980,35 @@ impl Cluster {
     }
 }
 
+/// The `k`-th largest of `values` (1-based: `k = 1` is the maximum), the
+/// element at `k - 1` of `values` sorted in descending order, found without
+/// copying or sorting `values` (one entry per node, at most 31; `k` is at
+/// most a majority, 16). `floor` is at or below every value (the type's
+/// minimum).
+fn kth_largest<T: Copy + Ord>(values: &[T], k: usize, floor: T) -> T {
+    const K_MAX: usize = 16;
+    assert!(
+        k >= 1 && k <= values.len() && k <= K_MAX,
+        "k = {k} of {} values",
+        values.len()
+    );
+    // The k largest so far, in descending order (`floor` while fewer).
+    let mut top = [floor; K_MAX];
+    for &v in values {
+        debug_assert!(v >= floor);
+        if v <= top[k - 1] {
+            continue;
+        }
+        let mut j = k - 1;
+        while j > 0 && top[j - 1] < v {
+            top[j] = top[j - 1];
+            j -= 1;
+        }
+        top[j] = v;
+    }
+    top[k - 1]
+}
+
 impl Component for Cluster {
     type Event = ClusterEvent;
 
@@ -2278,4 +2306,29 @@ pub fn run_schedule(
         final_probe: m.cluster.probe(now),
         stats: m.cluster.stats(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kth_largest;
+
+    #[test]
+    fn kth_largest_is_the_element_at_k_minus_one_sorted_descending() {
+        // Every vector of up to 6 values drawn from 0..4 (ties included).
+        for len in 1..=6usize {
+            for code in 0..4usize.pow(len as u32) {
+                let v: Vec<i64> = (0..len)
+                    .map(|d| (code / 4usize.pow(d as u32) % 4) as i64 - 1)
+                    .collect();
+                let mut sorted = v.clone();
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                for k in 1..=len {
+                    assert_eq!(kth_largest(&v, k, -1), sorted[k - 1], "{v:?}, k = {k}");
+                }
+            }
+        }
+        assert_eq!(kth_largest(&[i64::MIN, i64::MIN, 5], 2, i64::MIN), i64::MIN);
+        let many: Vec<u32> = (0..31).map(|x| (x * 7) % 31).collect();
+        assert_eq!(kth_largest(&many, 16, 0), 15);
+    }
 }

@@ -402,7 +402,7 @@ pub fn check_register(history: &[RegisterCall], initial: Value, steps_max: u64) 
         ..CheckOptions::default()
     };
     let all: Vec<usize> = (0..history.len()).collect();
-    search(history, &all, &opts).0
+    search(history, &all, &opts, &mut Scratch::default()).0
 }
 
 /// Check every key of `history` (see the [module docs](self)).
@@ -413,8 +413,9 @@ pub fn check(history: &[RegisterCall], opts: &CheckOptions) -> LinReport {
     let (mut ops, mut steps) = (0u64, 0u64);
     let mut first: Option<(u64, usize)> = None;
     let mut valid = Validity::True;
+    let mut scratch = Scratch::default();
     for group in order.chunk_by(|&a, &b| history[a].key == history[b].key) {
-        let (verdict, s, n) = search(history, group, opts);
+        let (verdict, s, n) = search(history, group, opts, &mut scratch);
         ops += n;
         steps += s;
         valid = valid.and(verdict.validity());
@@ -446,63 +447,189 @@ pub fn check(history: &[RegisterCall], opts: &CheckOptions) -> LinReport {
 const HEAD: usize = 0;
 const NIL: usize = usize::MAX;
 
-/// The Wing-Gong-Lowe search over the calls `idx` of `history` (one key).
-/// Returns the verdict (input indices), the steps taken and the number of
-/// operations considered.
+/// The search's buffers, reused from one key to the next (a log history
+/// has one key per position, most with a handful of operations: fresh
+/// buffers and a cache entry allocated per step cost more than the search).
+#[derive(Debug, Default)]
+struct Scratch {
+    ops: Vec<(usize, RegisterCall)>,
+    events: Vec<(u64, bool, usize)>,
+    next: Vec<usize>,
+    prev: Vec<usize>,
+    node_op: Vec<usize>,
+    is_ret: Vec<bool>,
+    ret_node: Vec<usize>,
+    linearized: Vec<u64>,
+    stack: Vec<(usize, Value)>,
+    /// Visited configurations of a key of at most 64 operations: (linearized
+    /// set, register value), no allocation per entry.
+    seen_one: HashSet<(u64, Value), BuildFold>,
+    /// Visited configurations of a larger key: the linearized words, then
+    /// the register value as two words (`[is_some, value]`).
+    seen_many: HashSet<Vec<u64>, BuildFold>,
+    /// The configuration being looked up (larger keys), as in `seen_many`.
+    key: Vec<u64>,
+}
+
+/// Cache entries above which a cache is dropped rather than cleared between
+/// keys (clearing costs its capacity).
+const SEEN_KEEP_MAX: usize = 4096;
+
+impl Scratch {
+    /// Empty every buffer, keeping allocations of a modest size.
+    fn clear(&mut self) {
+        if self.seen_one.capacity() > SEEN_KEEP_MAX {
+            self.seen_one = HashSet::default();
+        } else {
+            self.seen_one.clear();
+        }
+        if self.seen_many.capacity() > SEEN_KEEP_MAX {
+            self.seen_many = HashSet::default();
+        } else {
+            self.seen_many.clear();
+        }
+        self.ops.clear();
+        self.events.clear();
+        self.stack.clear();
+    }
+
+    /// Whether configuration (`self.linearized`, `state`) was visited; if
+    /// not and `remember`, it is now.
+    fn visit(&mut self, state: Value, remember: bool) -> bool {
+        if let [bits] = self.linearized[..] {
+            let config = (bits, state);
+            let seen = self.seen_one.contains(&config);
+            if !seen && remember {
+                self.seen_one.insert(config);
+            }
+            return seen;
+        }
+        self.key.clear();
+        self.key.extend_from_slice(&self.linearized);
+        self.key
+            .extend_from_slice(&[state.is_some().into(), state.unwrap_or(0)]);
+        let seen = self.seen_many.contains(self.key.as_slice());
+        if !seen && remember {
+            self.seen_many.insert(self.key.clone());
+        }
+        seen
+    }
+}
+
+/// A fast, deterministic hasher for the search cache (FxHash's fold: a
+/// rotate, an xor and a multiply per word). The cache is only probed, never
+/// iterated, so the hasher changes the speed, not the result.
+#[derive(Clone, Copy, Debug, Default)]
+struct BuildFold;
+
+impl std::hash::BuildHasher for BuildFold {
+    type Hasher = Fold;
+    fn build_hasher(&self) -> Fold {
+        Fold(0)
+    }
+}
+
+/// See [`BuildFold`].
+#[derive(Clone, Copy, Debug)]
+struct Fold(u64);
+
+impl Fold {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for Fold {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i.into());
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.add(i as u64);
+    }
+}
+
+/// The Wing-Gong-Lowe search over the calls `idx` of `history` (one key),
+/// in the buffers of `sc`. Returns the verdict (input indices), the steps
+/// taken and the number of operations considered.
 fn search(
     history: &[RegisterCall],
     idx: &[usize],
     opts: &CheckOptions,
+    sc: &mut Scratch,
 ) -> (Linearizability, u64, u64) {
     let nil_any = opts.nil_reads_match_any;
-    let ops: Vec<(usize, RegisterCall)> = idx
+    sc.clear();
+    sc.ops.extend(
+        idx.iter()
+            .map(|&i| (i, history[i]))
+            .filter(|(_, c)| c.kept(nil_any)),
+    );
+    let n = sc.ops.len();
+    let mut remaining_ok = sc
+        .ops
         .iter()
-        .map(|&i| (i, history[i]))
-        .filter(|(_, c)| c.kept(nil_any))
-        .collect();
-    let n = ops.len();
-    let mut remaining_ok = ops.iter().filter(|(_, c)| c.outcome == Outcome::Ok).count();
+        .filter(|(_, c)| c.outcome == Outcome::Ok)
+        .count();
     if remaining_ok == 0 {
         // Only info writes and cas: none has to take effect.
         return (Linearizability::Linearizable, 0, n as u64);
     }
     // Events: (time, is_return, op). Invocations before completions at
     // equal times; info ops have no completion event.
-    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
-    for (k, (_, c)) in ops.iter().enumerate() {
-        events.push((c.invoke_at, false, k));
+    for (k, (_, c)) in sc.ops.iter().enumerate() {
+        sc.events.push((c.invoke_at, false, k));
         if c.outcome == Outcome::Ok {
-            events.push((c.complete_at.max(c.invoke_at), true, k));
+            sc.events.push((c.complete_at.max(c.invoke_at), true, k));
         }
     }
-    events.sort_unstable();
+    sc.events.sort_unstable();
     // A doubly linked list over nodes 1..=events.len() (0 is the head);
     // node j + 1 is event j, so a node's id is its position in history order.
-    let len = events.len() + 1;
-    let mut next = vec![NIL; len];
-    let mut prev = vec![NIL; len];
-    let mut node_op = vec![0usize; len];
-    let mut is_ret = vec![false; len];
-    let mut ret_node = vec![NIL; n];
-    for (j, &(_, r, k)) in events.iter().enumerate() {
+    let len = sc.events.len() + 1;
+    let reset = |v: &mut Vec<usize>, len: usize, x: usize| {
+        v.clear();
+        v.resize(len, x);
+    };
+    reset(&mut sc.next, len, NIL);
+    reset(&mut sc.prev, len, NIL);
+    reset(&mut sc.node_op, len, 0);
+    reset(&mut sc.ret_node, n, NIL);
+    sc.is_ret.clear();
+    sc.is_ret.resize(len, false);
+    for (j, &(_, r, k)) in sc.events.iter().enumerate() {
         let id = j + 1;
-        node_op[id] = k;
-        is_ret[id] = r;
+        sc.node_op[id] = k;
+        sc.is_ret[id] = r;
         if r {
-            ret_node[k] = id;
+            sc.ret_node[k] = id;
         }
-        prev[id] = j;
-        next[j] = id;
+        sc.prev[id] = j;
+        sc.next[j] = id;
     }
     let words = n.div_ceil(64);
     let entry_bytes = 8 * words as u64 + 48;
     let mut cache_bytes = 0u64;
-    let mut linearized = vec![0u64; words];
-    let mut cache: HashSet<(Vec<u64>, Value)> = HashSet::new();
-    // (call node, register value before it)
-    let mut stack: Vec<(usize, Value)> = Vec::with_capacity(n);
+    sc.linearized.clear();
+    sc.linearized.resize(words, 0);
+    // sc.stack: (call node, register value before it)
     let mut state = opts.initial;
-    let mut entry = next[HEAD];
+    let mut entry = sc.next[HEAD];
     let mut steps = 0u64;
     // The furthest completion node a dead end was met at, and its op.
     let mut furthest = (0usize, 0usize);
@@ -530,58 +657,57 @@ fn search(
         // An unlinearized ok op keeps its completion in the list, and the
         // scan stops at the first completion: it never runs off the end.
         debug_assert!(entry != NIL, "scan ran past every completion");
-        let dead_end = entry == NIL || is_ret[entry];
+        let dead_end = entry == NIL || sc.is_ret[entry];
         if !dead_end {
-            let k = node_op[entry];
-            let c = ops[k].1;
+            let k = sc.node_op[entry];
+            let c = sc.ops[k].1;
             if let Some(new_state) = c.op.step(state, nil_any) {
-                linearized[k / 64] |= 1 << (k % 64);
-                let config = (linearized.clone(), new_state);
-                let seen = cache.contains(&config);
-                if !seen && cache_bytes + entry_bytes <= opts.cache_bytes_max {
-                    cache.insert(config);
+                sc.linearized[k / 64] |= 1 << (k % 64);
+                let remember = cache_bytes + entry_bytes <= opts.cache_bytes_max;
+                let seen = sc.visit(new_state, remember);
+                if !seen && remember {
                     cache_bytes += entry_bytes;
                 }
                 if !seen {
-                    stack.push((entry, state));
+                    sc.stack.push((entry, state));
                     state = new_state;
-                    lift(&mut next, &mut prev, entry);
+                    lift(&mut sc.next, &mut sc.prev, entry);
                     if c.outcome == Outcome::Ok {
-                        lift(&mut next, &mut prev, ret_node[k]);
+                        lift(&mut sc.next, &mut sc.prev, sc.ret_node[k]);
                         remaining_ok -= 1;
                         if remaining_ok == 0 {
                             return (Linearizability::Linearizable, steps, n as u64);
                         }
                     }
-                    entry = next[HEAD];
+                    entry = sc.next[HEAD];
                     continue;
                 }
-                linearized[k / 64] &= !(1 << (k % 64));
+                sc.linearized[k / 64] &= !(1 << (k % 64));
             }
-            entry = next[entry];
+            entry = sc.next[entry];
             continue;
         }
         if entry != NIL && entry > furthest.0 {
-            furthest = (entry, node_op[entry]);
+            furthest = (entry, sc.node_op[entry]);
         }
-        let Some((call, s)) = stack.pop() else {
+        let Some((call, s)) = sc.stack.pop() else {
             return (
                 Linearizability::NotLinearizable {
-                    op: ops[furthest.1].0,
+                    op: sc.ops[furthest.1].0,
                 },
                 steps,
                 n as u64,
             );
         };
-        let kc = node_op[call];
+        let kc = sc.node_op[call];
         state = s;
-        linearized[kc / 64] &= !(1 << (kc % 64));
-        if ops[kc].1.outcome == Outcome::Ok {
-            unlift(&mut next, &mut prev, ret_node[kc]);
+        sc.linearized[kc / 64] &= !(1 << (kc % 64));
+        if sc.ops[kc].1.outcome == Outcome::Ok {
+            unlift(&mut sc.next, &mut sc.prev, sc.ret_node[kc]);
             remaining_ok += 1;
         }
-        unlift(&mut next, &mut prev, call);
-        entry = next[call];
+        unlift(&mut sc.next, &mut sc.prev, call);
+        entry = sc.next[call];
     }
 }
 
@@ -1154,6 +1280,239 @@ mod tests {
         let b = check(&h, &small);
         assert_eq!(a.keys[0].verdict, b.keys[0].verdict);
         assert!(b.steps >= a.steps);
+    }
+
+    /// The search as it was before its buffers were reused (86bd83d), kept
+    /// as the reference the reusing one must match step for step.
+    /// Returns the verdict (input indices), the steps taken and the number of
+    /// operations considered.
+    fn search_reference(
+        history: &[RegisterCall],
+        idx: &[usize],
+        opts: &CheckOptions,
+    ) -> (Linearizability, u64, u64) {
+        let nil_any = opts.nil_reads_match_any;
+        let ops: Vec<(usize, RegisterCall)> = idx
+            .iter()
+            .map(|&i| (i, history[i]))
+            .filter(|(_, c)| c.kept(nil_any))
+            .collect();
+        let n = ops.len();
+        let mut remaining_ok = ops.iter().filter(|(_, c)| c.outcome == Outcome::Ok).count();
+        if remaining_ok == 0 {
+            // Only info writes and cas: none has to take effect.
+            return (Linearizability::Linearizable, 0, n as u64);
+        }
+        // Events: (time, is_return, op). Invocations before completions at
+        // equal times; info ops have no completion event.
+        let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
+        for (k, (_, c)) in ops.iter().enumerate() {
+            events.push((c.invoke_at, false, k));
+            if c.outcome == Outcome::Ok {
+                events.push((c.complete_at.max(c.invoke_at), true, k));
+            }
+        }
+        events.sort_unstable();
+        // A doubly linked list over nodes 1..=events.len() (0 is the head);
+        // node j + 1 is event j, so a node's id is its position in history order.
+        let len = events.len() + 1;
+        let mut next = vec![NIL; len];
+        let mut prev = vec![NIL; len];
+        let mut node_op = vec![0usize; len];
+        let mut is_ret = vec![false; len];
+        let mut ret_node = vec![NIL; n];
+        for (j, &(_, r, k)) in events.iter().enumerate() {
+            let id = j + 1;
+            node_op[id] = k;
+            is_ret[id] = r;
+            if r {
+                ret_node[k] = id;
+            }
+            prev[id] = j;
+            next[j] = id;
+        }
+        let words = n.div_ceil(64);
+        let entry_bytes = 8 * words as u64 + 48;
+        let mut cache_bytes = 0u64;
+        let mut linearized = vec![0u64; words];
+        let mut cache: HashSet<(Vec<u64>, Value)> = HashSet::new();
+        // (call node, register value before it)
+        let mut stack: Vec<(usize, Value)> = Vec::with_capacity(n);
+        let mut state = opts.initial;
+        let mut entry = next[HEAD];
+        let mut steps = 0u64;
+        // The furthest completion node a dead end was met at, and its op.
+        let mut furthest = (0usize, 0usize);
+
+        let lift = |next: &mut [usize], prev: &mut [usize], x: usize| {
+            let (p, nx) = (prev[x], next[x]);
+            next[p] = nx;
+            if nx != NIL {
+                prev[nx] = p;
+            }
+        };
+        let unlift = |next: &mut [usize], prev: &mut [usize], x: usize| {
+            let (p, nx) = (prev[x], next[x]);
+            next[p] = x;
+            if nx != NIL {
+                prev[nx] = x;
+            }
+        };
+
+        loop {
+            steps += 1;
+            if steps > opts.steps_max {
+                return (Linearizability::Unknown, opts.steps_max, n as u64);
+            }
+            // An unlinearized ok op keeps its completion in the list, and the
+            // scan stops at the first completion: it never runs off the end.
+            debug_assert!(entry != NIL, "scan ran past every completion");
+            let dead_end = entry == NIL || is_ret[entry];
+            if !dead_end {
+                let k = node_op[entry];
+                let c = ops[k].1;
+                if let Some(new_state) = c.op.step(state, nil_any) {
+                    linearized[k / 64] |= 1 << (k % 64);
+                    let config = (linearized.clone(), new_state);
+                    let seen = cache.contains(&config);
+                    if !seen && cache_bytes + entry_bytes <= opts.cache_bytes_max {
+                        cache.insert(config);
+                        cache_bytes += entry_bytes;
+                    }
+                    if !seen {
+                        stack.push((entry, state));
+                        state = new_state;
+                        lift(&mut next, &mut prev, entry);
+                        if c.outcome == Outcome::Ok {
+                            lift(&mut next, &mut prev, ret_node[k]);
+                            remaining_ok -= 1;
+                            if remaining_ok == 0 {
+                                return (Linearizability::Linearizable, steps, n as u64);
+                            }
+                        }
+                        entry = next[HEAD];
+                        continue;
+                    }
+                    linearized[k / 64] &= !(1 << (k % 64));
+                }
+                entry = next[entry];
+                continue;
+            }
+            if entry != NIL && entry > furthest.0 {
+                furthest = (entry, node_op[entry]);
+            }
+            let Some((call, s)) = stack.pop() else {
+                return (
+                    Linearizability::NotLinearizable {
+                        op: ops[furthest.1].0,
+                    },
+                    steps,
+                    n as u64,
+                );
+            };
+            let kc = node_op[call];
+            state = s;
+            linearized[kc / 64] &= !(1 << (kc % 64));
+            if ops[kc].1.outcome == Outcome::Ok {
+                unlift(&mut next, &mut prev, ret_node[kc]);
+                remaining_ok += 1;
+            }
+            unlift(&mut next, &mut prev, call);
+            entry = next[call];
+        }
+    }
+
+    #[test]
+    fn the_reused_search_matches_the_reference_step_for_step() {
+        use crate::engine::{RngDraws, SeedPath};
+        let mut rng = SeedPath::root(7).rng();
+        let mut scratch = Scratch::default();
+        let (mut verdicts, mut long_large) = ([0u32; 3], 0u32);
+        let vals = |rng: &mut crate::engine::SimRng| -> Value {
+            match rng.below(5) {
+                0 => None,
+                v => Some(v),
+            }
+        };
+        for case in 0..600u64 {
+            // Small keys (one word of linearized bits) and large ones (up
+            // to 150 operations on one key, three words), mostly sequential with some
+            // overlap, a few info and failed calls, some budgets and caches
+            // too small.
+            let large = case % 5 == 0;
+            let n = if large {
+                65 + rng.below(86)
+            } else {
+                1 + rng.below(20)
+            } as usize;
+            let keys = if large { 1 } else { 3 };
+            // Per key, a register the calls mostly agree with (so that
+            // searches run long), sometimes contradict.
+            let mut truth: [Value; 3] = [None; 3];
+            let mut t = 0u64;
+            let h: Vec<RegisterCall> = (0..n)
+                .map(|_| {
+                    t += rng.below(4);
+                    let key = rng.below(keys);
+                    let reg = &mut truth[key as usize];
+                    let op = match rng.below(3) {
+                        0 if rng.below(20) == 0 => RegisterOp::Read(vals(&mut rng)),
+                        0 => RegisterOp::Read(*reg),
+                        1 => {
+                            *reg = vals(&mut rng);
+                            RegisterOp::Write(*reg)
+                        }
+                        _ => {
+                            let old = if rng.below(2) == 0 {
+                                *reg
+                            } else {
+                                vals(&mut rng)
+                            };
+                            let new = vals(&mut rng);
+                            if old == *reg {
+                                *reg = new;
+                            }
+                            RegisterOp::Cas { old, new }
+                        }
+                    };
+                    let end = t + rng.below(6);
+                    let call = match rng.below(10) {
+                        0 => RegisterCall::info(op, t),
+                        1 => RegisterCall::fail(op, t, end),
+                        _ => RegisterCall::ok(op, t, end),
+                    };
+                    call.on(key)
+                })
+                .collect();
+            let opts = CheckOptions {
+                initial: vals(&mut rng),
+                steps_max: [50, 1_000, 100_000][rng.below(3) as usize],
+                nil_reads_match_any: rng.below(2) == 0,
+                cache_bytes_max: [0, 500, CACHE_BYTES_MAX_DEFAULT][rng.below(3) as usize],
+            };
+            let mut order: Vec<usize> = (0..h.len()).collect();
+            order.sort_by_key(|&i| (h[i].key, i));
+            for group in order.chunk_by(|&a, &b| h[a].key == h[b].key) {
+                let got = search(&h, group, &opts, &mut scratch);
+                assert_eq!(
+                    got,
+                    search_reference(&h, group, &opts),
+                    "case {case}, key {:?}",
+                    h[group[0]].key
+                );
+                if got.2 > 64 && got.1 > 64 {
+                    long_large += 1;
+                }
+                verdicts[match got.0 {
+                    Linearizability::Linearizable => 0,
+                    Linearizability::NotLinearizable { .. } => 1,
+                    Linearizability::Unknown => 2,
+                }] += 1;
+            }
+        }
+        // The cases reach every verdict and long searches of large keys.
+        assert!(verdicts.iter().all(|&v| v > 10), "{verdicts:?}");
+        assert!(long_large > 10, "{long_large} long searches of large keys");
     }
 
     // ------------------------------------------------------------ the log

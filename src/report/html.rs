@@ -60,6 +60,19 @@ nav{font-size:14px;margin:8px 0}nav a{margin-right:12px;color:#0366d6}\
 table{border-collapse:collapse;font-size:13px;background:#fff;width:100%}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}td.n{text-align:right}\
 th{background:#eee}tr:nth-child(even) td{background:#f6f6f6}div.tw{overflow-x:auto}td{overflow-wrap:anywhere}td.n{white-space:nowrap;overflow-wrap:normal}";
 
+/// Write `page` into `out` ([`write()`]) and describe what was written: the
+/// last step of every renderer of a page.
+pub fn finish(out: &Path, kind: super::ReportKind, page: Page) -> Result<super::ReportIndex> {
+    let (html, summary_md) = write(out, &page)?;
+    Ok(super::ReportIndex {
+        kind,
+        out: out.to_path_buf(),
+        plots: page.plots,
+        html,
+        summary_md,
+    })
+}
+
 /// Write `OUT/index.html` and `OUT/summary.md`; returns their paths.
 pub fn write(out: &Path, page: &Page) -> Result<(PathBuf, PathBuf)> {
     let mut h = String::new();

@@ -360,14 +360,7 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
         plots,
         tables: vec![table],
     };
-    let (html, summary_md) = html::write(out, &page)?;
-    Ok(ReportIndex {
-        kind: ReportKind::ScenarioSweep,
-        out: out.to_path_buf(),
-        plots: page.plots,
-        html,
-        summary_md,
-    })
+    html::finish(out, ReportKind::ScenarioSweep, page)
 }
 
 /// The plots of a scenario-sweep report, by file stem.

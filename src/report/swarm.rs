@@ -357,12 +357,5 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
         plots,
         tables: vec![outcomes, failing_table],
     };
-    let (html, summary_md) = html::write(out, &page)?;
-    Ok(ReportIndex {
-        kind: ReportKind::Swarm,
-        out: out.to_path_buf(),
-        plots: page.plots,
-        html,
-        summary_md,
-    })
+    html::finish(out, ReportKind::Swarm, page)
 }

@@ -348,12 +348,5 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
         plots,
         tables: vec![table],
     };
-    let (html, summary_md) = html::write(out, &page)?;
-    Ok(ReportIndex {
-        kind: ReportKind::Sweep,
-        out: out.to_path_buf(),
-        plots: page.plots,
-        html,
-        summary_md,
-    })
+    html::finish(out, ReportKind::Sweep, page)
 }

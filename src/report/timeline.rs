@@ -655,12 +655,5 @@ pub fn render(path: &Path, out: &Path) -> Result<ReportIndex> {
         plots,
         tables: vec![table],
     };
-    let (html, summary_md) = html::write(out, &page)?;
-    Ok(ReportIndex {
-        kind: ReportKind::Timeline,
-        out: out.to_path_buf(),
-        plots: page.plots,
-        html,
-        summary_md,
-    })
+    html::finish(out, ReportKind::Timeline, page)
 }

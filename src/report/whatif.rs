@@ -239,14 +239,7 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
         plots,
         tables,
     };
-    let (html, summary_md) = html::write(out, &page)?;
-    Ok(ReportIndex {
-        kind: ReportKind::Whatif,
-        out: out.to_path_buf(),
-        plots: page.plots,
-        html,
-        summary_md,
-    })
+    html::finish(out, ReportKind::Whatif, page)
 }
 
 /// The changed scenarios with the first pair of each direction.

@@ -1151,12 +1151,5 @@ pub fn render(dir: &Path, out: &Path) -> Result<ReportIndex> {
         plots,
         tables,
     };
-    let (html, summary_md) = html::write(out, &page)?;
-    Ok(ReportIndex {
-        kind: ReportKind::Year,
-        out: out.to_path_buf(),
-        plots: page.plots,
-        html,
-        summary_md,
-    })
+    html::finish(out, ReportKind::Year, page)
 }

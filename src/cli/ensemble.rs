@@ -1,7 +1,6 @@
 //! `chaosim ensemble`: flag parsing and printing only; the work is in
 //! [`chaosim::program::ensemble`].
 
-use super::shard_and_threads;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,18 +26,9 @@ pub struct EnsembleArgs {
     /// Run only this many days per seed (a short programme), instead of --years.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366_000), conflicts_with = "years")]
     days: Option<u32>,
-    /// Worker threads, one seed each (default: available cores). Outputs do
-    /// not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Run the K-th of N contiguous slices of the seeds (K in 1..=N). Without
-    /// it, SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX (with --shard-count)
-    /// select the shard.
-    #[arg(long, value_name = "K/N")]
-    shard: Option<String>,
-    /// Number of shards when the shard index comes from JOB_COMPLETION_INDEX.
-    #[arg(long, value_name = "N")]
-    shard_count: Option<u32>,
+    /// Threads and shard.
+    #[command(flatten)]
+    workers: super::ShardArgs,
     /// Output directory.
     #[arg(long, default_value = "reports/ensemble")]
     out: PathBuf,
@@ -96,7 +86,7 @@ pub fn ensemble(a: EnsembleArgs) -> Result<ExitCode> {
             ^ loaded.catalogue.fingerprint()
             ^ loaded.stack_fingerprint,
     };
-    let (shard, threads) = shard_and_threads(a.shard.as_deref(), a.shard_count, a.threads)?;
+    let (shard, threads) = a.workers.resolve()?;
     let opts = EnsembleOptions {
         threads,
         shard,

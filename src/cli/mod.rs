@@ -22,17 +22,33 @@ pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The shard of a sharded command (`--shard`, else the scheduler's
-/// environment, see [`resolve_shard`](chaosim::sweep::runner::resolve_shard))
-/// and its worker count (`--threads`, else the machine's cores).
-pub(crate) fn shard_and_threads(
-    shard: Option<&str>,
-    shard_count: Option<u32>,
-    threads: Option<usize>,
-) -> Result<(chaosim::sweep::runner::Shard, usize)> {
-    let shard =
-        chaosim::sweep::runner::resolve_shard(shard, shard_count, &|k| std::env::var(k).ok())?;
-    Ok((shard, threads.unwrap_or_else(cores)))
+/// The worker and shard flags every batch command shares (`sweep`,
+/// `swarm`, `ensemble`, `whatif`), flattened into each.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub(crate) struct ShardArgs {
+    /// Worker threads (default: available cores). Outputs do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run the K-th of N contiguous slices of the work (K in 1..=N). Without
+    /// it, SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX (with --shard-count)
+    /// select the shard.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Number of shards when the shard index comes from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u32>,
+}
+
+impl ShardArgs {
+    /// The shard (`--shard`, else the scheduler's environment, see
+    /// [`resolve_shard`](chaosim::shard::resolve_shard)) and the worker
+    /// count (`--threads`, else the machine's cores).
+    pub(crate) fn resolve(&self) -> Result<(chaosim::shard::Shard, usize)> {
+        let shard = chaosim::shard::resolve_shard(self.shard.as_deref(), self.shard_count, &|k| {
+            std::env::var(k).ok()
+        })?;
+        Ok((shard, self.threads.unwrap_or_else(cores)))
+    }
 }
 
 /// Before a batch writes into `out`: the report files it will write into
@@ -266,8 +282,9 @@ enum Command {
     ///
     /// Example: chaosim ensemble --seeds 0:199 --days 30 --threads 2 --out reports/ensemble
     Ensemble(ensemble::EnsembleArgs),
-    /// Merge the output directories of the shards of one sweep or ensemble
-    /// into the files an unsharded run writes.
+    /// Merge the output directories of the shards of one batch (API or
+    /// scenario sweep, swarm, ensemble, what-if) into the files an unsharded
+    /// run writes.
     ///
     /// Example: chaosim merge shards/1 shards/2 shards/3 --out reports/sweep
     Merge(sweep::MergeArgs),

@@ -1,7 +1,6 @@
 //! `chaosim swarm` and `chaosim shrink`: flag parsing and printing only; the
 //! work is in [`chaosim::sweep::swarm`] and [`chaosim::scenario::shrink`].
 
-use super::shard_and_threads;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,17 +39,9 @@ pub struct SwarmArgs {
     /// Difficulty level, 1 to 10.
     #[arg(long, default_value_t = 1)]
     difficulty: u8,
-    /// Worker threads (default: available cores). Outputs do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Run the K-th of N contiguous slices (K in 1..=N). Without it,
-    /// SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX (with --shard-count) select
-    /// the shard.
-    #[arg(long, value_name = "K/N")]
-    shard: Option<String>,
-    /// Number of shards when the shard index comes from JOB_COMPLETION_INDEX.
-    #[arg(long, value_name = "N")]
-    shard_count: Option<u32>,
+    /// Threads and shard.
+    #[command(flatten)]
+    workers: super::ShardArgs,
     /// Output directory.
     #[arg(long, default_value = "reports/swarm")]
     out: PathBuf,
@@ -124,8 +115,7 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
             .iter()
             .map(|id| (id.as_str(), config.difficulty)),
     )?;
-    let (shard, threads) =
-        shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
+    let (shard, threads) = args.workers.resolve()?;
     if !args.no_report {
         super::check_report(&args.out, chaosim::report::ReportKind::Swarm, args.force)?;
     }

@@ -1,7 +1,6 @@
 //! `chaosim sweep` and `chaosim merge`: flag parsing and printing only; the
 //! work is in [`chaosim::sweep`].
 
-use super::shard_and_threads;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,17 +90,9 @@ pub struct SweepArgs {
     /// Root seed.
     #[arg(help_heading = "Both modes", long, default_value_t = 42)]
     seed: u64,
-    /// Worker threads (default: available cores). Outputs do not depend on it.
-    #[arg(help_heading = "Both modes", long)]
-    threads: Option<usize>,
-    /// Run the K-th of N contiguous slices (K in 1..=N). Without it,
-    /// SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX (with --shard-count) select
-    /// the shard.
-    #[arg(help_heading = "Both modes", long, value_name = "K/N")]
-    shard: Option<String>,
-    /// Number of shards when the shard index comes from JOB_COMPLETION_INDEX.
-    #[arg(help_heading = "Both modes", long, value_name = "N")]
-    shard_count: Option<u32>,
+    /// Threads and shard.
+    #[command(flatten, next_help_heading = "Both modes")]
+    workers: super::ShardArgs,
     /// Output directory.
     #[arg(help_heading = "Both modes", long, default_value = "reports/sweep")]
     out: PathBuf,
@@ -195,8 +186,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         variants: parse_variants(&args.variants)?,
     };
     spec.validate()?;
-    let (shard, threads) =
-        shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
+    let (shard, threads) = args.workers.resolve()?;
     let model = load_model(args.model.as_deref(), args.playbook.as_deref())?;
     if !args.no_report {
         super::check_report(&args.out, chaosim::report::ReportKind::Sweep, args.force)?;
@@ -331,8 +321,7 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
         deployed,
     };
     spec.validate(base)?;
-    let (shard, threads) =
-        shard_and_threads(args.shard.as_deref(), args.shard_count, args.threads)?;
+    let (shard, threads) = args.workers.resolve()?;
     if !args.no_report {
         super::check_report(
             &args.out,

@@ -340,3 +340,103 @@ fn the_paired_interval_is_narrower_than_two_independent_samples_of_the_same_size
         "paired {paired_width:.3} vs independent {independent_width:.3}"
     );
 }
+
+#[test]
+fn shards_merged_give_the_bytes_of_the_whole_run_whatever_the_threads() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("whatif-shards");
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = |name: &str| root.join(name).to_str().unwrap().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "whatif",
+            "--candidates",
+            "+acl_violation_monitor,+quorum_ack",
+            "--ids",
+            "S02_acl_spam,S03_cpu_spike",
+            "--seeds",
+            "0:4",
+            "--no-report",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let out = chaosim(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let whole = dir("whole");
+    run(&["--threads", "1", "--out", &whole]);
+    let shards: Vec<String> = (1..=3).map(|k| dir(&format!("s{k}"))).collect();
+    for (k, s) in shards.iter().enumerate() {
+        let spec = format!("{}/3", k + 1);
+        let threads = if k == 1 { "1" } else { "2" };
+        run(&["--shard", &spec, "--threads", threads, "--out", s]);
+    }
+    // Any order of the shard folders.
+    let merged = dir("merged");
+    let out = chaosim(&[
+        "merge", &shards[2], &shards[0], &shards[1], "--out", &merged,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "pairs.csv",
+        "candidates.csv",
+        "scenarios.csv",
+        "whatif.json",
+        "shard.ron",
+    ] {
+        let a = std::fs::read(root.join("whole").join(f)).unwrap();
+        let b = std::fs::read(root.join("merged").join(f)).unwrap();
+        assert!(a == b, "{f} differs between the whole run and the merge");
+    }
+    // Every run of every pair is a row: 2 scenarios x 5 seeds x 3 sides.
+    let pairs = std::fs::read_to_string(root.join("whole/pairs.csv")).unwrap();
+    assert_eq!(pairs.lines().count(), 1 + 2 * 5 * 3);
+    assert!(pairs.starts_with("scenario,seed,side,passed,failure_kind,recovery_s,events,digest\n"));
+    // A shard without --out has nowhere to put its pairs.
+    let out = chaosim(&[
+        "whatif",
+        "--candidates",
+        "+quorum_ack",
+        "--ids",
+        "S02_acl_spam",
+        "--shard",
+        "1/2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --out"));
+    // A what-if shard does not merge with a shard of another kind.
+    let swarm = dir("swarm");
+    let out = chaosim(&[
+        "swarm",
+        "--ids",
+        "S02_acl_spam",
+        "--seeds",
+        "2",
+        "--quiet",
+        "--no-report",
+        "--out",
+        &swarm,
+    ]);
+    // Exit 1: the swarm found failures (S02 fails on the default stack).
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = chaosim(&["merge", &shards[0], &swarm, "--out", &dir("mixed")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("foreign shard"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!root.join("mixed").join("pairs.csv").exists());
+}

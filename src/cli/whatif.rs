@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::repro::parse_time_of_day;
 use chaosim::sweep::whatif::{
-    CONFIDENCE, Candidate, CandidateReport, QuantileCi, WhatifReport, WhatifSpec, run_whatif,
+    Baseline, CONFIDENCE, Candidate, CandidateReport, QuantileCi, WhatifOut, WhatifReport,
+    WhatifSpec, run_whatif,
 };
 use chaosim::{Error, Result};
 
@@ -40,15 +41,19 @@ pub struct WhatifArgs {
     /// to the stack's default set.
     #[arg(long, default_value = "default", allow_hyphen_values = true)]
     safeguards: String,
-    /// Worker threads (default: available cores). Results do not depend on it.
+    /// Threads and shard (a shard needs --out; `chaosim merge` joins them).
+    #[command(flatten)]
+    workers: super::ShardArgs,
+    /// No progress bar.
     #[arg(long)]
-    threads: Option<usize>,
+    quiet: bool,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
-    /// Also write candidates.csv, scenarios.csv and whatif.json into DIR,
-    /// and the report (DIR/report: the ranked candidates with their
-    /// intervals, the changed scenarios with both handles).
+    /// Also write pairs.csv (every run of every pair), candidates.csv,
+    /// scenarios.csv, whatif.json and shard.ron into DIR, and the report
+    /// (DIR/report: the ranked candidates with their intervals, the changed
+    /// scenarios with both handles).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace this what-if's files in --out (other files are left alone).
@@ -90,35 +95,50 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     let ids = loaded.ids_or_all(args.ids.as_deref());
     let seeds = parse_seeds(&args.seeds)?;
     let at_ns = parse_time_of_day(&args.at).map_err(|m| Error::usage("--at", m))?;
+    let (shard, threads) = args.workers.resolve()?;
+    if shard.count > 1 && args.out.is_none() {
+        return Err(Error::usage(
+            "--shard",
+            format!(
+                "shard {}/{} needs --out DIR: a shard's pairs are merged from its folder",
+                shard.index, shard.count
+            ),
+        ));
+    }
+    let units = ids.len() as u64 * seeds.1.saturating_sub(seeds.0);
+    let (lo, hi) = shard.range(units);
+    let (bar, progress) = super::progress_bar(hi - lo, "pairs", args.quiet || args.json);
     let spec = WhatifSpec {
         ids,
         seeds,
         difficulty: args.difficulty,
         start: chaosim::engine::SimTime::from_nanos(at_ns),
-        threads: args.threads.unwrap_or_else(super::cores).max(1),
+        threads,
+        progress,
     };
     // Every file of --out (the report's too) is checked before the run.
-    if let Some(out) = &args.out {
-        chaosim::record::outfile::check_folder(out, "--out")?;
-        let mine = [
-            chaosim::sweep::whatif::CANDIDATES_FILE,
-            chaosim::sweep::whatif::SCENARIOS_FILE,
-            chaosim::sweep::whatif::REPORT_FILE,
-        ]
-        .map(String::from);
-        chaosim::record::outfile::check_files(out, &mine, args.force, "--out")?;
-        if !args.no_report {
-            super::check_report(out, chaosim::report::ReportKind::Whatif, args.force)?;
+    let out = match &args.out {
+        Some(dir) => {
+            if !args.no_report {
+                super::check_report(dir, chaosim::report::ReportKind::Whatif, args.force)?;
+            }
+            Some(WhatifOut {
+                dir: dir.clone(),
+                force: args.force,
+                shard,
+            })
         }
-    }
-    let report = run_whatif(
-        &loaded.stack,
-        &loaded.catalogue,
-        &loaded.files,
-        baseline,
-        &candidates,
-        &spec,
-    )?;
+        None => None,
+    };
+    let base = Baseline {
+        stack: &loaded.stack,
+        stack_fingerprint: loaded.stack_fingerprint,
+        catalogue: &loaded.catalogue,
+        files: &loaded.files,
+        deployed: baseline,
+    };
+    let report = run_whatif(&base, &candidates, &spec, out.as_ref())?;
+    bar.finish_and_clear();
     if args.json {
         outln!(
             "{}",
@@ -128,11 +148,12 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         print(&report);
     }
     if let Some(out) = &args.out {
-        chaosim::sweep::whatif::write_out(&report, out, args.force)?;
         if !args.json {
             outln!(
-                "wrote {}/candidates.csv, scenarios.csv, whatif.json",
-                out.display()
+                "wrote {}/pairs.csv, candidates.csv, scenarios.csv, whatif.json, shard.ron (shard {}/{})",
+                out.display(),
+                shard.index,
+                shard.count
             );
         }
         if !args.no_report {

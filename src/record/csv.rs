@@ -18,7 +18,8 @@ pub const CSV_BUFFER_BYTES: usize = 1 << 20;
 /// A CSV file being written.
 pub struct CsvSink {
     path: PathBuf,
-    out: BufWriter<File>,
+    /// `None`: a [`CsvSink::discard`] sink (sizes and checksum only).
+    out: Option<BufWriter<File>>,
     bytes: u64,
     fnv: Fnv64,
 }
@@ -68,7 +69,7 @@ impl CsvSink {
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         Ok(CsvSink {
             path,
-            out: BufWriter::with_capacity(CSV_BUFFER_BYTES, file),
+            out: Some(BufWriter::with_capacity(CSV_BUFFER_BYTES, file)),
             bytes: 0,
             fnv: Fnv64::new(),
         })
@@ -80,7 +81,19 @@ impl CsvSink {
     pub fn from_file(file: File, path: PathBuf) -> CsvSink {
         CsvSink {
             path,
-            out: BufWriter::with_capacity(CSV_BUFFER_BYTES, file),
+            out: Some(BufWriter::with_capacity(CSV_BUFFER_BYTES, file)),
+            bytes: 0,
+            fnv: Fnv64::new(),
+        }
+    }
+
+    /// A sink that writes nothing but counts the bytes and checksums them as
+    /// a file sink would: the rows of a batch whose files are not asked for
+    /// (`chaosim whatif` without `--out`). `path` names it in messages.
+    pub fn discard(path: PathBuf) -> CsvSink {
+        CsvSink {
+            path,
+            out: None,
             bytes: 0,
             fnv: Fnv64::new(),
         }
@@ -116,19 +129,21 @@ impl CsvSink {
 
     /// Write pre-formatted bytes (whole rows ending in `\n`).
     pub fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out
-            .write_all(bytes)
-            .map_err(|e| Error::io(&self.path, e))?;
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(bytes).map_err(|e| Error::io(&self.path, e))?;
+        }
         self.bytes += bytes.len() as u64;
         self.fnv.update(bytes);
         Ok(())
     }
 
     /// Flush the buffer and sync the file to disk; returns the bytes written.
-    pub fn finish(mut self) -> Result<u64> {
-        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
-        let file = self
-            .out
+    pub fn finish(self) -> Result<u64> {
+        let Some(mut out) = self.out else {
+            return Ok(self.bytes);
+        };
+        out.flush().map_err(|e| Error::io(&self.path, e))?;
+        let file = out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&self.path, e))?;

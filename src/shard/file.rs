@@ -12,8 +12,8 @@
 //! kind's [`ShardKind::Params`]), `shard`, `shards`, `range_start`,
 //! `range_end`, `experiments_bytes`, `experiments_fnv`, the records in the
 //! kind's [`Slot`], and `meta_fnv`. Format 1 grew one slot per kind
-//! (`cells`, always written; `scenario_cells`, `swarm_cells`, or `ensemble`
-//! holding one record); [`ShardFile`] reads and writes exactly that layout,
+//! (`cells`, always written; `scenario_cells`, `swarm_cells`,
+//! `whatif_cells`, or `ensemble` holding one record); [`ShardFile`] reads and writes exactly that layout,
 //! so files written before this module existed read, check and merge as
 //! before, and new files are byte-identical.
 
@@ -54,6 +54,8 @@ pub enum Slot {
     SwarmCells,
     /// `ensemble: Some(...)`: at most one record (left out when none).
     Ensemble,
+    /// `whatif_cells: [...]` (left out when empty).
+    WhatifCells,
 }
 
 impl Slot {
@@ -64,6 +66,7 @@ impl Slot {
             Slot::ScenarioCells => "scenario_cells",
             Slot::SwarmCells => "swarm_cells",
             Slot::Ensemble => "ensemble",
+            Slot::WhatifCells => "whatif_cells",
         }
     }
 }
@@ -207,6 +210,8 @@ struct Wire<P, R> {
     ensemble: Option<R>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     swarm_cells: Vec<R>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    whatif_cells: Vec<R>,
     #[serde(default)]
     meta_fnv: String,
 }
@@ -231,6 +236,7 @@ impl<K: ShardKind> Serialize for ShardFile<K> {
             scenario_cells: Vec::new(),
             ensemble: None,
             swarm_cells: Vec::new(),
+            whatif_cells: Vec::new(),
             meta_fnv: self.meta_fnv.clone(),
         };
         let records = self.cells.iter().collect();
@@ -239,6 +245,7 @@ impl<K: ShardKind> Serialize for ShardFile<K> {
             Slot::ScenarioCells => wire.scenario_cells = records,
             Slot::SwarmCells => wire.swarm_cells = records,
             Slot::Ensemble => wire.ensemble = self.cells.first(),
+            Slot::WhatifCells => wire.whatif_cells = records,
         }
         wire.serialize(s)
     }
@@ -252,6 +259,7 @@ impl<'de, K: ShardKind> Deserialize<'de> for ShardFile<K> {
             Slot::ScenarioCells => w.scenario_cells,
             Slot::SwarmCells => w.swarm_cells,
             Slot::Ensemble => w.ensemble.into_iter().collect(),
+            Slot::WhatifCells => w.whatif_cells,
         };
         Ok(ShardFile {
             format: w.format,

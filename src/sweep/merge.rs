@@ -18,6 +18,7 @@ use super::agent::{ExperimentOutcome, Variant};
 use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, format_rate};
 use super::scenario_sweep::ScenarioSweep;
 use super::swarm::Swarm;
+use super::whatif::Whatif;
 use crate::error::{Error, Result};
 use crate::program::ensemble::Ensemble;
 use crate::record::csv::push_field;
@@ -544,6 +545,7 @@ enum Shards {
     Sweep(Vec<(PathBuf, ShardFile<ApiSweep>)>),
     Scenario(Vec<(PathBuf, ShardFile<ScenarioSweep>)>),
     Swarm(Vec<(PathBuf, ShardFile<Swarm>)>),
+    Whatif(Vec<(PathBuf, ShardFile<Whatif>)>),
     Ensemble(Vec<(PathBuf, ShardFile<Ensemble>)>),
 }
 
@@ -552,12 +554,13 @@ enum AnyShard {
     Sweep(ShardFile<ApiSweep>),
     Scenario(ShardFile<ScenarioSweep>),
     Swarm(ShardFile<Swarm>),
+    Whatif(ShardFile<Whatif>),
     Ensemble(ShardFile<Ensemble>),
 }
 
 /// The kind tag of the batch in `dir` ([`ShardKind::TAG`]): format 1 names
-/// it by the field its parameters carry (`scenario`, `ensemble`, `swarm`;
-/// none: an API sweep). A file that does not parse is read as an API sweep,
+/// it by the field its parameters carry (`scenario`, `ensemble`, `swarm`,
+/// `whatif`; none: an API sweep). A file that does not parse is read as an API sweep,
 /// whose reader then reports the error.
 pub fn kind_of(dir: &Path) -> Result<&'static str> {
     #[derive(Deserialize)]
@@ -572,12 +575,15 @@ pub fn kind_of(dir: &Path) -> Result<&'static str> {
         ensemble: Option<serde::de::IgnoredAny>,
         #[serde(default)]
         swarm: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        whatif: Option<serde::de::IgnoredAny>,
     }
     let (path, text) = crate::shard::read_shard_text(dir)?;
     Ok(match crate::input::parse_ron::<Peek>(&text, &path) {
         Ok(Peek { params: p }) if p.scenario.is_some() => ScenarioSweep::TAG,
         Ok(Peek { params: p }) if p.ensemble.is_some() => Ensemble::TAG,
         Ok(Peek { params: p }) if p.swarm.is_some() => Swarm::TAG,
+        Ok(Peek { params: p }) if p.whatif.is_some() => Whatif::TAG,
         _ => ApiSweep::TAG,
     })
 }
@@ -594,6 +600,7 @@ impl AnyShard {
             ScenarioSweep::TAG => AnyShard::Scenario(ShardFile::read(dir)?),
             Ensemble::TAG => AnyShard::Ensemble(ShardFile::read(dir)?),
             Swarm::TAG => AnyShard::Swarm(ShardFile::read(dir)?),
+            Whatif::TAG => AnyShard::Whatif(ShardFile::read(dir)?),
             _ => AnyShard::Sweep(ShardFile::read(dir)?),
         })
     }
@@ -603,6 +610,7 @@ impl AnyShard {
             AnyShard::Sweep(_) => ApiSweep::TAG,
             AnyShard::Scenario(_) => ScenarioSweep::TAG,
             AnyShard::Swarm(_) => Swarm::TAG,
+            AnyShard::Whatif(_) => Whatif::TAG,
             AnyShard::Ensemble(_) => Ensemble::TAG,
         }
     }
@@ -628,6 +636,12 @@ impl AnyShard {
                 &m.params.rates_ppm,
                 &m.params.model_fingerprint,
             ),
+            AnyShard::Whatif(m) => Header::of(
+                m.params.seed,
+                m.params.n,
+                &m.params.rates_ppm,
+                &m.params.model_fingerprint,
+            ),
         }
     }
 
@@ -636,6 +650,9 @@ impl AnyShard {
         let ensemble = [a, b].iter().any(|s| s.tag() == Ensemble::TAG);
         if ensemble {
             return "kind (one is an ensemble, the other a sweep)".into();
+        }
+        if [a, b].iter().any(|s| s.tag() == Whatif::TAG) {
+            return "kind (one is a what-if, the other a sweep)".into();
         }
         if let Some(diff) = header_difference(&a.header(), &b.header()) {
             return diff;
@@ -653,6 +670,7 @@ impl Shards {
             (Shards::Sweep(v), AnyShard::Sweep(m)) => v.push((dir, m)),
             (Shards::Scenario(v), AnyShard::Scenario(m)) => v.push((dir, m)),
             (Shards::Swarm(v), AnyShard::Swarm(m)) => v.push((dir, m)),
+            (Shards::Whatif(v), AnyShard::Whatif(m)) => v.push((dir, m)),
             (Shards::Ensemble(v), AnyShard::Ensemble(m)) => v.push((dir, m)),
             _ => unreachable!("kinds checked before"),
         }
@@ -660,7 +678,7 @@ impl Shards {
 }
 
 /// Merge the shard directories `inputs` (any order) of one batch of any
-/// kind (API sweep, scenario sweep, swarm, ensemble) into `out`, giving the
+/// kind (API sweep, scenario sweep, swarm, ensemble, what-if) into `out`, giving the
 /// files an unsharded run with the same parameters writes: each shard is
 /// read by its kind tag ([`kind_of`]) and the shards go to the one generic
 /// [`shard::merge`](crate::shard::merge), which says what it refuses.
@@ -694,6 +712,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         AnyShard::Sweep(_) => Shards::Sweep(Vec::new()),
         AnyShard::Scenario(_) => Shards::Scenario(Vec::new()),
         AnyShard::Swarm(_) => Shards::Swarm(Vec::new()),
+        AnyShard::Whatif(_) => Shards::Whatif(Vec::new()),
         AnyShard::Ensemble(_) => Shards::Ensemble(Vec::new()),
     };
     for (dir, m) in read {
@@ -703,6 +722,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         Shards::Sweep(v) => crate::shard::merge(&v, out, force),
         Shards::Scenario(v) => crate::shard::merge(&v, out, force),
         Shards::Swarm(v) => crate::shard::merge(&v, out, force),
+        Shards::Whatif(v) => crate::shard::merge(&v, out, force),
         Shards::Ensemble(v) => crate::shard::merge(&v, out, force),
     }
 }

@@ -38,24 +38,38 @@
 //! by the seeds: per candidate fixed-size counters and sketches, per
 //! (candidate, scenario) two counters and at most two example pairs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, Binomial, ContinuousCDF, DiscreteCDF};
 
+use super::merge::{Header, header_difference};
 use crate::engine::SimTime;
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
+use crate::record::csv::{CsvSink, push_field};
+use crate::record::outfile::OutDir;
 use crate::record::stats::LogSketch;
 use crate::safeguard::SafeguardSet;
 use crate::scenario::execution::{Execution, Item};
 use crate::scenario::repro::{FileIds, Repro};
 use crate::scenario::run::{RunOutputs, run_execution_item};
 use crate::scenario::{Catalogue, Outcome, ScenarioSpec};
+use crate::shard::{
+    Aggregate, Never, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, Slot, THREADS_MAX, Tagged,
+    prepare_out_dir, run_ordered_chunked,
+};
 
 /// Confidence of every interval of the report.
 pub const CONFIDENCE: f64 = 0.95;
 
+/// `--out DIR`: one row per (scenario, seed, side): the baseline's and each
+/// candidate's verdict, failure kind, recovery, events and digest.
+pub const PAIRS_FILE: &str = "pairs.csv";
+/// Header of [`PAIRS_FILE`] (with its newline).
+pub const PAIRS_HEADER: &str = "scenario,seed,side,passed,failure_kind,recovery_s,events,digest\n";
 /// `--out DIR`: one row per candidate, in rank order.
 pub const CANDIDATES_FILE: &str = "candidates.csv";
 /// `--out DIR`: one row per candidate, changed scenario and direction
@@ -101,22 +115,15 @@ pub const SCENARIOS_HEADER: [&str; 11] = [
     "candidate_repro",
 ];
 
-/// Write [`CANDIDATES_FILE`], [`SCENARIOS_FILE`] and [`REPORT_FILE`] of
-/// `report` into `out` as one transaction (checked first: an existing one
-/// is replaced only with `force`; on an error none is left).
-pub fn write_out(report: &WhatifReport, out: &std::path::Path, force: bool) -> Result<()> {
-    let mut tx = crate::shard::prepare_out_dir(
-        out,
-        &[CANDIDATES_FILE, SCENARIOS_FILE, REPORT_FILE],
-        force,
-        "--out",
-    )?;
+/// Stage [`CANDIDATES_FILE`], [`SCENARIOS_FILE`] and [`REPORT_FILE`] of
+/// `report` in `tx` (the transaction of a what-if's `--out` folder or of
+/// `chaosim merge`).
+pub fn write_tables(tx: &mut OutDir, report: &WhatifReport) -> Result<()> {
     tx.write(CANDIDATES_FILE, &candidates_csv(report))?;
     tx.write(SCENARIOS_FILE, &scenarios_csv(report))?;
     let mut json = serde_json::to_vec(report).expect("the report serializes");
     json.push(b'\n');
-    tx.write(REPORT_FILE, &json)?;
-    tx.commit()
+    tx.write(REPORT_FILE, &json)
 }
 
 fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
@@ -218,6 +225,8 @@ pub struct WhatifSpec {
     pub start: SimTime,
     /// Worker threads (results do not depend on it).
     pub threads: usize,
+    /// Told the pairs each finished chunk ran (a progress bar).
+    pub progress: Progress,
 }
 
 /// A quantile with its interval, seconds.
@@ -232,7 +241,7 @@ pub struct QuantileCi {
 }
 
 /// One side of an example pair.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Side {
     /// Passed or failed.
     pub passed: bool,
@@ -246,7 +255,7 @@ pub struct Side {
 }
 
 /// A discordant pair kept as evidence.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
     /// The seed.
     pub seed: u64,
@@ -341,14 +350,6 @@ struct SignedSketch {
 }
 
 impl SignedSketch {
-    fn push(&mut self, diff_ns: i128) {
-        match diff_ns.cmp(&0) {
-            std::cmp::Ordering::Greater => self.saved.push(diff_ns as u64),
-            std::cmp::Ordering::Less => self.lost.push(diff_ns.unsigned_abs() as u64),
-            std::cmp::Ordering::Equal => self.zero += 1,
-        }
-    }
-
     fn count(&self) -> u64 {
         self.saved.count() + self.lost.count() + self.zero
     }
@@ -447,21 +448,320 @@ fn mcnemar_p(b: u64, c: u64) -> f64 {
     (2.0 * bin.cdf(b.min(c))).min(1.0)
 }
 
-/// Per-candidate accumulation.
-#[derive(Default)]
-struct Acc {
-    pairs: u64,
-    candidate_passed: u64,
-    prevented: u64,
-    introduced: u64,
-    saved: SignedSketch,
-    per_scenario: Vec<(u64, u64, Option<Example>, Option<Example>)>,
+/// A (candidate, scenario) recovery comparison in sparse form: the
+/// log-bucket counts of savings and losses (see [`LogSketch::bucket_of`])
+/// and the ties. Bounded by the bucket count whatever the seeds; the
+/// report's signed sketch is built from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryDiffs {
+    /// Bucket of the saving (ns) -> pairs.
+    pub saved: BTreeMap<u32, u64>,
+    /// Bucket of the loss (ns, magnitude) -> pairs.
+    pub lost: BTreeMap<u32, u64>,
+    /// Pairs that recovered in exactly the same time.
+    pub zero: u64,
 }
 
-/// One (scenario, seed) unit: the baseline and every candidate's outcome.
-struct Unit {
-    outcomes: Vec<Outcome>,
-    events: u64,
+impl RecoveryDiffs {
+    fn push(&mut self, diff_ns: i128) {
+        let bucket = |x: u128| LogSketch::bucket_of(x.min(u64::MAX as u128) as u64) as u32;
+        match diff_ns.cmp(&0) {
+            std::cmp::Ordering::Greater => {
+                *self.saved.entry(bucket(diff_ns as u128)).or_default() += 1
+            }
+            std::cmp::Ordering::Less => {
+                *self.lost.entry(bucket(diff_ns.unsigned_abs())).or_default() += 1
+            }
+            std::cmp::Ordering::Equal => self.zero += 1,
+        }
+    }
+
+    fn merge_from(&mut self, other: &RecoveryDiffs) {
+        for (b, n) in &other.saved {
+            *self.saved.entry(*b).or_default() += n;
+        }
+        for (b, n) in &other.lost {
+            *self.lost.entry(*b).or_default() += n;
+        }
+        self.zero += other.zero;
+    }
+
+    fn count(&self) -> u64 {
+        self.saved.values().sum::<u64>() + self.lost.values().sum::<u64>() + self.zero
+    }
+
+    /// Fold into `sketch`; `false` when a bucket is out of range.
+    fn add_to(&self, sketch: &mut SignedSketch) -> bool {
+        let ok = self
+            .saved
+            .iter()
+            .all(|(b, n)| sketch.saved.add_bucket(*b as usize, *n))
+            && self
+                .lost
+                .iter()
+                .all(|(b, n)| sketch.lost.add_bucket(*b as usize, *n));
+        sketch.zero += self.zero;
+        ok
+    }
+}
+
+/// What one candidate did on one scenario's pairs (part of a
+/// [`WhatifAggregate`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CandidateCell {
+    /// Candidate passes.
+    pub passed: u64,
+    /// Pairs where the baseline failed and the candidate passed.
+    pub prevented: u64,
+    /// Pairs where the baseline passed and the candidate failed.
+    pub introduced: u64,
+    /// Recovery saved on the pairs where both sides recovered.
+    pub recovery: RecoveryDiffs,
+    /// The prevented pair with the lowest seed.
+    pub prevented_example: Option<Example>,
+    /// The introduced pair with the lowest seed.
+    pub introduced_example: Option<Example>,
+}
+
+/// Keep the example with the lower seed.
+fn earliest(mine: &mut Option<Example>, other: &Option<Example>) {
+    if let Some(o) = other
+        && mine.as_ref().is_none_or(|m| o.seed < m.seed)
+    {
+        *mine = Some(o.clone());
+    }
+}
+
+impl CandidateCell {
+    fn merge_from(&mut self, o: &CandidateCell) {
+        self.passed += o.passed;
+        self.prevented += o.prevented;
+        self.introduced += o.introduced;
+        self.recovery.merge_from(&o.recovery);
+        earliest(&mut self.prevented_example, &o.prevented_example);
+        earliest(&mut self.introduced_example, &o.introduced_example);
+    }
+}
+
+/// One scenario's pairs (a cell of the batch): the baseline's passes and,
+/// per candidate in the order given, its [`CandidateCell`]. Merges exactly
+/// (counts, bucket counts, the lowest-seed examples), so shards and chunks
+/// fold into the same cell whatever their order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatifAggregate {
+    /// Pairs (seeds) folded in.
+    pub n: u64,
+    /// Baseline passes.
+    pub baseline_passed: u64,
+    /// Simulation events, every side.
+    pub events: u64,
+    /// Per candidate.
+    pub candidates: Vec<CandidateCell>,
+}
+
+impl Aggregate for WhatifAggregate {
+    fn merge_from(&mut self, o: &WhatifAggregate) {
+        self.n += o.n;
+        self.baseline_passed += o.baseline_passed;
+        self.events += o.events;
+        if self.candidates.len() < o.candidates.len() {
+            self.candidates
+                .resize_with(o.candidates.len(), CandidateCell::default);
+        }
+        for (a, b) in self.candidates.iter_mut().zip(&o.candidates) {
+            a.merge_from(b);
+        }
+    }
+}
+
+/// One cell's aggregate as `shard.ron` stores it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatifCellRecord {
+    /// The scenario's index in the list.
+    pub cell: u32,
+    /// Its aggregate.
+    pub aggregate: WhatifAggregate,
+}
+
+/// One candidate as `shard.ron` records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CandidateParams {
+    /// As the user wrote it.
+    pub label: String,
+    /// The safeguards it deploys.
+    pub deployed: SafeguardSet,
+    /// The fingerprints of its other stack (a `--files` value), if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stack: String,
+}
+
+/// The what-if parameters recorded in `shard.ron`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatifParams {
+    /// Scenario ids (the cells).
+    pub scenarios: Vec<String>,
+    /// Difficulty of every run.
+    pub difficulty: u8,
+    /// Simulated start instant of every run, ns.
+    pub start_ns: u64,
+    /// The baseline's safeguards.
+    pub baseline: SafeguardSet,
+    /// The candidates, in the order given.
+    pub candidates: Vec<CandidateParams>,
+    /// Fingerprints of the baseline's non-default input files.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub files: String,
+}
+
+/// The parameters every shard of one what-if shares, as recorded in
+/// `shard.ron` (format 1: `seed` is the first seed, `n` the seeds per
+/// scenario, `rates_ppm` and `variants` are empty).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "SweepParams", deny_unknown_fields)]
+pub struct WhatifShardParams {
+    /// First seed.
+    pub seed: u64,
+    /// Seeds per scenario.
+    pub n: u64,
+    /// Empty.
+    pub rates_ppm: Vec<u32>,
+    /// Empty.
+    pub variants: Vec<Never>,
+    /// The catalogue's and the baseline stack's fingerprints.
+    pub model_fingerprint: String,
+    /// The what-if.
+    pub whatif: Tagged<WhatifParams>,
+}
+
+/// The what-if as a batch kind: cells are the scenarios, work items the
+/// seeds, each item the baseline's and every candidate's run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Whatif;
+
+impl Whatif {
+    /// What differs between a what-if's shards beyond the common parameters.
+    pub const DIFFERENCE: &'static str =
+        "what-if (scenarios, candidates, baseline, difficulty, start or files)";
+}
+
+impl ShardKind for Whatif {
+    const TAG: &'static str = "whatif";
+    const SLOT: Slot = Slot::WhatifCells;
+    type Params = WhatifShardParams;
+    type Record = WhatifCellRecord;
+    type Aggregate = WhatifAggregate;
+
+    fn cells(p: &WhatifShardParams) -> u64 {
+        p.whatif.0.scenarios.len() as u64
+    }
+    fn n(p: &WhatifShardParams) -> u64 {
+        p.n
+    }
+    fn rows_file(_: &WhatifShardParams) -> &'static str {
+        PAIRS_FILE
+    }
+    fn rows_header(_: &WhatifShardParams) -> String {
+        PAIRS_HEADER.into()
+    }
+    fn files(_: &WhatifShardParams) -> Vec<&'static str> {
+        vec![
+            PAIRS_FILE,
+            CANDIDATES_FILE,
+            SCENARIOS_FILE,
+            REPORT_FILE,
+            SHARD_FILE,
+        ]
+    }
+    fn difference(a: &WhatifShardParams, b: &WhatifShardParams) -> Option<String> {
+        let h = |p: &WhatifShardParams| Header::of(p.seed, p.n, &p.rates_ppm, &p.model_fingerprint);
+        header_difference(&h(a), &h(b))
+            .or_else(|| (a.whatif != b.whatif).then(|| Self::DIFFERENCE.into()))
+    }
+    fn to_record(cell: u32, a: &WhatifAggregate) -> WhatifCellRecord {
+        WhatifCellRecord {
+            cell,
+            aggregate: a.clone(),
+        }
+    }
+    fn from_record(
+        p: &WhatifShardParams,
+        _: &ShardFile<Self>,
+        r: &WhatifCellRecord,
+        path: &Path,
+    ) -> Result<(u32, WhatifAggregate)> {
+        let bad = |message: String| Error::Invalid {
+            path: path.to_path_buf(),
+            field: format!("whatif_cells[{}]", r.cell),
+            message,
+        };
+        let a = &r.aggregate;
+        let k = p.whatif.0.candidates.len();
+        if a.candidates.len() != k {
+            return Err(bad(format!(
+                "{} candidate records, the parameters name {k}",
+                a.candidates.len()
+            )));
+        }
+        if a.baseline_passed > a.n {
+            return Err(bad(format!(
+                "baseline_passed {} > n {}",
+                a.baseline_passed, a.n
+            )));
+        }
+        for (i, c) in a.candidates.iter().enumerate() {
+            if c.passed > a.n || c.prevented + c.introduced > a.n || c.recovery.count() > a.n {
+                return Err(bad(format!("candidates[{i}]: counts exceed n = {}", a.n)));
+            }
+            if !c.recovery.add_to(&mut SignedSketch::default()) {
+                return Err(bad(format!(
+                    "candidates[{i}].recovery: a bucket is out of range"
+                )));
+            }
+        }
+        Ok((r.cell, a.clone()))
+    }
+    fn write_tables(
+        tx: &mut OutDir,
+        p: &WhatifShardParams,
+        cells: &[(u32, WhatifAggregate)],
+    ) -> Result<()> {
+        write_tables(tx, &report_of(p, cells))
+    }
+    fn items(a: &WhatifAggregate) -> u64 {
+        a.n
+    }
+}
+
+/// Where the files of a what-if go (`--out`), and which shard it runs.
+#[derive(Clone, Debug)]
+pub struct WhatifOut {
+    /// The output folder.
+    pub dir: PathBuf,
+    /// Replace this what-if's files in it.
+    pub force: bool,
+    /// The slice of the (scenario, seed) pairs to run.
+    pub shard: Shard,
+}
+
+/// The baseline of a what-if: its inputs and safeguards.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline<'a> {
+    /// The stack.
+    pub stack: &'a StackSpec,
+    /// Hash of the stack text (for merging shards).
+    pub stack_fingerprint: u64,
+    /// The scenarios.
+    pub catalogue: &'a Catalogue,
+    /// The non-default input files (for the handles).
+    pub files: &'a FileIds,
+    /// The safeguards deployed.
+    pub deployed: SafeguardSet,
 }
 
 fn execution(seed: u64, spec: &WhatifSpec, id: &str, deployed: SafeguardSet) -> Execution {
@@ -479,18 +779,29 @@ fn execution(seed: u64, spec: &WhatifSpec, id: &str, deployed: SafeguardSet) -> 
     }
 }
 
-/// Run the what-if: the baseline (`stack` with `baseline` deployed) and
-/// each candidate on every (scenario, seed) of `spec`.
+/// Pairs per chunk of the ordered runner: a pair is one run per side, a few
+/// milliseconds each, so small chunks keep both cores busy on a short list.
+const PAIR_CHUNK: u64 = 4;
+
+/// Run the what-if: the baseline and each candidate on every (scenario,
+/// seed) of `spec`, or on one shard of them. With `out`, the rows
+/// ([`PAIRS_FILE`]), the tables and `shard.ron` are written into its folder
+/// as one transaction, ready for `chaosim merge`; the report returned is
+/// this shard's.
 pub fn run_whatif(
-    stack: &StackSpec,
-    catalogue: &Catalogue,
-    files: &FileIds,
-    baseline: SafeguardSet,
+    base: &Baseline<'_>,
     candidates: &[Candidate],
     spec: &WhatifSpec,
+    out: Option<&WhatifOut>,
 ) -> Result<WhatifReport> {
     if candidates.is_empty() {
         return Err(Error::usage("--candidates", "give at least one candidate"));
+    }
+    if !(1..=THREADS_MAX).contains(&spec.threads) {
+        return Err(Error::usage(
+            "--threads",
+            format!("{} is outside 1..={THREADS_MAX}", spec.threads),
+        ));
     }
     let (from, to) = spec.seeds;
     if to <= from {
@@ -502,7 +813,7 @@ pub fn run_whatif(
     let specs: Vec<&ScenarioSpec> = spec
         .ids
         .iter()
-        .map(|id| catalogue.require(id))
+        .map(|id| base.catalogue.require(id))
         .collect::<Result<_>>()?;
     let seeds = to - from;
     let units = (specs.len() as u64).saturating_mul(seeds);
@@ -512,129 +823,228 @@ pub fn run_whatif(
             format!("{units} pairs per candidate is over the limit of {PAIRS_MAX}"),
         ));
     }
-    let default_set = stack.default_safeguards();
-    let run_one = |u: u64, side: usize| -> Result<Outcome> {
-        let (s, seed) = ((u / seeds) as usize, from + u % seeds);
-        let sc = specs[s];
-        let (st, deployed) = match side {
-            0 => (stack, baseline),
-            k => {
-                let c = &candidates[k - 1];
-                (c.stack.as_ref().map_or(stack, |(s, _)| s), c.deployed)
-            }
-        };
-        let exec = execution(seed, spec, &sc.id, deployed);
-        run_execution_item(st, &exec, &exec.items[0], sc, 0, RunOutputs::default())
+    let params = WhatifShardParams {
+        seed: from,
+        n: seeds,
+        rates_ppm: Vec::new(),
+        variants: Vec::new(),
+        model_fingerprint: format!(
+            "{:016x}:{:016x}",
+            base.catalogue.fingerprint(),
+            base.stack_fingerprint
+        ),
+        whatif: Tagged(WhatifParams {
+            scenarios: spec.ids.clone(),
+            difficulty: spec.difficulty,
+            start_ns: spec.start.as_nanos(),
+            baseline: base.deployed,
+            candidates: candidates
+                .iter()
+                .map(|c| CandidateParams {
+                    label: c.label.clone(),
+                    deployed: c.deployed,
+                    stack: c.stack.as_ref().map(|(_, f)| f.spec()).unwrap_or_default(),
+                })
+                .collect(),
+            files: base.files.spec(),
+        }),
     };
-    let mut accs: Vec<Acc> = candidates
-        .iter()
-        .map(|_| Acc {
-            per_scenario: vec![(0, 0, None, None); specs.len()],
-            ..Acc::default()
-        })
-        .collect();
-    let mut baseline_passed = 0u64;
-    let mut events = 0u64;
-    let threads = spec.threads.max(1);
-    let block = (threads as u64 * 4).max(1);
-    let mut next = 0u64;
-    while next < units {
-        let end = (next + block).min(units);
-        let results = run_block(threads, next, end, candidates.len() + 1, &run_one)?;
-        for (u, unit) in (next..end).zip(results) {
-            let (s, seed) = ((u / seeds) as usize, from + u % seeds);
-            events += unit.events;
-            let base = &unit.outcomes[0];
-            baseline_passed += u64::from(base.passed);
-            for (k, acc) in accs.iter_mut().enumerate() {
-                let var = &unit.outcomes[k + 1];
+    let shard = out.map_or(Shard::WHOLE, |o| o.shard);
+    let range = shard.range(Whatif::total(&params));
+    let mut tx = match out {
+        Some(o) => Some(prepare_out_dir(
+            &o.dir,
+            &Whatif::files(&params),
+            o.force,
+            "--out",
+        )?),
+        None => None,
+    };
+    let mut sink = match tx.as_mut() {
+        Some(tx) => tx.sink(PAIRS_FILE)?,
+        None => CsvSink::discard(PathBuf::from(PAIRS_FILE)),
+    };
+    sink.write_raw(PAIRS_HEADER.as_bytes())?;
+    let default_set = base.stack.default_safeguards();
+    let sides: Vec<(&StackSpec, SafeguardSet, &FileIds, SafeguardSet)> =
+        std::iter::once((base.stack, base.deployed, base.files, default_set))
+            .chain(candidates.iter().map(|c| match &c.stack {
+                Some((st, f)) => (st, c.deployed, f, st.default_safeguards()),
+                None => (base.stack, c.deployed, base.files, default_set),
+            }))
+            .collect();
+    let run = |cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(WhatifAggregate, u64)> {
+        let sc = specs[cell as usize];
+        let mut agg = WhatifAggregate {
+            candidates: vec![CandidateCell::default(); candidates.len()],
+            ..WhatifAggregate::default()
+        };
+        for e in lo..hi {
+            let seed = from + e;
+            let outcomes: Vec<Outcome> = sides
+                .iter()
+                .map(|(st, deployed, _, _)| {
+                    let exec = execution(seed, spec, &sc.id, *deployed);
+                    run_execution_item(st, &exec, &exec.items[0], sc, 0, RunOutputs::default())
+                })
+                .collect::<Result<_>>()?;
+            for (k, o) in outcomes.iter().enumerate() {
+                let label = if k == 0 {
+                    "baseline"
+                } else {
+                    &candidates[k - 1].label
+                };
+                push_pair_row(rows, &sc.id, seed, label, o);
+            }
+            // The evidence of candidate k's discordant pair: what the
+            // changed safeguards did on each side, and both handles.
+            let example = |k: usize| {
                 let c = &candidates[k];
-                acc.pairs += 1;
-                acc.candidate_passed += u64::from(var.passed);
-                if let (Some(b), Some(v)) = (base.recovery_s, var.recovery_s) {
-                    let diff = (b * 1e9).round() as i128 - (v * 1e9).round() as i128;
-                    acc.saved.push(diff);
-                }
-                if base.passed == var.passed {
-                    continue;
-                }
                 let changed = c
                     .deployed
-                    .union(baseline)
-                    .difference(c.deployed.intersection(baseline));
-                let example = || Example {
-                    seed,
-                    baseline: side(
-                        base,
-                        changed,
-                        &execution(seed, spec, &specs[s].id, baseline),
-                        files,
-                        default_set,
-                    ),
-                    candidate: side(
-                        var,
-                        changed,
-                        &execution(seed, spec, &specs[s].id, c.deployed),
-                        c.stack.as_ref().map_or(files, |(_, f)| f),
-                        c.stack
-                            .as_ref()
-                            .map_or(default_set, |(s, _)| s.default_safeguards()),
-                    ),
+                    .union(base.deployed)
+                    .difference(c.deployed.intersection(base.deployed));
+                let side_of = |i: usize| {
+                    let (_, deployed, files, default_set) = sides[i];
+                    let exec = execution(seed, spec, &sc.id, deployed);
+                    side(&outcomes[i], changed, &exec, files, default_set)
                 };
-                let row = &mut acc.per_scenario[s];
-                if var.passed {
-                    acc.prevented += 1;
-                    row.0 += 1;
-                    if row.2.is_none() {
-                        row.2 = Some(example());
-                    }
-                } else {
-                    acc.introduced += 1;
-                    row.1 += 1;
-                    if row.3.is_none() {
-                        row.3 = Some(example());
-                    }
+                Example {
+                    seed,
+                    baseline: side_of(0),
+                    candidate: side_of(k + 1),
+                }
+            };
+            agg.fold(&outcomes, &example);
+        }
+        spec.progress.add(hi - lo);
+        let events = agg.events;
+        Ok((agg, events))
+    };
+    let mut cells: Vec<(u32, WhatifAggregate)> = Vec::new();
+    run_ordered_chunked(
+        spec.threads,
+        seeds,
+        range,
+        PAIR_CHUNK,
+        &mut sink,
+        &run,
+        &mut |c, a| cells.push((c as u32, a)),
+    )?;
+    let bytes = sink.bytes_written();
+    let fnv = sink.checksum();
+    sink.finish()?;
+    let report = report_of(&params, &cells);
+    if let Some(mut tx) = tx {
+        write_tables(&mut tx, &report)?;
+        ShardFile::<Whatif>::new(&params, shard, range, (bytes, fnv), &cells).write(&mut tx)?;
+        tx.commit()?;
+    }
+    Ok(report)
+}
+
+/// Append the rows of one pair's side to `rows` ([`PAIRS_HEADER`]).
+fn push_pair_row(rows: &mut String, scenario: &str, seed: u64, side: &str, o: &Outcome) {
+    push_field(rows, scenario);
+    let _ = write!(rows, ",{seed},");
+    push_field(rows, side);
+    let _ = write!(rows, ",{},", o.passed as u8);
+    if let Some(k) = o.failure_kind() {
+        rows.push_str(k.name());
+    }
+    rows.push(',');
+    if let Some(r) = o.recovery_s {
+        let _ = write!(rows, "{r:.3}");
+    }
+    let _ = writeln!(rows, ",{},{}", o.events, o.digest);
+}
+
+impl WhatifAggregate {
+    /// Fold one pair: `outcomes[0]` is the baseline's, `outcomes[k + 1]`
+    /// candidate `k`'s; `example(k)` is the evidence of candidate `k`'s
+    /// pair, asked for only when the pair is discordant and the first of
+    /// its direction here.
+    fn fold(&mut self, outcomes: &[Outcome], example: &dyn Fn(usize) -> Example) {
+        self.n += 1;
+        self.events += outcomes.iter().map(|o| o.events).sum::<u64>();
+        let base = &outcomes[0];
+        self.baseline_passed += u64::from(base.passed);
+        for (k, cell) in self.candidates.iter_mut().enumerate() {
+            let var = &outcomes[k + 1];
+            cell.passed += u64::from(var.passed);
+            if let (Some(b), Some(v)) = (base.recovery_s, var.recovery_s) {
+                cell.recovery
+                    .push((b * 1e9).round() as i128 - (v * 1e9).round() as i128);
+            }
+            if base.passed == var.passed {
+                continue;
+            }
+            if var.passed {
+                cell.prevented += 1;
+                if cell.prevented_example.is_none() {
+                    cell.prevented_example = Some(example(k));
+                }
+            } else {
+                cell.introduced += 1;
+                if cell.introduced_example.is_none() {
+                    cell.introduced_example = Some(example(k));
                 }
             }
         }
-        next = end;
     }
-    let mut reports: Vec<CandidateReport> = accs
-        .into_iter()
-        .zip(candidates)
-        .map(|(acc, c)| {
-            let n = acc.pairs.max(1) as f64;
-            let d = acc.prevented + acc.introduced;
-            let (plo, phi) = clopper_pearson(acc.prevented, d);
+}
+
+/// The report of the cells `cells` (in cell order) of a what-if with
+/// parameters `p`: per candidate the sums over its cells, the intervals,
+/// the changed scenarios in list order, and the ranking.
+pub fn report_of(p: &WhatifShardParams, cells: &[(u32, WhatifAggregate)]) -> WhatifReport {
+    let w = &p.whatif.0;
+    let pairs: u64 = cells.iter().map(|(_, a)| a.n).sum();
+    let baseline_passed: u64 = cells.iter().map(|(_, a)| a.baseline_passed).sum();
+    let mut reports: Vec<CandidateReport> = w
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let mut total = CandidateCell::default();
+            let mut sketch = SignedSketch::default();
+            let mut changed = Vec::new();
+            for (cell, a) in cells {
+                let Some(cc) = a.candidates.get(k) else {
+                    continue;
+                };
+                total.merge_from(cc);
+                cc.recovery.add_to(&mut sketch);
+                if cc.prevented + cc.introduced > 0 {
+                    changed.push(ScenarioChange {
+                        id: w.scenarios.get(*cell as usize).cloned().unwrap_or_default(),
+                        prevented: cc.prevented,
+                        introduced: cc.introduced,
+                        prevented_example: cc.prevented_example.clone(),
+                        introduced_example: cc.introduced_example.clone(),
+                    });
+                }
+            }
+            let n = pairs.max(1) as f64;
+            let d = total.prevented + total.introduced;
+            let (plo, phi) = clopper_pearson(total.prevented, d);
             let scale = d as f64 / n;
             CandidateReport {
                 label: c.label.clone(),
                 rank: 0,
-                pairs: acc.pairs,
+                pairs,
                 baseline_passed,
-                candidate_passed: acc.candidate_passed,
-                prevented: acc.prevented,
-                introduced: acc.introduced,
-                pass_rate_change: (acc.prevented as f64 - acc.introduced as f64) / n,
+                candidate_passed: total.passed,
+                prevented: total.prevented,
+                introduced: total.introduced,
+                pass_rate_change: (total.prevented as f64 - total.introduced as f64) / n,
                 pass_rate_change_low: scale * (2.0 * plo - 1.0),
                 pass_rate_change_high: scale * (2.0 * phi - 1.0),
-                mcnemar_p: mcnemar_p(acc.prevented, acc.introduced),
-                recovered_pairs: acc.saved.count(),
-                recovery_saved_p50_s: acc.saved.quantile(0.5),
-                recovery_saved_p90_s: acc.saved.quantile(0.9),
-                changed: acc
-                    .per_scenario
-                    .into_iter()
-                    .zip(&specs)
-                    .filter(|(r, _)| r.0 + r.1 > 0)
-                    .map(|(r, sc)| ScenarioChange {
-                        id: sc.id.clone(),
-                        prevented: r.0,
-                        introduced: r.1,
-                        prevented_example: r.2,
-                        introduced_example: r.3,
-                    })
-                    .collect(),
+                mcnemar_p: mcnemar_p(total.prevented, total.introduced),
+                recovered_pairs: sketch.count(),
+                recovery_saved_p50_s: sketch.quantile(0.5),
+                recovery_saved_p90_s: sketch.quantile(0.9),
+                changed,
             }
         })
         .collect();
@@ -649,16 +1059,16 @@ pub fn run_whatif(
     for (i, r) in reports.iter_mut().enumerate() {
         r.rank = i as u32 + 1;
     }
-    Ok(WhatifReport {
-        scenarios: spec.ids.clone(),
-        seeds: spec.seeds,
-        difficulty: spec.difficulty,
-        baseline,
+    WhatifReport {
+        scenarios: w.scenarios.clone(),
+        seeds: (p.seed, p.seed + p.n),
+        difficulty: w.difficulty,
+        baseline: w.baseline,
         baseline_passed,
-        pairs: units,
+        pairs,
         candidates: reports,
-        events,
-    })
+        events: cells.iter().map(|(_, a)| a.events).sum(),
+    }
 }
 
 /// What the changed safeguards did on one side, and its handle.
@@ -692,45 +1102,6 @@ fn side(
     }
 }
 
-/// Units `lo..hi` on `threads` workers, results in unit order.
-fn run_block(
-    threads: usize,
-    lo: u64,
-    hi: u64,
-    sides: usize,
-    run_one: &(dyn Fn(u64, usize) -> Result<Outcome> + Sync),
-) -> Result<Vec<Unit>> {
-    let len = (hi - lo) as usize;
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<Unit>>> = (0..len).map(|_| None).collect();
-    let done = std::sync::Mutex::new(&mut slots);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(len) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= len {
-                        break;
-                    }
-                    let u = lo + i as u64;
-                    let unit = (0..sides)
-                        .map(|k| run_one(u, k))
-                        .collect::<Result<Vec<Outcome>>>()
-                        .map(|outcomes| Unit {
-                            events: outcomes.iter().map(|o| o.events).sum(),
-                            outcomes,
-                        });
-                    done.lock().expect("slots")[i] = Some(unit);
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|s| s.expect("every unit ran"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -756,10 +1127,12 @@ mod tests {
 
     #[test]
     fn signed_quantiles_read_losses_ties_and_savings_in_order() {
-        let mut s = SignedSketch::default();
+        let mut diffs = RecoveryDiffs::default();
         for d in [-3_000_000_000i128, -1_000_000_000, 0, 0, 2_000_000_000] {
-            s.push(d);
+            diffs.push(d);
         }
+        let mut s = SignedSketch::default();
+        assert!(diffs.add_to(&mut s));
         assert_eq!(s.count(), 5);
         let at = |r| s.at_rank(r).unwrap() / 1e9;
         assert!(at(1) < at(2) && at(2) < 0.0);

@@ -7,7 +7,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use chaosim::engine::{SeedPath, SimDuration};
-use chaosim::model::cluster::{ClusterSpec, JEPSEN_SCENARIOS, catalogue_shape, run_schedule};
+use chaosim::model::cluster::{ClusterSpec, JEPSEN_SCENARIOS, catalogue_shape};
+use cluster_driver::run_schedule;
+
+#[path = "../tests/support/cluster_driver.rs"]
+#[allow(dead_code)]
+mod cluster_driver;
 use chaosim::safeguard::{Safeguard, SafeguardSet};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -1,13 +1,17 @@
 //! Behaviour of the replicated-log cluster under the nemesis, with the
 //! consistency safeguards off and on, through the public API.
 
+#[path = "support/cluster_driver.rs"]
+mod cluster_driver;
+
 use chaosim::check::consistency::{AnomalyKind, Validity};
 use chaosim::engine::{SeedPath, SimDuration};
 use chaosim::model::cluster::{
-    ClockFault, ClusterFault, ClusterRun, ClusterSpec, JEPSEN_SCENARIOS, NemesisSchedule,
-    NemesisStep, PRIMARY, PartitionShape, catalogue_shape, run_schedule,
+    ClockFault, ClusterFault, ClusterSpec, JEPSEN_SCENARIOS, NemesisSchedule, NemesisStep, PRIMARY,
+    PartitionShape, catalogue_shape,
 };
 use chaosim::safeguard::{Safeguard, SafeguardSet};
+use cluster_driver::{ClusterRun, run_schedule};
 
 const S: u64 = 1_000_000_000;
 

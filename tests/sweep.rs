@@ -541,7 +541,7 @@ mod properties {
                 failure_rate_threshold_pct: threshold, window_calls: window,
                 minimum_calls: minimum, open_wait_ms: 1_000, half_open_calls: half_open,
             };
-            prop_assert!(cfg.validate("p", "b").is_ok());
+            prop_assert!(cfg.validate().is_ok());
             let mut b = Breaker::new(cfg);
             let mut now = SimTime::ZERO;
             let mut opens = 0;

@@ -163,7 +163,7 @@ fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel>
         None => ApiModelConfig::default(),
         Some(path) => chaosim::input::load_with(path, |text, path| {
             let cfg: ApiModelConfig = chaosim::input::parse_ron_without_empty_check(text, path)?;
-            cfg.validate(&path.display().to_string())?;
+            cfg.validate().map_err(|e| e.in_file(path))?;
             Ok(cfg)
         })?,
     };

@@ -27,7 +27,7 @@ use super::proxy::{CallRequest, CallResult, ChaosProxy, ErrorKind, ProxyConfig};
 use crate::engine::{
     Ctx, EventInfo, EventQueue, RngDraws, SeedPath, SimDuration, SimRng, SimTime, Simulation,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
 use crate::model::{Component, Solo};
 use crate::safeguard::{Evidence, Safeguard, SafeguardLog, Signal};
 
@@ -103,13 +103,10 @@ impl Default for ApiModelConfig {
 }
 
 impl ApiModelConfig {
-    /// Check every range; errors name the field in `path`.
-    pub fn validate(&self, path: &str) -> Result<()> {
-        let bad = |field: String, message: String| Error::Invalid {
-            path: path.into(),
-            field,
-            message,
-        };
+    /// Check every range; an error names the field (the caller locates it in
+    /// its file with [`FieldError::in_file`]).
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let bad = |field: String, message: String| FieldError::new(field, message);
         if self.steps.is_empty() || self.steps.len() > STEPS_MAX {
             return Err(bad(
                 "steps".into(),
@@ -124,8 +121,8 @@ impl ApiModelConfig {
                 ));
             }
         }
-        self.proxy.validate(path, "proxy")?;
-        self.breaker.validate(path, "breaker")?;
+        self.proxy.validate().map_err(|e| e.within("proxy"))?;
+        self.breaker.validate().map_err(|e| e.within("breaker"))?;
         if !(1..=3_600_000).contains(&self.deadline_ms) {
             return Err(bad(
                 "deadline_ms".into(),
@@ -727,11 +724,11 @@ mod tests {
 
     #[test]
     fn default_config_is_valid() {
-        assert!(ApiModelConfig::default().validate("d").is_ok());
+        assert!(ApiModelConfig::default().validate().is_ok());
         let bad = ApiModelConfig {
             steps: vec![],
             ..ApiModelConfig::default()
         };
-        assert!(bad.validate("d").unwrap_err().to_string().contains("steps"));
+        assert_eq!(bad.validate().unwrap_err().field, "steps");
     }
 }

@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{SimDuration, SimTime};
-use crate::error::{Error, Result};
+use crate::error::FieldError;
 
 /// Largest sliding window (the window is a 64-bit ring).
 pub const WINDOW_CALLS_MAX: u32 = 64;
@@ -52,13 +52,10 @@ impl Default for BreakerConfig {
 }
 
 impl BreakerConfig {
-    /// Check the ranges; errors name `field.<name>` in `path`.
-    pub fn validate(&self, path: &str, field: &str) -> Result<()> {
-        let bad = |name: &str, message: String| Error::Invalid {
-            path: path.into(),
-            field: format!("{field}.{name}"),
-            message,
-        };
+    /// Check the ranges; an error names the field (the caller nests it with
+    /// [`FieldError::within`] and locates it with [`FieldError::in_file`]).
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let bad = |name: &str, message: String| FieldError::new(name, message);
         if !(1..=100).contains(&self.failure_rate_threshold_pct) {
             return Err(bad(
                 "failure_rate_threshold_pct",
@@ -408,8 +405,8 @@ mod tests {
             minimum_calls: 20,
             ..BreakerConfig::default()
         };
-        let e = c.validate("m.ron", "breaker").unwrap_err().to_string();
-        assert!(e.contains("breaker.minimum_calls"), "{e}");
-        assert!(BreakerConfig::default().validate("m", "b").is_ok());
+        let e = c.validate().unwrap_err().within("breaker");
+        assert_eq!(e.field, "breaker.minimum_calls");
+        assert!(BreakerConfig::default().validate().is_ok());
     }
 }

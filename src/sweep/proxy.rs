@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{RngDraws, SeedPath, SimRng};
-use crate::error::{Error, Result};
+use crate::error::FieldError;
 
 /// Failure rates are integer parts per million.
 pub const RATE_PPM_MAX: u32 = 1_000_000;
@@ -58,13 +58,10 @@ impl Default for ProxyConfig {
 }
 
 impl ProxyConfig {
-    /// Check the ranges; errors name `field.<name>` in `path`.
-    pub fn validate(&self, path: &str, field: &str) -> Result<()> {
-        let bad = |name: &str, message: String| Error::Invalid {
-            path: path.into(),
-            field: format!("{field}.{name}"),
-            message,
-        };
+    /// Check the ranges; an error names the field (the caller nests it with
+    /// [`FieldError::within`] and locates it with [`FieldError::in_file`]).
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let bad = |name: &str, message: String| FieldError::new(name, message);
         let total = self.weight_503 as u64 + self.weight_429 as u64 + self.weight_timeout as u64;
         if total == 0 || total > 1_000_000 {
             return Err(bad(

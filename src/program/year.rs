@@ -968,6 +968,28 @@ pub struct RunObservation {
     pub newly_deployed: SafeguardSet,
 }
 
+/// What one run of the programme did, in more detail than a
+/// [`RunObservation`]: for observers that follow scenarios and safeguards
+/// through the programme ([`run_programme_observed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunDetail<'a> {
+    /// What the observer of [`run_programme_quiet`] sees of this run.
+    pub observation: RunObservation,
+    /// Safeguards whose fix the programme generated in this run (a failed
+    /// execution needed them and they were neither deployed nor generated
+    /// before).
+    pub newly_generated: SafeguardSet,
+    /// Catalogue indices, increasing, of the scenarios whose standing
+    /// became [`Standing::Mastered`] in this run (not mastered before it,
+    /// mastered after it: the rule of [`Summary::mastered`]). A scenario
+    /// that loses its mastery (a failure at the top level) and regains it
+    /// appears again.
+    pub newly_mastered: &'a [usize],
+    /// Scenarios mastered after this run (what [`Summary::mastered`] would
+    /// be if the programme ended here).
+    pub mastered: usize,
+}
+
 /// Run a whole programme from the start without writing any file: the same
 /// state machine, executor calls and therefore the same [`Summary`] and
 /// digest as [`run_programme`] with this seed, run count and initial set
@@ -982,6 +1004,30 @@ pub fn run_programme_quiet(
     cat: &Catalogue,
     executor: &dyn Executor,
     observe: &mut dyn FnMut(&RunObservation),
+) -> Result<Summary> {
+    run_programme_observed(
+        seed,
+        runs_total,
+        initial_deployed,
+        prog,
+        cat,
+        executor,
+        &mut |d: &RunDetail<'_>| observe(&d.observation),
+    )
+}
+
+/// [`run_programme_quiet`] with the observer told more of each run
+/// ([`RunDetail`]: the safeguards generated and the scenarios newly
+/// mastered). The programme, its [`Summary`] and digest are exactly those
+/// of [`run_programme_quiet`] (which calls this).
+pub fn run_programme_observed(
+    seed: u64,
+    runs_total: u64,
+    initial_deployed: SafeguardSet,
+    prog: &Programme,
+    cat: &Catalogue,
+    executor: &dyn Executor,
+    observe: &mut dyn FnMut(&RunDetail<'_>),
 ) -> Result<Summary> {
     let cfg = YearConfig {
         seed,
@@ -1003,18 +1049,46 @@ pub fn run_programme_quiet(
         json!({"seed": seed, "runs_total": runs_total, "deployed": initial_deployed.join(";")}),
     )?;
     let per_day = prog.slots.len() as u64;
+    // Whether each scenario is mastered now; only the records executed in a
+    // run change, so only those are looked at again.
+    let mut mastered = vec![false; state.learning.len()];
+    let mut mastered_count = 0usize;
+    let mut newly_mastered = Vec::new();
     while state.next_run < runs_total {
         let r = state.next_run;
-        let (passes, failures, deployed) =
-            (state.totals.passes, state.totals.failures, state.deployed);
+        let (passes, failures, deployed, generated) = (
+            state.totals.passes,
+            state.totals.failures,
+            state.deployed,
+            state.generated,
+        );
         run_one(r, per_day, &cfg, prog, cat, executor, &mut state, &mut out)?;
         state.next_run += 1;
-        observe(&RunObservation {
-            run: r,
-            day: r / per_day,
-            passed: state.totals.passes - passes,
-            failed: state.totals.failures - failures,
-            newly_deployed: state.deployed.difference(deployed),
+        newly_mastered.clear();
+        for (i, rec) in state.learning.iter().enumerate() {
+            if rec.last_executed_run != Some(r) {
+                continue;
+            }
+            let now = rec.standing(prog) == Standing::Mastered;
+            if now && !mastered[i] {
+                newly_mastered.push(i);
+                mastered_count += 1;
+            } else if !now && mastered[i] {
+                mastered_count -= 1;
+            }
+            mastered[i] = now;
+        }
+        observe(&RunDetail {
+            observation: RunObservation {
+                run: r,
+                day: r / per_day,
+                passed: state.totals.passes - passes,
+                failed: state.totals.failures - failures,
+                newly_deployed: state.deployed.difference(deployed),
+            },
+            newly_generated: state.generated.difference(generated),
+            newly_mastered: &newly_mastered,
+            mastered: mastered_count,
         });
     }
     Ok(summary(&state, prog, runs_total))

@@ -46,3 +46,4 @@ pub mod runner;
 pub mod scenario_sweep;
 pub mod swarm;
 pub mod whatif;
+pub mod whatif_programme;

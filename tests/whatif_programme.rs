@@ -18,8 +18,9 @@ use chaosim::program::Programme;
 use chaosim::program::ensemble::{EnsembleSpec, run_seed};
 use chaosim::program::spec::DEFAULT_PROGRAMME_RON;
 use chaosim::program::year::{RunDetail, run_programme_observed, run_programme_quiet};
-use chaosim::safeguard::SafeguardSet;
+use chaosim::safeguard::{Safeguard, SafeguardSet};
 use chaosim::scenario::Catalogue;
+use chaosim::scenario::repro::FileIds;
 use chaosim::scenario::run::Runner;
 use chaosim::shard::Progress;
 use chaosim::sweep::whatif::Candidate;
@@ -69,6 +70,15 @@ fn candidates(specs: &[&str]) -> Vec<Candidate> {
 }
 
 fn run(specs: &[&str], seeds: (u64, u64), days: u64, threads: usize) -> ProgrammeWhatifReport {
+    run_candidates(&candidates(specs), seeds, days, threads)
+}
+
+fn run_candidates(
+    cands: &[Candidate],
+    seeds: (u64, u64),
+    days: u64,
+    threads: usize,
+) -> ProgrammeWhatifReport {
     let i = inputs();
     let base = ProgrammeBaseline {
         programme: &i.prog,
@@ -82,7 +92,17 @@ fn run(specs: &[&str], seeds: (u64, u64), days: u64, threads: usize) -> Programm
         threads,
         progress: Progress::none(),
     };
-    run_programme_whatif(&base, &candidates(specs), &spec).unwrap()
+    run_programme_whatif(&base, cands, &spec).unwrap()
+}
+
+/// The embedded stack with the cascade detector in Layer 2's default set
+/// (a `stack=FILE` candidate).
+fn cascade_stack() -> StackSpec {
+    let mut s = StackSpec::embedded();
+    s.layer2
+        .default_safeguards
+        .insert(Safeguard::CascadeDetector);
+    s
 }
 
 const DAYS: u64 = 4;
@@ -91,23 +111,26 @@ const SEEDS: (u64, u64) = (0, 3);
 /// Seeds 0-2, 4 days, on 2 threads: a relevant candidate
 /// (`+cascade_detector`), one the programme never needs in these days
 /// (`+trigger_mesh_backpressure`), one that removes a safeguard
-/// (`-circuit_breaker`) and one identical to the baseline
-/// (`+heartbeat_watchdog` is in the default set). Computed once for the
-/// tests that read it.
+/// (`-circuit_breaker`), one identical to the baseline
+/// (`+heartbeat_watchdog` is in the default set) and another stack
+/// ([`cascade_stack`], with its default set). Computed once for the tests
+/// that read it.
 fn shared() -> &'static ProgrammeWhatifReport {
     static R: OnceLock<ProgrammeWhatifReport> = OnceLock::new();
     R.get_or_init(|| {
-        run(
-            &[
-                "+trigger_mesh_backpressure",
-                "+cascade_detector",
-                "-circuit_breaker",
-                "+heartbeat_watchdog",
-            ],
-            SEEDS,
-            DAYS,
-            2,
-        )
+        let mut cands = candidates(&[
+            "+trigger_mesh_backpressure",
+            "+cascade_detector",
+            "-circuit_breaker",
+            "+heartbeat_watchdog",
+        ]);
+        let stack = cascade_stack();
+        cands.push(Candidate {
+            label: "stack=cascade.ron".into(),
+            deployed: stack.default_safeguards(),
+            stack: Some((stack, FileIds::default())),
+        });
+        run_candidates(&cands, SEEDS, DAYS, 2)
     })
 }
 
@@ -256,6 +279,33 @@ fn a_candidate_identical_to_the_baseline_changes_nothing() {
         assert_eq!(v, 0.0);
     }
     assert!(c.scenarios.is_empty() && c.safeguards.is_empty());
+}
+
+#[test]
+fn a_stack_candidate_runs_on_its_stack_with_its_spec_against_its_own_default_set() {
+    let r = shared();
+    let s = candidate(r, "stack=cascade.ron");
+    let c = candidate(r, "+cascade_detector");
+    // The same initial safeguards as +cascade_detector, from its own
+    // stack's default set: measured, the same programmes.
+    assert_eq!(s.deployed, c.deployed);
+    for (a, b) in [
+        (s.mastered_change, c.mastered_change),
+        (s.safeguards_change, c.safeguards_change),
+        (s.generated_change, c.generated_change),
+        (s.pass_rate_change, c.pass_rate_change),
+    ] {
+        assert_eq!(a, b);
+    }
+    let (es, ec) = (
+        s.scenarios[0].example.as_ref().unwrap(),
+        c.scenarios[0].example.as_ref().unwrap(),
+    );
+    assert_eq!(es.candidate.digest, ec.candidate.digest);
+    // Its spec is against its stack's default set: `chaosim year --stack
+    // cascade.ron --safeguards default`.
+    assert_eq!(es.candidate.safeguards, "default");
+    assert_eq!(ec.candidate.safeguards, "+cascade_detector");
 }
 
 fn year_digest_from_the_binary(seed: u64, days: u64, safeguards: &str, name: &str) -> String {
@@ -441,5 +491,45 @@ fn bad_arguments_are_usage_errors() {
             .unwrap_err()
             .to_string();
         assert!(e.contains(flag), "{flag}: {e}");
+    }
+}
+
+/// The figures of a real run, printed (not a check): 5 seeds x 5 days,
+/// three candidates, on the embedded programme and on the fast-escalation
+/// one, 2 threads. `cargo test --test whatif_programme -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore = "prints figures; takes a minute"]
+fn figures_of_five_seeds_by_five_days() {
+    use chaosim::sweep::whatif_programme::{programme_csv, programme_scenarios_csv};
+    let i = inputs();
+    let embedded = Programme::embedded();
+    for (name, prog) in [("embedded", &embedded), ("quick", &i.prog)] {
+        let base = ProgrammeBaseline {
+            programme: prog,
+            catalogue: &i.cat,
+            stack: &i.stack,
+            deployed: i.stack.default_safeguards(),
+        };
+        let spec = ProgrammeWhatifSpec {
+            seeds: (0, 5),
+            days: 5,
+            threads: 2,
+            progress: Progress::none(),
+        };
+        let cands = candidates(&["+quorum_ack", "+rate_limiter", "+cascade_detector"]);
+        let t = std::time::Instant::now();
+        let r = run_programme_whatif(&base, &cands, &spec).unwrap();
+        let wall = t.elapsed().as_secs_f64();
+        println!(
+            "{name}: {} programmes, {} events, {wall:.2} s wall",
+            r.programmes, r.events
+        );
+        print!("{}", String::from_utf8(programme_csv(&r)).unwrap());
+        print!(
+            "{}",
+            String::from_utf8(programme_scenarios_csv(&r)).unwrap()
+        );
+        println!("{}", serde_json::to_string(&r).unwrap());
     }
 }

@@ -297,7 +297,9 @@ pub struct YearSide {
     /// The side's `--safeguards` spec (against its stack's default set).
     pub safeguards: String,
     /// The year's digest: what `chaosim year --seed S --days N
-    /// --safeguards SPEC` prints as its digest.
+    /// --safeguards SPEC` prints as its digest, given this side's inputs
+    /// (the programme and scenarios of the what-if, and `--stack FILE` for
+    /// a candidate with its own stack).
     pub digest: String,
 }
 

@@ -31,6 +31,16 @@ pub struct WhatifArgs {
     /// Seeds FROM:TO, inclusive as in `chaosim ensemble` (0:19 is 20 seeds), or one seed.
     #[arg(long, default_value = "0:19", value_name = "FROM:TO")]
     seeds: String,
+    /// Programme mode: run the whole chaos programme for N days per seed
+    /// (baseline and each candidate's initial safeguards) and compare
+    /// scenarios mastered, safeguards deployed and generated, pass rate and
+    /// days until each scenario is mastered, paired over seeds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=36_600), conflicts_with_all = ["ids", "difficulty", "at"])]
+    days: Option<u64>,
+    /// With --days: read the programme from this RON file instead of the
+    /// built-in one.
+    #[arg(long, value_name = "FILE", requires = "days")]
+    programme: Option<PathBuf>,
     /// Difficulty level of every run, 1 to 10.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
     difficulty: u8,
@@ -92,8 +102,11 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     for (label, flag) in specs {
         candidates.push(candidate(&label, flag, baseline, &args.inputs)?);
     }
-    let ids = loaded.ids_or_all(args.ids.as_deref());
     let seeds = parse_seeds(&args.seeds)?;
+    if let Some(days) = args.days {
+        return programme_whatif(&args, &loaded, baseline, &candidates, seeds, days);
+    }
+    let ids = loaded.ids_or_all(args.ids.as_deref());
     let at_ns = parse_time_of_day(&args.at).map_err(|m| Error::usage("--at", m))?;
     let (shard, threads) = args.workers.resolve()?;
     if shard.count > 1 && args.out.is_none() {
@@ -161,6 +174,161 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
             if !args.json {
                 super::print_report_line(Some(&html));
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `chaosim whatif --days N`: whole programmes paired over seeds.
+fn programme_whatif(
+    args: &WhatifArgs,
+    loaded: &super::sim::Loaded,
+    baseline: SafeguardSet,
+    candidates: &[Candidate],
+    seeds: (u64, u64),
+    days: u64,
+) -> Result<ExitCode> {
+    use chaosim::sweep::whatif_programme::{
+        self as wp, ProgrammeBaseline, ProgrammeWhatifSpec, run_programme_whatif,
+    };
+    loaded.check_every_level()?;
+    let prog = match &args.programme {
+        Some(p) => chaosim::program::spec::Programme::load(p)?,
+        None => chaosim::program::spec::Programme::embedded(),
+    };
+    let (shard, threads) = args.workers.resolve()?;
+    if shard.count > 1 {
+        return Err(Error::usage(
+            "--shard",
+            "the programme mode (--days) runs whole: shards are not supported yet",
+        ));
+    }
+    let programmes = (seeds.1 - seeds.0) * (candidates.len() as u64 + 1);
+    let (bar, progress) = super::progress_bar(programmes, "programmes", args.quiet || args.json);
+    let base = ProgrammeBaseline {
+        programme: &prog,
+        catalogue: &loaded.catalogue,
+        stack: &loaded.stack,
+        deployed: baseline,
+    };
+    let spec = ProgrammeWhatifSpec {
+        seeds,
+        days,
+        threads,
+        progress,
+    };
+    if let Some(out) = &args.out {
+        chaosim::record::outfile::check_folder(out, "--out")?;
+        let mine = wp::OUT_FILES.map(String::from);
+        chaosim::record::outfile::check_files(out, &mine, args.force, "--out")?;
+    }
+    let r = run_programme_whatif(&base, candidates, &spec)?;
+    bar.finish_and_clear();
+    if args.json {
+        outln!(
+            "{}",
+            serde_json::to_string(&r).expect("the report serializes")
+        );
+    } else {
+        outln!(
+            "what-if over whole programmes: seeds {}:{} x {} days ({} runs each), {} programmes",
+            r.seeds.0,
+            r.seeds.1 - 1,
+            r.days,
+            r.runs_total,
+            r.programmes
+        );
+        outln!(
+            "baseline: {:.2} of {} scenarios mastered, {:.2} safeguards deployed ({:.2} generated), pass rate {:.3}",
+            r.baseline_mastered,
+            r.catalogue_scenarios,
+            r.baseline_safeguards,
+            r.baseline_generated,
+            r.baseline_pass_rate
+        );
+        outln!(
+            "changes are candidate - baseline, mean over seeds with the {:.0} % Student-t interval",
+            CONFIDENCE * 100.0
+        );
+        outln!("");
+        outln!(
+            "{:<4} {:<36} {:>24} {:>24} {:>24} {:>26}",
+            "rank",
+            "candidate",
+            "mastered",
+            "safeguards deployed",
+            "safeguards generated",
+            "pass rate"
+        );
+        let ci = |v: f64, lo: f64, hi: f64, d: usize| {
+            format!("{:+.d$} [{:+.d$}, {:+.d$}]", v + 0.0, lo + 0.0, hi + 0.0)
+        };
+        for c in &r.candidates {
+            outln!(
+                "{:<4} {:<36} {:>24} {:>24} {:>24} {:>26}",
+                c.rank,
+                c.label,
+                ci(
+                    c.mastered_change,
+                    c.mastered_change_low,
+                    c.mastered_change_high,
+                    2
+                ),
+                ci(
+                    c.safeguards_change,
+                    c.safeguards_change_low,
+                    c.safeguards_change_high,
+                    2
+                ),
+                ci(
+                    c.generated_change,
+                    c.generated_change_low,
+                    c.generated_change_high,
+                    2
+                ),
+                ci(
+                    c.pass_rate_change,
+                    c.pass_rate_change_low,
+                    c.pass_rate_change_high,
+                    3
+                )
+            );
+        }
+        for c in &r.candidates {
+            if c.scenarios.is_empty() {
+                continue;
+            }
+            outln!("");
+            outln!(
+                "{}: mastery changed in {} scenarios",
+                c.label,
+                c.scenarios.len()
+            );
+            for sc in &c.scenarios {
+                let saved = match sc.days_saved {
+                    Some(d) => format!("{d:+.1} days"),
+                    None => "-".into(),
+                };
+                outln!(
+                    "  {:<34} candidate only {:>3}  baseline only {:>3}  both {:>3}  days saved {saved}",
+                    sc.id,
+                    sc.candidate_only,
+                    sc.baseline_only,
+                    sc.both
+                );
+            }
+        }
+    }
+    if let Some(out) = &args.out {
+        wp::write_out(&r, out, args.force)?;
+        if !args.json {
+            outln!(
+                "wrote {}/{}, {}, {} (no report page for the programme mode yet)",
+                out.display(),
+                wp::PROGRAMME_FILE,
+                wp::PROGRAMME_SCENARIOS_FILE,
+                chaosim::sweep::whatif::REPORT_FILE
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

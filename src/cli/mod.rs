@@ -83,6 +83,29 @@ pub(crate) fn print_report_line(html: Option<&std::path::Path>) {
     }
 }
 
+/// The options of a sharded batch over `total` work items called `unit`:
+/// the threads, the shard, the output folder, and a progress bar over the
+/// items this shard runs ([`progress_bar`]).
+pub(crate) fn batch_options(
+    (shard, threads): (chaosim::shard::Shard, usize),
+    total: u64,
+    unit: &str,
+    out: &std::path::Path,
+    force: bool,
+    quiet: bool,
+) -> (indicatif::ProgressBar, chaosim::sweep::runner::SweepOptions) {
+    let (lo, hi) = shard.range(total);
+    let (bar, progress) = progress_bar(hi - lo, unit, quiet);
+    let opts = chaosim::sweep::runner::SweepOptions {
+        threads,
+        shard,
+        out: out.to_path_buf(),
+        force,
+        progress,
+    };
+    (bar, opts)
+}
+
 /// A progress bar on stderr for `total` work items called `unit`, hidden
 /// when `quiet` or when stderr is not a terminal, and the
 /// [`Progress`](chaosim::shard::Progress) that moves it.

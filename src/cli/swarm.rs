@@ -13,7 +13,6 @@ use chaosim::record::outfile;
 use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::repro::{ReproArgs, format_time_of_day, safeguards_spec, shell_quote};
 use chaosim::scenario::shrink::{STEPS_MAX_DEFAULT, default_start, fault_time_ns, shrink_case};
-use chaosim::sweep::runner::SweepOptions;
 use chaosim::sweep::swarm::{
     SwarmConfig, config_short, find_rows, fmt_secs, outcome_name, run_swarm,
 };
@@ -120,15 +119,14 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         super::check_report(&args.out, chaosim::report::ReportKind::Swarm, args.force)?;
     }
     let quiet = args.quiet || args.json;
-    let (lo, hi) = shard.range(config.scenarios.len() as u64 * config.seeds);
-    let (bar, progress) = super::progress_bar(hi - lo, "executions", quiet);
-    let opts = SweepOptions {
-        threads,
-        shard,
-        out: args.out.clone(),
-        force: args.force,
-        progress,
-    };
+    let (bar, opts) = super::batch_options(
+        (shard, threads),
+        config.scenarios.len() as u64 * config.seeds,
+        "executions",
+        &args.out,
+        args.force,
+        quiet,
+    );
     let wall = Instant::now();
     let report = run_swarm(
         &loaded.catalogue,

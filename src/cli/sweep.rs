@@ -10,9 +10,7 @@ use chaosim::safeguard::SafeguardSet;
 use chaosim::sweep::agent::{ApiModel, ApiModelConfig};
 use chaosim::sweep::merge::merge;
 use chaosim::sweep::playbook::ApiPlaybook;
-use chaosim::sweep::runner::{
-    SweepOptions, SweepSpec, format_rate, parse_rates, parse_variants, run_sweep,
-};
+use chaosim::sweep::runner::{SweepSpec, format_rate, parse_rates, parse_variants, run_sweep};
 use chaosim::sweep::scenario_sweep::{
     Param, ScenarioSweepSpec, format_value, parse_values, run_scenario_sweep,
 };
@@ -193,15 +191,14 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     }
     let quiet = args.quiet || args.json;
     let total = spec.rates_ppm.len() as u64 * spec.variants.len() as u64 * spec.n;
-    let (lo, hi) = shard.range(total);
-    let (bar, progress) = super::progress_bar(hi - lo, "experiments", quiet);
-    let opts = SweepOptions {
-        threads,
-        shard,
-        out: args.out.clone(),
-        force: args.force,
-        progress,
-    };
+    let (bar, opts) = super::batch_options(
+        (shard, threads),
+        total,
+        "experiments",
+        &args.out,
+        args.force,
+        quiet,
+    );
     let mut rows = Vec::new();
     let wall = Instant::now();
     let report = run_sweep(&model, &spec, &opts, &mut |c| {
@@ -330,15 +327,14 @@ fn scenario_sweep(args: SweepArgs) -> Result<ExitCode> {
         )?;
     }
     let quiet = args.quiet || args.json;
-    let (lo, hi) = shard.range(spec.values_micro.len() as u64 * spec.n);
-    let (bar, progress) = super::progress_bar(hi - lo, "executions", quiet);
-    let opts = SweepOptions {
-        threads,
-        shard,
-        out: args.out.clone(),
-        force: args.force,
-        progress,
-    };
+    let (bar, opts) = super::batch_options(
+        (shard, threads),
+        spec.values_micro.len() as u64 * spec.n,
+        "executions",
+        &args.out,
+        args.force,
+        quiet,
+    );
     let name = param.name();
     let wall = Instant::now();
     let report = run_scenario_sweep(

@@ -55,7 +55,7 @@ pub struct WhatifArgs {
     #[command(flatten)]
     workers: super::ShardArgs,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
     /// Print the report as one JSON object.
     #[arg(long)]

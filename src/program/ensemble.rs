@@ -46,8 +46,8 @@ use crate::safeguard::{Safeguard, SafeguardSet};
 use crate::scenario::Catalogue;
 use crate::scenario::Executor;
 use crate::shard::{
-    Aggregate, N_MAX, Never, SHARD_FILE, SUMMARY_FILE, Shard, ShardFile, ShardKind, Slot,
-    THREADS_MAX, Tagged, prepare_out_dir, run_ordered_chunked,
+    Aggregate, N_MAX, SHARD_FILE, SUMMARY_FILE, Shard, ShardFile, ShardKind, Slot, THREADS_MAX,
+    Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
 };
 
 /// One row per seed.
@@ -728,24 +728,15 @@ pub fn run_ensemble(
     })
 }
 
-/// The parameters every shard of one ensemble shares, as recorded in
-/// `shard.ron` (format 1: `seed` is the first seed, `n` the number of
-/// seeds, `rates_ppm` and `variants` are empty).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename = "SweepParams", deny_unknown_fields)]
-pub struct EnsembleShardParams {
-    /// First seed.
-    pub seed: u64,
-    /// Number of seeds.
-    pub n: u64,
-    /// Empty.
-    pub rates_ppm: Vec<u32>,
-    /// Empty.
-    pub variants: Vec<Never>,
-    /// The inputs fingerprint, 16 hex digits.
-    pub model_fingerprint: String,
-    /// The ensemble.
-    pub ensemble: Tagged<EnsembleParams>,
+format1_params! {
+    /// The parameters every shard of one ensemble shares, as recorded in
+    /// `shard.ron` (format 1: `seed` is the first seed, `n` the number of
+    /// seeds, `rates_ppm` and `variants` are empty, `model_fingerprint` the
+    /// inputs fingerprint, 16 hex digits).
+    pub struct EnsembleShardParams {
+        /// The ensemble.
+        pub ensemble: EnsembleParams,
+    }
 }
 
 /// The seed ensemble as a batch kind: one cell, the seeds its items.

@@ -76,6 +76,92 @@ impl Slot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Never {}
 
+/// The head every kind's format-1 parameters start with (`seed`, `n`,
+/// `rates_ppm`, `variants`, `model_fingerprint`), compared first when two
+/// shards are merged, whatever their kinds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Root (or first) seed.
+    pub seed: u64,
+    /// Work items per cell.
+    pub n: u64,
+    /// Failure rates (API sweeps only).
+    pub rates_ppm: Vec<u32>,
+    /// Variants by name (API sweeps only).
+    pub variants: Vec<String>,
+    /// Fingerprint of the model or inputs.
+    pub model_fingerprint: String,
+}
+
+impl Head {
+    /// The first common parameter in which `later` (the later shard's head)
+    /// differs from `self`, as a merge refusal names it.
+    pub fn difference(&self, later: &Head) -> Option<String> {
+        let (a, b) = (self, later);
+        if a.seed != b.seed {
+            return Some(format!("seed ({} vs {})", b.seed, a.seed));
+        }
+        if a.n != b.n {
+            return Some(format!("n ({} vs {})", b.n, a.n));
+        }
+        if a.rates_ppm != b.rates_ppm {
+            return Some("rates".into());
+        }
+        if a.variants != b.variants {
+            return Some("variants".into());
+        }
+        if a.model_fingerprint != b.model_fingerprint {
+            return Some("model or playbook (fingerprint)".into());
+        }
+        None
+    }
+}
+
+/// Parameters that start with the format-1 [`Head`].
+pub trait HeadParams {
+    /// The common head.
+    fn head(&self) -> Head;
+}
+
+/// Declare a kind's format-1 parameters: the [`Head`] fields with an empty
+/// `variants` list, then the kind's own parameters in one field written
+/// `Some(...)` ([`Tagged`]), serialized as `SweepParams(...)` as format 1
+/// has always named them, with [`HeadParams`] implemented.
+macro_rules! format1_params {
+    ($(#[$doc:meta])* pub struct $name:ident { $(#[$fdoc:meta])* pub $field:ident: $ty:ty $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(rename = "SweepParams", deny_unknown_fields)]
+        pub struct $name {
+            /// Root (or first) seed.
+            pub seed: u64,
+            /// Work items per cell.
+            pub n: u64,
+            /// Empty (failure rates belong to API sweeps).
+            pub rates_ppm: Vec<u32>,
+            /// Empty (variants belong to API sweeps).
+            pub variants: Vec<$crate::shard::Never>,
+            /// Fingerprint of the inputs.
+            pub model_fingerprint: String,
+            $(#[$fdoc])*
+            pub $field: $crate::shard::Tagged<$ty>,
+        }
+
+        impl $crate::shard::HeadParams for $name {
+            fn head(&self) -> $crate::shard::Head {
+                $crate::shard::Head {
+                    seed: self.seed,
+                    n: self.n,
+                    rates_ppm: self.rates_ppm.clone(),
+                    variants: Vec::new(),
+                    model_fingerprint: self.model_fingerprint.clone(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use format1_params;
+
 /// A kind's own parameters inside `params`, written `Some(...)` as format 1
 /// has them (an option that is always set).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,7 +190,7 @@ pub trait ShardKind: Sized + Clone + std::fmt::Debug + PartialEq {
     /// Where the records sit in `shard.ron`.
     const SLOT: Slot;
     /// The command parameters every shard of one batch shares (`params`).
-    type Params: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned;
+    type Params: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned + HeadParams;
     /// One cell's aggregate as stored in `shard.ron`.
     type Record: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned;
     /// One cell's aggregate in memory; merges exactly.

@@ -24,7 +24,7 @@ use crate::program::ensemble::Ensemble;
 use crate::record::csv::push_field;
 use crate::record::outfile::OutDir;
 use crate::record::stats::{IntMoments, Interval, LogSketch, t_interval, wilson_interval};
-use crate::shard::{Aggregate, ShardFile, ShardKind, Slot};
+use crate::shard::{Aggregate, Head, HeadParams, ShardFile, ShardKind, Slot};
 pub use crate::shard::{
     MergeReport, SHARD_FILE, SHARD_FORMAT, SHARD_LIMITS, SUMMARY_FILE, prepare_out_dir,
 };
@@ -336,6 +336,18 @@ pub struct SweepParams {
     pub model_fingerprint: String,
 }
 
+impl HeadParams for SweepParams {
+    fn head(&self) -> Head {
+        Head {
+            seed: self.seed,
+            n: self.n,
+            rates_ppm: self.rates_ppm.clone(),
+            variants: self.variants.iter().map(|v| format!("{v:?}")).collect(),
+            model_fingerprint: self.model_fingerprint.clone(),
+        }
+    }
+}
+
 impl SweepParams {
     /// Number of cells.
     pub fn cells(&self) -> u64 {
@@ -440,7 +452,7 @@ impl ShardKind for ApiSweep {
         p.files()
     }
     fn difference(a: &SweepParams, b: &SweepParams) -> Option<String> {
-        header_difference(&Header::of_sweep(a), &Header::of_sweep(b))
+        a.head().difference(&b.head())
     }
     fn to_record(cell: u32, a: &CellAggregate) -> CellRecord {
         a.to_record(cell)
@@ -479,65 +491,6 @@ pub fn write_summary(
     }
     sink.finish()?;
     Ok(())
-}
-
-/// The parameters every format-1 `shard.ron` carries whatever its kind,
-/// compared first when two shards are merged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// Root (or first) seed.
-    pub seed: u64,
-    /// Work items per cell.
-    pub n: u64,
-    /// Failure rates (API sweeps only).
-    pub rates_ppm: Vec<u32>,
-    /// Variants (API sweeps only).
-    pub variants: Vec<Variant>,
-    /// Fingerprint of the model or inputs.
-    pub model_fingerprint: String,
-}
-
-impl Header {
-    /// The header of a kind without variants.
-    pub(crate) fn of(seed: u64, n: u64, rates_ppm: &[u32], model_fingerprint: &str) -> Header {
-        Header {
-            seed,
-            n,
-            rates_ppm: rates_ppm.to_vec(),
-            variants: Vec::new(),
-            model_fingerprint: model_fingerprint.into(),
-        }
-    }
-
-    fn of_sweep(p: &SweepParams) -> Header {
-        Header {
-            seed: p.seed,
-            n: p.n,
-            rates_ppm: p.rates_ppm.clone(),
-            variants: p.variants.clone(),
-            model_fingerprint: p.model_fingerprint.clone(),
-        }
-    }
-}
-
-/// Why two shards' common parameters differ (`b` is the later shard's).
-pub(crate) fn header_difference(a: &Header, b: &Header) -> Option<String> {
-    if a.seed != b.seed {
-        return Some(format!("seed ({} vs {})", b.seed, a.seed));
-    }
-    if a.n != b.n {
-        return Some(format!("n ({} vs {})", b.n, a.n));
-    }
-    if a.rates_ppm != b.rates_ppm {
-        return Some("rates".into());
-    }
-    if a.variants != b.variants {
-        return Some("variants".into());
-    }
-    if a.model_fingerprint != b.model_fingerprint {
-        return Some("model or playbook (fingerprint)".into());
-    }
-    None
 }
 
 /// The shards of one batch, read, by kind.
@@ -615,33 +568,13 @@ impl AnyShard {
         }
     }
 
-    fn header(&self) -> Header {
+    fn head(&self) -> Head {
         match self {
-            AnyShard::Sweep(m) => Header::of_sweep(&m.params),
-            AnyShard::Scenario(m) => Header::of(
-                m.params.seed,
-                m.params.n,
-                &m.params.rates_ppm,
-                &m.params.model_fingerprint,
-            ),
-            AnyShard::Swarm(m) => Header::of(
-                m.params.seed,
-                m.params.n,
-                &m.params.rates_ppm,
-                &m.params.model_fingerprint,
-            ),
-            AnyShard::Ensemble(m) => Header::of(
-                m.params.seed,
-                m.params.n,
-                &m.params.rates_ppm,
-                &m.params.model_fingerprint,
-            ),
-            AnyShard::Whatif(m) => Header::of(
-                m.params.seed,
-                m.params.n,
-                &m.params.rates_ppm,
-                &m.params.model_fingerprint,
-            ),
+            AnyShard::Sweep(m) => m.params.head(),
+            AnyShard::Scenario(m) => m.params.head(),
+            AnyShard::Swarm(m) => m.params.head(),
+            AnyShard::Ensemble(m) => m.params.head(),
+            AnyShard::Whatif(m) => m.params.head(),
         }
     }
 
@@ -654,7 +587,7 @@ impl AnyShard {
         if [a, b].iter().any(|s| s.tag() == Whatif::TAG) {
             return "kind (one is a what-if, the other a sweep)".into();
         }
-        if let Some(diff) = header_difference(&a.header(), &b.header()) {
+        if let Some(diff) = a.head().difference(&b.head()) {
             return diff;
         }
         if [a, b].iter().any(|s| s.tag() == ScenarioSweep::TAG) {

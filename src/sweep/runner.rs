@@ -42,27 +42,40 @@ pub const SUMMARY_HEADER: &str = "rate,variant,n,successes,success_rate,ci_low,c
 
 /// Parse a rate in `[0, 1]` with at most six decimals into parts per million.
 pub fn parse_rate(text: &str, flag: &str) -> Result<u32> {
-    let t = text.trim();
-    let x: f64 = t
-        .parse()
-        .map_err(|_| Error::usage(flag, format!("'{t}' is not a number")))?;
-    if !x.is_finite() || !(0.0..=1.0).contains(&x) {
-        return Err(Error::usage(flag, format!("rate {t} is outside 0..=1")));
-    }
-    let ppm = (x * 1e6).round();
-    if (x * 1e6 - ppm).abs() > 1e-6 {
-        return Err(Error::usage(
-            flag,
-            format!("rate {t} has more than six decimals (resolution 0.000001)"),
-        ));
-    }
-    Ok(ppm as u32)
+    parse_millionths(text, flag, 1.0, "rate ").map(|ppm| ppm as u32)
 }
 
 /// Format a rate in parts per million as a decimal (`50000` → `0.05`).
 pub fn format_rate(ppm: u32) -> String {
-    let whole = ppm / RATE_PPM_MAX;
-    let frac = ppm % RATE_PPM_MAX;
+    format_millionths(u64::from(ppm))
+}
+
+/// Parse a decimal in `0..=max` with at most six decimals into millionths;
+/// `what` names the number in messages (`"rate "` or `""`).
+pub(crate) fn parse_millionths(text: &str, flag: &str, max: f64, what: &str) -> Result<u64> {
+    let t = text.trim();
+    let x: f64 = t
+        .parse()
+        .map_err(|_| Error::usage(flag, format!("'{t}' is not a number")))?;
+    if !x.is_finite() || !(0.0..=max).contains(&x) {
+        return Err(Error::usage(
+            flag,
+            format!("{what}{t} is outside 0..={max}"),
+        ));
+    }
+    let micro = (x * 1e6).round();
+    if (x * 1e6 - micro).abs() > 1e-6 * x.max(1.0) {
+        return Err(Error::usage(
+            flag,
+            format!("{what}{t} has more than six decimals (resolution 0.000001)"),
+        ));
+    }
+    Ok(micro as u64)
+}
+
+/// Format millionths as a decimal (`1500000` → `1.5`).
+pub(crate) fn format_millionths(micro: u64) -> String {
+    let (whole, frac) = (micro / 1_000_000, micro % 1_000_000);
     if frac == 0 {
         return whole.to_string();
     }

@@ -27,8 +27,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::merge::{EXPERIMENTS_FILE, Header, SUMMARY_FILE, header_difference};
-use super::runner::{RATES_MAX, SweepOptions};
+use super::merge::{EXPERIMENTS_FILE, SUMMARY_FILE};
+use super::runner::{RATES_MAX, SweepOptions, format_millionths, parse_millionths};
 use crate::engine::rng::RngDraws as _;
 use crate::engine::{SeedPath, SimTime};
 use crate::error::{Error, Result};
@@ -41,8 +41,8 @@ use crate::scenario::run::Runner;
 use crate::scenario::spec::SCENARIO_SECONDS_MAX;
 use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome, ScenarioSpec};
 use crate::shard::{
-    Aggregate, N_MAX, Never, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, Slot, THREADS_MAX,
-    Tagged, prepare_out_dir, run_ordered_chunked,
+    Aggregate, HeadParams, N_MAX, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, Slot,
+    THREADS_MAX, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
 };
 
 /// The header of `experiments.csv` of a scenario sweep.
@@ -161,35 +161,12 @@ impl Param {
 
 /// Parse a non-negative decimal with at most six decimals into millionths.
 pub fn parse_value(text: &str, flag: &str) -> Result<u64> {
-    let t = text.trim();
-    let x: f64 = t
-        .parse()
-        .map_err(|_| Error::usage(flag, format!("'{t}' is not a number")))?;
-    if !x.is_finite() || !(0.0..=SCENARIO_SECONDS_MAX).contains(&x) {
-        return Err(Error::usage(
-            flag,
-            format!("{t} is outside 0..={SCENARIO_SECONDS_MAX}"),
-        ));
-    }
-    let micro = (x * 1e6).round();
-    if (x * 1e6 - micro).abs() > 1e-6 * x.max(1.0) {
-        return Err(Error::usage(
-            flag,
-            format!("{t} has more than six decimals (resolution 0.000001)"),
-        ));
-    }
-    Ok(micro as u64)
+    parse_millionths(text, flag, SCENARIO_SECONDS_MAX, "")
 }
 
 /// Format millionths as a decimal (`1500000` → `1.5`).
 pub fn format_value(micro: u64) -> String {
-    let whole = micro / MICRO;
-    let frac = micro % MICRO;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{frac:06}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
+    format_millionths(micro)
 }
 
 /// Parse `FROM:TO:STEP` (inclusive of TO; a single number is one value) and
@@ -722,23 +699,15 @@ pub fn run_scenario_sweep(
     })
 }
 
-/// The parameters every shard of one scenario sweep shares, as recorded in
-/// `shard.ron` (format 1: `rates_ppm` and `variants` are empty).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename = "SweepParams", deny_unknown_fields)]
-pub struct ScenarioSweepParams {
-    /// Root seed.
-    pub seed: u64,
-    /// Experiments per value.
-    pub n: u64,
-    /// Empty.
-    pub rates_ppm: Vec<u32>,
-    /// Empty.
-    pub variants: Vec<Never>,
-    /// The scenario's and the stack's fingerprints.
-    pub model_fingerprint: String,
-    /// What is swept.
-    pub scenario: Tagged<ScenarioParams>,
+format1_params! {
+    /// The parameters every shard of one scenario sweep shares, as recorded in
+    /// `shard.ron` (format 1: `seed` is the root seed, `n` the experiments
+    /// per value, `rates_ppm` and `variants` are empty, `model_fingerprint`
+    /// holds the scenario's and the stack's fingerprints).
+    pub struct ScenarioSweepParams {
+        /// What is swept.
+        pub scenario: ScenarioParams,
+    }
 }
 
 /// The scenario sweep as a batch kind.
@@ -775,9 +744,8 @@ impl ShardKind for ScenarioSweep {
         vec![EXPERIMENTS_FILE, SUMMARY_FILE, SHARD_FILE]
     }
     fn difference(a: &ScenarioSweepParams, b: &ScenarioSweepParams) -> Option<String> {
-        let h =
-            |p: &ScenarioSweepParams| Header::of(p.seed, p.n, &p.rates_ppm, &p.model_fingerprint);
-        header_difference(&h(a), &h(b))
+        a.head()
+            .difference(&b.head())
             .or_else(|| (a.scenario != b.scenario).then(|| Self::DIFFERENCE.into()))
     }
     fn to_record(cell: u32, a: &ScenarioAggregate) -> ScenarioCellRecord {

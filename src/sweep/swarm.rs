@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::merge::{Header, SUMMARY_FILE, header_difference};
+use super::merge::SUMMARY_FILE;
 use super::runner::{RATES_MAX, SweepOptions};
 use crate::engine::Digest;
 use crate::error::{Error, Result};
@@ -49,8 +49,8 @@ use crate::scenario::shrink::{default_start, run_alone};
 use crate::scenario::spec::{FaultSpec, PartitionShapeSpec, Target};
 use crate::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
 use crate::shard::{
-    Aggregate, N_MAX, Never, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, Slot, THREADS_MAX,
-    Tagged, prepare_out_dir, run_ordered_chunked,
+    Aggregate, HeadParams, N_MAX, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, Slot,
+    THREADS_MAX, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
 };
 
 /// The rows file of a swarm directory.
@@ -693,24 +693,15 @@ pub fn run_swarm(
     })
 }
 
-/// The parameters every shard of one swarm shares, as recorded in
-/// `shard.ron` (format 1: `seed` is the first seed, `n` the seeds per
-/// scenario, `rates_ppm` and `variants` are empty).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename = "SweepParams", deny_unknown_fields)]
-pub struct SwarmShardParams {
-    /// First seed.
-    pub seed: u64,
-    /// Seeds per scenario.
-    pub n: u64,
-    /// Empty.
-    pub rates_ppm: Vec<u32>,
-    /// Empty.
-    pub variants: Vec<Never>,
-    /// The catalogue's and the stack's fingerprints.
-    pub model_fingerprint: String,
-    /// The swarm.
-    pub swarm: Tagged<SwarmParams>,
+format1_params! {
+    /// The parameters every shard of one swarm shares, as recorded in
+    /// `shard.ron` (format 1: `seed` is the first seed, `n` the seeds per
+    /// scenario, `rates_ppm` and `variants` are empty, `model_fingerprint`
+    /// holds the catalogue's and the stack's fingerprints).
+    pub struct SwarmShardParams {
+        /// The swarm.
+        pub swarm: SwarmParams,
+    }
 }
 
 /// The swarm as a batch kind.
@@ -746,8 +737,8 @@ impl ShardKind for Swarm {
         vec![SWARM_FILE, SUMMARY_FILE, SHARD_FILE]
     }
     fn difference(a: &SwarmShardParams, b: &SwarmShardParams) -> Option<String> {
-        let h = |p: &SwarmShardParams| Header::of(p.seed, p.n, &p.rates_ppm, &p.model_fingerprint);
-        header_difference(&h(a), &h(b))
+        a.head()
+            .difference(&b.head())
             .or_else(|| (a.swarm != b.swarm).then(|| Self::DIFFERENCE.into()))
     }
     fn to_record(cell: u32, a: &SwarmAggregate) -> SwarmCellRecord {

@@ -45,7 +45,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, Binomial, ContinuousCDF, DiscreteCDF};
 
-use super::merge::{Header, header_difference};
 use crate::engine::SimTime;
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
@@ -58,8 +57,8 @@ use crate::scenario::repro::{FileIds, Repro};
 use crate::scenario::run::{RunOutputs, run_execution_item};
 use crate::scenario::{Catalogue, Outcome, ScenarioSpec};
 use crate::shard::{
-    Aggregate, Never, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, Slot, THREADS_MAX, Tagged,
-    prepare_out_dir, run_ordered_chunked,
+    Aggregate, HeadParams, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, Slot, THREADS_MAX,
+    Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
 };
 
 /// Confidence of every interval of the report.
@@ -619,24 +618,15 @@ pub struct WhatifParams {
     pub files: String,
 }
 
-/// The parameters every shard of one what-if shares, as recorded in
-/// `shard.ron` (format 1: `seed` is the first seed, `n` the seeds per
-/// scenario, `rates_ppm` and `variants` are empty).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename = "SweepParams", deny_unknown_fields)]
-pub struct WhatifShardParams {
-    /// First seed.
-    pub seed: u64,
-    /// Seeds per scenario.
-    pub n: u64,
-    /// Empty.
-    pub rates_ppm: Vec<u32>,
-    /// Empty.
-    pub variants: Vec<Never>,
-    /// The catalogue's and the baseline stack's fingerprints.
-    pub model_fingerprint: String,
-    /// The what-if.
-    pub whatif: Tagged<WhatifParams>,
+format1_params! {
+    /// The parameters every shard of one what-if shares, as recorded in
+    /// `shard.ron` (format 1: `seed` is the first seed, `n` the seeds per
+    /// scenario, `rates_ppm` and `variants` are empty, `model_fingerprint`
+    /// holds the catalogue's and the baseline stack's fingerprints).
+    pub struct WhatifShardParams {
+        /// The what-if.
+        pub whatif: WhatifParams,
+    }
 }
 
 /// The what-if as a batch kind: cells are the scenarios, work items the
@@ -679,8 +669,8 @@ impl ShardKind for Whatif {
         ]
     }
     fn difference(a: &WhatifShardParams, b: &WhatifShardParams) -> Option<String> {
-        let h = |p: &WhatifShardParams| Header::of(p.seed, p.n, &p.rates_ppm, &p.model_fingerprint);
-        header_difference(&h(a), &h(b))
+        a.head()
+            .difference(&b.head())
             .or_else(|| (a.whatif != b.whatif).then(|| Self::DIFFERENCE.into()))
     }
     fn to_record(cell: u32, a: &WhatifAggregate) -> WhatifCellRecord {

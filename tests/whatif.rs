@@ -440,3 +440,77 @@ fn shards_merged_give_the_bytes_of_the_whole_run_whatever_the_threads() {
     );
     assert!(!root.join("mixed").join("pairs.csv").exists());
 }
+
+#[test]
+fn the_programme_mode_writes_its_tables_and_a_ranked_report_page() {
+    // A programme that masters a scenario after one pass at level 2 at
+    // most: the cascade detector's effect shows within three days.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("whatif-programme");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let quick = chaosim::program::spec::DEFAULT_PROGRAMME_RON
+        .replace("passes_min: 5", "passes_min: 1")
+        .replace("level_max: 10", "level_max: 2");
+    let prog = dir.join("quick.ron");
+    std::fs::write(&prog, quick).unwrap();
+    let out_dir = dir.join("out");
+    let args = [
+        "whatif",
+        "--candidates",
+        "+quorum_ack,+cascade_detector",
+        "--days",
+        "3",
+        "--seeds",
+        "0:1",
+        "--programme",
+        prog.to_str().unwrap(),
+        "--threads",
+        "2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let out = chaosim(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("report: "), "{text}");
+    assert!(
+        text.contains("+cascade_detector: mastery changed in 1 scenario\n"),
+        "{text}"
+    );
+    let table = std::fs::read_to_string(out_dir.join("programme.csv")).unwrap();
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(rows[0].starts_with(
+        "rank,candidate,seeds,baseline_mastered,candidate_mastered,mastered_change,ci_low,ci_high,"
+    ));
+    // Ranked by the change in scenarios mastered: the detector masters
+    // L2_event_policy_cascade on both seeds, quorum_ack changes nothing.
+    assert!(rows[1].starts_with("1,+cascade_detector,2,"), "{table}");
+    assert!(rows[2].starts_with("2,+quorum_ack,2,"), "{table}");
+    let changed = std::fs::read_to_string(out_dir.join("programme_scenarios.csv")).unwrap();
+    assert!(
+        changed.contains("+cascade_detector,L2_event_policy_cascade,2,0,0,"),
+        "{changed}"
+    );
+    let html = std::fs::read_to_string(out_dir.join("report/index.html")).unwrap();
+    assert!(html.contains("what-if report (whole programmes)"));
+    assert!(
+        html.contains("chaosim year --seed 0 --days 3 --safeguards=+cascade_detector"),
+        "the candidate side's handle"
+    );
+    let svg = std::fs::read_to_string(out_dir.join("report/ranking.svg")).unwrap();
+    assert!(svg.contains("Change in scenarios mastered per candidate"));
+    // `chaosim report` tells the folder apart from a scenario what-if.
+    let again = out_dir.join("again");
+    let idx = chaosim::report::render_any(&out_dir, Some(&again)).unwrap();
+    assert_eq!(idx.kind, chaosim::report::ReportKind::Whatif);
+    assert_eq!(
+        std::fs::read(again.join("index.html")).unwrap().len(),
+        std::fs::read(out_dir.join("report/index.html"))
+            .unwrap()
+            .len()
+    );
+}

@@ -221,6 +221,9 @@ fn programme_whatif(
         chaosim::record::outfile::check_folder(out, "--out")?;
         let mine = wp::OUT_FILES.map(String::from);
         chaosim::record::outfile::check_files(out, &mine, args.force, "--out")?;
+        if !args.no_report {
+            super::check_report(out, chaosim::report::ReportKind::Whatif, args.force)?;
+        }
     }
     let r = run_programme_whatif(&base, candidates, &spec)?;
     bar.finish_and_clear();
@@ -299,10 +302,11 @@ fn programme_whatif(
                 continue;
             }
             outln!("");
+            let n = c.scenarios.len();
             outln!(
-                "{}: mastery changed in {} scenarios",
+                "{}: mastery changed in {n} scenario{}",
                 c.label,
-                c.scenarios.len()
+                if n == 1 { "" } else { "s" }
             );
             for sc in &c.scenarios {
                 let saved = match sc.days_saved {
@@ -323,12 +327,18 @@ fn programme_whatif(
         wp::write_out(&r, out, args.force)?;
         if !args.json {
             outln!(
-                "wrote {}/{}, {}, {} (no report page for the programme mode yet)",
+                "wrote {}/{}, {}, {}",
                 out.display(),
                 wp::PROGRAMME_FILE,
                 wp::PROGRAMME_SCENARIOS_FILE,
                 chaosim::sweep::whatif::REPORT_FILE
             );
+        }
+        if !args.no_report {
+            let html = super::write_report(out)?;
+            if !args.json {
+                super::print_report_line(Some(&html));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -364,7 +374,14 @@ fn candidate(label: &str, flag: &str, baseline: SafeguardSet, base: &Inputs) -> 
     if deployed == baseline {
         return Err(Error::usage(
             flag,
-            format!("'{label}' changes nothing: the baseline already has it so"),
+            format!(
+                "'{label}' changes nothing: the baseline already {}",
+                if label.starts_with('-') {
+                    "goes without it"
+                } else {
+                    "deploys it"
+                }
+            ),
         ));
     }
     Ok(Candidate {

@@ -514,3 +514,93 @@ fn the_programme_mode_writes_its_tables_and_a_ranked_report_page() {
             .len()
     );
 }
+
+#[test]
+fn programme_shards_merged_give_the_bytes_of_the_whole_run() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("whatif-programme-shards");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let quick = chaosim::program::spec::DEFAULT_PROGRAMME_RON
+        .replace("passes_min: 5", "passes_min: 1")
+        .replace("level_max: 10", "level_max: 2");
+    let prog = root.join("quick.ron");
+    std::fs::write(&prog, quick).unwrap();
+    let dir = |name: &str| root.join(name).to_str().unwrap().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "whatif",
+            "--candidates",
+            "+cascade_detector",
+            "--days",
+            "2",
+            "--seeds",
+            "0:2",
+            "--programme",
+            prog.to_str().unwrap(),
+            "--no-report",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let out = chaosim(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let whole = dir("whole");
+    run(&["--threads", "2", "--out", &whole]);
+    let shards = [dir("s1"), dir("s2")];
+    run(&["--shard", "1/2", "--threads", "1", "--out", &shards[0]]);
+    run(&["--shard", "2/2", "--threads", "2", "--out", &shards[1]]);
+    let merged = dir("merged");
+    let out = chaosim(&["merge", &shards[1], &shards[0], "--out", &merged]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "programmes.csv",
+        "programme.csv",
+        "programme_scenarios.csv",
+        "whatif.json",
+        "shard.ron",
+    ] {
+        let a = std::fs::read(root.join("whole").join(f)).unwrap();
+        let b = std::fs::read(root.join("merged").join(f)).unwrap();
+        assert!(a == b, "{f} differs between the whole run and the merge");
+    }
+    // One row per programme: 3 seeds x 2 sides, with the year's digest.
+    let rows = std::fs::read_to_string(root.join("whole/programmes.csv")).unwrap();
+    assert!(rows.starts_with(
+        "seed,side,candidate,mastered,deployed,generated,executions,passes,events,digest\n"
+    ));
+    assert_eq!(rows.lines().count(), 1 + 3 * 2);
+    assert!(rows.contains("\n0,0,baseline,") && rows.contains("\n2,1,+cascade_detector,"));
+    // A programme what-if shard does not merge with a scenario what-if's.
+    let scen = dir("scenarios");
+    let out = chaosim(&[
+        "whatif",
+        "--candidates",
+        "+cascade_detector",
+        "--ids",
+        "S02_acl_spam",
+        "--seeds",
+        "0:2",
+        "--quiet",
+        "--no-report",
+        "--shard",
+        "1/2",
+        "--out",
+        &scen,
+    ]);
+    assert!(out.status.success());
+    let out = chaosim(&["merge", &shards[0], &scen, "--out", &dir("mixed")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("over scenarios, the other over programmes"),
+        "{err}"
+    );
+}

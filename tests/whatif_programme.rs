@@ -85,6 +85,7 @@ fn run_candidates(
         catalogue: &i.cat,
         stack: &i.stack,
         deployed: i.stack.default_safeguards(),
+        inputs_fingerprint: 0,
     };
     let spec = ProgrammeWhatifSpec {
         seeds,
@@ -92,7 +93,7 @@ fn run_candidates(
         threads,
         progress: Progress::none(),
     };
-    run_programme_whatif(&base, cands, &spec).unwrap()
+    run_programme_whatif(&base, cands, &spec, None).unwrap()
 }
 
 /// The embedded stack with the cascade detector in Layer 2's default set
@@ -473,6 +474,7 @@ fn bad_arguments_are_usage_errors() {
         catalogue: &i.cat,
         stack: &i.stack,
         deployed: i.stack.default_safeguards(),
+        inputs_fingerprint: 0,
     };
     let spec = |seeds, days, threads| ProgrammeWhatifSpec {
         seeds,
@@ -487,7 +489,7 @@ fn bad_arguments_are_usage_errors() {
         (&one[..], spec((0, 1), 0, 1), "--days"),
         (&one[..], spec((0, 1), 1, 0), "--threads"),
     ] {
-        let e = run_programme_whatif(&base, cands, &s)
+        let e = run_programme_whatif(&base, cands, &s, None)
             .unwrap_err()
             .to_string();
         assert!(e.contains(flag), "{flag}: {e}");
@@ -510,6 +512,7 @@ fn figures_of_five_seeds_by_five_days() {
             catalogue: &i.cat,
             stack: &i.stack,
             deployed: i.stack.default_safeguards(),
+            inputs_fingerprint: 0,
         };
         let spec = ProgrammeWhatifSpec {
             seeds: (0, 5),
@@ -519,7 +522,7 @@ fn figures_of_five_seeds_by_five_days() {
         };
         let cands = candidates(&["+quorum_ack", "+rate_limiter", "+cascade_detector"]);
         let t = std::time::Instant::now();
-        let r = run_programme_whatif(&base, &cands, &spec).unwrap();
+        let r = run_programme_whatif(&base, &cands, &spec, None).unwrap();
         let wall = t.elapsed().as_secs_f64();
         println!(
             "{name}: {} programmes, {} events, {wall:.2} s wall",

@@ -197,19 +197,26 @@ fn programme_whatif(
         None => chaosim::program::spec::Programme::embedded(),
     };
     let (shard, threads) = args.workers.resolve()?;
-    if shard.count > 1 {
+    if shard.count > 1 && args.out.is_none() {
         return Err(Error::usage(
             "--shard",
-            "the programme mode (--days) runs whole: shards are not supported yet",
+            format!(
+                "shard {}/{} needs --out DIR: a shard's programmes are merged from its folder",
+                shard.index, shard.count
+            ),
         ));
     }
-    let programmes = (seeds.1 - seeds.0) * (candidates.len() as u64 + 1);
+    let (lo, hi) = shard.range(seeds.1.saturating_sub(seeds.0));
+    let programmes = (hi - lo) * (candidates.len() as u64 + 1);
     let (bar, progress) = super::progress_bar(programmes, "programmes", args.quiet || args.json);
     let base = ProgrammeBaseline {
         programme: &prog,
         catalogue: &loaded.catalogue,
         stack: &loaded.stack,
         deployed: baseline,
+        inputs_fingerprint: prog.fingerprint
+            ^ loaded.catalogue.fingerprint()
+            ^ loaded.stack_fingerprint,
     };
     let spec = ProgrammeWhatifSpec {
         seeds,
@@ -217,15 +224,21 @@ fn programme_whatif(
         threads,
         progress,
     };
-    if let Some(out) = &args.out {
-        chaosim::record::outfile::check_folder(out, "--out")?;
-        let mine = wp::OUT_FILES.map(String::from);
-        chaosim::record::outfile::check_files(out, &mine, args.force, "--out")?;
-        if !args.no_report {
-            super::check_report(out, chaosim::report::ReportKind::Whatif, args.force)?;
+    // Every file of --out (the report's too) is checked before the run.
+    let out = match &args.out {
+        Some(dir) => {
+            if !args.no_report {
+                super::check_report(dir, chaosim::report::ReportKind::Whatif, args.force)?;
+            }
+            Some(WhatifOut {
+                dir: dir.clone(),
+                force: args.force,
+                shard,
+            })
         }
-    }
-    let r = run_programme_whatif(&base, candidates, &spec)?;
+        None => None,
+    };
+    let r = run_programme_whatif(&base, candidates, &spec, out.as_ref())?;
     bar.finish_and_clear();
     if args.json {
         outln!(
@@ -324,14 +337,16 @@ fn programme_whatif(
         }
     }
     if let Some(out) = &args.out {
-        wp::write_out(&r, out, args.force)?;
         if !args.json {
             outln!(
-                "wrote {}/{}, {}, {}",
+                "wrote {}/{}, {}, {}, {}, shard.ron (shard {}/{})",
                 out.display(),
+                wp::PROGRAMMES_FILE,
                 wp::PROGRAMME_FILE,
                 wp::PROGRAMME_SCENARIOS_FILE,
-                chaosim::sweep::whatif::REPORT_FILE
+                chaosim::sweep::whatif::REPORT_FILE,
+                shard.index,
+                shard.count
             );
         }
         if !args.no_report {

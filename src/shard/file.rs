@@ -13,7 +13,7 @@
 //! `range_end`, `experiments_bytes`, `experiments_fnv`, the records in the
 //! kind's [`Slot`], and `meta_fnv`. Format 1 grew one slot per kind
 //! (`cells`, always written; `scenario_cells`, `swarm_cells`,
-//! `whatif_cells`, or `ensemble` holding one record); [`ShardFile`] reads and writes exactly that layout,
+//! `whatif_cells`, or `ensemble` or `whatif_programme` holding one record); [`ShardFile`] reads and writes exactly that layout,
 //! so files written before this module existed read, check and merge as
 //! before, and new files are byte-identical.
 
@@ -56,6 +56,9 @@ pub enum Slot {
     Ensemble,
     /// `whatif_cells: [...]` (left out when empty).
     WhatifCells,
+    /// `whatif_programme: Some(...)`: at most one record (left out when
+    /// none).
+    WhatifProgramme,
 }
 
 impl Slot {
@@ -67,6 +70,7 @@ impl Slot {
             Slot::SwarmCells => "swarm_cells",
             Slot::Ensemble => "ensemble",
             Slot::WhatifCells => "whatif_cells",
+            Slot::WhatifProgramme => "whatif_programme",
         }
     }
 }
@@ -298,6 +302,8 @@ struct Wire<P, R> {
     swarm_cells: Vec<R>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     whatif_cells: Vec<R>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    whatif_programme: Option<R>,
     #[serde(default)]
     meta_fnv: String,
 }
@@ -323,6 +329,7 @@ impl<K: ShardKind> Serialize for ShardFile<K> {
             ensemble: None,
             swarm_cells: Vec::new(),
             whatif_cells: Vec::new(),
+            whatif_programme: None,
             meta_fnv: self.meta_fnv.clone(),
         };
         let records = self.cells.iter().collect();
@@ -332,6 +339,7 @@ impl<K: ShardKind> Serialize for ShardFile<K> {
             Slot::SwarmCells => wire.swarm_cells = records,
             Slot::Ensemble => wire.ensemble = self.cells.first(),
             Slot::WhatifCells => wire.whatif_cells = records,
+            Slot::WhatifProgramme => wire.whatif_programme = self.cells.first(),
         }
         wire.serialize(s)
     }
@@ -346,6 +354,7 @@ impl<'de, K: ShardKind> Deserialize<'de> for ShardFile<K> {
             Slot::SwarmCells => w.swarm_cells,
             Slot::Ensemble => w.ensemble.into_iter().collect(),
             Slot::WhatifCells => w.whatif_cells,
+            Slot::WhatifProgramme => w.whatif_programme.into_iter().collect(),
         };
         Ok(ShardFile {
             format: w.format,

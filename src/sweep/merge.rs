@@ -19,6 +19,7 @@ use super::runner::{EXPERIMENTS_HEADER, SUMMARY_HEADER, format_rate};
 use super::scenario_sweep::ScenarioSweep;
 use super::swarm::Swarm;
 use super::whatif::Whatif;
+use super::whatif_programme::WhatifProgramme;
 use crate::error::{Error, Result};
 use crate::program::ensemble::Ensemble;
 use crate::record::csv::push_field;
@@ -499,6 +500,7 @@ enum Shards {
     Scenario(Vec<(PathBuf, ShardFile<ScenarioSweep>)>),
     Swarm(Vec<(PathBuf, ShardFile<Swarm>)>),
     Whatif(Vec<(PathBuf, ShardFile<Whatif>)>),
+    WhatifProgramme(Vec<(PathBuf, ShardFile<WhatifProgramme>)>),
     Ensemble(Vec<(PathBuf, ShardFile<Ensemble>)>),
 }
 
@@ -508,12 +510,13 @@ enum AnyShard {
     Scenario(ShardFile<ScenarioSweep>),
     Swarm(ShardFile<Swarm>),
     Whatif(ShardFile<Whatif>),
+    WhatifProgramme(ShardFile<WhatifProgramme>),
     Ensemble(ShardFile<Ensemble>),
 }
 
 /// The kind tag of the batch in `dir` ([`ShardKind::TAG`]): format 1 names
 /// it by the field its parameters carry (`scenario`, `ensemble`, `swarm`,
-/// `whatif`; none: an API sweep). A file that does not parse is read as an API sweep,
+/// `whatif`, `whatif_programme`; none: an API sweep). A file that does not parse is read as an API sweep,
 /// whose reader then reports the error.
 pub fn kind_of(dir: &Path) -> Result<&'static str> {
     #[derive(Deserialize)]
@@ -530,6 +533,8 @@ pub fn kind_of(dir: &Path) -> Result<&'static str> {
         swarm: Option<serde::de::IgnoredAny>,
         #[serde(default)]
         whatif: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        whatif_programme: Option<serde::de::IgnoredAny>,
     }
     let (path, text) = crate::shard::read_shard_text(dir)?;
     Ok(match crate::input::parse_ron::<Peek>(&text, &path) {
@@ -537,6 +542,7 @@ pub fn kind_of(dir: &Path) -> Result<&'static str> {
         Ok(Peek { params: p }) if p.ensemble.is_some() => Ensemble::TAG,
         Ok(Peek { params: p }) if p.swarm.is_some() => Swarm::TAG,
         Ok(Peek { params: p }) if p.whatif.is_some() => Whatif::TAG,
+        Ok(Peek { params: p }) if p.whatif_programme.is_some() => WhatifProgramme::TAG,
         _ => ApiSweep::TAG,
     })
 }
@@ -554,6 +560,7 @@ impl AnyShard {
             Ensemble::TAG => AnyShard::Ensemble(ShardFile::read(dir)?),
             Swarm::TAG => AnyShard::Swarm(ShardFile::read(dir)?),
             Whatif::TAG => AnyShard::Whatif(ShardFile::read(dir)?),
+            WhatifProgramme::TAG => AnyShard::WhatifProgramme(ShardFile::read(dir)?),
             _ => AnyShard::Sweep(ShardFile::read(dir)?),
         })
     }
@@ -564,6 +571,7 @@ impl AnyShard {
             AnyShard::Scenario(_) => ScenarioSweep::TAG,
             AnyShard::Swarm(_) => Swarm::TAG,
             AnyShard::Whatif(_) => Whatif::TAG,
+            AnyShard::WhatifProgramme(_) => WhatifProgramme::TAG,
             AnyShard::Ensemble(_) => Ensemble::TAG,
         }
     }
@@ -575,6 +583,7 @@ impl AnyShard {
             AnyShard::Swarm(m) => m.params.head(),
             AnyShard::Ensemble(m) => m.params.head(),
             AnyShard::Whatif(m) => m.params.head(),
+            AnyShard::WhatifProgramme(m) => m.params.head(),
         }
     }
 
@@ -584,7 +593,11 @@ impl AnyShard {
         if ensemble {
             return "kind (one is an ensemble, the other a sweep)".into();
         }
-        if [a, b].iter().any(|s| s.tag() == Whatif::TAG) {
+        let tags = [a.tag(), b.tag()];
+        if tags.contains(&Whatif::TAG) && tags.contains(&WhatifProgramme::TAG) {
+            return "kind (one is a what-if over scenarios, the other over programmes)".into();
+        }
+        if tags.contains(&Whatif::TAG) || tags.contains(&WhatifProgramme::TAG) {
             return "kind (one is a what-if, the other a sweep)".into();
         }
         if let Some(diff) = a.head().difference(&b.head()) {
@@ -604,6 +617,7 @@ impl Shards {
             (Shards::Scenario(v), AnyShard::Scenario(m)) => v.push((dir, m)),
             (Shards::Swarm(v), AnyShard::Swarm(m)) => v.push((dir, m)),
             (Shards::Whatif(v), AnyShard::Whatif(m)) => v.push((dir, m)),
+            (Shards::WhatifProgramme(v), AnyShard::WhatifProgramme(m)) => v.push((dir, m)),
             (Shards::Ensemble(v), AnyShard::Ensemble(m)) => v.push((dir, m)),
             _ => unreachable!("kinds checked before"),
         }
@@ -611,7 +625,7 @@ impl Shards {
 }
 
 /// Merge the shard directories `inputs` (any order) of one batch of any
-/// kind (API sweep, scenario sweep, swarm, ensemble, what-if) into `out`, giving the
+/// kind (API sweep, scenario sweep, swarm, ensemble, what-if over scenarios or programmes) into `out`, giving the
 /// files an unsharded run with the same parameters writes: each shard is
 /// read by its kind tag ([`kind_of`]) and the shards go to the one generic
 /// [`shard::merge`](crate::shard::merge), which says what it refuses.
@@ -646,6 +660,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         AnyShard::Scenario(_) => Shards::Scenario(Vec::new()),
         AnyShard::Swarm(_) => Shards::Swarm(Vec::new()),
         AnyShard::Whatif(_) => Shards::Whatif(Vec::new()),
+        AnyShard::WhatifProgramme(_) => Shards::WhatifProgramme(Vec::new()),
         AnyShard::Ensemble(_) => Shards::Ensemble(Vec::new()),
     };
     for (dir, m) in read {
@@ -656,6 +671,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport>
         Shards::Scenario(v) => crate::shard::merge(&v, out, force),
         Shards::Swarm(v) => crate::shard::merge(&v, out, force),
         Shards::Whatif(v) => crate::shard::merge(&v, out, force),
+        Shards::WhatifProgramme(v) => crate::shard::merge(&v, out, force),
         Shards::Ensemble(v) => crate::shard::merge(&v, out, force),
     }
 }

@@ -48,24 +48,32 @@
 //! change in pass rate, then by their label.
 //!
 //! **Invariant:** the report depends only on the inputs, never on the
-//! thread count: the work items are the (seed, side) programmes, run by the
-//! ordered runner ([`run_ordered_chunked`]), and the seeds are folded in
-//! seed order.
+//! thread count or the sharding: the work items are the seeds, each the
+//! baseline's and every candidate's programme, run by the ordered runner
+//! ([`run_ordered_chunked`]); the accumulators are integer sums in fixed
+//! point (1e-9), so any grouping of the seeds merges to the same bits, and
+//! shards of one what-if merge (`chaosim merge`) into the files of the
+//! whole run ([`WhatifProgramme`], one `whatif_programme` record in
+//! `shard.ron`). Pass rates are therefore reported to 1e-9.
 //!
 //! **Invariant:** memory is bounded by the candidates, scenarios and
 //! safeguards, not by the seeds: per candidate fixed-size moments, per
 //! (candidate, scenario) and (candidate, safeguard) a few counters and
 //! moments and at most one example; the runner holds at most a window of
-//! `4 · threads` programmes' results ahead of the fold.
+//! `4 · threads` seeds' results ahead of the fold. [`PROGRAMMES_FILE`]
+//! streams one row per programme.
 
-use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
-use super::whatif::{CONFIDENCE, Candidate, REPORT_FILE};
+use serde::{Deserialize, Serialize};
+
+use super::whatif::{CONFIDENCE, Candidate, CandidateParams, REPORT_FILE, WhatifOut};
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
 use crate::program::Programme;
 use crate::program::year::{RunDetail, run_programme_observed};
-use crate::record::csv::CsvSink;
+use crate::record::csv::{CsvSink, push_field};
 use crate::record::outfile::OutDir;
 use crate::record::stats::t_interval;
 use crate::safeguard::{Safeguard, SafeguardSet};
@@ -73,7 +81,10 @@ use crate::scenario::Catalogue;
 use crate::scenario::Executor;
 use crate::scenario::repro::safeguards_spec;
 use crate::scenario::run::Runner;
-use crate::shard::{Aggregate, N_MAX, Progress, THREADS_MAX, prepare_out_dir, run_ordered_chunked};
+use crate::shard::{
+    Aggregate, HeadParams, N_MAX, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, Slot,
+    THREADS_MAX, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
+};
 
 #[cfg(doc)]
 use crate::program::year::{RunObservation, Summary, Totals};
@@ -82,6 +93,12 @@ use crate::program::year::{RunObservation, Summary, Totals};
 pub const PROGRAMME_FILE: &str = "programme.csv";
 /// `--out DIR`: one row per candidate and changed scenario.
 pub const PROGRAMME_SCENARIOS_FILE: &str = "programme_scenarios.csv";
+/// `--out DIR`: one row per programme (seed, side), in seed then side order.
+pub const PROGRAMMES_FILE: &str = "programmes.csv";
+/// Header of [`PROGRAMMES_FILE`] (with its newline): `side` 0 is the
+/// baseline, `k` candidate `k` in the order given; `digest` is the year's.
+pub const PROGRAMMES_HEADER: &str =
+    "seed,side,candidate,mastered,deployed,generated,executions,passes,events,digest\n";
 /// Every file [`write_out`] writes, in the order staged.
 pub const OUT_FILES: [&str; 3] = [PROGRAMME_FILE, PROGRAMME_SCENARIOS_FILE, REPORT_FILE];
 
@@ -149,6 +166,9 @@ pub struct ProgrammeBaseline<'a> {
     pub stack: &'a StackSpec,
     /// The safeguards deployed at the start.
     pub deployed: SafeguardSet,
+    /// Hash of the programme, catalogue and stack (as `chaosim ensemble`
+    /// records it): shards of different inputs do not merge.
+    pub inputs_fingerprint: u64,
 }
 
 /// What to run.
@@ -251,46 +271,93 @@ pub fn programme_run(
     })
 }
 
-/// Mean and spread of a stream of values, folded in a fixed order
-/// (Welford): equal values give a variance of exactly zero.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Fixed point of [`Moments`]: values are kept in integer units of 1e-9
+/// (exact for counts and days, 1e-9 for pass rates).
+const FIXED: f64 = 1e9;
+
+/// Mean and spread of a stream of values in fixed point ([`FIXED`]):
+/// integer sums, so any grouping of the seeds (chunks, threads, shards)
+/// merges to the same bits, and equal values give a variance of exactly
+/// zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Moments {
     n: u64,
-    mean: f64,
-    m2: f64,
+    #[serde(with = "i128_text")]
+    sum: i128,
+    #[serde(with = "i128_text")]
+    sum_sq: i128,
 }
 
 impl Moments {
     fn push(&mut self, x: f64) {
+        let v = (x * FIXED).round() as i128;
         self.n += 1;
-        let d = x - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (x - self.mean);
+        self.sum = self.sum.saturating_add(v);
+        self.sum_sq = self.sum_sq.saturating_add(v.saturating_mul(v));
+    }
+
+    fn merge(&mut self, o: &Moments) {
+        self.n += o.n;
+        self.sum = self.sum.saturating_add(o.sum);
+        self.sum_sq = self.sum_sq.saturating_add(o.sum_sq);
+    }
+
+    fn mean(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.sum as f64 / self.n as f64 / FIXED
+        }
     }
 
     fn sd(&self) -> f64 {
         if self.n < 2 {
-            0.0
-        } else {
-            (self.m2.max(0.0) / (self.n - 1) as f64).sqrt()
+            return 0.0;
         }
+        let n = self.n as i128;
+        // n·Σv² − (Σv)², exact while it fits (it does for any count of
+        // seeds a what-if runs); in floating point beyond.
+        let spread = n
+            .checked_mul(self.sum_sq)
+            .zip(self.sum.checked_mul(self.sum))
+            .map(|(a, b)| (a - b).max(0) as f64)
+            .unwrap_or_else(|| {
+                let (sum, sq) = (self.sum as f64, self.sum_sq as f64);
+                (self.n as f64 * sq - sum * sum).max(0.0)
+            });
+        (spread / (self.n as f64 * (self.n - 1) as f64)).sqrt() / FIXED
     }
 
     /// The t interval of the mean, clipped to `[-bound, bound]`.
     fn interval(&self, bound: f64) -> (f64, f64) {
-        let ci = t_interval(self.mean, self.sd(), self.n, CONFIDENCE);
+        let ci = t_interval(self.mean(), self.sd(), self.n, CONFIDENCE);
         (ci.low.max(-bound), ci.high.min(bound))
+    }
+}
+
+/// An `i128` as decimal text (RON has no 128-bit integers).
+mod i128_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
 /// A mean change with its interval.
 fn change(m: &Moments, bound: f64) -> (f64, f64, f64) {
     let (lo, hi) = m.interval(bound);
-    (m.mean, lo, hi)
+    (m.mean(), lo, hi)
 }
 
 /// One side of a [`MasteryExample`]: how to replay it, and what it gave.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct YearSide {
     /// The first day the scenario was mastered on this side, if ever.
     pub first_mastered_day: Option<u64>,
@@ -305,7 +372,7 @@ pub struct YearSide {
 
 /// The first seed where a candidate changed the day a scenario was
 /// mastered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MasteryExample {
     /// The seed.
     pub seed: u64,
@@ -442,19 +509,7 @@ pub struct ProgrammeWhatifReport {
     pub events: u64,
 }
 
-/// The sides of one seed, in side order (baseline first): the aggregate of
-/// the ordered runner, whose cells are the seeds. Chunks of a cell are
-/// merged in order, so the list is in side order.
-#[derive(Default)]
-struct SeedSides(Vec<ProgrammeRun>);
-
-impl Aggregate for SeedSides {
-    fn merge_from(&mut self, other: &Self) {
-        self.0.extend(other.0.iter().cloned());
-    }
-}
-
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct ScenarioAcc {
     candidate_only: u64,
     baseline_only: u64,
@@ -462,7 +517,7 @@ struct ScenarioAcc {
     example: Option<MasteryExample>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct SafeguardAcc {
     baseline: u64,
     candidate: u64,
@@ -470,7 +525,7 @@ struct SafeguardAcc {
     differed: bool,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct CandidateAcc {
     mastered: Moments,
     safeguards: Moments,
@@ -484,7 +539,7 @@ struct CandidateAcc {
     safeguards_by: Vec<SafeguardAcc>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct BaselineAcc {
     mastered: Moments,
     safeguards: Moments,
@@ -547,14 +602,275 @@ impl CandidateAcc {
             }
         }
     }
+
+    /// Fold in the accumulator of later seeds (exact; the earlier seeds'
+    /// examples win).
+    fn merge(&mut self, o: &CandidateAcc) {
+        for (m, om) in [
+            (&mut self.mastered, &o.mastered),
+            (&mut self.safeguards, &o.safeguards),
+            (&mut self.generated, &o.generated),
+            (&mut self.pass_rate, &o.pass_rate),
+            (&mut self.candidate_mastered, &o.candidate_mastered),
+            (&mut self.candidate_safeguards, &o.candidate_safeguards),
+            (&mut self.candidate_generated, &o.candidate_generated),
+            (&mut self.candidate_pass_rate, &o.candidate_pass_rate),
+        ] {
+            m.merge(om);
+        }
+        for (a, b) in self.scenarios.iter_mut().zip(&o.scenarios) {
+            a.candidate_only += b.candidate_only;
+            a.baseline_only += b.baseline_only;
+            a.saved.merge(&b.saved);
+            if a.example.is_none() {
+                a.example.clone_from(&b.example);
+            }
+        }
+        for (a, b) in self.safeguards_by.iter_mut().zip(&o.safeguards_by) {
+            a.baseline += b.baseline;
+            a.candidate += b.candidate;
+            a.earlier.merge(&b.earlier);
+            a.differed |= b.differed;
+        }
+    }
 }
 
-/// Run the programme what-if: on every seed of `spec`, the baseline's
-/// programme and each candidate's, paired.
+/// What a range of seeds gave, every side folded: the one cell of a
+/// programme what-if, in `shard.ron` as `whatif_programme: Some(...)`.
+/// Its size is fixed by the candidates, scenarios and safeguards; seeds
+/// fold in exactly (integer moments), so chunks, threads and shards merge
+/// to the bytes of one whole run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProgrammeAggregate {
+    /// Seeds folded.
+    seeds: u64,
+    /// The first and one past the last seed folded (`(0, 0)`: none).
+    seed_range: (u64, u64),
+    /// Programmes run (seeds × sides).
+    programmes: u64,
+    /// Simulation events, every programme.
+    events: u64,
+    baseline: BaselineAcc,
+    candidates: Vec<CandidateAcc>,
+}
+
+impl ProgrammeAggregate {
+    /// No seed yet, shaped for `candidates`, `scenarios` and every
+    /// safeguard.
+    fn empty(candidates: usize, scenarios: usize) -> ProgrammeAggregate {
+        let acc = CandidateAcc {
+            scenarios: vec![ScenarioAcc::default(); scenarios],
+            safeguards_by: vec![SafeguardAcc::default(); Safeguard::ALL.len()],
+            ..CandidateAcc::default()
+        };
+        ProgrammeAggregate {
+            candidates: vec![acc; candidates],
+            ..ProgrammeAggregate::default()
+        }
+    }
+
+    /// Fold one seed: `runs[0]` is the baseline's programme, `runs[k + 1]`
+    /// candidate `k`'s.
+    fn fold(&mut self, seed: u64, days: u64, runs: &[ProgrammeRun], ids: &[SideId]) {
+        if self.seeds == 0 {
+            self.seed_range = (seed, seed + 1);
+        }
+        self.seed_range.1 = seed + 1;
+        self.seeds += 1;
+        self.programmes += runs.len() as u64;
+        self.events += runs.iter().map(|r| r.events).sum::<u64>();
+        let b = &runs[0];
+        self.baseline.mastered.push(b.mastered as f64);
+        self.baseline.safeguards.push(b.deployed as f64);
+        self.baseline.generated.push(b.generated as f64);
+        self.baseline.pass_rate.push(b.pass_rate());
+        for (k, acc) in self.candidates.iter_mut().enumerate() {
+            acc.fold(seed, days, (b, &runs[k + 1]), (&ids[0], &ids[k + 1]));
+        }
+    }
+
+    /// Whether the accumulators fit `p` (one per candidate, scenario and
+    /// safeguard) and the seeds lie in its range.
+    fn check(&self, p: &ProgrammeWhatifShardParams, path: &Path) -> Result<()> {
+        let w = &p.whatif_programme.0;
+        let shaped = self.candidates.len() == w.candidates.len()
+            && self.candidates.iter().all(|c| {
+                c.scenarios.len() == w.scenarios.len()
+                    && c.safeguards_by.len() == Safeguard::ALL.len()
+            });
+        let (lo, hi) = self.seed_range;
+        let in_range =
+            hi - lo == self.seeds && (self.seeds == 0 || (lo >= p.seed && hi <= p.seed + p.n));
+        if !shaped || !in_range {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                field: "whatif_programme".into(),
+                message: format!(
+                    "the aggregate does not fit the parameters ({} candidates, {} scenarios, seeds {}..{})",
+                    w.candidates.len(),
+                    w.scenarios.len(),
+                    p.seed,
+                    p.seed + p.n
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Aggregate for ProgrammeAggregate {
+    fn merge_from(&mut self, o: &Self) {
+        if o.seeds == 0 {
+            return;
+        }
+        if self.seeds == 0 {
+            *self = o.clone();
+            return;
+        }
+        self.seed_range = (
+            self.seed_range.0.min(o.seed_range.0),
+            self.seed_range.1.max(o.seed_range.1),
+        );
+        self.seeds += o.seeds;
+        self.programmes += o.programmes;
+        self.events += o.events;
+        for (m, om) in [
+            (&mut self.baseline.mastered, &o.baseline.mastered),
+            (&mut self.baseline.safeguards, &o.baseline.safeguards),
+            (&mut self.baseline.generated, &o.baseline.generated),
+            (&mut self.baseline.pass_rate, &o.baseline.pass_rate),
+        ] {
+            m.merge(om);
+        }
+        for (a, b) in self.candidates.iter_mut().zip(&o.candidates) {
+            a.merge(b);
+        }
+    }
+}
+
+/// The programme what-if's own parameters in `shard.ron`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeWhatifParams {
+    /// Days per programme.
+    pub days: u64,
+    /// Runs per programme (days × slots).
+    pub runs_total: u64,
+    /// The catalogue's scenario ids, in order.
+    pub scenarios: Vec<String>,
+    /// The baseline's initial safeguards.
+    pub baseline: SafeguardSet,
+    /// The candidates, in the order given.
+    pub candidates: Vec<CandidateParams>,
+}
+
+format1_params! {
+    /// The parameters every shard of one programme what-if shares, as
+    /// recorded in `shard.ron` (format 1: `seed` is the first seed, `n` the
+    /// number of seeds, `rates_ppm` and `variants` are empty,
+    /// `model_fingerprint` the inputs fingerprint of the programme,
+    /// catalogue and stack, 16 hex digits).
+    pub struct ProgrammeWhatifShardParams {
+        /// The programme what-if.
+        pub whatif_programme: ProgrammeWhatifParams,
+    }
+}
+
+/// The programme what-if as a batch kind: one cell, the seeds its work
+/// items, each item the baseline's and every candidate's whole programme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WhatifProgramme;
+
+impl ShardKind for WhatifProgramme {
+    const TAG: &'static str = "whatif_programme";
+    const SLOT: Slot = Slot::WhatifProgramme;
+    type Params = ProgrammeWhatifShardParams;
+    type Record = ProgrammeAggregate;
+    type Aggregate = ProgrammeAggregate;
+
+    fn cells(_: &ProgrammeWhatifShardParams) -> u64 {
+        1
+    }
+    fn n(p: &ProgrammeWhatifShardParams) -> u64 {
+        p.n
+    }
+    fn rows_file(_: &ProgrammeWhatifShardParams) -> &'static str {
+        PROGRAMMES_FILE
+    }
+    fn rows_header(_: &ProgrammeWhatifShardParams) -> String {
+        PROGRAMMES_HEADER.into()
+    }
+    fn files(_: &ProgrammeWhatifShardParams) -> Vec<&'static str> {
+        let mut v = vec![PROGRAMMES_FILE];
+        v.extend(OUT_FILES);
+        v.push(SHARD_FILE);
+        v
+    }
+    fn difference(
+        a: &ProgrammeWhatifShardParams,
+        b: &ProgrammeWhatifShardParams,
+    ) -> Option<String> {
+        a.head().difference(&b.head()).or_else(|| {
+            (a.whatif_programme != b.whatif_programme)
+                .then(|| "programme what-if (days, candidates, baseline or scenarios)".into())
+        })
+    }
+    fn to_record(_: u32, a: &ProgrammeAggregate) -> ProgrammeAggregate {
+        a.clone()
+    }
+    fn check_records(m: &ShardFile<Self>, path: &Path) -> Result<()> {
+        if m.cells.is_empty() {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                field: "whatif_programme".into(),
+                message: "missing: not a programme what-if shard".into(),
+            });
+        }
+        Ok(())
+    }
+    fn from_record(
+        p: &ProgrammeWhatifShardParams,
+        m: &ShardFile<Self>,
+        a: &ProgrammeAggregate,
+        path: &Path,
+    ) -> Result<(u32, ProgrammeAggregate)> {
+        a.check(p, path)?;
+        if a.seeds != m.range_end - m.range_start {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                field: "whatif_programme.seeds".into(),
+                message: format!(
+                    "{} seeds aggregated, range holds {}",
+                    a.seeds,
+                    m.range_end - m.range_start
+                ),
+            });
+        }
+        Ok((0, a.clone()))
+    }
+    fn write_tables(
+        tx: &mut OutDir,
+        p: &ProgrammeWhatifShardParams,
+        cells: &[(u32, ProgrammeAggregate)],
+    ) -> Result<()> {
+        let empty = ProgrammeAggregate::default();
+        let agg = cells.first().map_or(&empty, |(_, a)| a);
+        write_tables(tx, &report_of(p, agg))
+    }
+    fn items(a: &ProgrammeAggregate) -> u64 {
+        a.seeds
+    }
+}
+
+/// Run the programme what-if: on every seed of `spec` (of `out`'s shard,
+/// if any), the baseline's programme and each candidate's, paired. With
+/// `out`, the folder gets [`PROGRAMMES_FILE`], the tables, the JSON report
+/// and `shard.ron`, as one transaction checked before the run.
 pub fn run_programme_whatif(
     base: &ProgrammeBaseline<'_>,
     candidates: &[Candidate],
     spec: &ProgrammeWhatifSpec,
+    out: Option<&WhatifOut>,
 ) -> Result<ProgrammeWhatifReport> {
     if candidates.is_empty() {
         return Err(Error::usage("--candidates", "give at least one candidate"));
@@ -583,7 +899,7 @@ pub fn run_programme_whatif(
         .ok_or_else(|| Error::usage("--days", format!("{} days is too many", spec.days)))?;
     let seeds = to - from;
     let sides = candidates.len() as u64 + 1;
-    let programmes = seeds
+    seeds
         .checked_mul(sides)
         .filter(|&p| p <= PROGRAMMES_MAX)
         .ok_or_else(|| {
@@ -594,18 +910,55 @@ pub fn run_programme_whatif(
                 ),
             )
         })?;
+    let params = ProgrammeWhatifShardParams {
+        seed: from,
+        n: seeds,
+        rates_ppm: Vec::new(),
+        variants: Vec::new(),
+        model_fingerprint: format!("{:016x}", base.inputs_fingerprint),
+        whatif_programme: Tagged(ProgrammeWhatifParams {
+            days: spec.days,
+            runs_total,
+            scenarios: cat.scenarios().iter().map(|s| s.id.clone()).collect(),
+            baseline: base.deployed,
+            candidates: candidates
+                .iter()
+                .map(|c| CandidateParams {
+                    label: c.label.clone(),
+                    deployed: c.deployed,
+                    stack: c.stack.as_ref().map(|(_, f)| f.spec()).unwrap_or_default(),
+                })
+                .collect(),
+        }),
+    };
+    let shard = out.map_or(Shard::WHOLE, |o| o.shard);
+    let range = shard.range(seeds);
+    let mut tx = match out {
+        Some(o) => Some(prepare_out_dir(
+            &o.dir,
+            &WhatifProgramme::files(&params),
+            o.force,
+            "--out",
+        )?),
+        None => None,
+    };
+    let mut sink = match tx.as_mut() {
+        Some(tx) => tx.sink(PROGRAMMES_FILE)?,
+        None => CsvSink::discard(PathBuf::from(PROGRAMMES_FILE)),
+    };
+    sink.write_raw(PROGRAMMES_HEADER.as_bytes())?;
     // One executor per side (its stack); the seeds are the parallelism.
     let runner = |stack| Runner {
         catalogue: cat,
         stack,
         threads: 1,
     };
-    let base_default = base.stack.default_safeguards();
     let mut executors = vec![runner(base.stack)];
     let mut ids = vec![SideId {
         deployed: base.deployed,
-        default_set: base_default,
+        default_set: base.stack.default_safeguards(),
     }];
+    let mut labels = vec!["baseline"];
     for c in candidates {
         let stack = c.stack.as_ref().map_or(base.stack, |(s, _)| s);
         executors.push(runner(stack));
@@ -613,63 +966,76 @@ pub fn run_programme_whatif(
             deployed: c.deployed,
             default_set: stack.default_safeguards(),
         });
+        labels.push(&c.label);
     }
-    let run = |cell: u64, lo: u64, hi: u64, _rows: &mut String| -> Result<(SeedSides, u64)> {
-        let mut out = SeedSides::default();
+    let empty = ProgrammeAggregate::empty(candidates.len(), cat.len());
+    let run = |_cell: u64, lo: u64, hi: u64, rows: &mut String| {
+        let mut agg = empty.clone();
         let mut events = 0;
-        for side in lo..hi {
-            let k = side as usize;
-            let r = programme_run(
-                from + cell,
-                runs_total,
-                ids[k].deployed,
-                prog,
-                cat,
-                &executors[k],
-            )?;
-            events += r.events;
-            out.0.push(r);
-            spec.progress.add(1);
+        for i in lo..hi {
+            let seed = from + i;
+            let mut runs = Vec::with_capacity(ids.len());
+            for (k, id) in ids.iter().enumerate() {
+                let r = programme_run(seed, runs_total, id.deployed, prog, cat, &executors[k])?;
+                push_programme_row(rows, seed, k, labels[k], &r);
+                events += r.events;
+                spec.progress.add(1);
+                runs.push(r);
+            }
+            agg.fold(seed, spec.days, &runs, &ids);
         }
-        Ok((out, events))
+        Ok((agg, events))
     };
-    let empty = CandidateAcc {
-        scenarios: vec![ScenarioAcc::default(); cat.len()],
-        safeguards_by: vec![SafeguardAcc::default(); Safeguard::ALL.len()],
-        ..CandidateAcc::default()
-    };
-    let mut accs = vec![empty; candidates.len()];
-    let mut baseline = BaselineAcc::default();
-    let mut sink = CsvSink::discard(std::path::PathBuf::from(PROGRAMME_FILE));
-    let events = run_ordered_chunked(
+    let mut total = ProgrammeAggregate::default();
+    run_ordered_chunked(
         spec.threads,
-        sides,
-        (0, programmes),
+        seeds,
+        range,
         1,
         &mut sink,
         &run,
-        &mut |cell, s| {
-            let b = &s.0[0];
-            baseline.mastered.push(b.mastered as f64);
-            baseline.safeguards.push(b.deployed as f64);
-            baseline.generated.push(b.generated as f64);
-            baseline.pass_rate.push(b.pass_rate());
-            for (k, acc) in accs.iter_mut().enumerate() {
-                acc.fold(
-                    from + cell,
-                    spec.days,
-                    (b, &s.0[k + 1]),
-                    (&ids[0], &ids[k + 1]),
-                );
-            }
-        },
+        &mut |_, a| total = a,
     )?;
-    let n_scen = cat.len() as f64;
+    let bytes = sink.bytes_written();
+    let fnv = sink.checksum();
+    sink.finish()?;
+    let report = report_of(&params, &total);
+    if let Some(mut tx) = tx {
+        write_tables(&mut tx, &report)?;
+        let cells = [(0, total)];
+        ShardFile::<WhatifProgramme>::new(&params, shard, range, (bytes, fnv), &cells)
+            .write(&mut tx)?;
+        tx.commit()?;
+    }
+    Ok(report)
+}
+
+/// Append the row of one programme to `rows` ([`PROGRAMMES_HEADER`]).
+fn push_programme_row(rows: &mut String, seed: u64, side: usize, label: &str, r: &ProgrammeRun) {
+    let _ = write!(rows, "{seed},{side},");
+    push_field(rows, label);
+    let _ = writeln!(
+        rows,
+        ",{},{},{},{},{},{},{}",
+        r.mastered, r.deployed, r.generated, r.executions, r.passes, r.events, r.digest
+    );
+}
+
+/// The report of the seeds folded in `agg` of a programme what-if with
+/// parameters `p`: per candidate the paired changes with their intervals,
+/// the scenarios and safeguards it changed, and the ranking.
+pub fn report_of(
+    p: &ProgrammeWhatifShardParams,
+    agg: &ProgrammeAggregate,
+) -> ProgrammeWhatifReport {
+    let w = &p.whatif_programme.0;
+    let n_scen = w.scenarios.len() as f64;
     let n_sg = Safeguard::ALL.len() as f64;
-    let day_bound = spec.days.saturating_sub(1) as f64;
-    let mut reports: Vec<ProgrammeCandidateReport> = candidates
+    let day_bound = w.days.saturating_sub(1) as f64;
+    let mut reports: Vec<ProgrammeCandidateReport> = w
+        .candidates
         .iter()
-        .zip(&accs)
+        .zip(&agg.candidates)
         .map(|(c, a)| {
             let (mastered_change, mastered_change_low, mastered_change_high) =
                 change(&a.mastered, n_scen);
@@ -679,20 +1045,20 @@ pub fn run_programme_whatif(
                 change(&a.generated, n_sg);
             let (pass_rate_change, pass_rate_change_low, pass_rate_change_high) =
                 change(&a.pass_rate, 1.0);
-            let scenarios = cat
-                .scenarios()
+            let scenarios = w
+                .scenarios
                 .iter()
                 .zip(&a.scenarios)
                 .filter(|(_, s)| s.example.is_some())
-                .map(|(sc, s)| {
+                .map(|(id, s)| {
                     let m = &s.saved;
                     let ci = (m.n >= 2).then(|| m.interval(day_bound));
                     ScenarioMasteryChange {
-                        id: sc.id.clone(),
+                        id: id.clone(),
                         candidate_only: s.candidate_only,
                         baseline_only: s.baseline_only,
                         both: m.n,
-                        days_saved: (m.n >= 1).then_some(m.mean),
+                        days_saved: (m.n >= 1).then(|| m.mean()),
                         days_saved_low: ci.map(|c| c.0),
                         days_saved_high: ci.map(|c| c.1),
                         example: s.example.clone(),
@@ -705,32 +1071,32 @@ pub fn run_programme_whatif(
                 .filter(|(_, s)| s.differed)
                 .map(|(sg, s)| SafeguardTimingChange {
                     safeguard: sg.name().to_string(),
-                    baseline_initial: base.deployed.contains(*sg),
+                    baseline_initial: w.baseline.contains(*sg),
                     candidate_initial: c.deployed.contains(*sg),
                     baseline_deployed: s.baseline,
                     candidate_deployed: s.candidate,
                     both: s.earlier.n,
-                    days_earlier: (s.earlier.n >= 1).then_some(s.earlier.mean),
+                    days_earlier: (s.earlier.n >= 1).then(|| s.earlier.mean()),
                 })
                 .collect();
             ProgrammeCandidateReport {
                 label: c.label.clone(),
                 rank: 0,
                 deployed: c.deployed,
-                seeds,
-                candidate_mastered: a.candidate_mastered.mean,
+                seeds: agg.seeds,
+                candidate_mastered: a.candidate_mastered.mean(),
                 mastered_change,
                 mastered_change_low,
                 mastered_change_high,
-                candidate_safeguards: a.candidate_safeguards.mean,
+                candidate_safeguards: a.candidate_safeguards.mean(),
                 safeguards_change,
                 safeguards_change_low,
                 safeguards_change_high,
-                candidate_generated: a.candidate_generated.mean,
+                candidate_generated: a.candidate_generated.mean(),
                 generated_change,
                 generated_change_low,
                 generated_change_high,
-                candidate_pass_rate: a.candidate_pass_rate.mean,
+                candidate_pass_rate: a.candidate_pass_rate.mean(),
                 pass_rate_change,
                 pass_rate_change_low,
                 pass_rate_change_high,
@@ -748,20 +1114,20 @@ pub fn run_programme_whatif(
     for (i, r) in reports.iter_mut().enumerate() {
         r.rank = i as u32 + 1;
     }
-    Ok(ProgrammeWhatifReport {
-        seeds: spec.seeds,
-        days: spec.days,
-        runs_total,
-        catalogue_scenarios: cat.len() as u64,
-        baseline: base.deployed,
-        baseline_mastered: baseline.mastered.mean,
-        baseline_safeguards: baseline.safeguards.mean,
-        baseline_generated: baseline.generated.mean,
-        baseline_pass_rate: baseline.pass_rate.mean,
+    ProgrammeWhatifReport {
+        seeds: agg.seed_range,
+        days: w.days,
+        runs_total: w.runs_total,
+        catalogue_scenarios: w.scenarios.len() as u64,
+        baseline: w.baseline,
+        baseline_mastered: agg.baseline.mastered.mean(),
+        baseline_safeguards: agg.baseline.safeguards.mean(),
+        baseline_generated: agg.baseline.generated.mean(),
+        baseline_pass_rate: agg.baseline.pass_rate.mean(),
         candidates: reports,
-        programmes,
-        events,
-    })
+        programmes: agg.programmes,
+        events: agg.events,
+    }
 }
 
 fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
@@ -883,7 +1249,7 @@ mod tests {
         for _ in 0..5 {
             m.push(-2.0);
         }
-        assert_eq!((m.n, m.mean, m.sd()), (5, -2.0, 0.0));
+        assert_eq!((m.n, m.mean(), m.sd()), (5, -2.0, 0.0));
         assert_eq!(m.interval(10.0), (-2.0, -2.0));
     }
 
@@ -893,7 +1259,7 @@ mod tests {
         for x in [0.0, 1.0, 2.0, 3.0] {
             m.push(x);
         }
-        assert!((m.mean - 1.5).abs() < 1e-12);
+        assert!((m.mean() - 1.5).abs() < 1e-12);
         // sd = 1.290994, t(3, 0.975) = 3.182446: half-width 2.054260.
         let (lo, hi) = m.interval(100.0);
         assert!((lo - (1.5 - 2.054_260)).abs() < 1e-5, "{lo}");

@@ -150,15 +150,10 @@ pub struct Slab {
 }
 
 impl Slab {
-    /// Store a message; returns its slot.
+    /// Store a message without entries; returns its slot (the slot's entry
+    /// array is left as it was: nothing reads it).
     pub fn put(&mut self, m: Msg) -> u32 {
-        self.put_with_entries(m, &[])
-    }
-
-    /// Store a message with the append entries it carries (at most
-    /// [`ENTRIES_PER_MESSAGE_MAX`]); returns its slot.
-    pub fn put_with_entries(&mut self, m: Msg, entries: &[LogEntry]) -> u32 {
-        let s = if let Some(s) = self.free.pop() {
+        if let Some(s) = self.free.pop() {
             self.slots[s as usize] = Some(m);
             s
         } else {
@@ -166,8 +161,23 @@ impl Slab {
             self.entries
                 .push([LogEntry::default(); ENTRIES_PER_MESSAGE_MAX]);
             (self.slots.len() - 1) as u32
-        };
-        self.entries[s as usize][..entries.len()].copy_from_slice(entries);
+        }
+    }
+
+    /// Store a message with the append entries it carries (at most
+    /// [`ENTRIES_PER_MESSAGE_MAX`]); returns its slot. The entries are
+    /// copied in place by a loop of constant trip count (no call to
+    /// `memmove` for a variable-length copy, nothing allocated unless the
+    /// slab grows).
+    pub fn put_with_entries(&mut self, m: Msg, entries: &[LogEntry]) -> u32 {
+        assert!(entries.len() <= ENTRIES_PER_MESSAGE_MAX);
+        let s = self.put(m);
+        let dst = &mut self.entries[s as usize];
+        for (k, d) in dst.iter_mut().enumerate() {
+            if k < entries.len() {
+                *d = entries[k];
+            }
+        }
         s
     }
 

@@ -129,20 +129,7 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         threads,
         progress,
     };
-    // Every file of --out (the report's too) is checked before the run.
-    let out = match &args.out {
-        Some(dir) => {
-            if !args.no_report {
-                super::check_report(dir, chaosim::report::ReportKind::Whatif, args.force)?;
-            }
-            Some(WhatifOut {
-                dir: dir.clone(),
-                force: args.force,
-                shard,
-            })
-        }
-        None => None,
-    };
+    let out = out_of(&args, shard)?;
     let base = Baseline {
         stack: &loaded.stack,
         stack_fingerprint: loaded.stack_fingerprint,
@@ -177,6 +164,22 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--out DIR` for shard `shard`, with the report's folder checked before
+/// the run (the batch's own files are checked when the run opens them).
+fn out_of(args: &WhatifArgs, shard: chaosim::shard::Shard) -> Result<Option<WhatifOut>> {
+    let Some(dir) = &args.out else {
+        return Ok(None);
+    };
+    if !args.no_report {
+        super::check_report(dir, chaosim::report::ReportKind::Whatif, args.force)?;
+    }
+    Ok(Some(WhatifOut {
+        dir: dir.clone(),
+        force: args.force,
+        shard,
+    }))
 }
 
 /// `chaosim whatif --days N`: whole programmes paired over seeds.
@@ -224,20 +227,7 @@ fn programme_whatif(
         threads,
         progress,
     };
-    // Every file of --out (the report's too) is checked before the run.
-    let out = match &args.out {
-        Some(dir) => {
-            if !args.no_report {
-                super::check_report(dir, chaosim::report::ReportKind::Whatif, args.force)?;
-            }
-            Some(WhatifOut {
-                dir: dir.clone(),
-                force: args.force,
-                shard,
-            })
-        }
-        None => None,
-    };
+    let out = out_of(args, shard)?;
     let r = run_programme_whatif(&base, candidates, &spec, out.as_ref())?;
     bar.finish_and_clear();
     if args.json {

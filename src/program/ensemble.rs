@@ -46,8 +46,8 @@ use crate::safeguard::{Safeguard, SafeguardSet};
 use crate::scenario::Catalogue;
 use crate::scenario::Executor;
 use crate::shard::{
-    Aggregate, N_MAX, SHARD_FILE, SUMMARY_FILE, Shard, ShardFile, ShardKind, Slot, THREADS_MAX,
-    Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
+    Aggregate, N_MAX, SHARD_FILE, SUMMARY_FILE, Shard, ShardFile, ShardKind, ShardOut, Slot,
+    THREADS_MAX, Tagged, format1_params, run_ordered_chunked,
 };
 
 /// One row per seed.
@@ -673,11 +673,8 @@ pub fn run_ensemble(
     }
     let params = spec.params(prog, cat);
     let p = params.ensemble.0.clone();
-    let total = Ensemble::total(&params);
-    let range = opts.shard.range(total);
-    let mut tx = prepare_out_dir(&opts.out, &Ensemble::files(&params), opts.force, "--out")?;
-    let mut sink = tx.sink(SEEDS_FILE)?;
-    sink.write_raw(seeds_header(&p).as_bytes())?;
+    let mut files = ShardOut::<Ensemble>::open(&params, opts.shard, Some(&opts.out), opts.force)?;
+    let range = files.range();
     let run =
         |_cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(EnsembleAggregate, u64)> {
             let mut agg = EnsembleAggregate::default();
@@ -704,23 +701,11 @@ pub fn run_ensemble(
         params.n,
         range,
         SEEDS_PER_CHUNK,
-        &mut sink,
+        files.sink(),
         &run,
         &mut |_, a| agg.merge(&a),
     )?;
-    let bytes = sink.bytes_written();
-    let fnv = sink.checksum();
-    sink.finish()?;
-    write_tables(&mut tx, &agg, &p)?;
-    ShardFile::<Ensemble>::new(
-        &params,
-        opts.shard,
-        range,
-        (bytes, fnv),
-        &[(0, agg.clone())],
-    )
-    .write(&mut tx)?;
-    tx.commit()?;
+    files.finish(&[(0, agg.clone())])?;
     Ok(EnsembleReport {
         seeds: range.1 - range.0,
         events,

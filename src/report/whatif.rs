@@ -21,7 +21,9 @@ use super::plot::{self, DrawResult, Figure, OrText, colour};
 use super::{Columns, ReportIndex, ReportKind, csv_err, font, parse};
 use crate::error::Result;
 use crate::sweep::whatif::{CANDIDATES_FILE, REPORT_FILE, SCENARIOS_FILE};
-use crate::sweep::whatif_programme::{PROGRAMME_FILE, PROGRAMME_SCENARIOS_FILE};
+use crate::sweep::whatif_programme::{
+    PROGRAMME_FILE, PROGRAMME_SCENARIOS_FILE, PROGRAMME_SCENARIOS_HEADER,
+};
 
 /// The plots of the page.
 pub const PLOTS: [&str; 1] = ["ranking"];
@@ -515,24 +517,7 @@ fn render_programme(dir: &Path, out: &Path) -> Result<ReportIndex> {
 /// on a different day, with the first seed that differed and both sides'
 /// year handles.
 fn programme_scenario_table(dir: &Path) -> Result<Table> {
-    const COLS: [&str; 16] = [
-        "candidate",
-        "scenario",
-        "candidate_only",
-        "baseline_only",
-        "both",
-        "days_saved",
-        "days_saved_ci_low",
-        "days_saved_ci_high",
-        "example_seed",
-        "days",
-        "baseline_day",
-        "candidate_day",
-        "baseline_safeguards",
-        "baseline_digest",
-        "candidate_safeguards",
-        "candidate_digest",
-    ];
+    const COLS: [&str; 16] = PROGRAMME_SCENARIOS_HEADER;
     let path = dir.join(PROGRAMME_SCENARIOS_FILE);
     let mut rdr = crate::input::csv_reader(&path)?;
     let header = rdr.headers().map_err(|e| csv_err(&path, e))?.clone();

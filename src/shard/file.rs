@@ -506,6 +506,73 @@ pub fn prepare_out_dir(out: &Path, names: &[&str], force: bool, flag: &str) -> R
     OutDir::prepare(out, names, force, flag)
 }
 
+/// The output of one shard of a batch of kind `K` being written: the
+/// folder's transaction (every file [`ShardKind::files`] names, checked
+/// before the run) and the rows file, headed, that the ordered runner
+/// streams into. [`finish`](Self::finish) stages the tables, `shard.ron`
+/// and commits. Without a folder (a library run that keeps only the
+/// report), the rows are counted and dropped.
+pub struct ShardOut<'p, K: ShardKind> {
+    params: &'p K::Params,
+    shard: Shard,
+    range: (u64, u64),
+    tx: Option<OutDir>,
+    sink: crate::record::csv::CsvSink,
+}
+
+impl<'p, K: ShardKind> ShardOut<'p, K> {
+    /// Open `dir` (if any) for shard `shard` of the batch `params`
+    /// (`force`: replace this batch's files in it).
+    pub fn open(
+        params: &'p K::Params,
+        shard: Shard,
+        dir: Option<&Path>,
+        force: bool,
+    ) -> Result<ShardOut<'p, K>> {
+        let range = shard.range(K::total(params));
+        let rows = K::rows_file(params);
+        let mut tx = match dir {
+            Some(d) => Some(prepare_out_dir(d, &K::files(params), force, "--out")?),
+            None => None,
+        };
+        let mut sink = match tx.as_mut() {
+            Some(tx) => tx.sink(rows)?,
+            None => crate::record::csv::CsvSink::discard(PathBuf::from(rows)),
+        };
+        sink.write_raw(K::rows_header(params).as_bytes())?;
+        Ok(ShardOut {
+            params,
+            shard,
+            range,
+            tx,
+            sink,
+        })
+    }
+
+    /// The global range of work items this shard runs.
+    pub fn range(&self) -> (u64, u64) {
+        self.range
+    }
+
+    /// The rows file, for the ordered runner.
+    pub fn sink(&mut self) -> &mut crate::record::csv::CsvSink {
+        &mut self.sink
+    }
+
+    /// Close the rows file and, with a folder, stage the tables of `cells`
+    /// ([`ShardKind::write_tables`]) and `shard.ron`, then commit.
+    pub fn finish(self, cells: &[(u32, K::Aggregate)]) -> Result<()> {
+        let rows = (self.sink.bytes_written(), self.sink.checksum());
+        self.sink.finish()?;
+        if let Some(mut tx) = self.tx {
+            K::write_tables(&mut tx, self.params, cells)?;
+            ShardFile::<K>::new(self.params, self.shard, self.range, rows, cells).write(&mut tx)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
 /// What a merge produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MergeReport {

@@ -24,7 +24,8 @@ pub mod runner;
 pub(crate) use file::format1_params;
 pub use file::{
     Head, HeadParams, MergeReport, Never, SHARD_FILE, SHARD_FORMAT, SHARD_LIMITS, SUMMARY_FILE,
-    ShardFile, ShardKind, Slot, Tagged, merge, meta_error, prepare_out_dir, read_shard_text,
+    ShardFile, ShardKind, ShardOut, Slot, Tagged, merge, meta_error, prepare_out_dir,
+    read_shard_text,
 };
 pub use runner::{Aggregate, ChunkFn, run_ordered, run_ordered_chunked};
 

@@ -22,11 +22,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::agent::{ApiModel, ExperimentOutcome, Variant, experiment_seed, run_experiment_reusing};
-use super::merge::{CellAggregate, CellSummary, EXPERIMENTS_FILE, ShardMeta, SweepParams};
+use super::merge::{CellAggregate, CellSummary, SweepParams};
 use super::proxy::RATE_PPM_MAX;
 use crate::error::{Error, Result};
 use crate::record::csv::fmt_ns_as_ms;
-use crate::shard::prepare_out_dir;
 pub use crate::shard::{
     Aggregate, CHUNK_EXPERIMENTS, ChunkFn, N_MAX, Shard, THREADS_MAX, resolve_shard, run_ordered,
     run_ordered_chunked,
@@ -338,12 +337,13 @@ pub fn run_sweep(
         ));
     }
     let params = spec.params(model);
-    let total = params.total();
-    let range = opts.shard.range(total);
-    let mut tx = prepare_out_dir(&opts.out, &params.files(), opts.force, "--out")?;
-
-    let mut sink = tx.sink(EXPERIMENTS_FILE)?;
-    sink.write_raw(EXPERIMENTS_HEADER.as_bytes())?;
+    let mut files = crate::shard::ShardOut::<super::merge::ApiSweep>::open(
+        &params,
+        opts.shard,
+        Some(&opts.out),
+        opts.force,
+    )?;
+    let range = files.range();
 
     let mut cells: Vec<(u32, CellAggregate)> = Vec::new();
     let mut summaries = Vec::new();
@@ -351,7 +351,7 @@ pub fn run_sweep(
         opts.threads,
         spec.n,
         range,
-        &mut sink,
+        files.sink(),
         &|cell, lo, hi, rows: &mut String| {
             let r = run_cell_range(model, params.seed, params.cell(cell), lo..hi, Some(rows));
             opts.progress.add(hi - lo);
@@ -365,12 +365,7 @@ pub fn run_sweep(
             cells.push((c as u32, a));
         },
     )?;
-    let bytes = sink.bytes_written();
-    let fnv = sink.checksum();
-    sink.finish()?;
-    super::merge::write_summary(&mut tx, &params, &cells)?;
-    ShardMeta::new(&params, opts.shard, range, (bytes, fnv), &cells).write(&mut tx)?;
-    tx.commit()?;
+    files.finish(&cells)?;
     Ok(SweepReport {
         experiments: range.1 - range.0,
         events: events_total,

@@ -41,8 +41,8 @@ use crate::scenario::run::Runner;
 use crate::scenario::spec::SCENARIO_SECONDS_MAX;
 use crate::scenario::{Catalogue, Execution, Executor, Item, Outcome, ScenarioSpec};
 use crate::shard::{
-    Aggregate, HeadParams, N_MAX, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, Slot,
-    THREADS_MAX, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
+    Aggregate, HeadParams, N_MAX, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, ShardOut, Slot,
+    THREADS_MAX, Tagged, format1_params, run_ordered_chunked,
 };
 
 /// The header of `experiments.csv` of a scenario sweep.
@@ -624,18 +624,10 @@ pub fn run_scenario_sweep(
         model_fingerprint: format!("{:016x}:{:016x}", base.fingerprint, stack_fingerprint),
         scenario: Tagged(sc.clone()),
     };
-    let total = ScenarioSweep::total(&params);
-    let range = opts.shard.range(total);
     let start = SimTime::from_day_time(0, 12, 0, 0).expect("valid time");
-    let mut tx = prepare_out_dir(
-        &opts.out,
-        &ScenarioSweep::files(&params),
-        opts.force,
-        "--out",
-    )?;
-
-    let mut sink = tx.sink(EXPERIMENTS_FILE)?;
-    sink.write_raw(SCENARIO_EXPERIMENTS_HEADER.as_bytes())?;
+    let mut files =
+        ShardOut::<ScenarioSweep>::open(&params, opts.shard, Some(&opts.out), opts.force)?;
+    let range = files.range();
     let run =
         |cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(ScenarioAggregate, u64)> {
             let runner = Runner {
@@ -676,7 +668,7 @@ pub fn run_scenario_sweep(
         spec.n,
         range,
         SCENARIO_CHUNK,
-        &mut sink,
+        files.sink(),
         &run,
         &mut |c, a| {
             let s = a.summarize(spec.values_micro[c as usize]);
@@ -685,13 +677,7 @@ pub fn run_scenario_sweep(
             cells.push((c as u32, a));
         },
     )?;
-    let bytes = sink.bytes_written();
-    let fnv = sink.checksum();
-    sink.finish()?;
-    write_scenario_summary(&mut tx, &sc, &cells)?;
-    ShardFile::<ScenarioSweep>::new(&params, opts.shard, range, (bytes, fnv), &cells)
-        .write(&mut tx)?;
-    tx.commit()?;
+    files.finish(&cells)?;
     Ok(ScenarioSweepReport {
         experiments: range.1 - range.0,
         events,

@@ -49,8 +49,8 @@ use crate::scenario::shrink::{default_start, run_alone};
 use crate::scenario::spec::{FaultSpec, PartitionShapeSpec, Target};
 use crate::scenario::{Catalogue, FailureKind, FaultKind, Outcome, ScenarioSpec};
 use crate::shard::{
-    Aggregate, HeadParams, N_MAX, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, Slot,
-    THREADS_MAX, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
+    Aggregate, HeadParams, N_MAX, SCENARIO_CHUNK, SHARD_FILE, ShardFile, ShardKind, ShardOut, Slot,
+    THREADS_MAX, Tagged, format1_params, run_ordered_chunked,
 };
 
 /// The rows file of a swarm directory.
@@ -639,12 +639,9 @@ pub fn run_swarm(
         model_fingerprint: format!("{:016x}:{stack_fingerprint:016x}", catalogue.fingerprint()),
         swarm: Tagged(sw.clone()),
     };
-    let range = opts.shard.range(Swarm::total(&params));
     let start = default_start();
-    let mut tx = prepare_out_dir(&opts.out, &Swarm::files(&params), opts.force, "--out")?;
-
-    let mut sink = tx.sink(SWARM_FILE)?;
-    sink.write_raw(SWARM_HEADER.as_bytes())?;
+    let mut files = ShardOut::<Swarm>::open(&params, opts.shard, Some(&opts.out), opts.force)?;
+    let range = files.range();
     let run = |cell: u64, lo: u64, hi: u64, rows: &mut String| -> Result<(SwarmAggregate, u64)> {
         let base = bases[cell as usize];
         let mut agg = SwarmAggregate::default();
@@ -672,19 +669,14 @@ pub fn run_swarm(
         config.seeds,
         range,
         SCENARIO_CHUNK,
-        &mut sink,
+        files.sink(),
         &run,
         &mut |c, a| {
             on_cell(&config.scenarios[c as usize], &a);
             cells.push((c as u32, a));
         },
     )?;
-    let bytes = sink.bytes_written();
-    let fnv = sink.checksum();
-    sink.finish()?;
-    write_swarm_summary(&mut tx, &sw, &handles, &cells)?;
-    ShardFile::<Swarm>::new(&params, opts.shard, range, (bytes, fnv), &cells).write(&mut tx)?;
-    tx.commit()?;
+    files.finish(&cells)?;
     Ok(SwarmReport {
         rows: range.1 - range.0,
         events,

@@ -48,7 +48,7 @@ use statrs::distribution::{Beta, Binomial, ContinuousCDF, DiscreteCDF};
 use crate::engine::SimTime;
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
-use crate::record::csv::{CsvSink, push_field};
+use crate::record::csv::push_field;
 use crate::record::outfile::OutDir;
 use crate::record::stats::LogSketch;
 use crate::safeguard::SafeguardSet;
@@ -57,8 +57,8 @@ use crate::scenario::repro::{FileIds, Repro};
 use crate::scenario::run::{RunOutputs, run_execution_item};
 use crate::scenario::{Catalogue, Outcome, ScenarioSpec};
 use crate::shard::{
-    Aggregate, HeadParams, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, Slot, THREADS_MAX,
-    Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
+    Aggregate, HeadParams, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, ShardOut, Slot,
+    THREADS_MAX, Tagged, format1_params, run_ordered_chunked,
 };
 
 /// Confidence of every interval of the report.
@@ -839,22 +839,13 @@ pub fn run_whatif(
             files: base.files.spec(),
         }),
     };
-    let shard = out.map_or(Shard::WHOLE, |o| o.shard);
-    let range = shard.range(Whatif::total(&params));
-    let mut tx = match out {
-        Some(o) => Some(prepare_out_dir(
-            &o.dir,
-            &Whatif::files(&params),
-            o.force,
-            "--out",
-        )?),
-        None => None,
-    };
-    let mut sink = match tx.as_mut() {
-        Some(tx) => tx.sink(PAIRS_FILE)?,
-        None => CsvSink::discard(PathBuf::from(PAIRS_FILE)),
-    };
-    sink.write_raw(PAIRS_HEADER.as_bytes())?;
+    let mut files = ShardOut::<Whatif>::open(
+        &params,
+        out.map_or(Shard::WHOLE, |o| o.shard),
+        out.map(|o| o.dir.as_path()),
+        out.is_some_and(|o| o.force),
+    )?;
+    let range = files.range();
     let default_set = base.stack.default_safeguards();
     let sides: Vec<(&StackSpec, SafeguardSet, &FileIds, SafeguardSet)> =
         std::iter::once((base.stack, base.deployed, base.files, default_set))
@@ -917,20 +908,12 @@ pub fn run_whatif(
         seeds,
         range,
         PAIR_CHUNK,
-        &mut sink,
+        files.sink(),
         &run,
         &mut |c, a| cells.push((c as u32, a)),
     )?;
-    let bytes = sink.bytes_written();
-    let fnv = sink.checksum();
-    sink.finish()?;
-    let report = report_of(&params, &cells);
-    if let Some(mut tx) = tx {
-        write_tables(&mut tx, &report)?;
-        ShardFile::<Whatif>::new(&params, shard, range, (bytes, fnv), &cells).write(&mut tx)?;
-        tx.commit()?;
-    }
-    Ok(report)
+    files.finish(&cells)?;
+    Ok(report_of(&params, &cells))
 }
 
 /// Append the rows of one pair's side to `rows` ([`PAIRS_HEADER`]).

@@ -64,7 +64,7 @@
 //! streams one row per programme.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +73,7 @@ use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
 use crate::program::Programme;
 use crate::program::year::{RunDetail, run_programme_observed};
-use crate::record::csv::{CsvSink, push_field};
+use crate::record::csv::push_field;
 use crate::record::outfile::OutDir;
 use crate::record::stats::t_interval;
 use crate::safeguard::{Safeguard, SafeguardSet};
@@ -82,8 +82,8 @@ use crate::scenario::Executor;
 use crate::scenario::repro::safeguards_spec;
 use crate::scenario::run::Runner;
 use crate::shard::{
-    Aggregate, HeadParams, N_MAX, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, Slot,
-    THREADS_MAX, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
+    Aggregate, HeadParams, N_MAX, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, ShardOut,
+    Slot, THREADS_MAX, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
 };
 
 #[cfg(doc)]
@@ -931,22 +931,12 @@ pub fn run_programme_whatif(
                 .collect(),
         }),
     };
-    let shard = out.map_or(Shard::WHOLE, |o| o.shard);
-    let range = shard.range(seeds);
-    let mut tx = match out {
-        Some(o) => Some(prepare_out_dir(
-            &o.dir,
-            &WhatifProgramme::files(&params),
-            o.force,
-            "--out",
-        )?),
-        None => None,
-    };
-    let mut sink = match tx.as_mut() {
-        Some(tx) => tx.sink(PROGRAMMES_FILE)?,
-        None => CsvSink::discard(PathBuf::from(PROGRAMMES_FILE)),
-    };
-    sink.write_raw(PROGRAMMES_HEADER.as_bytes())?;
+    let mut files = ShardOut::<WhatifProgramme>::open(
+        &params,
+        out.map_or(Shard::WHOLE, |o| o.shard),
+        out.map(|o| o.dir.as_path()),
+        out.is_some_and(|o| o.force),
+    )?;
     // One executor per side (its stack); the seeds are the parallelism.
     let runner = |stack| Runner {
         catalogue: cat,
@@ -987,26 +977,18 @@ pub fn run_programme_whatif(
         Ok((agg, events))
     };
     let mut total = ProgrammeAggregate::default();
+    let range = files.range();
     run_ordered_chunked(
         spec.threads,
         seeds,
         range,
         1,
-        &mut sink,
+        files.sink(),
         &run,
         &mut |_, a| total = a,
     )?;
-    let bytes = sink.bytes_written();
-    let fnv = sink.checksum();
-    sink.finish()?;
     let report = report_of(&params, &total);
-    if let Some(mut tx) = tx {
-        write_tables(&mut tx, &report)?;
-        let cells = [(0, total)];
-        ShardFile::<WhatifProgramme>::new(&params, shard, range, (bytes, fnv), &cells)
-            .write(&mut tx)?;
-        tx.commit()?;
-    }
+    files.finish(&[(0, total)])?;
     Ok(report)
 }
 

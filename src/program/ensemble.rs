@@ -738,9 +738,6 @@ impl ShardKind for Ensemble {
     fn cells(_: &EnsembleShardParams) -> u64 {
         1
     }
-    fn n(p: &EnsembleShardParams) -> u64 {
-        p.n
-    }
     fn rows_file(_: &EnsembleShardParams) -> &'static str {
         SEEDS_FILE
     }

@@ -533,10 +533,15 @@ fn programme_scenario_table(dir: &Path) -> Result<Table> {
                 format!("day {s}")
             }
         };
+        // Days to one decimal (+ 0.0 turns a negative zero into zero).
+        let days = |s: &str| match s.parse::<f64>() {
+            Ok(d) => format!("{:+.1}", d + 0.0),
+            Err(_) => s.to_string(),
+        };
         let saved = match get(5) {
             "" => "-".to_string(),
-            v if get(6).is_empty() => v.to_string(),
-            v => format!("{v} [{}, {}]", get(6), get(7)),
+            v if get(6).is_empty() => days(v),
+            v => format!("{} [{}, {}]", days(v), days(get(6)), days(get(7))),
         };
         let handle = |safeguards: &str, digest: &str| {
             format!(

@@ -202,8 +202,10 @@ pub trait ShardKind: Sized + Clone + std::fmt::Debug + PartialEq {
 
     /// Number of cells.
     fn cells(params: &Self::Params) -> u64;
-    /// Work items per cell.
-    fn n(params: &Self::Params) -> u64;
+    /// Work items per cell (default: the head's `n`).
+    fn n(params: &Self::Params) -> u64 {
+        params.head().n
+    }
     /// The file of one row per work item.
     fn rows_file(params: &Self::Params) -> &'static str;
     /// The header line of the rows file (with its newline).

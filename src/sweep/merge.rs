@@ -440,9 +440,6 @@ impl ShardKind for ApiSweep {
     fn cells(p: &SweepParams) -> u64 {
         p.cells()
     }
-    fn n(p: &SweepParams) -> u64 {
-        p.n
-    }
     fn rows_file(_: &SweepParams) -> &'static str {
         EXPERIMENTS_FILE
     }

@@ -717,9 +717,6 @@ impl ShardKind for ScenarioSweep {
     fn cells(p: &ScenarioSweepParams) -> u64 {
         p.scenario.0.values_micro.len() as u64
     }
-    fn n(p: &ScenarioSweepParams) -> u64 {
-        p.n
-    }
     fn rows_file(_: &ScenarioSweepParams) -> &'static str {
         EXPERIMENTS_FILE
     }

@@ -716,9 +716,6 @@ impl ShardKind for Swarm {
     fn cells(p: &SwarmShardParams) -> u64 {
         p.swarm.0.scenarios.len() as u64
     }
-    fn n(p: &SwarmShardParams) -> u64 {
-        p.n
-    }
     fn rows_file(_: &SwarmShardParams) -> &'static str {
         SWARM_FILE
     }

@@ -650,9 +650,6 @@ impl ShardKind for Whatif {
     fn cells(p: &WhatifShardParams) -> u64 {
         p.whatif.0.scenarios.len() as u64
     }
-    fn n(p: &WhatifShardParams) -> u64 {
-        p.n
-    }
     fn rows_file(_: &WhatifShardParams) -> &'static str {
         PAIRS_FILE
     }
@@ -773,6 +770,32 @@ fn execution(seed: u64, spec: &WhatifSpec, id: &str, deployed: SafeguardSet) -> 
 /// milliseconds each, so small chunks keep both cores busy on a short list.
 const PAIR_CHUNK: u64 = 4;
 
+/// The checks every what-if makes of its candidates, threads and seeds
+/// (`from..to`), which it returns.
+pub(crate) fn check_run(
+    candidates: &[Candidate],
+    threads: usize,
+    seeds: (u64, u64),
+) -> Result<(u64, u64)> {
+    if candidates.is_empty() {
+        return Err(Error::usage("--candidates", "give at least one candidate"));
+    }
+    if !(1..=THREADS_MAX).contains(&threads) {
+        return Err(Error::usage(
+            "--threads",
+            format!("{threads} is outside 1..={THREADS_MAX}"),
+        ));
+    }
+    let (from, to) = seeds;
+    if to <= from {
+        return Err(Error::usage(
+            "--seeds",
+            format!("FROM:TO needs FROM < TO (got {from}:{to})"),
+        ));
+    }
+    Ok(seeds)
+}
+
 /// Run the what-if: the baseline and each candidate on every (scenario,
 /// seed) of `spec`, or on one shard of them. With `out`, the rows
 /// ([`PAIRS_FILE`]), the tables and `shard.ron` are written into its folder
@@ -784,22 +807,7 @@ pub fn run_whatif(
     spec: &WhatifSpec,
     out: Option<&WhatifOut>,
 ) -> Result<WhatifReport> {
-    if candidates.is_empty() {
-        return Err(Error::usage("--candidates", "give at least one candidate"));
-    }
-    if !(1..=THREADS_MAX).contains(&spec.threads) {
-        return Err(Error::usage(
-            "--threads",
-            format!("{} is outside 1..={THREADS_MAX}", spec.threads),
-        ));
-    }
-    let (from, to) = spec.seeds;
-    if to <= from {
-        return Err(Error::usage(
-            "--seeds",
-            format!("FROM:TO needs FROM < TO (got {from}:{to})"),
-        ));
-    }
+    let (from, to) = check_run(candidates, spec.threads, spec.seeds)?;
     let specs: Vec<&ScenarioSpec> = spec
         .ids
         .iter()

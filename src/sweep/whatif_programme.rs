@@ -68,7 +68,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::whatif::{CONFIDENCE, Candidate, CandidateParams, REPORT_FILE, WhatifOut};
+use super::whatif::{CONFIDENCE, Candidate, CandidateParams, REPORT_FILE, WhatifOut, check_run};
 use crate::error::{Error, Result};
 use crate::model::stack::StackSpec;
 use crate::program::Programme;
@@ -83,7 +83,7 @@ use crate::scenario::repro::safeguards_spec;
 use crate::scenario::run::Runner;
 use crate::shard::{
     Aggregate, HeadParams, N_MAX, Progress, SHARD_FILE, Shard, ShardFile, ShardKind, ShardOut,
-    Slot, THREADS_MAX, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
+    Slot, Tagged, format1_params, prepare_out_dir, run_ordered_chunked,
 };
 
 #[cfg(doc)]
@@ -180,7 +180,7 @@ pub struct ProgrammeWhatifSpec {
     /// Days of every programme (`days × slots` runs, as `chaosim year
     /// --days N`).
     pub days: u64,
-    /// Worker threads, 1..=[`THREADS_MAX`] (results do not depend on it).
+    /// Worker threads, 1..=[`THREADS_MAX`](crate::shard::THREADS_MAX) (results do not depend on it).
     pub threads: usize,
     /// Told each programme (one seed, one side) as it finishes, in any
     /// order: a progress bar of `seeds × (1 + candidates)` items.
@@ -791,9 +791,6 @@ impl ShardKind for WhatifProgramme {
     fn cells(_: &ProgrammeWhatifShardParams) -> u64 {
         1
     }
-    fn n(p: &ProgrammeWhatifShardParams) -> u64 {
-        p.n
-    }
     fn rows_file(_: &ProgrammeWhatifShardParams) -> &'static str {
         PROGRAMMES_FILE
     }
@@ -872,22 +869,7 @@ pub fn run_programme_whatif(
     spec: &ProgrammeWhatifSpec,
     out: Option<&WhatifOut>,
 ) -> Result<ProgrammeWhatifReport> {
-    if candidates.is_empty() {
-        return Err(Error::usage("--candidates", "give at least one candidate"));
-    }
-    if !(1..=THREADS_MAX).contains(&spec.threads) {
-        return Err(Error::usage(
-            "--threads",
-            format!("{} is outside 1..={THREADS_MAX}", spec.threads),
-        ));
-    }
-    let (from, to) = spec.seeds;
-    if to <= from {
-        return Err(Error::usage(
-            "--seeds",
-            format!("FROM:TO needs FROM < TO (got {from}:{to})"),
-        ));
-    }
+    let (from, to) = check_run(candidates, spec.threads, spec.seeds)?;
     if spec.days == 0 {
         return Err(Error::usage("--days", "the programme has no run"));
     }

@@ -2,12 +2,14 @@
 //! process runs ([`Shard`], [`resolve_shard`]: flags, Slurm job arrays,
 //! Kubernetes Indexed Jobs), the ordered parallel runner
 //! ([`run_ordered`]), exactly mergeable aggregates ([`Aggregate`]), the
-//! `shard.ron` file ([`ShardFile`]) and one generic [`merge`].
+//! `shard.ron` file ([`ShardFile`]), a shard's output folder as it is
+//! written ([`ShardOut`]) and one generic [`merge`].
 //!
 //! A batch kind (the API sweep, the scenario sweep, the swarm, the seed
-//! ensemble) implements [`ShardKind`] in its own module: its parameters,
-//! its per-cell record, its aggregate and its tables. This module knows
-//! none of them.
+//! ensemble, the what-if over scenarios and over programmes) implements
+//! [`ShardKind`] in its own module: its parameters (declared with the
+//! format-1 [`Head`]), its per-cell record, its aggregate and its tables.
+//! This module knows none of them.
 //!
 //! # Shards
 //! Shard `K/N` runs the global range `[⌊(K−1)·T/N⌋, ⌊K·T/N⌋)` of the `T`

@@ -325,8 +325,12 @@ enum Command {
     /// numbers), paired: failures prevented and introduced, the change in
     /// pass rate with an exact interval and McNemar p, recovery time saved
     /// (p50, p90), and per scenario the evidence and handles of both sides.
+    /// With --days N, whole programmes instead: scenarios mastered,
+    /// safeguards deployed and generated, days until mastered.
     ///
     /// Example: chaosim whatif --candidates +acl_violation_monitor,+resource_pressure_monitor,-circuit_breaker --seeds 0:19
+    ///
+    /// Example: chaosim whatif --candidates +cascade_detector,+rate_limiter --days 120 --seeds 0:3 --out reports/whatif-programme
     Whatif(whatif::WhatifArgs),
     /// Shrink a failing case to a smaller one that fails the same way, and
     /// write it as a scenario RON file (a regression test for a catalogue).

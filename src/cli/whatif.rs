@@ -63,7 +63,9 @@ pub struct WhatifArgs {
     /// Also write pairs.csv (every run of every pair), candidates.csv,
     /// scenarios.csv, whatif.json and shard.ron into DIR, and the report
     /// (DIR/report: the ranked candidates with their intervals, the changed
-    /// scenarios with both handles).
+    /// scenarios with both handles). With --days: programmes.csv (every
+    /// programme), programme.csv, programme_scenarios.csv, whatif.json and
+    /// shard.ron.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace this what-if's files in --out (other files are left alone).

@@ -33,42 +33,107 @@ pub use crate::shard::{
 /// File names inside a sweep directory.
 pub const EXPERIMENTS_FILE: &str = "experiments.csv";
 
-/// The aggregate of a set of experiments of one cell. Fixed size; merges
-/// exactly.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CellAggregate {
+/// Declare [`CellAggregate`] and its `shard.ron` form [`CellRecord`] from
+/// one list of exactly mergeable fields (counters and integer moments), so
+/// the two cannot drift apart: the record is `cell`, the same fields in the
+/// same order (format 1), then the latency sketch's non-empty buckets.
+macro_rules! cell_fields {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
+        /// The aggregate of a set of experiments of one cell. Fixed size;
+        /// merges exactly.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct CellAggregate {
+            $($(#[$doc])* pub $field: $ty,)*
+            /// Latency distribution, in nanoseconds.
+            pub latency_sketch: LogSketch,
+        }
+
+        /// A cell's aggregate as stored in `shard.ron`.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct CellRecord {
+            /// The cell number.
+            pub cell: u32,
+            $(#[doc = "See [`CellAggregate`]."] pub $field: $ty,)*
+            /// Non-empty sketch buckets `(index, count)`.
+            pub latency_buckets: Vec<(u32, u64)>,
+        }
+
+        impl CellAggregate {
+            /// Fold in another aggregate of the same cell (exact).
+            pub fn merge(&mut self, other: &CellAggregate) {
+                $(Exact::add(&mut self.$field, &other.$field);)*
+                self.latency_sketch.merge(&other.latency_sketch);
+            }
+
+            fn to_record(&self, cell: u32) -> CellRecord {
+                CellRecord {
+                    cell,
+                    $($field: self.$field,)*
+                    latency_buckets: self.latency_sketch.sparse(),
+                }
+            }
+
+            /// The aggregate of a record, with `latency_sketch` rebuilt by
+            /// the caller.
+            fn from_fields(r: &CellRecord, latency_sketch: LogSketch) -> CellAggregate {
+                CellAggregate {
+                    $($field: r.$field,)*
+                    latency_sketch,
+                }
+            }
+        }
+    };
+}
+
+/// A field of [`CellAggregate`]: summed exactly.
+trait Exact {
+    fn add(&mut self, other: &Self);
+}
+
+impl Exact for u64 {
+    fn add(&mut self, other: &u64) {
+        *self += other;
+    }
+}
+
+impl Exact for IntMoments {
+    fn add(&mut self, other: &IntMoments) {
+        self.merge(other);
+    }
+}
+
+cell_fields! {
     /// Experiments.
-    pub n: u64,
+    n: u64,
     /// Successful workflows.
-    pub successes: u64,
+    successes: u64,
     /// Half-done workflows.
-    pub partials: u64,
+    partials: u64,
     /// Compensated workflows.
-    pub compensated: u64,
+    compensated: u64,
     /// Workflows that hit the deadline.
-    pub deadline_hits: u64,
+    deadline_hits: u64,
     /// Breaker openings, summed.
-    pub breaker_opens: u64,
+    breaker_opens: u64,
     /// Experiments in which the breaker opened at least once.
-    pub experiments_with_open: u64,
+    experiments_with_open: u64,
     /// Calls rejected by an open breaker, summed.
-    pub rejected: u64,
+    rejected: u64,
     /// 503 answers, summed.
-    pub errors_503: u64,
+    errors_503: u64,
     /// 429 answers, summed.
-    pub errors_429: u64,
+    errors_429: u64,
     /// Timeouts, summed.
-    pub timeouts: u64,
+    timeouts: u64,
     /// 400 answers, summed.
-    pub bad_requests: u64,
+    bad_requests: u64,
     /// Latency moments, in nanoseconds.
-    pub latency_ns: IntMoments,
+    latency_ns: IntMoments,
     /// Calls per experiment.
-    pub calls: IntMoments,
+    calls: IntMoments,
     /// Retries per experiment.
-    pub retries: IntMoments,
-    /// Latency distribution, in nanoseconds.
-    pub latency_sketch: LogSketch,
+    retries: IntMoments,
 }
 
 impl CellAggregate {
@@ -90,26 +155,6 @@ impl CellAggregate {
         self.calls.push(o.calls as u64);
         self.retries.push(o.retries as u64);
         self.latency_sketch.push(o.latency_ns);
-    }
-
-    /// Fold in another aggregate of the same cell (exact).
-    pub fn merge(&mut self, other: &CellAggregate) {
-        self.n += other.n;
-        self.successes += other.successes;
-        self.partials += other.partials;
-        self.compensated += other.compensated;
-        self.deadline_hits += other.deadline_hits;
-        self.breaker_opens += other.breaker_opens;
-        self.experiments_with_open += other.experiments_with_open;
-        self.rejected += other.rejected;
-        self.errors_503 += other.errors_503;
-        self.errors_429 += other.errors_429;
-        self.timeouts += other.timeouts;
-        self.bad_requests += other.bad_requests;
-        self.latency_ns.merge(&other.latency_ns);
-        self.calls.merge(&other.calls);
-        self.retries.merge(&other.retries);
-        self.latency_sketch.merge(&other.latency_sketch);
     }
 
     /// The statistics of this cell.
@@ -155,28 +200,6 @@ impl CellAggregate {
         }
     }
 
-    fn to_record(&self, cell: u32) -> CellRecord {
-        CellRecord {
-            cell,
-            n: self.n,
-            successes: self.successes,
-            partials: self.partials,
-            compensated: self.compensated,
-            deadline_hits: self.deadline_hits,
-            breaker_opens: self.breaker_opens,
-            experiments_with_open: self.experiments_with_open,
-            rejected: self.rejected,
-            errors_503: self.errors_503,
-            errors_429: self.errors_429,
-            timeouts: self.timeouts,
-            bad_requests: self.bad_requests,
-            latency_ns: self.latency_ns,
-            calls: self.calls,
-            retries: self.retries,
-            latency_buckets: self.latency_sketch.sparse(),
-        }
-    }
-
     fn from_record(r: &CellRecord, path: &Path) -> Result<CellAggregate> {
         let mut sketch = LogSketch::new();
         for &(i, c) in &r.latency_buckets {
@@ -195,24 +218,7 @@ impl CellAggregate {
                 message: "counts disagree (corrupted file?)".into(),
             });
         }
-        Ok(CellAggregate {
-            n: r.n,
-            successes: r.successes,
-            partials: r.partials,
-            compensated: r.compensated,
-            deadline_hits: r.deadline_hits,
-            breaker_opens: r.breaker_opens,
-            experiments_with_open: r.experiments_with_open,
-            rejected: r.rejected,
-            errors_503: r.errors_503,
-            errors_429: r.errors_429,
-            timeouts: r.timeouts,
-            bad_requests: r.bad_requests,
-            latency_ns: r.latency_ns,
-            calls: r.calls,
-            retries: r.retries,
-            latency_sketch: sketch,
-        })
+        Ok(CellAggregate::from_fields(r, sketch))
     }
 }
 
@@ -375,46 +381,6 @@ impl SweepParams {
             self.variants[(cell % v) as usize],
         )
     }
-}
-
-/// A cell's aggregate as stored in `shard.ron`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CellRecord {
-    /// The cell number.
-    pub cell: u32,
-    /// See [`CellAggregate`].
-    pub n: u64,
-    /// See [`CellAggregate`].
-    pub successes: u64,
-    /// See [`CellAggregate`].
-    pub partials: u64,
-    /// See [`CellAggregate`].
-    pub compensated: u64,
-    /// See [`CellAggregate`].
-    pub deadline_hits: u64,
-    /// See [`CellAggregate`].
-    pub breaker_opens: u64,
-    /// See [`CellAggregate`].
-    pub experiments_with_open: u64,
-    /// See [`CellAggregate`].
-    pub rejected: u64,
-    /// See [`CellAggregate`].
-    pub errors_503: u64,
-    /// See [`CellAggregate`].
-    pub errors_429: u64,
-    /// See [`CellAggregate`].
-    pub timeouts: u64,
-    /// See [`CellAggregate`].
-    pub bad_requests: u64,
-    /// See [`CellAggregate`].
-    pub latency_ns: IntMoments,
-    /// See [`CellAggregate`].
-    pub calls: IntMoments,
-    /// See [`CellAggregate`].
-    pub retries: IntMoments,
-    /// Non-empty sketch buckets `(index, count)`.
-    pub latency_buckets: Vec<(u32, u64)>,
 }
 
 impl Aggregate for CellAggregate {

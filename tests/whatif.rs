@@ -23,6 +23,26 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `chaosim merge SHARDS --out ROOT/merged` succeeds and gives each of
+/// `files` byte for byte as the whole run wrote it in `ROOT/whole`.
+fn merge_equals_whole(shards: &[&String], root: &std::path::Path, files: &[&str]) {
+    let merged = root.join("merged");
+    let mut args = vec!["merge"];
+    args.extend(shards.iter().map(|s| s.as_str()));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let out = chaosim(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in files {
+        let a = std::fs::read(root.join("whole").join(f)).unwrap();
+        let b = std::fs::read(merged.join(f)).unwrap();
+        assert!(a == b, "{f} differs between the whole run and the merge");
+    }
+}
+
 fn candidate<'v>(r: &'v Value, label: &str) -> &'v Value {
     r["candidates"]
         .as_array()
@@ -375,26 +395,17 @@ fn shards_merged_give_the_bytes_of_the_whole_run_whatever_the_threads() {
         run(&["--shard", &spec, "--threads", threads, "--out", s]);
     }
     // Any order of the shard folders.
-    let merged = dir("merged");
-    let out = chaosim(&[
-        "merge", &shards[2], &shards[0], &shards[1], "--out", &merged,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    merge_equals_whole(
+        &[&shards[2], &shards[0], &shards[1]],
+        &root,
+        &[
+            "pairs.csv",
+            "candidates.csv",
+            "scenarios.csv",
+            "whatif.json",
+            "shard.ron",
+        ],
     );
-    for f in [
-        "pairs.csv",
-        "candidates.csv",
-        "scenarios.csv",
-        "whatif.json",
-        "shard.ron",
-    ] {
-        let a = std::fs::read(root.join("whole").join(f)).unwrap();
-        let b = std::fs::read(root.join("merged").join(f)).unwrap();
-        assert!(a == b, "{f} differs between the whole run and the merge");
-    }
     // Every run of every pair is a row: 2 scenarios x 5 seeds x 3 sides.
     let pairs = std::fs::read_to_string(root.join("whole/pairs.csv")).unwrap();
     assert_eq!(pairs.lines().count(), 1 + 2 * 5 * 3);
@@ -553,24 +564,17 @@ fn programme_shards_merged_give_the_bytes_of_the_whole_run() {
     let shards = [dir("s1"), dir("s2")];
     run(&["--shard", "1/2", "--threads", "1", "--out", &shards[0]]);
     run(&["--shard", "2/2", "--threads", "2", "--out", &shards[1]]);
-    let merged = dir("merged");
-    let out = chaosim(&["merge", &shards[1], &shards[0], "--out", &merged]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    merge_equals_whole(
+        &[&shards[1], &shards[0]],
+        &root,
+        &[
+            "programmes.csv",
+            "programme.csv",
+            "programme_scenarios.csv",
+            "whatif.json",
+            "shard.ron",
+        ],
     );
-    for f in [
-        "programmes.csv",
-        "programme.csv",
-        "programme_scenarios.csv",
-        "whatif.json",
-        "shard.ron",
-    ] {
-        let a = std::fs::read(root.join("whole").join(f)).unwrap();
-        let b = std::fs::read(root.join("merged").join(f)).unwrap();
-        assert!(a == b, "{f} differs between the whole run and the merge");
-    }
     // One row per programme: 3 seeds x 2 sides, with the year's digest.
     let rows = std::fs::read_to_string(root.join("whole/programmes.csv")).unwrap();
     assert!(rows.starts_with(

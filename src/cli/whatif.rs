@@ -149,20 +149,32 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     } else {
         print(&report);
     }
-    if let Some(out) = &args.out {
+    finish_out(
+        &args,
+        "pairs.csv, candidates.csv, scenarios.csv, whatif.json",
+        shard,
+    )
+}
+
+/// After a run with `--out`: say what was written (`files`, then
+/// `shard.ron`) unless `--json`, and render the report unless
+/// `--no-report`.
+fn finish_out(args: &WhatifArgs, files: &str, shard: chaosim::shard::Shard) -> Result<ExitCode> {
+    let Some(out) = &args.out else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    if !args.json {
+        outln!(
+            "wrote {}/{files}, shard.ron (shard {}/{})",
+            out.display(),
+            shard.index,
+            shard.count
+        );
+    }
+    if !args.no_report {
+        let html = super::write_report(out)?;
         if !args.json {
-            outln!(
-                "wrote {}/pairs.csv, candidates.csv, scenarios.csv, whatif.json, shard.ron (shard {}/{})",
-                out.display(),
-                shard.index,
-                shard.count
-            );
-        }
-        if !args.no_report {
-            let html = super::write_report(out)?;
-            if !args.json {
-                super::print_report_line(Some(&html));
-            }
+            super::print_report_line(Some(&html));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -328,27 +340,13 @@ fn programme_whatif(
             }
         }
     }
-    if let Some(out) = &args.out {
-        if !args.json {
-            outln!(
-                "wrote {}/{}, {}, {}, {}, shard.ron (shard {}/{})",
-                out.display(),
-                wp::PROGRAMMES_FILE,
-                wp::PROGRAMME_FILE,
-                wp::PROGRAMME_SCENARIOS_FILE,
-                chaosim::sweep::whatif::REPORT_FILE,
-                shard.index,
-                shard.count
-            );
-        }
-        if !args.no_report {
-            let html = super::write_report(out)?;
-            if !args.json {
-                super::print_report_line(Some(&html));
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    let files = [
+        wp::PROGRAMMES_FILE,
+        wp::PROGRAMME_FILE,
+        wp::PROGRAMME_SCENARIOS_FILE,
+        chaosim::sweep::whatif::REPORT_FILE,
+    ];
+    finish_out(args, &files.join(", "), shard)
 }
 
 /// One candidate from its spec: safeguard edits to the baseline, or a stack

@@ -407,8 +407,7 @@ pub fn check_register(history: &[RegisterCall], initial: Value, steps_max: u64) 
 
 /// Check every key of `history` (see the [module docs](self)).
 pub fn check(history: &[RegisterCall], opts: &CheckOptions) -> LinReport {
-    let mut order: Vec<usize> = (0..history.len()).collect();
-    order.sort_by_key(|&i| (history[i].key, i));
+    let order = by_key(history);
     let mut keys = Vec::new();
     let (mut ops, mut steps) = (0u64, 0u64);
     let mut first: Option<(u64, usize)> = None;
@@ -442,6 +441,41 @@ pub fn check(history: &[RegisterCall], opts: &CheckOptions) -> LinReport {
         steps_max: opts.steps_max,
         first_failure: first.map(|f| f.1),
     }
+}
+
+/// The indices of `history` in `(key, index)` order: by key (no key
+/// first), each key's calls in history order. The keys of a log history
+/// are its positions, a dense range, so they are counted into place (one
+/// pass, no comparison); sparse keys are sorted.
+fn by_key(history: &[RegisterCall]) -> Vec<usize> {
+    // Rank 0 for no key, `k - min + 1` for key `k`.
+    let (min, max) = history
+        .iter()
+        .filter_map(|c| c.key)
+        .fold((u64::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)));
+    let dense = min <= max && max - min <= 4 * history.len() as u64 + 64;
+    if !dense {
+        let mut order: Vec<usize> = (0..history.len()).collect();
+        // The index breaks every tie, so an unstable sort gives the one order.
+        order.sort_unstable_by_key(|&i| (history[i].key, i));
+        return order;
+    }
+    let rank = |c: &RegisterCall| c.key.map_or(0, |k| (k - min + 1) as usize);
+    // starts[r] = how many calls rank below r (a counting sort, stable).
+    let mut starts = vec![0usize; (max - min + 2) as usize + 1];
+    for c in history {
+        starts[rank(c) + 1] += 1;
+    }
+    for r in 1..starts.len() {
+        starts[r] += starts[r - 1];
+    }
+    let mut order = vec![0; history.len()];
+    for (i, c) in history.iter().enumerate() {
+        let r = rank(c);
+        order[starts[r]] = i;
+        starts[r] += 1;
+    }
+    order
 }
 
 const HEAD: usize = 0;
@@ -1056,6 +1090,35 @@ mod tests {
 
     fn r(v: u64) -> RegisterOp {
         RegisterOp::Read(Some(v))
+    }
+
+    #[test]
+    fn calls_are_grouped_by_key_in_history_order_dense_or_sparse() {
+        let with_keys = |keys: &[Option<u64>]| -> Vec<RegisterCall> {
+            keys.iter()
+                .map(|&key| RegisterCall {
+                    key,
+                    ..RegisterCall::ok(r(1), 0, 1)
+                })
+                .collect()
+        };
+        let sorted = |h: &[RegisterCall]| {
+            let mut o: Vec<usize> = (0..h.len()).collect();
+            o.sort_by_key(|&i| (h[i].key, i));
+            o
+        };
+        let cases: [&[Option<u64>]; 6] = [
+            &[],
+            &[None, None],
+            &[Some(3), Some(1), Some(3), Some(2), Some(1)],
+            &[Some(7), None, Some(5), None, Some(7), Some(6)],
+            &[Some(u64::MAX), Some(0), Some(1 << 40), Some(0)],
+            &[Some(u64::MAX), Some(u64::MAX - 1), None],
+        ];
+        for keys in cases {
+            let h = with_keys(keys);
+            assert_eq!(by_key(&h), sorted(&h), "{keys:?}");
+        }
     }
     fn w(v: u64) -> RegisterOp {
         RegisterOp::Write(Some(v))

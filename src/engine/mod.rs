@@ -37,6 +37,6 @@ pub use sim::{
 };
 pub use time::{
     NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MICRO, NANOS_PER_MILLI, NANOS_PER_MINUTE,
-    NANOS_PER_SEC, SimDuration, SimTime,
+    NANOS_PER_SEC, SimDuration, SimTime, mul_div,
 };
 pub use trace::{Divergence, EventRecord, Lockstep, Observer, StateRecord, Trail};

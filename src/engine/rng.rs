@@ -97,16 +97,23 @@ pub trait RngDraws {
 
     /// A uniform integer in `[0, n)` (Lemire's multiply-shift, bias-free by
     /// rejection); `n` must be > 0.
+    ///
+    /// A draw is rejected iff the low half of its product is below
+    /// `2^64 mod n`, which is below `n`: so a low half of at least `n` is
+    /// accepted without computing that remainder (Lemire's "nearly
+    /// divisionless" form). The accepted draws, and so the values and the
+    /// number of draws, are those of the form that divides every time.
     #[inline]
     fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "below(0)");
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = (self.draw_u64() as u128) * (n as u128);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        let mut m = (self.draw_u64() as u128) * (n as u128);
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = (self.draw_u64() as u128) * (n as u128);
             }
         }
+        (m >> 64) as u64
     }
 
     /// `true` with probability `num / den` exactly (integer ratio, no floats).
@@ -163,6 +170,45 @@ mod tests {
         assert_ne!(root.child("a").child("b"), root.child("b").child("a"));
         assert_ne!(root.child("1"), root.child_u64(1));
         assert_ne!(root.child("ab"), root.child("a").child("b"));
+    }
+
+    /// The form of `below` that computes the rejection threshold on every
+    /// call: the values and the number of draws every digest depends on.
+    fn below_dividing_every_time(r: &mut SimRng, n: u64) -> u64 {
+        let threshold = n.wrapping_neg() % n;
+        loop {
+            let m = (r.draw_u64() as u128) * (n as u128);
+            if (m as u64) >= threshold {
+                return (m >> 64) as u64;
+            }
+        }
+    }
+
+    #[test]
+    fn below_draws_what_the_dividing_form_draws() {
+        // Bounds where rejection is likely (just above a power of two, near
+        // 2^64) or impossible (powers of two), and everyday spans.
+        let bounds = [
+            1u64,
+            2,
+            3,
+            7,
+            1000,
+            1_000_001,
+            (1 << 32) + 1,
+            (1 << 63) + 1,
+            u64::MAX / 3 * 2,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let (mut a, mut b) = (SeedPath::root(9).rng(), SeedPath::root(9).rng());
+        for n in bounds {
+            for _ in 0..2000 {
+                assert_eq!(a.below(n), below_dividing_every_time(&mut b, n), "n = {n}");
+            }
+        }
+        // Same number of draws: the streams are still in step.
+        assert_eq!(a.draw_u64(), b.draw_u64());
     }
 
     #[test]

@@ -267,6 +267,20 @@ impl SimDuration {
     }
 }
 
+/// `⌊a × b / d⌋`, exact: the quotient of the 128-bit product, truncated to
+/// 64 bits as `as u64` truncates it. When the product fits in 64 bits (a
+/// rate times a tick, a backlog times a scale: the common case) it is
+/// computed there, which spares the 128-bit division, a library call, of
+/// the plain `(a as u128 * b as u128 / d as u128) as u64`. Panics if `d`
+/// is 0.
+#[inline]
+pub fn mul_div(a: u64, b: u64, d: u64) -> u64 {
+    match a.checked_mul(b) {
+        Some(p) => p / d,
+        None => (a as u128 * b as u128 / d as u128) as u64,
+    }
+}
+
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     /// Panics on overflow: past `SimTime::MAX` is a bug, never a wrap.
@@ -342,6 +356,29 @@ impl fmt::Display for SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mul_div_is_the_truncated_128_bit_quotient() {
+        let wide = |a: u64, b: u64, d: u64| (a as u128 * b as u128 / d as u128) as u64;
+        let values = [
+            0,
+            1,
+            3,
+            999,
+            1_000_000,
+            1 << 32,
+            (1 << 32) + 7,
+            u64::MAX / 3,
+            u64::MAX,
+        ];
+        for a in values {
+            for b in values {
+                for d in [1, 2, 7, 1_000_000, 1_000_000_000, 1 << 33, u64::MAX] {
+                    assert_eq!(mul_div(a, b, d), wide(a, b, d), "{a} x {b} / {d}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn display_shows_day_and_time_of_day() {

@@ -9,6 +9,8 @@
 //! timeout; requests served after their timeout are failures (congestion
 //! collapse: the server works on requests nobody waits for).
 
+use crate::engine::mul_div;
+
 /// Most ticks in the success window.
 pub const WINDOW_MAX: usize = 64;
 
@@ -82,8 +84,9 @@ impl Api {
     /// which always runs (the rate limiter's condition); `enforce`: the
     /// rate_limiter is deployed and rejects what the bucket does not admit.
     pub fn tick(&mut self, server_up: bool, limiter: (u64, u64), enforce: bool) -> ApiTick {
-        let dt = self.tick_ns as u128;
-        let per_tick = |rps: u64| (rps as u128 * dt * 1000 / 1_000_000_000) as u64;
+        // Thousandths of a request per tick: rps × dt × 1000 / 1e9.
+        let dt = self.tick_ns;
+        let per_tick = |rps: u64| mul_div(rps, dt, 1_000_000);
         let legit = per_tick(self.background_rps);
         let mut flood = per_tick(self.flood_rps);
         let mut out = ApiTick::default();
@@ -107,10 +110,11 @@ impl Api {
         let legit_accepted = if arrivals == 0 {
             0
         } else {
-            (legit as u128 * accepted as u128 / arrivals as u128) as u64
+            mul_div(legit, accepted, arrivals)
         };
         let wait_ns = if server_up {
-            (self.backlog_milli as u128 * 1_000_000_000 / 1000 / self.capacity_rps as u128) as u64
+            // backlog / 1000 requests over capacity_rps, in ns.
+            mul_div(self.backlog_milli, 1_000_000, self.capacity_rps)
         } else {
             u64::MAX
         };

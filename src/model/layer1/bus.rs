@@ -11,9 +11,7 @@
 //!
 //! Quantities are integers: backlog and counters in milli-messages.
 
-use crate::engine::{SimDuration, SimTime};
-
-const NS_PER_S: u128 = 1_000_000_000;
+use crate::engine::{SimDuration, SimTime, mul_div};
 
 /// Bus state. Publishers are kernels, by index.
 #[derive(Clone, Debug)]
@@ -99,8 +97,9 @@ impl Bus {
 
     fn backlog_after(&self, dt_ns: u64) -> (u64, u64) {
         // (backlog, dropped) after dt at the current rates.
-        let inflow = (self.in_rate() as u128 * dt_ns as u128 * 1000 / NS_PER_S) as u64;
-        let outflow = (self.capacity() as u128 * dt_ns as u128 * 1000 / NS_PER_S) as u64;
+        // Thousandths of a message: rate × dt × 1000 / 1e9.
+        let inflow = mul_div(self.in_rate(), dt_ns, 1_000_000);
+        let outflow = mul_div(self.capacity(), dt_ns, 1_000_000);
         let b = self.backlog_milli.saturating_add(inflow);
         let b = b.saturating_sub(outflow);
         if b > self.buffer_max_milli {
@@ -124,7 +123,7 @@ impl Bus {
             if f == 0 {
                 continue;
             }
-            let m = (f as u128 * dt as u128 * 1000 / NS_PER_S) as u64;
+            let m = mul_div(f, dt, 1_000_000);
             if self.quarantined[i] {
                 self.rejected_milli += m;
             } else if self.flood_violates[i] {
@@ -142,8 +141,8 @@ impl Bus {
             self.dropped_milli += 1000;
             return None;
         }
-        let wait_ns =
-            (self.backlog_milli as u128 * NS_PER_S / 1000 / self.capacity() as u128) as u64;
+        // backlog / 1000 messages over the capacity, in ns.
+        let wait_ns = mul_div(self.backlog_milli, 1_000_000, self.capacity());
         self.backlog_milli += 1000;
         Some(SimDuration::from_nanos(wait_ns + self.base_latency_ns))
     }
@@ -152,7 +151,7 @@ impl Bus {
     pub fn latency_at(&self, now: SimTime) -> SimDuration {
         let dt = now.saturating_duration_since(self.last).as_nanos();
         let (b, _) = self.backlog_after(dt);
-        let wait_ns = (b as u128 * NS_PER_S / 1000 / self.capacity() as u128) as u64;
+        let wait_ns = mul_div(b, 1_000_000, self.capacity());
         SimDuration::from_nanos(wait_ns + self.base_latency_ns)
     }
 

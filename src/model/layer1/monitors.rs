@@ -1,12 +1,22 @@
 //! Periodic checks: resource accounting and the pressure monitor, the ACL
 //! monitor, the critical-kernel trigger, the API tick, the dump.
 use super::*;
+use crate::engine::mul_div;
+
+/// KiB that `mib_per_s` adds over `dt_ns`, rounded down: `mib × 1024 × dt /
+/// 1e9`, exact whatever the operands.
+fn kib_over(mib_per_s: u64, dt_ns: u64) -> u64 {
+    match mib_per_s.checked_mul(1024) {
+        Some(kib_per_s) => mul_div(kib_per_s, dt_ns, 1_000_000_000),
+        None => (mib_per_s as u128 * 1024 * dt_ns as u128 / 1_000_000_000) as u64,
+    }
+}
 
 impl Layer1 {
     pub(super) fn account_resources(&mut self, now: SimTime) {
         let dt = now
             .saturating_duration_since(self.last_resource_tick)
-            .as_nanos() as u128;
+            .as_nanos();
         self.last_resource_tick = now;
         if dt == 0 {
             return;
@@ -14,10 +24,10 @@ impl Layer1 {
         let cap_kib = self.spec.resources.disk_mib * KIB_PER_MIB;
         for k in &mut self.kernels {
             if k.leak_mib_per_s > 0 && matches!(k.process, Process::Running | Process::Booting) {
-                k.leaked_kib += (k.leak_mib_per_s as u128 * 1024 * dt / 1_000_000_000) as u64;
+                k.leaked_kib += kib_over(k.leak_mib_per_s, dt);
             }
             if k.fill_mib_per_s > 0 && k.process == Process::Running {
-                let add = (k.fill_mib_per_s as u128 * 1024 * dt / 1_000_000_000) as u64;
+                let add = kib_over(k.fill_mib_per_s, dt);
                 self.disk_used_kib = (self.disk_used_kib + add).min(cap_kib);
             }
         }
@@ -125,7 +135,7 @@ impl Layer1 {
             let v = self.bus.violations(p);
             let delta = v - self.acl_seen[p];
             self.acl_seen[p] = v;
-            let rate = (delta as u128 * 1_000_000_000 / interval as u128) as u64;
+            let rate = mul_div(delta, 1_000_000_000, interval);
             if rate > max && !self.bus.is_quarantined(p) && !self.acl_pending[p] {
                 let ev = Evidence::of(
                     now,

@@ -106,7 +106,7 @@ use std::io::Write;
 pub use queue::{ArrivalProcess, Discipline, ServiceDist};
 pub use spec::{DEFAULT_LAYER2_RON, Layer2Spec, RecoveryIntents, SteadySpec};
 
-use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime};
+use crate::engine::{Ctx, EventInfo, RngDraws, SeedPath, SimDuration, SimRng, SimTime, mul_div};
 use crate::error::FieldError;
 use crate::model::Component;
 use crate::model::governance::{Governance, GovernanceSpec, GovernanceStats, Routing};
@@ -670,13 +670,23 @@ impl RateWindow {
 /// Turns a rate per second into whole counts per tick, carrying the remainder.
 #[derive(Clone, Copy, Debug, Default)]
 struct Accumulator {
-    carry: u128,
+    /// Below one second's worth of nanoseconds.
+    carry: u64,
 }
 
 impl Accumulator {
     fn take(&mut self, rate_per_s: u64, tick_ns: u64) -> u64 {
-        let total = self.carry + rate_per_s as u128 * tick_ns as u128;
-        self.carry = total % NS_PER_S as u128;
+        // In 64 bits when the sum fits (always, for rates and ticks a run
+        // meets): the same quotient and remainder as in 128 bits.
+        if let Some(total) = rate_per_s
+            .checked_mul(tick_ns)
+            .and_then(|p| p.checked_add(self.carry))
+        {
+            self.carry = total % NS_PER_S;
+            return total / NS_PER_S;
+        }
+        let total = self.carry as u128 + rate_per_s as u128 * tick_ns as u128;
+        self.carry = (total % NS_PER_S as u128) as u64;
         (total / NS_PER_S as u128) as u64
     }
 }
@@ -1518,7 +1528,7 @@ impl Layer2 {
                 let rate = self.spec.safeguards.monitor_intake_limit_per_s as u64;
                 let elapsed = (now - self.tokens_at).as_nanos();
                 self.tokens_at = now;
-                let refill = (elapsed as u128 * rate as u128 / 1_000_000) as u64;
+                let refill = mul_div(elapsed, rate, 1_000_000);
                 self.tokens_milli = (self.tokens_milli.saturating_add(refill)).min(rate * 1000);
                 if self.tokens_milli < 1000 {
                     self.counters.rate_limited += 1;

@@ -87,6 +87,10 @@ impl LocalClock {
 
     /// The true duration a timer of `local` local nanoseconds takes.
     pub fn true_duration(&self, local: SimDuration) -> SimDuration {
+        if self.drift_ppm == 0 {
+            // `local x PPM / PPM`: the division below, without it.
+            return local;
+        }
         let den = PPM + self.drift_ppm as i128;
         if let Some(num) = i64::try_from(local.as_nanos())
             .ok()
@@ -122,5 +126,13 @@ mod tests {
         assert_eq!(c.wall(t1), 1_001_000);
         let d = c.true_duration(SimDuration::from_nanos(1_001_000));
         assert_eq!(d.as_nanos(), 1_000_000);
+        // Without drift a timer takes its local duration, however long.
+        let still = LocalClock::new(t0, 5, 0);
+        for ns in [0, 1, 999_999_999, i64::MAX as u64, u64::MAX] {
+            assert_eq!(
+                still.true_duration(SimDuration::from_nanos(ns)).as_nanos(),
+                ns
+            );
+        }
     }
 }

@@ -418,3 +418,89 @@ fn selfcheck_passes_on_small_sweeps_with_1_and_n_threads() {
     let out = chaosim(&["selfcheck", "sweep", "--rates", "2"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every flag of `selfcheck run` acts or is refused: a handle's digest is
+/// checked (exit 0 on a match, 1 otherwise), and the `run` flags that
+/// write a file or run a control group, which the self-check would ignore,
+/// are refused (exit 2) and name themselves.
+#[test]
+fn selfcheck_run_checks_a_handle_digest_and_refuses_flags_it_cannot_honour() {
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_str(&json_ok(out)).unwrap()
+    };
+    let v = json(&chaosim(&["selfcheck", "run", "S02_acl_spam", "--json"]));
+    let digest = v["outcomes"][0]["digest_a"].as_str().unwrap().to_string();
+    let with = |hex: &str| {
+        chaosim(&[
+            "selfcheck",
+            "run",
+            "S02_acl_spam",
+            "--digest-format",
+            "2",
+            "--expect-digest",
+            hex,
+        ])
+    };
+    ok(&with(&digest));
+    let wrong = with("0000000000000000");
+    assert_eq!(wrong.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        err.contains("digest mismatch") && err.contains(&digest),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("chaosim-selfcheck-flags-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("out.csv");
+    let file = file.to_str().unwrap();
+    for flags in [
+        vec!["--dump", file],
+        vec!["--trace", file],
+        vec!["--history", file],
+        vec!["--timeline", file],
+        vec!["--narrative", file],
+        vec!["--control"],
+    ] {
+        let mut args = vec!["selfcheck", "run", "S02_acl_spam"];
+        args.extend(&flags);
+        let out = chaosim(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(
+            err.contains(flags[0]) && err.contains("not available for selfcheck"),
+            "{err}"
+        );
+        assert!(!dir.join("out.csv").exists(), "{flags:?} wrote a file");
+    }
+    // `selfcheck year`: no --resume, and a folder the user named is not
+    // overwritten without --force.
+    let out = chaosim(&["selfcheck", "year", "--days", "1", "--resume", "--quiet"]);
+    assert_eq!(out.status.code(), Some(2));
+    let copies = dir.join("copies");
+    let copies = copies.to_str().unwrap();
+    let year = |force: bool| {
+        let mut args = vec![
+            "selfcheck",
+            "year",
+            "--days",
+            "1",
+            "--quiet",
+            "--out",
+            copies,
+        ];
+        if force {
+            args.push("--force");
+        }
+        chaosim(&args)
+    };
+    ok(&year(false));
+    let again = year(false);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    ok(&year(true));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

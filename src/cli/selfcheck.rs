@@ -32,9 +32,10 @@ const TRAIL_LEN: usize = 8;
 /// What `chaosim selfcheck` checks.
 #[derive(Subcommand, Debug)]
 pub enum SelfcheckCommand {
-    /// Run scenarios twice in lockstep (same flags as `chaosim run`; with
-    /// --json one object: deterministic, the outcomes' two digests, the
-    /// divergence).
+    /// Run scenarios twice in lockstep (the flags of `chaosim run`, a
+    /// handle's --expect-digest included; those that write a file or run a
+    /// control group are refused; with --json one object: deterministic,
+    /// the outcomes' two digests, the divergence).
     ///
     /// Example: chaosim selfcheck run S02_acl_spam --difficulty 3
     Run(Box<sim::RunArgs>),
@@ -44,6 +45,11 @@ pub enum SelfcheckCommand {
     /// each file, both digests, the first differing row).
     ///
     /// Example: chaosim selfcheck year --days 2
+    #[command(
+        mut_arg("out", |a| a.help("Where the two copies go, in DIR/a and DIR/b (default: a temporary folder, removed on success); copies already there are replaced only with --force")),
+        mut_arg("json", |a| a.help("Print one JSON object: deterministic, each file identical or its first differing row, both digests")),
+        mut_arg("resume", |a| a.help("Not available for selfcheck (refused): both copies run from the start")),
+    )]
     Year(sim::YearArgs),
     /// Run a sweep with 1 and with N threads and compare every output file
     /// (all other flags as `chaosim sweep`; --json one object).
@@ -110,17 +116,42 @@ fn print_divergence(d: &Divergence, exec: &Execution) {
     outln!("{d}");
 }
 
-fn check_run(a: &sim::RunArgs) -> Result<ExitCode> {
-    if a.timeline.is_some() || a.narrative.is_some() {
-        return Err(Error::Usage {
-            flag: "--timeline/--narrative".into(),
-            message: "not available for selfcheck".into(),
-        });
+/// Refuse the `chaosim run` flags that write a file or run a control group:
+/// the self-check compares two copies in memory and writes nothing, so
+/// such a flag would change nothing (and a user would look for its file).
+fn refuse_output_flags(a: &sim::RunArgs) -> Result<()> {
+    let given = [
+        ("--timeline", a.timeline.is_some()),
+        ("--narrative", a.narrative.is_some()),
+        ("--dump", a.dump.is_some()),
+        ("--trace", a.seeing.trace.is_some()),
+        ("--history", a.seeing.history.is_some()),
+        ("--control", a.seeing.control),
+    ];
+    match given.iter().find(|(_, on)| *on) {
+        Some((flag, _)) => Err(Error::Usage {
+            flag: (*flag).into(),
+            message: "not available for selfcheck, which compares two copies in memory and writes nothing; use it with `chaosim run`".into(),
+        }),
+        None => Ok(()),
     }
+}
+
+fn check_run(a: &sim::RunArgs) -> Result<ExitCode> {
+    refuse_output_flags(a)?;
     let loaded = a.inputs.load()?;
     let resolved = a.handle().resolve(loaded.stack.default_safeguards())?;
     for it in &resolved.repro.exec.items {
         loaded.catalogue.require(&it.scenario)?;
+    }
+    if resolved.digest_expected.is_some()
+        && !resolved.repro.exec.concurrent
+        && resolved.repro.exec.items.len() > 1
+    {
+        return Err(Error::Usage {
+            flag: "--expect-digest".into(),
+            message: "needs one scenario, or several with --together".into(),
+        });
     }
     if resolved.files_recorded.is_some() {
         loaded.check_files(&resolved.files_recorded.clone().unwrap_or_default())?;
@@ -179,6 +210,19 @@ fn check_run(a: &sim::RunArgs) -> Result<ExitCode> {
                 }
             }
             let deterministic = same && oa.len() == ob.len();
+            // A handle's digest: both copies agree, and must give it.
+            let mismatch = resolved
+                .digest_expected
+                .filter(|_| deterministic)
+                .and_then(|want| {
+                    let got = repro.pick(&oa).expect("one outcome per item").digest;
+                    (got != want).then_some((want, got))
+                });
+            if let Some((want, got)) = mismatch {
+                return Err(Error::Check(format!(
+                    "digest mismatch: the handle recorded {want}, both copies gave {got} (deterministic, but the handle does not reproduce with this build)"
+                )));
+            }
             if a.json {
                 let v = serde_json::json!({
                     "deterministic": deterministic,
@@ -250,6 +294,12 @@ fn scratch(out: Option<&PathBuf>, what: &str) -> (PathBuf, bool) {
 }
 
 fn check_year(a: &sim::YearArgs) -> Result<ExitCode> {
+    if a.resume {
+        return Err(Error::Usage {
+            flag: "--resume".into(),
+            message: "not available for selfcheck: both copies run from the start".into(),
+        });
+    }
     let text = !a.json;
     let loaded = a.inputs.load()?;
     let prog = match &a.programme {
@@ -282,7 +332,9 @@ fn check_year(a: &sim::YearArgs) -> Result<ExitCode> {
             runs_total,
             out: base.join(copy),
             resume: false,
-            force: true,
+            // A temporary folder is this process's own; a folder the user
+            // named keeps what it holds unless --force.
+            force: temporary || a.force,
             initial_deployed: deployed,
             inputs_fingerprint: prog.fingerprint
                 ^ loaded.catalogue.fingerprint()

@@ -297,7 +297,7 @@ enum Command {
     ///
     /// Example: chaosim sweep --rates 0:0.5:0.05 --n 1000 --threads 2 --out reports/sweep
     ///
-    /// Example: chaosim sweep --scenario S02_acl_spam --param intensity --values 0.2:1:0.2 --n 200 --fail-under 0.9
+    /// Example: chaosim sweep --scenario S02_acl_spam --param intensity --values 0.2:1:0.2 --n 200 --fail-under 0.9 --out reports/sweep-s02
     Sweep(sweep::SweepArgs),
     /// Seed ensemble of the programme: the year once per seed, one row per
     /// seed (seeds.csv), the distribution of each quantity (summary.csv,
@@ -347,7 +347,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Render a report (index.html, summary.md and SVG + PNG plots) from
     /// what chaosim wrote: a year, API sweep, scenario-sweep, swarm,
-    /// ensemble or what-if folder, a run's timeline CSV, trace or history.
+    /// ensemble or what-if folder (over scenarios or over programmes), a
+    /// run's timeline CSV, trace or history.
     ///
     /// Example: chaosim report reports/swarm --out reports/swarm-report
     Report(report::ReportArgs),

@@ -236,8 +236,9 @@ pub struct RunArgs {
     pub json: bool,
     /// Stream the run's timeline (one CSV row per 100 ms sample) to FILE,
     /// and its outcomes (scenario, verdict, recovery and limit, seed,
-    /// digest, handle: one JSON line each) to FILE.outcomes.jsonl beside
-    /// it; render both with `chaosim report FILE`.
+    /// digest, handle: one JSON line each) beside it, its extension
+    /// replaced (`s02.csv`: `s02.outcomes.jsonl`); render both with
+    /// `chaosim report FILE`.
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
     /// Stream Layer-2 decision narratives (5W1H JSONL: who, what, when,
@@ -717,8 +718,9 @@ fn print_outcome(o: &Outcome, seed: u64) {
 pub struct SeeingArgs {
     /// Also run the same seed and stack without the scenario's faults (the
     /// control group) and compare the probes sample by sample; with
-    /// --timeline FILE, the control's timeline goes to FILE.control.csv and
-    /// `chaosim report FILE` plots experiment against control.
+    /// --timeline FILE, the control's timeline goes beside it, its
+    /// extension replaced (`s02.csv`: `s02.control.csv`), and `chaosim
+    /// report FILE` plots experiment against control.
     #[arg(long)]
     pub control: bool,
     /// Write the run as a Chrome trace (JSON; open in ui.perfetto.dev or

@@ -431,8 +431,9 @@ fn q(ci: Option<QuantileCi>) -> String {
 
 fn print(r: &WhatifReport) {
     outln!(
-        "what-if: {} scenarios x seeds {}:{} at difficulty {}, {} pairs per candidate",
+        "what-if: {} scenario{} x seeds {}:{} at difficulty {}, {} pairs per candidate",
         r.scenarios.len(),
+        if r.scenarios.len() == 1 { "" } else { "s" },
         r.seeds.0,
         r.seeds.1 - 1,
         r.difficulty,
@@ -493,7 +494,12 @@ fn print_changes(c: &CandidateReport) {
         outln!("{}: changed no verdict", c.label);
         return;
     }
-    outln!("{}: changed {} scenarios", c.label, c.changed.len());
+    let n = c.changed.len();
+    outln!(
+        "{}: changed {n} scenario{}",
+        c.label,
+        if n == 1 { "" } else { "s" }
+    );
     for s in &c.changed {
         outln!(
             "  {:<34} prevented {:>4}  introduced {:>4}",

@@ -144,7 +144,7 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
         return Err(Error::Usage {
             flag: "DIR".into(),
             message: format!(
-                "{} is not a folder chaosim writes: expected a year (runs.csv + outcomes.csv), a what-if (candidates.csv + scenarios.csv), an ensemble (seeds.csv + summary.csv), a swarm (swarm.csv + summary.csv) or a sweep (summary.csv)",
+                "{} is not a folder chaosim writes: expected a year (runs.csv + outcomes.csv), a what-if over scenarios (candidates.csv + scenarios.csv) or over programmes (programme.csv + programme_scenarios.csv), an ensemble (seeds.csv + summary.csv), a swarm (swarm.csv + summary.csv) or a sweep (summary.csv)",
                 path.display()
             ),
         });

@@ -608,3 +608,80 @@ fn programme_shards_merged_give_the_bytes_of_the_whole_run() {
         "{err}"
     );
 }
+
+/// Replace the first `from` in `dir/shard.ron` by `to` and seal the file
+/// again (a new `meta_fnv`): an edit the checksum cannot catch, which the
+/// merge's own checks of the aggregates must.
+fn edit_and_reseal<K: chaosim::shard::ShardKind>(dir: &str, from: &str, to: &str) {
+    let path = std::path::Path::new(dir).join("shard.ron");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    let edited = text.replacen(from, to, 1);
+    let meta: chaosim::shard::ShardFile<K> = ron::from_str(&edited).unwrap();
+    let sealed = edited.replacen(
+        &format!("meta_fnv: \"{}\"", meta.meta_fnv),
+        &format!("meta_fnv: \"{}\"", meta.checksum()),
+        1,
+    );
+    std::fs::write(&path, sealed).unwrap();
+}
+
+/// A merge of shards whose aggregates were edited and sealed again ends at
+/// once with exit 2, naming the file: counts past the range of a sum (which
+/// once wrapped round the check and then spun), counts that contradict
+/// each other or the number of seeds.
+#[test]
+fn resealed_shards_with_impossible_counts_are_refused() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("whatif-resealed");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let dir = |name: &str| root.join(name).to_str().unwrap().to_string();
+    let shards = |name: &str, mode: &[&str]| -> [String; 2] {
+        let s = [dir(&format!("{name}1")), dir(&format!("{name}2"))];
+        for (k, d) in s.iter().enumerate() {
+            let shard = format!("{}/2", k + 1);
+            let mut args = vec!["whatif", "--candidates", "+acl_violation_monitor"];
+            args.extend_from_slice(mode);
+            args.extend(["--quiet", "--no-report", "--shard", &shard, "--out", d]);
+            let out = chaosim(&args);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        s
+    };
+    let refused = |s: &[String; 2], merged: &str, what: &str| {
+        let out = chaosim(&["merge", &s[0], &s[1], "--out", &dir(merged)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("shard.ron"), "{what}: {err}");
+        assert!(
+            !root.join(merged).exists(),
+            "{what}: a merge output was left"
+        );
+    };
+    let scen = ["--ids", "S02_acl_spam", "--seeds", "0:3"];
+    for (k, (from, to)) in [
+        ("introduced: 0", "introduced: 18446744073709551615"),
+        ("prevented: 2", "prevented: 1"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let s = shards(&format!("scen{k}-"), &scen);
+        edit_and_reseal::<chaosim::sweep::whatif::Whatif>(&s[1], from, to);
+        refused(&s, &format!("scen{k}-merged"), to);
+    }
+    let prog = ["--days", "1", "--seeds", "0:1"];
+    for (k, to) in ["n: 4294967295", "n: 1000000"].iter().enumerate() {
+        let s = shards(&format!("prog{k}-"), &prog);
+        edit_and_reseal::<chaosim::sweep::whatif_programme::WhatifProgramme>(
+            &s[1],
+            "n: 1,",
+            &format!("{to},"),
+        );
+        refused(&s, &format!("prog{k}-merged"), to);
+    }
+}

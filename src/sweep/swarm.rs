@@ -421,7 +421,7 @@ impl SwarmAggregate {
             .as_slice()
             .try_into()
             .map_err(|_| bad("counts must have 7 entries"))?;
-        if counts.iter().sum::<u64>() != r.n {
+        if counts.iter().try_fold(0u64, |a, &c| a.checked_add(c)) != Some(r.n) {
             return Err(bad("counts disagree (corrupted file?)"));
         }
         let mut first = [None; OUTCOMES];

@@ -486,8 +486,12 @@ impl RecoveryDiffs {
         self.zero += other.zero;
     }
 
+    /// Pairs counted (saturating: an edited file cannot wrap it below `n`).
     fn count(&self) -> u64 {
-        self.saved.values().sum::<u64>() + self.lost.values().sum::<u64>() + self.zero
+        self.saved
+            .values()
+            .chain(self.lost.values())
+            .fold(self.zero, |a, &c| a.saturating_add(c))
     }
 
     /// Fold into `sketch`; `false` when a bucket is out of range.
@@ -702,8 +706,16 @@ impl ShardKind for Whatif {
             )));
         }
         for (i, c) in a.candidates.iter().enumerate() {
-            if c.passed > a.n || c.prevented + c.introduced > a.n || c.recovery.count() > a.n {
-                return Err(bad(format!("candidates[{i}]: counts exceed n = {}", a.n)));
+            // The candidate's passes are the baseline's, less those it
+            // introduced a failure in, plus those it prevented one in.
+            let consistent = c.introduced <= a.baseline_passed
+                && c.prevented <= a.n - a.baseline_passed
+                && c.passed.checked_add(c.introduced) == a.baseline_passed.checked_add(c.prevented);
+            if c.passed > a.n || !consistent || c.recovery.count() > a.n {
+                return Err(bad(format!(
+                    "candidates[{i}]: counts do not fit n = {} (passed = baseline_passed - introduced + prevented, each at most n)",
+                    a.n
+                )));
             }
             if !c.recovery.add_to(&mut SignedSketch::default()) {
                 return Err(bad(format!(

@@ -699,8 +699,45 @@ impl ProgrammeAggregate {
                     && c.safeguards_by.len() == Safeguard::ALL.len()
             });
         let (lo, hi) = self.seed_range;
-        let in_range =
-            hi - lo == self.seeds && (self.seeds == 0 || (lo >= p.seed && hi <= p.seed + p.n));
+        let in_range = hi.checked_sub(lo) == Some(self.seeds)
+            && (self.seeds == 0 || (lo >= p.seed && hi <= p.seed.saturating_add(p.n)));
+        // One value per seed in every per-seed statistic, at most one per
+        // seed in the others: counts an edited file cannot exceed.
+        let seeds = self.seeds;
+        let b = &self.baseline;
+        let counted = [&b.mastered, &b.safeguards, &b.generated, &b.pass_rate]
+            .iter()
+            .all(|m| m.n == seeds)
+            && self.candidates.iter().all(|c| {
+                [
+                    &c.mastered,
+                    &c.safeguards,
+                    &c.generated,
+                    &c.pass_rate,
+                    &c.candidate_mastered,
+                    &c.candidate_safeguards,
+                    &c.candidate_generated,
+                    &c.candidate_pass_rate,
+                ]
+                .iter()
+                .all(|m| m.n == seeds)
+                    && c.scenarios.iter().all(|s| {
+                        s.candidate_only.saturating_add(s.baseline_only) <= seeds
+                            && s.saved.n <= seeds
+                    })
+                    && c.safeguards_by.iter().all(|g| {
+                        g.baseline <= seeds && g.candidate <= seeds && g.earlier.n <= seeds
+                    })
+            });
+        if shaped && in_range && !counted {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                field: "whatif_programme".into(),
+                message: format!(
+                    "the aggregate's counts do not fit its {seeds} seeds (each statistic counts at most one value per seed)"
+                ),
+            });
+        }
         if !shaped || !in_range {
             return Err(Error::Invalid {
                 path: path.to_path_buf(),

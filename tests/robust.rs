@@ -916,3 +916,68 @@ fn d14_smaller_refusals() {
         "{e}"
     );
 }
+
+// A link as an output folder, and an output over an input.
+
+/// An output folder that is a symbolic link is refused (the files would
+/// land in the folder it names), for a batch's `--out` and for the
+/// `report/` folder `chaosim report` renders into; a `chaosim run` output
+/// that names one of the command's own inputs is refused too. Each time:
+/// exit 2, one line, and the files outside hold what they held.
+#[test]
+fn d17_no_output_goes_through_a_folder_link_or_over_an_input() {
+    let d = scratch("d17");
+    let outside = d.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("index.html"), "precious").unwrap();
+    let link = d.join("link");
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let e = bad_input(&chaosim([
+        "sweep".as_ref(),
+        "--rates".as_ref(),
+        "0.5".as_ref(),
+        "--n".as_ref(),
+        "2".as_ref(),
+        "--quiet".as_ref(),
+        "--no-report".as_ref(),
+        "--out".as_ref(),
+        link.as_os_str(),
+    ]));
+    assert!(e.contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    // A year folder whose report/ is a link elsewhere: report refuses it.
+    let y = d.join("y");
+    let out = year(&y, "1", "1", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::os::unix::fs::symlink(&outside, y.join("report")).unwrap();
+    for force in [false, true] {
+        let mut args = vec!["report".as_ref(), y.as_os_str()];
+        if force {
+            args.push("--force".as_ref());
+        }
+        let e = bad_input(&chaosim(args));
+        assert!(e.contains("symbolic link"), "{e}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(outside.join("index.html")).unwrap(),
+        "precious"
+    );
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    // run --trace over the stack file it reads, named another way.
+    let stack = d.join("my-stack.ron");
+    std::fs::write(&stack, chaosim::model::stack::StackSpec::embedded_text()).unwrap();
+    let other_name = d.join("y").join("..").join("my-stack.ron");
+    let e = bad_input(&chaosim([
+        "run".as_ref(),
+        "S02_acl_spam".as_ref(),
+        "--stack".as_ref(),
+        stack.as_os_str(),
+        "--trace".as_ref(),
+        other_name.as_os_str(),
+    ]));
+    assert!(e.contains("--trace") && e.contains("inputs"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(&stack).unwrap(),
+        chaosim::model::stack::StackSpec::embedded_text()
+    );
+}

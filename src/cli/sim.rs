@@ -85,6 +85,36 @@ impl Loaded {
 }
 
 impl Inputs {
+    /// Refuse an output that would replace one of these inputs: the stack
+    /// file itself, or a `*.ron` file of the scenario or playbook folder
+    /// (what the loaders read). Paths are compared as the files they name
+    /// (links and `..` resolved); an output that does not exist yet is no
+    /// input.
+    pub fn refuse_as_output(&self, outputs: &[(&Path, &str)]) -> Result<()> {
+        let canon = |p: &Path| std::fs::canonicalize(p).ok();
+        let stack = self.stack.as_deref().and_then(canon);
+        let folders: Vec<PathBuf> = [&self.scenarios, &self.playbooks]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| canon(d))
+            .collect();
+        for (out, flag) in outputs {
+            let Some(o) = canon(out) else { continue };
+            let in_folder = o.extension().is_some_and(|e| e == "ron")
+                && o.parent().is_some_and(|p| folders.iter().any(|d| d == p));
+            if stack.as_ref() == Some(&o) || in_folder {
+                return Err(Error::Usage {
+                    flag: (*flag).into(),
+                    message: format!(
+                        "{} is one of this command's inputs; refusing to overwrite it",
+                        out.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Load and validate the inputs: every file, and every scenario's
     /// targets against the stack and its runs at difficulty 1 against the
     /// memory bound ([`preflight`]).
@@ -342,6 +372,11 @@ pub fn run(
     ];
     let given: Vec<&Path> = planned.iter().filter_map(|(p, _)| *p).collect();
     outfile::check_distinct(&given)?;
+    let named: Vec<(&Path, &str)> = planned
+        .iter()
+        .filter_map(|(p, flag)| p.map(|p| (p, *flag)))
+        .collect();
+    inputs.refuse_as_output(&named)?;
     let mut files: Vec<Option<OutFile>> = Vec::new();
     for (p, flag) in planned {
         if let Some(p) = p {

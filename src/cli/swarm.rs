@@ -469,7 +469,7 @@ pub fn shrink(mut args: ShrinkArgs) -> Result<ExitCode> {
     }
     let created = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(parent) => {
-            outfile::check_folder(parent, "--out")?;
+            outfile::check_parent_folder(parent, "--out")?;
             outfile::create_dirs(parent)?
         }
         None => Vec::new(),

@@ -685,8 +685,27 @@ impl Drop for OutDir {
     }
 }
 
-/// The output folder must be a folder or absent (exit code 2 otherwise).
+/// The output folder must be a folder or absent (exit code 2 otherwise),
+/// and not a symbolic link: what a command writes would land in the
+/// folder the link names, which is not the output the user gave (its
+/// ancestors may be links: `reports -> /data/reports` is fine).
 pub fn check_folder(dir: &Path, flag: &str) -> Result<()> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::Usage {
+            flag: flag.into(),
+            message: format!(
+                "{} is a symbolic link; refusing to write through it (name the folder it points to)",
+                dir.display()
+            ),
+        });
+    }
+    check_parent_folder(dir, flag)
+}
+
+/// The folder a single output file goes into must be a folder (a link to
+/// one is followed: it is an ancestor of the output) or absent (exit code
+/// 2 otherwise).
+pub fn check_parent_folder(dir: &Path, flag: &str) -> Result<()> {
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(Error::Usage {

@@ -338,3 +338,33 @@ fn jep01_is_not_linearizable_without_the_consistency_safeguards_and_is_with_them
     assert_eq!(lib.positions_unknown, 0);
     assert!(lib.steps_key_max * 100 < LOG_STEPS_MAX_DEFAULT, "{lib}");
 }
+
+/// `check` as a CI gate never passes on nothing: an empty or blank file,
+/// a history without operations (EDN or chaosim), a chaosim history of
+/// another version and a line past the 1 MiB limit are bad input (exit 2,
+/// one located line), not "linearizable".
+#[test]
+fn a_history_with_nothing_to_check_is_bad_input_not_a_pass() {
+    let d = tempdir("nothing");
+    let long_line = format!("[{}]\n", " ".repeat(1 << 21));
+    for (name, text, says) in [
+        ("empty.edn", "", "empty"),
+        ("blank.edn", " \n\n\t\n", "empty"),
+        ("none.edn", "[]\n", "no operations"),
+        ("header.jsonl", "{\"chaosim_history\":1}\n", "no operations"),
+        ("v99.jsonl", "{\"chaosim_history\":99}\n", "reads version 1"),
+        ("long.edn", long_line.as_str(), "longer than 1048576 bytes"),
+    ] {
+        let f = d.join(name);
+        std::fs::write(&f, text).unwrap();
+        let (code, out, err) = check(&f, &[]);
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        assert!(out.is_empty(), "{name}: {out}");
+        assert!(
+            err.starts_with("error: ") && err.contains(name),
+            "{name}: {err}"
+        );
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

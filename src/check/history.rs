@@ -347,6 +347,14 @@ pub fn read_jsonl(text: &str, path: &Path) -> Result<History, Error> {
         let Some(obj) = v.as_object() else {
             return Err(bad(1, "expected a JSON object".into()));
         };
+        if let Some(version) = obj.get("chaosim_history")
+            && version.as_u64() != Some(1)
+        {
+            return Err(bad(
+                line.find("\"chaosim_history\"").map_or(1, |c| c + 1),
+                format!("\"chaosim_history\" is {version}: this chaosim reads version 1"),
+            ));
+        }
         if !obj.contains_key("process") {
             continue; // header or trailer
         }

@@ -117,12 +117,31 @@ fn read_history_text(path: &Path) -> Result<String> {
             "binary content (NUL bytes): expected a text history".into(),
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         invalid(format!(
             "not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         ))
-    })
+    })?;
+    let line_max = chaosim::input::CSV_LINE_BYTES_MAX;
+    if let Some((i, _)) = text
+        .split('\n')
+        .enumerate()
+        .find(|(_, l)| l.len() > line_max)
+    {
+        return Err(Error::Syntax {
+            path: path.to_path_buf(),
+            line: i + 1,
+            column: line_max + 1,
+            message: format!("line is longer than {line_max} bytes (the limit for a history)"),
+        });
+    }
+    if text.trim().is_empty() {
+        // A gate that passes on nothing would be a verdict without a
+        // measurement.
+        return Err(invalid("empty: no history to check".into()));
+    }
+    Ok(text)
 }
 
 /// JSON lines start with `{"`; EDN maps with `{:`, vectors with `[`.
@@ -153,6 +172,13 @@ fn summary_text(valid: Validity) -> &'static str {
 fn check_edn(args: &CheckArgs, text: &str, initial: Value) -> Result<Validity> {
     let path = &args.file;
     let h = edn::read_history(text, path)?;
+    if h.calls.is_empty() {
+        return Err(Error::Invalid {
+            path: path.to_path_buf(),
+            field: "(file)".into(),
+            message: "no operations: nothing to check".into(),
+        });
+    }
     let opts = CheckOptions {
         initial,
         steps_max: args.steps_max.unwrap_or(STEPS_MAX_DEFAULT),
@@ -275,6 +301,13 @@ fn edn_json(path: &Path, h: &EdnHistory, rep: &LinReport, initial: Value) -> Jso
 fn check_jsonl(args: &CheckArgs, text: &str) -> Result<Validity> {
     let path = &args.file;
     let h = read_jsonl(text, path)?;
+    if h.appends().is_empty() && h.reads().is_empty() {
+        return Err(Error::Invalid {
+            path: path.to_path_buf(),
+            field: "(file)".into(),
+            message: "no operations: nothing to check".into(),
+        });
+    }
     let steps_max = args.steps_max.unwrap_or(LOG_STEPS_MAX_DEFAULT);
     let (v, keys) = linearizable::check_log_positions(&h, steps_max);
     let lines = v

@@ -981,3 +981,44 @@ fn d17_no_output_goes_through_a_folder_link_or_over_an_input() {
         chaosim::model::stack::StackSpec::embedded_text()
     );
 }
+
+/// A year that fails before its first checkpoint (here a file size limit,
+/// `ulimit -f`) takes back what it wrote: no folder is left that neither a
+/// new start nor `--resume` would accept.
+#[test]
+fn d18_a_year_that_cannot_write_its_first_checkpoint_leaves_nothing() {
+    let d = scratch("d18");
+    let dir = d.join("y");
+    let out = Std::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 20; exec \"$0\" year --days 1 --quiet --no-report --out \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_chaosim"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let e = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("File too large"), "{e}");
+    assert!(
+        !dir.exists(),
+        "left: {:?}",
+        std::fs::read_dir(&dir).map(|r| r.count())
+    );
+    // A folder that existed before keeps existing, emptied of our files.
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let out = Std::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 20; exec \"$0\" year --days 1 --quiet --no-report --out \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_chaosim"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["notes.txt"]);
+    assert!(year(&dir, "1", "1", &[]).status.success());
+}

@@ -844,14 +844,32 @@ fn open_programme(cfg: &YearConfig, cat: &Catalogue) -> Result<(State, Outputs)>
             }
         }
     }
-    outfile::create_dirs(&dir.join("playbooks"))?;
+    let created = outfile::create_dirs(&dir.join("playbooks"))?;
     // A checkpoint first: a folder with files but no checkpoint is never
     // left behind, so `--resume` after a kill at any moment continues.
     let state = new_state(cat, cfg.initial_deployed);
-    write_checkpoint(dir, cfg, &state, false, FileLengths::default(), GENESIS, 0)?;
-    let mut out = Outputs::create(dir)?;
-    programme_started(&mut out, cfg, &state)?;
-    Ok((state, out))
+    let started = write_checkpoint(dir, cfg, &state, false, FileLengths::default(), GENESIS, 0)
+        .and_then(|()| Outputs::create(dir))
+        .and_then(|mut out| programme_started(&mut out, cfg, &state).map(|()| out));
+    match started {
+        Ok(out) => Ok((state, out)),
+        Err(e) => {
+            // No first checkpoint (a full disk, a file size limit): nothing
+            // to resume, so take back what this start wrote, which is
+            // every one of our names (none existed, or --force removed
+            // them), and the folders it made; the error stands.
+            for n in &names {
+                let p = dir.join(n);
+                if outfile::check_output_path(&p).is_ok_and(|x| x == outfile::Existing::File) {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+            for d in created.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The first audit entry of a programme, and its checkpoint.

@@ -385,6 +385,12 @@ fn cli_bad_input_is_one_line_exit_2_and_no_output_dir() {
         &["--shard", "5/4"],
         &["--shard", "x"],
         &["--threads", "0"],
+        // The scenario mode's flags, which an API sweep would not read.
+        &["--stack", "/nonexistent/stack.ron"],
+        &["--scenarios", "/nonexistent"],
+        &["--playbooks", "/nonexistent"],
+        &["--safeguards=all"],
+        &["--difficulty", "7"],
     ];
     for args in cases {
         let assert = chaosim()

@@ -212,6 +212,20 @@ fn bad_candidates_and_seeds_are_exit_2_naming_the_flag() {
             vec!["whatif", "--candidate", "stack=/nonexistent/stack.ron"],
             "/nonexistent/stack.ron",
         ),
+        // A programme file without --days (also beside --ids, where clap
+        // does not enforce the requirement).
+        (
+            vec![
+                "whatif",
+                "--candidates",
+                "+rate_limiter",
+                "--ids",
+                "S02_acl_spam",
+                "--programme",
+                "/nonexistent/p.ron",
+            ],
+            "--programme",
+        ),
     ] {
         let out = chaosim(&args);
         let err = String::from_utf8_lossy(&out.stderr);

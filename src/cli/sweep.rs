@@ -48,14 +48,16 @@ pub struct SweepArgs {
         help_heading = "Scenario sweep (--scenario ID)",
         long,
         default_value = "default",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        requires = "scenario"
     )]
     safeguards: String,
     /// Scenario sweep: difficulty level, 1 to 10.
     #[arg(
         help_heading = "Scenario sweep (--scenario ID)",
         long,
-        default_value_t = 1
+        default_value_t = 1,
+        requires = "scenario"
     )]
     difficulty: u8,
     /// Scenario sweep: exit 1 when the pass rate of any swept value is
@@ -176,6 +178,20 @@ fn load_model(model: Option<&Path>, playbook: Option<&Path>) -> Result<ApiModel>
 pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     if args.scenario.is_some() {
         return scenario_sweep(args);
+    }
+    // The scenario mode's inputs would be read by nothing here.
+    let i = &args.inputs;
+    for (flag, given) in [
+        ("--scenarios", i.scenarios.is_some()),
+        ("--stack", i.stack.is_some()),
+        ("--playbooks", i.playbooks.is_some()),
+    ] {
+        if given {
+            return Err(Error::Usage {
+                flag: flag.into(),
+                message: "applies to scenario sweeps (--scenario ID); the API sweep reads --model and --playbook".into(),
+            });
+        }
     }
     let spec = SweepSpec {
         seed: args.seed,

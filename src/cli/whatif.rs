@@ -108,6 +108,14 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
     if let Some(days) = args.days {
         return programme_whatif(&args, &loaded, baseline, &candidates, seeds, days);
     }
+    // clap drops `requires = "days"` when --days conflicts with a flag given
+    // (--ids): a programme file nothing would read is refused here.
+    if args.programme.is_some() {
+        return Err(Error::usage(
+            "--programme",
+            "applies to the programme mode (--days N); a what-if over scenarios runs no programme",
+        ));
+    }
     let ids = loaded.ids_or_all(args.ids.as_deref());
     let at_ns = parse_time_of_day(&args.at).map_err(|m| Error::usage("--at", m))?;
     let (shard, threads) = args.workers.resolve()?;

@@ -96,11 +96,38 @@ fn every_run_replays_alone_with_matching_digests() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(
-            stdout.matches("matches").count(),
+            stdout.matches("every column matches").count(),
             3,
             "three scenarios per run: {stdout}"
         );
+        assert!(stdout.contains("runs.csv row matches"), "{stdout}");
     }
+    // The run's own row is replayed too: a slot time no programme has, or
+    // another scenario list, is a mismatch (exit 1) located in runs.csv.
+    let runs = read(&dir, "runs.csv");
+    let row3: Vec<&str> = runs.lines().nth(4).unwrap().split(',').collect();
+    assert_eq!(row3[0], "3");
+    for (k, edit) in [(2usize, "25:99"), (5, "NOPE_x")] {
+        let mut edited = row3.clone();
+        edited[k] = edit;
+        let text = runs.replacen(&row3.join(","), &edited.join(","), 1);
+        std::fs::write(dir.join("runs.csv"), &text).unwrap();
+        let out = Command::cargo_bin("chaosim")
+            .unwrap()
+            .arg("replay")
+            .arg(&dir)
+            .args(["--run", "3"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{edit}: {err}");
+        assert!(
+            err.contains("runs.csv:5:") && err.contains("differs"),
+            "{edit}: {err}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(edit));
+    }
+    std::fs::write(dir.join("runs.csv"), &runs).unwrap();
     // A tampered digest is a mismatch: exit 1, naming the run.
     let path = dir.join("outcomes.csv");
     let text = read(&dir, "outcomes.csv");

@@ -1256,6 +1256,7 @@ pub fn replay(
         lines,
         rows,
         header,
+        run_row,
         ..
     } = recorded_run(dir, run, &prog)?;
     loaded.check_runs(
@@ -1317,6 +1318,55 @@ pub fn replay(
                 }
             }
         }
+    }
+    // The run's own row: its slot (day, time, severity, perspective), what
+    // ran, the tallies, the run digest, the seed.
+    let (rec, run_header) = &run_row;
+    let replayed = chaosim::program::year::run_row(&prog, &exec, &outcomes);
+    let column_of = |name: &str| run_header.iter().position(|h| h == name);
+    let run_diff = chaosim::program::year::RUNS_HEADER
+        .trim_end()
+        .split(',')
+        .zip(replayed.split(','))
+        .find_map(|(name, got)| {
+            let k = column_of(name);
+            let want = k.and_then(|k| rec.get(k)).unwrap_or("");
+            (want != got).then(|| {
+                (
+                    k.unwrap_or(0),
+                    name.to_string(),
+                    want.to_string(),
+                    got.to_string(),
+                )
+            })
+        });
+    let runs_path = dir.join("runs.csv");
+    if let Some((k, name, want, got)) = &run_diff {
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"run": run, "file": "runs.csv", "matches": false,
+                    "column": name, "recorded": want, "replayed": got})
+            );
+        } else {
+            outln!(
+                "run {run} runs.csv row MISMATCH in {name}: recorded '{want}', replayed '{got}'"
+            );
+        }
+        if mismatches == 0 {
+            let line = rec.position().map_or(1, |p| p.line());
+            let column = 1
+                + (0..*k)
+                    .map(|i| rec.get(i).map_or(0, |f| f.chars().count() + 1))
+                    .sum::<usize>();
+            return Err(Error::Check(format!(
+                "{}:{line}:{column}: replay of run {run}: the runs.csv row differs from the replayed run in {name}",
+                runs_path.display()
+            )));
+        }
+    } else if !json {
+        let digest = column_of("digest").and_then(|k| rec.get(k)).unwrap_or("");
+        outln!("run {run} runs.csv row matches (run digest {digest})");
     }
     if let Ok(Some(cp)) = chaosim::program::year::read_checkpoint(dir) {
         let fp = prog.fingerprint ^ loaded.catalogue.fingerprint() ^ loaded.stack_fingerprint;

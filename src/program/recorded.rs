@@ -27,6 +27,8 @@ pub struct RecordedRun {
     pub rows: Vec<csv::StringRecord>,
     /// The header of `outcomes.csv`.
     pub header: csv::StringRecord,
+    /// The run's recorded `runs.csv` row, and that file's header.
+    pub run_row: (csv::StringRecord, csv::StringRecord),
 }
 
 /// Rebuild run `run` of the programme output in `dir`.
@@ -157,5 +159,6 @@ pub fn recorded_run(dir: &Path, run: u64, prog: &Programme) -> Result<RecordedRu
         lines,
         rows,
         header: oh,
+        run_row: (row, headers),
     })
 }

@@ -226,7 +226,8 @@ pub struct Summary {
     pub deployed: SafeguardSet,
 }
 
-const RUNS_HEADER: &str = "run,day,time,severity,perspective,scenarios,difficulties,passed,failed,deployed,events,digest,seed\n";
+/// The header of `runs.csv` (the columns of [`run_row`]).
+pub const RUNS_HEADER: &str = "run,day,time,severity,perspective,scenarios,difficulties,passed,failed,deployed,events,digest,seed\n";
 const OUTCOMES_HEADER: &str = "run,day,time,scenario,family,layer,difficulty,passed,recovery_s,recovery_limit_s,failure_reason,failure_kind,safeguards_expected,safeguards_fired,safeguards_missing,safeguards_deployed,known_fixes,anomalies,events,digest,safeguards_needed,safeguards_not_exercised,repro\n";
 const SAFEGUARDS_HEADER: &str = "run,day,safeguard,event,scenario\n";
 
@@ -1408,24 +1409,51 @@ fn run_one(
     state.year_digest = Digest::from_value(state.year_digest)
         .combine(run_digest)
         .value();
+    debug_assert_eq!((passed, failed, run_events), run_tallies(&exec, &outcomes));
+    writeln!(out.runs, "{}", run_row(prog, &exec, &outcomes)).map_err(io(&out.dir))?;
+    Ok(())
+}
+
+/// A run's passes, failures and events (items together share one
+/// simulation, counted once).
+fn run_tallies(exec: &Execution, outcomes: &[Outcome]) -> (u32, u32, u64) {
+    let passed = outcomes.iter().filter(|o| o.passed).count() as u32;
+    let events = if exec.concurrent {
+        outcomes.first().map_or(0, |o| o.events)
+    } else {
+        outcomes.iter().map(|o| o.events).sum()
+    };
+    (passed, outcomes.len() as u32 - passed, events)
+}
+
+/// The `runs.csv` row (without its newline) of the run `exec` of `prog`
+/// that gave `outcomes`: what the programme writes, and what `chaosim
+/// replay` compares the recorded row with.
+pub fn run_row(prog: &Programme, exec: &Execution, outcomes: &[Outcome]) -> String {
+    let r = exec.run;
+    let per_day = prog.slots.len() as u64;
+    let slot = &prog.slots[(r % per_day) as usize];
+    let (passed, failed, events) = run_tallies(exec, outcomes);
+    let digest = outcomes
+        .iter()
+        .fold(Digest::EMPTY, |d, o| d.combine(o.digest));
     let scenarios: Vec<&str> = exec.items.iter().map(|it| it.scenario.as_str()).collect();
     let levels: Vec<String> = exec
         .items
         .iter()
         .map(|it| it.difficulty.to_string())
         .collect();
-    writeln!(
-        out.runs,
-        "{r},{day},{hhmm},{},{},{},{},{passed},{failed},{},{run_events},{run_digest},{}",
+    format!(
+        "{r},{},{},{},{},{},{},{passed},{failed},{},{events},{digest},{}",
+        r / per_day,
+        slot.hhmm(),
         slot.severity,
         slot.perspective.name(),
         scenarios.join(";"),
         levels.join(";"),
         exec.deployed.join(";"),
-        cfg.seed
+        exec.seed
     )
-    .map_err(io(&out.dir))?;
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -779,9 +779,28 @@ pub fn ron_files(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
-        if path.extension().is_some_and(|x| x == "ron") && path.is_file() {
-            files.push(path);
+        if !path.extension().is_some_and(|x| x == "ron") {
+            continue;
         }
+        // Named like an input but not one: refused, not skipped (a user
+        // would take the folder's verdict to cover it).
+        let what = match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => {
+                files.push(path);
+                continue;
+            }
+            Ok(m) if m.is_dir() => "a folder",
+            Ok(_) => "not a regular file (a FIFO, a socket or a device)",
+            Err(_) => "a dangling symbolic link",
+        };
+        return Err(Error::Invalid {
+            path,
+            field: "(file)".into(),
+            message: format!(
+                "is {what}; every *.ron of {} must be a regular file",
+                dir.display()
+            ),
+        });
     }
     files.sort();
     Ok(files)

@@ -1022,3 +1022,47 @@ fn d18_a_year_that_cannot_write_its_first_checkpoint_leaves_nothing() {
     assert_eq!(left, ["notes.txt"]);
     assert!(year(&dir, "1", "1", &[]).status.success());
 }
+
+/// A `*.ron` entry of an input folder that is no regular file (a FIFO, a
+/// link to a device, a dangling link, a folder) is refused, naming it,
+/// instead of being skipped; a folder without any `*.ron` is refused by
+/// `validate` as by `--scenarios`.
+#[test]
+fn d19_every_ron_of_an_input_folder_is_read_or_refused() {
+    let d = scratch("d19");
+    let dir = d.join("scen");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("X01_ok.ron"), GOOD).unwrap();
+    let validate = || chaosim(["validate".as_ref(), dir.as_os_str()]);
+    let list = || chaosim(["list".as_ref(), "--scenarios".as_ref(), dir.as_os_str()]);
+    assert!(validate().status.success(), "{}", stderr(&validate()));
+    let odd = dir.join("odd.ron");
+    let makers: [(&str, &dyn Fn()); 4] = [
+        ("not a regular file", &|| {
+            assert!(Std::new("mkfifo").arg(&odd).status().unwrap().success())
+        }),
+        ("not a regular file", &|| {
+            std::os::unix::fs::symlink("/dev/zero", &odd).unwrap()
+        }),
+        ("dangling", &|| {
+            std::os::unix::fs::symlink(d.join("nowhere"), &odd).unwrap()
+        }),
+        ("a folder", &|| std::fs::create_dir(&odd).unwrap()),
+    ];
+    for (says, make) in makers {
+        make();
+        for out in [validate(), list()] {
+            let e = bad_input(&out);
+            assert!(e.contains("odd.ron") && e.contains(says), "{e}");
+        }
+        if odd.is_dir() {
+            std::fs::remove_dir(&odd).unwrap();
+        } else {
+            std::fs::remove_file(&odd).unwrap();
+        }
+    }
+    let empty = d.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = bad_input(&chaosim(["validate".as_ref(), empty.as_os_str()]));
+    assert!(e.contains("no *.ron"), "{e}");
+}

@@ -701,7 +701,17 @@ fn validate(
     let mut warnings: Vec<String> = Vec::new();
     for path in &paths {
         let files = if path.is_dir() {
-            catalogue::ron_files(path)?
+            let files = catalogue::ron_files(path)?;
+            if files.is_empty() {
+                // As `--scenarios DIR` refuses it: nothing to validate is
+                // not a pass.
+                return Err(Error::Invalid {
+                    path: path.clone(),
+                    field: "(directory)".into(),
+                    message: "no *.ron scenario files".into(),
+                });
+            }
+            files
         } else {
             vec![path.clone()]
         };
@@ -740,7 +750,7 @@ fn validate(
                 serde_json::json!({"ok": true, "scenarios": n, "errors": [], "warnings": warnings})
             );
         } else {
-            outln!("ok: {n} scenarios");
+            outln!("ok: {n} scenario{}", if n == 1 { "" } else { "s" });
         }
         Ok(ExitCode::SUCCESS)
     } else {

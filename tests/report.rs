@@ -695,3 +695,65 @@ fn folds_are_bounded_by_what_is_drawn_not_by_rows() {
     let idx = report::timeline::render(&path, &tmp("tl_long")).unwrap();
     assert_eq!(idx.plots.len(), 1);
 }
+
+/// A trace cut short or with lines that are no events, and an outcomes
+/// file beside a timeline whose line carries no verdict, are bad input
+/// (exit 2, located), not a page drawn from what could be read.
+#[test]
+fn a_cut_trace_or_an_outcome_without_a_verdict_is_refused() {
+    let d = tmp("refused-inputs");
+    std::fs::create_dir_all(&d).unwrap();
+    let bin = env!("CARGO_BIN_EXE_chaosim");
+    let report = |file: &Path, out: &str| {
+        std::process::Command::new(bin)
+            .arg("report")
+            .arg(file)
+            .arg("--out")
+            .arg(d.join(out))
+            .output()
+            .unwrap()
+    };
+    let trace = d.join("t.json");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        assert!(out.status.code().is_some_and(|c| c <= 1));
+    };
+    run(&[
+        "run",
+        "S01_heartbeat_pause",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(report(&trace, "ok").status.success());
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let cut: String = text.lines().take(5).map(|l| format!("{l}\n")).collect();
+    let junk = format!("{cut}not an event\n],\"displayTimeUnit\":\"ms\"}}\n");
+    for (name, body, says) in [
+        ("cut.json", cut.as_str(), "cut short"),
+        ("junk.json", junk.as_str(), "not a trace event"),
+    ] {
+        let f = d.join(name);
+        std::fs::write(&f, body).unwrap();
+        let page = format!("{name}.page");
+        let out = report(&f, &page);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(name) && err.contains(says), "{name}: {err}");
+        assert!(!d.join(&page).exists(), "{name}: a page was written");
+    }
+    let timeline = d.join("s02.csv");
+    run(&[
+        "run",
+        "S02_acl_spam",
+        "--timeline",
+        timeline.to_str().unwrap(),
+    ]);
+    std::fs::write(d.join("s02.outcomes.jsonl"), "{\"x\":1}\n").unwrap();
+    let out = report(&timeline, "s02");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("s02.outcomes.jsonl:1:1") && err.contains("not an outcome line"),
+        "{err}"
+    );
+}

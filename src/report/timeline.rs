@@ -110,6 +110,17 @@ fn outcome_facts(path: &Path) -> Result<Vec<(String, String)>> {
             column: e.column(),
             message: e.to_string(),
         })?;
+        // What `run --timeline` writes: no verdict is made up from a line
+        // that lacks one.
+        if !(v["scenario"].is_string() && v["passed"].is_boolean() && v["digest"].is_string()) {
+            return Err(Error::Syntax {
+                path: file.clone(),
+                line: i + 1,
+                column: 1,
+                message: "not an outcome line: it needs \"scenario\", \"passed\" and \"digest\""
+                    .into(),
+            });
+        }
         let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
         let f = |k: &str| v[k].as_f64();
         let id = s("scenario");

@@ -42,25 +42,55 @@ pub fn is_trace(path: &Path) -> Result<bool> {
 /// Call `f` with every event line of the trace.
 fn each_event(path: &Path, mut f: impl FnMut(&Value)) -> Result<()> {
     let file = crate::input::open_lines(path, crate::input::CSV_LINE_BYTES_MAX)?;
+    let bad = |line: usize, message: String| Error::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column: 1,
+        message,
+    };
+    // The layout `chaosim run --trace` writes: the opening line, one event
+    // per line, the closing line; anything else is not such a trace (a
+    // file cut short has no closing line).
+    let mut closed = None;
+    let mut lines = 0;
     for (i, line) in BufReader::with_capacity(64 * 1024, file)
         .lines()
         .enumerate()
     {
         let line = line.map_err(|e| crate::input::from_read_error(path, e))?;
+        lines = i + 1;
         let t = line.trim().trim_end_matches(',');
-        if !t.starts_with("{\"ph\"") {
+        if i == 0 || t.is_empty() {
+            continue; // the opening line, checked by is_trace
+        }
+        if let Some(at) = closed {
+            return Err(bad(i + 1, format!("text after the closing line {at}")));
+        }
+        if t == TRACE_END {
+            closed = Some(i + 1);
             continue;
         }
-        let v: Value = serde_json::from_str(t).map_err(|e| Error::Syntax {
-            path: path.to_path_buf(),
-            line: i + 1,
-            column: 1,
-            message: format!("not a trace event: {e}"),
-        })?;
+        if !t.starts_with("{\"ph\"") {
+            return Err(bad(
+                i + 1,
+                "not a trace event line (expected {\"ph\":...})".into(),
+            ));
+        }
+        let v: Value =
+            serde_json::from_str(t).map_err(|e| bad(i + 1, format!("not a trace event: {e}")))?;
         f(&v);
+    }
+    if closed.is_none() {
+        return Err(bad(
+            lines.max(1),
+            format!("cut short: no closing line {TRACE_END}"),
+        ));
     }
     Ok(())
 }
+
+/// The closing line of a trace.
+const TRACE_END: &str = "],\"displayTimeUnit\":\"ms\"}";
 
 #[derive(Default)]
 struct Track {

@@ -102,8 +102,9 @@ fn every_run_replays_alone_with_matching_digests() {
         );
         assert!(stdout.contains("runs.csv row matches"), "{stdout}");
     }
-    // The run's own row is replayed too: a slot time no programme has, or
-    // another scenario list, is a mismatch (exit 1) located in runs.csv.
+    // The run's own row is checked too: a slot time the programme does not
+    // have, or another scenario list than the outcome rows, is bad input
+    // (exit 2) located in runs.csv.
     let runs = read(&dir, "runs.csv");
     let row3: Vec<&str> = runs.lines().nth(4).unwrap().split(',').collect();
     assert_eq!(row3[0], "3");
@@ -120,13 +121,34 @@ fn every_run_replays_alone_with_matching_digests() {
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{edit}: {err}");
+        assert_eq!(out.status.code(), Some(2), "{edit}: {err}");
         assert!(
-            err.contains("runs.csv:5:") && err.contains("differs"),
+            err.contains("runs.csv:5:") && err.contains(edit),
             "{edit}: {err}"
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains(edit));
     }
+    // A tally that the replay does not give is a mismatch (exit 1).
+    let mut edited = row3.clone();
+    edited[10] = "1";
+    std::fs::write(
+        dir.join("runs.csv"),
+        runs.replacen(&row3.join(","), &edited.join(","), 1),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("chaosim")
+        .unwrap()
+        .arg("replay")
+        .arg(&dir)
+        .args(["--run", "3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("replay mismatch") && err.contains("events"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MISMATCH in events"));
     std::fs::write(dir.join("runs.csv"), &runs).unwrap();
     // A tampered digest is a mismatch: exit 1, naming the run.
     let path = dir.join("outcomes.csv");

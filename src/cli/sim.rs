@@ -1342,6 +1342,26 @@ pub fn replay(
         });
     let runs_path = dir.join("runs.csv");
     if let Some((k, name, want, got)) = &run_diff {
+        let line = rec.position().map_or(1, |p| p.line());
+        let column = 1
+            + (0..*k)
+                .map(|i| rec.get(i).map_or(0, |f| f.chars().count() + 1))
+                .sum::<usize>();
+        // What the run produced (its tallies and digest) is a replay
+        // verdict, exit 1; the rest (its slot, what ran, the seed) is fixed
+        // by the programme and the outcome rows, so a row that says
+        // otherwise is bad input, exit 2.
+        if !matches!(name.as_str(), "passed" | "failed" | "events" | "digest") {
+            return Err(Error::InvalidAt {
+                path: runs_path,
+                line: line as usize,
+                column,
+                field: name.clone(),
+                message: format!(
+                    "recorded '{want}', but run {run} of the programme and its outcome rows give '{got}'"
+                ),
+            });
+        }
         if json {
             outln!(
                 "{}",
@@ -1354,13 +1374,8 @@ pub fn replay(
             );
         }
         if mismatches == 0 {
-            let line = rec.position().map_or(1, |p| p.line());
-            let column = 1
-                + (0..*k)
-                    .map(|i| rec.get(i).map_or(0, |f| f.chars().count() + 1))
-                    .sum::<usize>();
             return Err(Error::Check(format!(
-                "{}:{line}:{column}: replay of run {run}: the runs.csv row differs from the replayed run in {name}",
+                "{}:{line}:{column}: replay mismatch of run {run}: the runs.csv row's {name} differs from the replayed run's",
                 runs_path.display()
             )));
         }

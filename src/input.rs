@@ -779,7 +779,7 @@ pub fn ron_files(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
-        if !path.extension().is_some_and(|x| x == "ron") {
+        if path.extension().is_none_or(|x| x != "ron") {
             continue;
         }
         // Named like an input but not one: refused, not skipped (a user

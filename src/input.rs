@@ -77,14 +77,66 @@ pub fn parse_ron<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
 /// the files that have always had it (recovery playbooks, the API sweep's
 /// `--playbook` and `--model`), so that their messages stay as they are.
 pub fn parse_ron_without_empty_check<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
-    ron::Options::default()
-        .from_str(text)
-        .map_err(|e| Error::Syntax {
+    ron::Options::default().from_str(text).map_err(|e| {
+        let (line, column) = (e.span.start.line.max(1), e.span.start.col.max(1));
+        Error::Syntax {
             path: path.to_path_buf(),
-            line: e.span.start.line.max(1),
-            column: e.span.start.col.max(1),
-            message: e.code.to_string(),
-        })
+            line,
+            column,
+            message: number_message(&e.code, text, line, column),
+        }
+    })
+}
+
+/// ron's message, with the field and what it takes when a number does not
+/// fit it: ron names neither ("Integer is out of bounds" at the value).
+fn number_message(code: &ron::Error, text: &str, line: usize, column: usize) -> String {
+    let what = match code {
+        ron::Error::IntegerOutOfBounds => {
+            "the value does not fit this field (its type allows a smaller magnitude, and no sign if unsigned)"
+        }
+        ron::Error::InvalidIntegerDigit { .. } | ron::Error::ExpectedInteger => {
+            "this field takes a whole number (no decimals or exponent)"
+        }
+        // `1.5` or `1e3` where a whole number goes: ron stops after the `1`.
+        ron::Error::ExpectedComma if after_digits(text, line, column) => {
+            return match field_before(text, line, column) {
+                Some(field) => {
+                    format!("{field}: a whole number was expected (no decimals or exponent)")
+                }
+                None => "a whole number was expected (no decimals or exponent)".into(),
+            };
+        }
+        _ => return code.to_string(),
+    };
+    match field_before(text, line, column) {
+        Some(field) => format!("{field}: {code}: {what}"),
+        None => format!("{code}: {what}"),
+    }
+}
+
+/// Whether `column` of `line` is a `.` or an exponent right after a digit.
+fn after_digits(text: &str, line: usize, column: usize) -> bool {
+    let Some(l) = text.lines().nth(line - 1) else {
+        return false;
+    };
+    let b = l.as_bytes();
+    let at = column.saturating_sub(1);
+    at > 0 && at < b.len() && matches!(b[at], b'.' | b'e' | b'E') && b[at - 1].is_ascii_digit()
+}
+
+/// The name of the field whose value starts before `column` of `line`
+/// (1-based): the identifier before the last `:` there.
+fn field_before(text: &str, line: usize, column: usize) -> Option<&str> {
+    let l = text.lines().nth(line - 1)?;
+    let upto = l.get(..column.saturating_sub(1).min(l.len()))?;
+    let colon = upto.rfind(':')?;
+    let name = upto[..colon].trim_end();
+    let start = name
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let name = &name[start..];
+    (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit())).then_some(name)
 }
 
 /// Read a text file, refusing what is not a regular file, binary content,
@@ -815,6 +867,32 @@ mod tests {
     #[allow(dead_code)]
     struct T {
         a: u32,
+    }
+
+    #[test]
+    fn a_number_that_does_not_fit_names_its_field_and_what_it_takes() {
+        let msg = |text: &str| {
+            parse_ron::<T>(text, Path::new("n.ron"))
+                .unwrap_err()
+                .to_string()
+        };
+        let m = msg("(\n  a: 99999999999,\n)");
+        assert!(
+            m.starts_with("n.ron:2:6: a: Integer is out of bounds: the value does not fit"),
+            "{m}"
+        );
+        let m = msg("(a: -1)");
+        assert!(m.contains("a: Integer is out of bounds"), "{m}");
+        let m = msg("(a: 1.5)");
+        assert_eq!(
+            m,
+            "n.ron:1:6: a: a whole number was expected (no decimals or exponent)"
+        );
+        let m = msg("(a: 3e2)");
+        assert!(
+            m.contains("a: Invalid digit") && m.contains("whole number"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -212,6 +212,17 @@ fn bad_candidates_and_seeds_are_exit_2_naming_the_flag() {
             vec!["whatif", "--candidate", "stack=/nonexistent/stack.ron"],
             "/nonexistent/stack.ron",
         ),
+        // The same change twice (here spelt two ways).
+        (
+            vec![
+                "whatif",
+                "--candidates",
+                "+rate_limiter",
+                "--candidate",
+                "+rate_limiter",
+            ],
+            "give each change once",
+        ),
         // A programme file without --days (also beside --ids, where clap
         // does not enforce the requirement).
         (

@@ -100,9 +100,23 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
             "give at least one candidate (+name, -name or stack=FILE)",
         ));
     }
-    let mut candidates = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
     for (label, flag) in specs {
-        candidates.push(candidate(&label, flag, baseline, &args.inputs)?);
+        let c = candidate(&label, flag, baseline, &args.inputs)?;
+        // The same change twice would be ranked twice, as if two.
+        if let Some(same) = candidates
+            .iter()
+            .find(|o| o.deployed == c.deployed && o.stack.is_none() && c.stack.is_none())
+        {
+            return Err(Error::usage(
+                flag,
+                format!(
+                    "{label} deploys the same safeguards as {}: give each change once",
+                    same.label
+                ),
+            ));
+        }
+        candidates.push(c);
     }
     let seeds = parse_seeds(&args.seeds)?;
     if let Some(days) = args.days {

@@ -168,9 +168,17 @@ pub fn detect(path: &Path) -> Result<ReportKind> {
             ),
         });
     }
+    let message = if std::fs::symlink_metadata(path).is_ok() {
+        format!(
+            "{} is neither a folder nor a regular file (a FIFO, a device or a dangling link)",
+            path.display()
+        )
+    } else {
+        format!("{} does not exist", path.display())
+    };
     Err(Error::Usage {
         flag: "DIR".into(),
-        message: format!("{} does not exist", path.display()),
+        message,
     })
 }
 

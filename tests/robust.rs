@@ -989,13 +989,18 @@ fn d17_no_output_goes_through_a_folder_link_or_over_an_input() {
 fn d18_a_year_that_cannot_write_its_first_checkpoint_leaves_nothing() {
     let d = scratch("d18");
     let dir = d.join("y");
-    let out = Std::new("sh")
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 20; exec \"$0\" year --days 1 --quiet --no-report --out \"$1\"")
-        .arg(env!("CARGO_BIN_EXE_chaosim"))
-        .arg(&dir)
-        .output()
-        .unwrap();
+    // A one-day year under a 10 KiB file size limit (SIGXFSZ ignored, so
+    // the write fails with EFBIG instead of killing the process).
+    let limited = || {
+        Std::new("sh")
+            .arg("-c")
+            .arg("trap '' XFSZ; ulimit -f 20; exec \"$0\" year --days 1 --quiet --no-report --out \"$1\"")
+            .arg(env!("CARGO_BIN_EXE_chaosim"))
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = limited();
     let e = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{e}");
     assert!(e.contains("File too large"), "{e}");
@@ -1007,13 +1012,7 @@ fn d18_a_year_that_cannot_write_its_first_checkpoint_leaves_nothing() {
     // A folder that existed before keeps existing, emptied of our files.
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
-    let out = Std::new("sh")
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 20; exec \"$0\" year --days 1 --quiet --no-report --out \"$1\"")
-        .arg(env!("CARGO_BIN_EXE_chaosim"))
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = limited();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let left: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -108,18 +108,22 @@ fn every_run_replays_alone_with_matching_digests() {
     let runs = read(&dir, "runs.csv");
     let row3: Vec<&str> = runs.lines().nth(4).unwrap().split(',').collect();
     assert_eq!(row3[0], "3");
-    for (k, edit) in [(2usize, "25:99"), (5, "NOPE_x")] {
+    // Replay run 3 with field `k` of its row set to `edit`.
+    let replay_edited = |k: usize, edit: &str| {
         let mut edited = row3.clone();
         edited[k] = edit;
         let text = runs.replacen(&row3.join(","), &edited.join(","), 1);
         std::fs::write(dir.join("runs.csv"), &text).unwrap();
-        let out = Command::cargo_bin("chaosim")
+        Command::cargo_bin("chaosim")
             .unwrap()
             .arg("replay")
             .arg(&dir)
             .args(["--run", "3"])
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for (k, edit) in [(2usize, "25:99"), (5, "NOPE_x")] {
+        let out = replay_edited(k, edit);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{edit}: {err}");
         assert!(
@@ -128,20 +132,7 @@ fn every_run_replays_alone_with_matching_digests() {
         );
     }
     // A tally that the replay does not give is a mismatch (exit 1).
-    let mut edited = row3.clone();
-    edited[10] = "1";
-    std::fs::write(
-        dir.join("runs.csv"),
-        runs.replacen(&row3.join(","), &edited.join(","), 1),
-    )
-    .unwrap();
-    let out = Command::cargo_bin("chaosim")
-        .unwrap()
-        .arg("replay")
-        .arg(&dir)
-        .args(["--run", "3"])
-        .output()
-        .unwrap();
+    let out = replay_edited(10, "1");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

@@ -169,15 +169,21 @@ fn summary_text(valid: Validity) -> &'static str {
 
 // ---------------------------------------------------------------- EDN
 
+/// A history without operations: a gate that passed on it would pass on
+/// nothing.
+fn nothing_to_check(path: &Path) -> Error {
+    Error::Invalid {
+        path: path.to_path_buf(),
+        field: "(file)".into(),
+        message: "no operations: nothing to check".into(),
+    }
+}
+
 fn check_edn(args: &CheckArgs, text: &str, initial: Value) -> Result<Validity> {
     let path = &args.file;
     let h = edn::read_history(text, path)?;
     if h.calls.is_empty() {
-        return Err(Error::Invalid {
-            path: path.to_path_buf(),
-            field: "(file)".into(),
-            message: "no operations: nothing to check".into(),
-        });
+        return Err(nothing_to_check(path));
     }
     let opts = CheckOptions {
         initial,
@@ -302,11 +308,7 @@ fn check_jsonl(args: &CheckArgs, text: &str) -> Result<Validity> {
     let path = &args.file;
     let h = read_jsonl(text, path)?;
     if h.appends().is_empty() && h.reads().is_empty() {
-        return Err(Error::Invalid {
-            path: path.to_path_buf(),
-            field: "(file)".into(),
-            message: "no operations: nothing to check".into(),
-        });
+        return Err(nothing_to_check(path));
     }
     let steps_max = args.steps_max.unwrap_or(LOG_STEPS_MAX_DEFAULT);
     let (v, keys) = linearizable::check_log_positions(&h, steps_max);

@@ -144,15 +144,7 @@ fn check_run(a: &sim::RunArgs) -> Result<ExitCode> {
     for it in &resolved.repro.exec.items {
         loaded.catalogue.require(&it.scenario)?;
     }
-    if resolved.digest_expected.is_some()
-        && !resolved.repro.exec.concurrent
-        && resolved.repro.exec.items.len() > 1
-    {
-        return Err(Error::Usage {
-            flag: "--expect-digest".into(),
-            message: "needs one scenario, or several with --together".into(),
-        });
-    }
+    resolved.check_one_digest()?;
     if resolved.files_recorded.is_some() {
         loaded.check_files(&resolved.files_recorded.clone().unwrap_or_default())?;
     }

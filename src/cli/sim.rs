@@ -342,12 +342,7 @@ pub fn run(
             .iter()
             .map(|it| (it.scenario.as_str(), it.difficulty)),
     )?;
-    if resolved.digest_expected.is_some() && !repro.exec.concurrent && repro.exec.items.len() > 1 {
-        return Err(Error::Usage {
-            flag: "--expect-digest".into(),
-            message: "needs one scenario, or several with --together".into(),
-        });
-    }
+    resolved.check_one_digest()?;
     // A handle names the files it was recorded with: refuse others.
     if resolved.digest_expected.is_some() || resolved.files_recorded.is_some() {
         loaded.check_files(&resolved.files_recorded.clone().unwrap_or_default())?;

@@ -642,6 +642,23 @@ pub struct Resolved {
     pub files_recorded: Option<FileIds>,
 }
 
+impl Resolved {
+    /// Refuse `--expect-digest` for items run in turn: a digest names one
+    /// simulation (one scenario, or several `--together`).
+    pub fn check_one_digest(&self) -> Result<()> {
+        if self.digest_expected.is_some()
+            && !self.repro.exec.concurrent
+            && self.repro.exec.items.len() > 1
+        {
+            return Err(Error::usage(
+                "--expect-digest",
+                "needs one scenario, or several with --together",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl ReproArgs {
     /// Read a handle's words (optionally starting with `chaosim run` or
     /// `run`) into the arguments of `chaosim run`, unresolved (the

@@ -392,6 +392,17 @@ impl Cluster {
         }
     }
 
+    /// Whether [`advance_commit`](Self::advance_commit) on leader `i` would
+    /// change nothing now: its own match index is its length, no position a
+    /// majority holds can be committed, and no pending ack is due.
+    fn commit_settled(&self, i: usize) -> bool {
+        let node = &self.nodes[i];
+        let candidate = kth_largest(&node.match_index, self.majority, 0).min(node.len());
+        node.match_index[i] == node.len()
+            && !(candidate > node.commit && node.term_at(candidate) == node.epoch)
+            && node.pending.iter().all(|p| p.index > node.commit)
+    }
+
     pub(super) fn reply<E: From<ClusterEvent>>(
         &mut self,
         i: usize,
@@ -568,13 +579,22 @@ impl Cluster {
                 }
                 let me = &mut self.nodes[i];
                 if success {
+                    let matched_more = index > me.match_index[from];
                     me.match_index[from] = me.match_index[from].max(index);
                     me.next_index[from] = me.next_index[from].max(index + 1);
                     if lease_ok {
                         me.lease_ack_ns[from] = me.lease_ack_ns[from].max(lease_clock_ns);
                     }
                     let more = index < me.len();
-                    self.advance_commit(i, ctx);
+                    // An ack that matches nothing new (most acks answer an
+                    // append of entries the follower had) cannot move the
+                    // commit index: every change to a leader's log or match
+                    // indices is followed by `advance_commit`.
+                    if matched_more {
+                        self.advance_commit(i, ctx);
+                    } else {
+                        debug_assert!(self.commit_settled(i), "node {i}: commit not settled");
+                    }
                     if more {
                         self.send_append(i, from, ctx);
                     }

@@ -358,16 +358,22 @@ impl<E> EventQueue<E> {
             self.buckets[level][digit].push(entry);
             self.occupied[level] |= 1 << digit;
         } else {
-            // Into the descending front run, below the keys later than it
-            // and above (so popped after) the keys equal to it (FIFO). (A
-            // key below the base: a refill moved the base past it.) Found
-            // from the front end: such a push is most often near the front.
-            let mut at = self.ready.len();
-            while at > 0 && self.ready[at - 1].time_ns <= time_ns {
-                at -= 1;
-            }
-            self.ready.insert(at, entry);
+            self.insert_front(entry);
         }
+    }
+
+    /// Put `entry` into the descending front run, below the keys later
+    /// than it and above (so popped after) the keys equal to it (FIFO). (A
+    /// key below the base: a refill moved the base past it.) Found from the
+    /// front end: such a push is most often near the front. Out of line, so
+    /// that the common push into a bucket stays a small function.
+    #[inline(never)]
+    fn insert_front(&mut self, entry: Entry) {
+        let mut at = self.ready.len();
+        while at > 0 && self.ready[at - 1].time_ns <= entry.time_ns {
+            at -= 1;
+        }
+        self.ready.insert(at, entry);
     }
 
     /// Add the levels up to and including `level` (a bucket of level `l`

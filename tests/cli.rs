@@ -1020,3 +1020,55 @@ fn json_summaries_of_selfcheck_stress_year_swarm_sweep_and_ensemble() {
         "progress only on stderr"
     );
 }
+
+/// `--ids` of swarm and what-if: a list that names nothing, an id given
+/// twice (its pairs would count twice) or an unknown id is bad input naming
+/// `--ids`, and nothing is written. (`whatif --ids ""` once ran a what-if on
+/// no scenario and exited 0; a doubled id was run and counted twice.)
+#[test]
+fn scenario_id_lists_name_something_once() {
+    let dir = scratch("ids");
+    let cases: [(&str, &str); 4] = [
+        ("", "names no scenario"),
+        (" , ", "names no scenario"),
+        ("S02_acl_spam,S02_acl_spam", "'S02_acl_spam' is given twice"),
+        ("S02_acl_spam,NOPE", "unknown scenario 'NOPE'"),
+    ];
+    for (k, (ids, needle)) in cases.iter().enumerate() {
+        for command in ["swarm", "whatif"] {
+            let out = dir.join(format!("{command}-{k}"));
+            let mut args = vec![command, "--ids", ids, "--out", out.to_str().unwrap(), "-q"];
+            if command == "whatif" {
+                args.extend(["--candidates", "+quorum_ack", "--seeds", "0:1"]);
+            } else {
+                args.extend(["--seeds", "2"]);
+            }
+            let o = chaosim(&args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{command} --ids '{ids}': {err}");
+            assert!(
+                err.contains("--ids") && err.contains(needle),
+                "{command} --ids '{ids}': {err}"
+            );
+            assert!(
+                !out.exists(),
+                "{command} --ids '{ids}' wrote {}",
+                out.display()
+            );
+        }
+    }
+}
+
+/// `--rates`: a negative step is named as the step; a positive rate below
+/// the resolution is refused rather than swept as 0.
+#[test]
+fn rate_grids_name_the_part_that_is_wrong() {
+    let o = chaosim(&["sweep", "--rates", "0:0.2:-0.1", "--n", "10", "-q"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("STEP -0.1 must be above 0"), "{err}");
+    let o = chaosim(&["sweep", "--rates", "1e-320", "--n", "10", "-q"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("more than six decimals"), "{err}");
+}

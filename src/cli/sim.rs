@@ -46,22 +46,38 @@ pub struct Loaded {
 
 impl Loaded {
     /// Scenario ids from a comma list (`--ids`), or every scenario of the
-    /// catalogue in its order.
-    pub fn ids_or_all(&self, list: Option<&str>) -> Vec<String> {
-        match list {
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            None => self
+    /// catalogue in its order. A list that names no id, an id given twice
+    /// (its pairs would count twice) or an unknown id is refused, naming
+    /// `--ids`.
+    pub fn ids_or_all(&self, list: Option<&str>) -> Result<Vec<String>> {
+        let Some(list) = list else {
+            return Ok(self
                 .catalogue
                 .scenarios()
                 .iter()
                 .map(|s| s.id.clone())
-                .collect(),
+                .collect());
+        };
+        let usage = |message: String| Error::Usage {
+            flag: "--ids".into(),
+            message,
+        };
+        let mut ids: Vec<String> = Vec::new();
+        for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if let Err(Error::Usage { message, .. }) = self.catalogue.require(id) {
+                return Err(usage(message));
+            }
+            if ids.iter().any(|known| known == id) {
+                return Err(usage(format!("'{id}' is given twice")));
+            }
+            ids.push(id.to_string());
         }
+        if ids.is_empty() {
+            return Err(usage(format!(
+                "'{list}' names no scenario; give comma-separated ids (e.g. S02_acl_spam,JEP01_log_partition; see `chaosim list`)"
+            )));
+        }
+        Ok(ids)
     }
 
     /// What handles printed for outcomes of these inputs need.

@@ -94,7 +94,7 @@ pub fn swarm(args: SwarmArgs) -> Result<ExitCode> {
         playbooks: args.playbooks.clone(),
     };
     let loaded = inputs.load()?;
-    let scenarios = loaded.ids_or_all(args.ids.as_deref());
+    let scenarios = loaded.ids_or_all(args.ids.as_deref())?;
     let deployed = SafeguardSet::from_spec(&args.safeguards, loaded.stack.default_safeguards())
         .map_err(|message| Error::Usage {
             flag: "--safeguards".into(),

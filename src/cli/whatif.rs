@@ -130,7 +130,7 @@ pub fn whatif(args: WhatifArgs) -> Result<ExitCode> {
             "applies to the programme mode (--days N); a what-if over scenarios runs no programme",
         ));
     }
-    let ids = loaded.ids_or_all(args.ids.as_deref());
+    let ids = loaded.ids_or_all(args.ids.as_deref())?;
     let at_ns = parse_time_of_day(&args.at).map_err(|m| Error::usage("--at", m))?;
     let (shard, threads) = args.workers.resolve()?;
     if shard.count > 1 && args.out.is_none() {

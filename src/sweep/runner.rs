@@ -63,7 +63,8 @@ pub(crate) fn parse_millionths(text: &str, flag: &str, max: f64, what: &str) -> 
         ));
     }
     let micro = (x * 1e6).round();
-    if (x * 1e6 - micro).abs() > 1e-6 * x.max(1.0) {
+    // A positive number below the resolution would silently become 0.
+    if (x * 1e6 - micro).abs() > 1e-6 * x.max(1.0) || (x > 0.0 && micro == 0.0) {
         return Err(Error::usage(
             flag,
             format!("{what}{t} has more than six decimals (resolution 0.000001)"),
@@ -93,11 +94,15 @@ pub fn parse_rates(text: &str) -> Result<Vec<u32>> {
             let r = parse_rate(one, FLAG)?;
             return Ok(vec![r]);
         }
-        [a, b, c] => (
-            parse_rate(a, FLAG)?,
-            parse_rate(b, FLAG)?,
-            parse_rate(c, FLAG)?,
-        ),
+        [a, b, c] => (parse_rate(a, FLAG)?, parse_rate(b, FLAG)?, {
+            if c.trim().parse::<f64>().is_ok_and(|step| step < 0.0) {
+                return Err(Error::usage(
+                    FLAG,
+                    format!("'{text}': STEP {} must be above 0", c.trim()),
+                ));
+            }
+            parse_millionths(c, FLAG, 1.0, "STEP ")? as u32
+        }),
         _ => {
             return Err(Error::usage(
                 FLAG,
@@ -399,6 +404,16 @@ mod tests {
         ] {
             assert!(parse_rates(bad).is_err(), "{bad}");
         }
+        let message = |text: &str| parse_rates(text).unwrap_err().to_string();
+        // A negative step is named as the step, not as a rate.
+        let m = message("0:0.2:-0.1");
+        assert!(m.contains("STEP -0.1 must be above 0"), "{m}");
+        // A positive rate below the resolution is refused, not made 0.
+        for tiny in ["1e-320", "1e-13", "0.0000004"] {
+            let m = message(tiny);
+            assert!(m.contains("more than six decimals"), "{tiny}: {m}");
+        }
+        assert_eq!(parse_rates("0.000001").unwrap(), vec![1]);
         assert_eq!(format_rate(50_000), "0.05");
         assert_eq!(format_rate(0), "0");
         assert_eq!(format_rate(1_000_000), "1");

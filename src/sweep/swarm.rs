@@ -216,17 +216,14 @@ impl SwarmConfig {
         }
         if self.scenarios.is_empty() || self.scenarios.len() > RATES_MAX {
             return Err(Error::usage(
-                "--scenarios",
+                "--ids",
                 format!("need 1..={RATES_MAX} scenarios"),
             ));
         }
         for (i, id) in self.scenarios.iter().enumerate() {
             catalogue.require(id)?;
             if self.scenarios[..i].contains(id) {
-                return Err(Error::usage(
-                    "--scenarios",
-                    format!("'{id}' is given twice"),
-                ));
+                return Err(Error::usage("--ids", format!("'{id}' is given twice")));
             }
         }
         Ok(())

@@ -825,6 +825,16 @@ pub fn run_whatif(
         .iter()
         .map(|id| base.catalogue.require(id))
         .collect::<Result<_>>()?;
+    if specs.is_empty() {
+        return Err(Error::usage("--ids", "no scenario to run"));
+    }
+    let mut given = spec.ids.iter().enumerate();
+    if let Some((_, id)) = given.find(|(i, id)| spec.ids[..*i].contains(id)) {
+        return Err(Error::usage(
+            "--ids",
+            format!("'{id}' is given twice (its pairs would count twice)"),
+        ));
+    }
     let seeds = to - from;
     let units = (specs.len() as u64).saturating_mul(seeds);
     if units > PAIRS_MAX {

@@ -1072,3 +1072,52 @@ fn rate_grids_name_the_part_that_is_wrong() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("more than six decimals"), "{err}");
 }
+
+/// Shards of a swarm and of a what-if do not merge, and the refusal names
+/// both kinds (it once called the swarm "a sweep").
+#[test]
+fn a_swarm_and_a_whatif_shard_are_named_by_kind() {
+    let dir = scratch("kinds");
+    let (sw, wi) = (dir.join("sw"), dir.join("wi"));
+    let o = chaosim(&[
+        "swarm",
+        "--ids",
+        "S02_acl_spam",
+        "--seeds",
+        "2",
+        "--no-report",
+        "-q",
+        "--out",
+        sw.to_str().unwrap(),
+    ]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{o:?}");
+    let o = chaosim(&[
+        "whatif",
+        "--ids",
+        "S02_acl_spam",
+        "--candidates",
+        "+quorum_ack",
+        "--seeds",
+        "0:1",
+        "--no-report",
+        "-q",
+        "--out",
+        wi.to_str().unwrap(),
+    ]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{o:?}");
+    let merged = dir.join("m");
+    let o = chaosim(&[
+        "merge",
+        sw.to_str().unwrap(),
+        wi.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("this one is a what-if over scenarios, the other a swarm"),
+        "{err}"
+    );
+    assert!(!merged.exists());
+}

@@ -298,7 +298,7 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
         .arg(&sweep)
         .output()
         .unwrap());
-    refused(&merge(&[&a, &sweep]), "one is an ensemble");
+    refused(&merge(&[&a, &sweep]), "the other an ensemble");
     // A shard still running (no shard.ron) is named.
     std::fs::remove_file(b.join("shard.ron")).unwrap();
     refused(&merge(&[&a, &b]), "not a complete sweep output");

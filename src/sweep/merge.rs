@@ -550,18 +550,34 @@ impl AnyShard {
         }
     }
 
+    /// The kind of batch that wrote the shard, for messages.
+    fn kind_name(&self) -> &'static str {
+        match self {
+            AnyShard::Sweep(_) => "an API sweep",
+            AnyShard::Scenario(_) => "a scenario sweep",
+            AnyShard::Swarm(_) => "a swarm",
+            AnyShard::Whatif(_) => "a what-if over scenarios",
+            AnyShard::WhatifProgramme(_) => "a what-if over programmes",
+            AnyShard::Ensemble(_) => "an ensemble",
+        }
+    }
+
     /// Why shards of two different kinds do not merge (`b` the later).
+    /// Ensembles and what-ifs are named as such; sweeps and swarms, which
+    /// share their parameters' head, name the first parameter that differs.
     fn kind_difference(a: &AnyShard, b: &AnyShard) -> String {
-        let ensemble = [a, b].iter().any(|s| s.tag() == Ensemble::TAG);
-        if ensemble {
-            return "kind (one is an ensemble, the other a sweep)".into();
-        }
-        let tags = [a.tag(), b.tag()];
-        if tags.contains(&Whatif::TAG) && tags.contains(&WhatifProgramme::TAG) {
-            return "kind (one is a what-if over scenarios, the other over programmes)".into();
-        }
-        if tags.contains(&Whatif::TAG) || tags.contains(&WhatifProgramme::TAG) {
-            return "kind (one is a what-if, the other a sweep)".into();
+        let named = [a, b].iter().any(|s| {
+            matches!(
+                s,
+                AnyShard::Ensemble(_) | AnyShard::Whatif(_) | AnyShard::WhatifProgramme(_)
+            )
+        });
+        if named {
+            return format!(
+                "kind (this one is {}, the other {})",
+                b.kind_name(),
+                a.kind_name()
+            );
         }
         if let Some(diff) = a.head().difference(&b.head()) {
             return diff;

@@ -629,7 +629,7 @@ fn programme_shards_merged_give_the_bytes_of_the_whole_run() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("over scenarios, the other over programmes"),
+        err.contains("this one is a what-if over scenarios, the other a what-if over programmes"),
         "{err}"
     );
 }

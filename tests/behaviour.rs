@@ -19,6 +19,12 @@
 //!   digest in each row, to check that a change moved neither).
 //! - `census` (ignored) prints the events handled per event kind over the
 //!   same executions (where the events of a run go).
+//! - `compare` (ignored) reads two such dumps (`BEHAVIOUR_A`, `BEHAVIOUR_B`)
+//!   and prints how far they differ when they are not equal: the rows that
+//!   differ in each field, the paired verdicts with the exact McNemar
+//!   p-value of the flips, and the flips per scenario. It is the evidence
+//!   for a change that moves trajectories on purpose (a model fix), where
+//!   the exact comparison can only say "differs".
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +35,7 @@ use chaosim::model::stack::StackSpec;
 use chaosim::safeguard::SafeguardSet;
 use chaosim::scenario::run::Runner;
 use chaosim::scenario::{Catalogue, Execution, Executor, Item, Outcome};
+use chaosim::sweep::whatif::mcnemar_p;
 
 const LEVELS: [u8; 3] = [1, 5, 10];
 const FIXTURE: &str = "tests/fixtures/behaviour.jsonl";
@@ -280,5 +287,81 @@ fn census() {
     println!("{total} events");
     for (k, n) in v {
         println!("{k:40} {n:12} {:6.2}%", *n as f64 * 100.0 / total as f64);
+    }
+}
+
+/// Compare two dumps (`BEHAVIOUR_A`, `BEHAVIOUR_B`, rows keyed by scenario,
+/// level, seed and safeguard set) and print the size of their difference:
+/// rows that differ per outcome field, the paired verdicts and McNemar's
+/// exact p-value of the flips, and the flips per scenario.
+#[test]
+#[ignore = "diagnostic: how far two dumps differ"]
+fn compare() {
+    type Key = (String, u64, u64, String);
+    let load = |var: &str| -> BTreeMap<Key, serde_json::Value> {
+        let path = std::env::var(var).unwrap_or_else(|_| panic!("{var}=FILE (a dump)"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut rows = BTreeMap::new();
+        for line in text.lines() {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            let key = (
+                r["scenario"].as_str().unwrap().to_string(),
+                r["level"].as_u64().unwrap(),
+                r["seed"].as_u64().unwrap(),
+                r["safeguards"].as_str().unwrap().to_string(),
+            );
+            assert!(
+                rows.insert(key, r["outcome"].clone()).is_none(),
+                "{path}: a row twice"
+            );
+        }
+        rows
+    };
+    let (a, b) = (load("BEHAVIOUR_A"), load("BEHAVIOUR_B"));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "the dumps cover other rows"
+    );
+    let mut fields: BTreeMap<String, u64> = BTreeMap::new();
+    let mut verdicts = [[0u64; 2]; 2];
+    let mut flips: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (key, x) in &a {
+        let y = &b[key];
+        for (field, value) in x.as_object().unwrap() {
+            if y.get(field) != Some(value) {
+                *fields.entry(field.clone()).or_default() += 1;
+            }
+        }
+        let (p, q) = (
+            x["passed"].as_bool().unwrap(),
+            y["passed"].as_bool().unwrap(),
+        );
+        verdicts[p as usize][q as usize] += 1;
+        if p != q {
+            let f = flips.entry(key.0.as_str()).or_default();
+            if p { f.0 += 1 } else { f.1 += 1 }
+        }
+    }
+    let differ = a.iter().filter(|(k, x)| b[*k] != **x).count();
+    println!("{} rows, {differ} differ", a.len());
+    let anomalies = |rows: &BTreeMap<Key, serde_json::Value>| -> (u64, usize) {
+        let counts = rows.values().map(|o| o["anomalies"].as_u64().unwrap());
+        (counts.clone().sum(), counts.filter(|&n| n > 0).count())
+    };
+    let ((sum_a, rows_a), (sum_b, rows_b)) = (anomalies(&a), anomalies(&b));
+    println!("anomalies: {sum_a} in {rows_a} rows (A), {sum_b} in {rows_b} rows (B)");
+    for (field, n) in &fields {
+        println!("  {field:30} differs in {n} rows");
+    }
+    let (pf, fp) = (verdicts[1][0], verdicts[0][1]);
+    println!(
+        "verdicts: pass->pass {}, fail->fail {}, pass->fail {pf}, fail->pass {fp}; McNemar exact p = {:.3}",
+        verdicts[1][1],
+        verdicts[0][0],
+        mcnemar_p(pf, fp)
+    );
+    for (scenario, (to_fail, to_pass)) in &flips {
+        println!("  {scenario:40} pass->fail {to_fail}, fail->pass {to_pass}");
     }
 }

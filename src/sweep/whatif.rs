@@ -437,8 +437,9 @@ fn clopper_pearson(k: u64, n: u64) -> (f64, f64) {
     (low, high)
 }
 
-/// Exact two-sided McNemar p-value for `b` and `c` discordant pairs.
-fn mcnemar_p(b: u64, c: u64) -> f64 {
+/// Exact two-sided McNemar p-value for `b` and `c` discordant pairs (the
+/// pairs that changed one way and the other); 1 when none changed.
+pub fn mcnemar_p(b: u64, c: u64) -> f64 {
     let d = b + c;
     if d == 0 {
         return 1.0;

@@ -709,4 +709,37 @@ fn resealed_shards_with_impossible_counts_are_refused() {
         );
         refused(&s, &format!("prog{k}-merged"), to);
     }
+    // A resealed place in the batch is refused at the line of its field.
+    for (k, (from, to, needle)) in [
+        (
+            "shards: 2,",
+            "shards: 0,",
+            "shards: 0: a batch has at least 1 shard",
+        ),
+        (
+            "shard: 2,",
+            "shard: 3,",
+            "shard: 3 is not one of the 2 shards",
+        ),
+        (
+            "shards: 2,",
+            "shards: 3,",
+            "shards: foreign shard: it is one of 3 shards",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let s = shards(&format!("place{k}-"), &scen);
+        edit_and_reseal::<chaosim::sweep::whatif::Whatif>(&s[1], from, to);
+        refused(&s, &format!("place{k}-merged"), to);
+        let out = chaosim(&["merge", &s[0], &s[1], "--out", &dir("place-m")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let located = err
+            .split("shard.ron:")
+            .nth(1)
+            .and_then(|rest| rest.split(": ").next())
+            .is_some_and(|at| at.split(':').all(|n| n.parse::<u32>().is_ok()));
+        assert!(located && err.contains(needle), "{to}: {err}");
+    }
 }

@@ -468,6 +468,20 @@ impl<K: ShardKind> ShardFile<K> {
                 "the parameters or aggregates do not match this checksum: the file was edited or corrupted".into(),
             ));
         }
+        // A resealed file can pass the checksum: its place must still be
+        // one of its batch's shards.
+        if meta.shards == 0 {
+            return Err(invalid("shards", "0: a batch has at least 1 shard".into()));
+        }
+        if meta.shard == 0 || meta.shard > meta.shards {
+            return Err(invalid(
+                "shard",
+                format!(
+                    "{} is not one of the {} shards (allowed: 1 to {})",
+                    meta.shard, meta.shards, meta.shards
+                ),
+            ));
+        }
         Ok(meta)
     }
 
@@ -614,8 +628,9 @@ pub fn merge<K: ShardKind>(
             ));
         }
         if m.shards != count {
-            return Err(Error::folder(
+            return Err(meta_error(
                 dir,
+                "shards",
                 format!(
                     "foreign shard: it is one of {} shards, {} is one of {count}",
                     m.shards,
@@ -630,8 +645,9 @@ pub fn merge<K: ShardKind>(
     for (i, (dir, m)) in metas.iter().enumerate() {
         let k = m.shard;
         if k == 0 || k > count {
-            return Err(Error::folder(
+            return Err(meta_error(
                 dir,
+                "shard",
                 format!("shard {k}/{count} is out of range"),
             ));
         }

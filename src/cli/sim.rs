@@ -46,9 +46,9 @@ pub struct Loaded {
 
 impl Loaded {
     /// Scenario ids from a comma list (`--ids`), or every scenario of the
-    /// catalogue in its order. A list that names no id, an id given twice
-    /// (its pairs would count twice) or an unknown id is refused, naming
-    /// `--ids`.
+    /// catalogue in its order. The list is checked by
+    /// [`Catalogue::require_list`](chaosim::scenario::Catalogue::require_list):
+    /// empty, doubled or unknown ids are refused, naming `--ids`.
     pub fn ids_or_all(&self, list: Option<&str>) -> Result<Vec<String>> {
         let Some(list) = list else {
             return Ok(self
@@ -58,25 +58,13 @@ impl Loaded {
                 .map(|s| s.id.clone())
                 .collect());
         };
-        let usage = |message: String| Error::Usage {
-            flag: "--ids".into(),
-            message,
-        };
-        let mut ids: Vec<String> = Vec::new();
-        for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if let Err(Error::Usage { message, .. }) = self.catalogue.require(id) {
-                return Err(usage(message));
-            }
-            if ids.iter().any(|known| known == id) {
-                return Err(usage(format!("'{id}' is given twice")));
-            }
-            ids.push(id.to_string());
-        }
-        if ids.is_empty() {
-            return Err(usage(format!(
-                "'{list}' names no scenario; give comma-separated ids (e.g. S02_acl_spam,JEP01_log_partition; see `chaosim list`)"
-            )));
-        }
+        let ids: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        self.catalogue.require_list(&ids, "--ids")?;
         Ok(ids)
     }
 

@@ -141,6 +141,33 @@ impl Catalogue {
         })
     }
 
+    /// The scenarios a list of ids names, in its order. A list that names
+    /// nothing, names an id twice (its runs would count twice) or names an
+    /// unknown id is a usage error of `flag`.
+    pub fn require_list(&self, ids: &[String], flag: &str) -> Result<Vec<&ScenarioSpec>> {
+        let usage = |message: String| Error::Usage {
+            flag: flag.into(),
+            message,
+        };
+        if ids.is_empty() {
+            return Err(usage(
+                "names no scenario; give comma-separated ids (e.g. S02_acl_spam,JEP01_log_partition; see `chaosim list`)".into(),
+            ));
+        }
+        let mut specs = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            match self.require(id) {
+                Ok(spec) => specs.push(spec),
+                Err(Error::Usage { message, .. }) => return Err(usage(message)),
+                Err(e) => return Err(e),
+            }
+            if ids[..i].contains(id) {
+                return Err(usage(format!("'{id}' is given twice")));
+            }
+        }
+        Ok(specs)
+    }
+
     /// A hash of every scenario's text, in id order: equal fingerprints mean
     /// the same catalogue.
     pub fn fingerprint(&self) -> u64 {

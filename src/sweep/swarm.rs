@@ -214,18 +214,13 @@ impl SwarmConfig {
                 format!("{} is out of range (allowed: 1 to 10)", self.difficulty),
             ));
         }
-        if self.scenarios.is_empty() || self.scenarios.len() > RATES_MAX {
+        if self.scenarios.len() > RATES_MAX {
             return Err(Error::usage(
                 "--ids",
                 format!("need 1..={RATES_MAX} scenarios"),
             ));
         }
-        for (i, id) in self.scenarios.iter().enumerate() {
-            catalogue.require(id)?;
-            if self.scenarios[..i].contains(id) {
-                return Err(Error::usage("--ids", format!("'{id}' is given twice")));
-            }
-        }
+        catalogue.require_list(&self.scenarios, "--ids")?;
         Ok(())
     }
 }

@@ -821,21 +821,7 @@ pub fn run_whatif(
     out: Option<&WhatifOut>,
 ) -> Result<WhatifReport> {
     let (from, to) = check_run(candidates, spec.threads, spec.seeds)?;
-    let specs: Vec<&ScenarioSpec> = spec
-        .ids
-        .iter()
-        .map(|id| base.catalogue.require(id))
-        .collect::<Result<_>>()?;
-    if specs.is_empty() {
-        return Err(Error::usage("--ids", "no scenario to run"));
-    }
-    let mut given = spec.ids.iter().enumerate();
-    if let Some((_, id)) = given.find(|(i, id)| spec.ids[..*i].contains(id)) {
-        return Err(Error::usage(
-            "--ids",
-            format!("'{id}' is given twice (its pairs would count twice)"),
-        ));
-    }
+    let specs: Vec<&ScenarioSpec> = base.catalogue.require_list(&spec.ids, "--ids")?;
     let seeds = to - from;
     let units = (specs.len() as u64).saturating_mul(seeds);
     if units > PAIRS_MAX {

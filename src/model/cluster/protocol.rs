@@ -364,9 +364,8 @@ impl Cluster {
     pub(super) fn advance_commit<E: From<ClusterEvent>>(&mut self, i: usize, ctx: &mut Ctx<'_, E>) {
         let node = &mut self.nodes[i];
         node.match_index[i] = node.len();
-        // The highest position a majority holds.
-        let candidate = kth_largest(&node.match_index, self.majority, 0).min(node.len());
-        if candidate > node.commit && node.term_at(candidate) == node.epoch {
+        if let Some(candidate) = self.committable(i) {
+            let node = &mut self.nodes[i];
             let from = node.commit;
             node.commit = candidate;
             self.check_committed(i, from, candidate, ctx.now());
@@ -397,10 +396,17 @@ impl Cluster {
     /// majority holds can be committed, and no pending ack is due.
     fn commit_settled(&self, i: usize) -> bool {
         let node = &self.nodes[i];
-        let candidate = kth_largest(&node.match_index, self.majority, 0).min(node.len());
         node.match_index[i] == node.len()
-            && !(candidate > node.commit && node.term_at(candidate) == node.epoch)
+            && self.committable(i).is_none()
             && node.pending.iter().all(|p| p.index > node.commit)
+    }
+
+    /// The position leader `i` may commit now, if past its commit index:
+    /// the highest a majority holds, when it is of the leader's epoch.
+    fn committable(&self, i: usize) -> Option<u32> {
+        let node = &self.nodes[i];
+        let candidate = kth_largest(&node.match_index, self.majority, 0).min(node.len());
+        (candidate > node.commit && node.term_at(candidate) == node.epoch).then_some(candidate)
     }
 
     pub(super) fn reply<E: From<ClusterEvent>>(
